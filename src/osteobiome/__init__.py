@@ -1,0 +1,10 @@
+"""osteobiome: gut microbiome vs bone density, microarchitecture and strength across cohorts."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from osteobiome.cohort import Cohort  # noqa: E402
+from osteobiome.errors import InputError  # noqa: E402
+
+__all__ = ["Cohort", "InputError", "__version__"]

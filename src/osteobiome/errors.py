@@ -1,0 +1,42 @@
+"""Errors a user can act on.
+
+Every problem with the user's input is raised as :class:`InputError` with one line that names the file,
+column or sample and says what to do. The CLI prints it as ``error: <message>`` and exits with code 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class InputError(ValueError):
+    """Bad user input (file, column, sample, option). The message is one line, ready to show."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class ResourceError(RuntimeError):
+    """An operation would exceed a machine limit (memory); the message names the option to use instead."""
+
+    exit_code = 2
+
+
+def suggest(name: str, candidates: Iterable[str], n: int = 3) -> str:
+    """`` (did you mean 'a', 'b'?)`` for the closest candidates to ``name``, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=n, cutoff=0.5)
+    if not close:
+        lowered = {str(c).lower(): str(c) for c in candidates}
+        close = [lowered[str(name).lower()]] if str(name).lower() in lowered else []
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def preview(ids: Iterable[object], n: int = 4) -> str:
+    """A short, readable list of a few ids: ``'a', 'b', 'c', … (120 in all)``."""
+    ids = list(ids)
+    shown = ", ".join(repr(str(i)) for i in ids[:n])
+    return f"{shown}, … ({len(ids)} in all)" if len(ids) > n else shown
