@@ -1,0 +1,7 @@
+"""The study report: one self-contained HTML file (figures inline, tables sortable, no network) and figure files."""
+
+from __future__ import annotations
+
+from osteobiome.report.render import render
+
+__all__ = ["render"]

@@ -1,0 +1,154 @@
+"""The generated Methods paragraph: what was run, in words a paper can use as is.
+
+Built only from the run's recorded settings (``StudyResults.settings``), so it states exactly what ran.
+Recognised keys: ``rank``, ``preset``, ``association`` (resolved options of ``associate``:
+``normalization``, ``transform``, ``analysis_method``/``model``, ``min_prevalence``, ``min_abundance``,
+``min_variance``, ``standardize``, ``correction``, ``fdr_scope``), ``covariates_by_cohort``, ``reference``,
+``random_effects``, ``meta`` (``method``, ``test``), ``diversity`` (``alpha``, ``beta``, ``permutations``,
+``seed``), ``pathways`` (cohort names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+NORMALIZATION = {
+    "TSS": "total-sum scaled (relative abundances over the retained features)",
+    "CLR": "centred log-ratio transformed",
+    "CSS": "cumulative-sum scaled",
+    "TMM": "normalized by trimmed mean of M-values",
+    "NONE": "not normalized",
+}
+TRANSFORM = {
+    "LOG": "log2-transformed (zeros replaced by half of each feature's smallest non-zero value)",
+    "AST": "arcsine square-root transformed",
+    "LOGIT": "logit-transformed",
+    "NONE": "not further transformed",
+}
+MODEL = {
+    "LM": "ordinary least squares with t tests on the residual degrees of freedom",
+    "LMM": "linear mixed models with random intercepts (REML, Satterthwaite degrees of freedom)",
+}
+CORRECTION = {"BH": "Benjamini–Hochberg", "BY": "Benjamini–Yekutieli", "bonferroni": "Bonferroni", "holm": "Holm"}
+META = {
+    "REML": "random-effects meta-analysis with the restricted maximum-likelihood estimator of τ²",
+    "ML": "random-effects meta-analysis with the maximum-likelihood estimator of τ²",
+    "DL": "random-effects meta-analysis with the DerSimonian–Laird estimator of τ²",
+    "PM": "random-effects meta-analysis with the Paule–Mandel estimator of τ²",
+    "HE": "random-effects meta-analysis with the Hedges estimator of τ²",
+    "SJ": "random-effects meta-analysis with the Sidik–Jonkman estimator of τ²",
+    "FE": "fixed-effect (inverse-variance) meta-analysis",
+}
+PERMANOVA_NOTE = "sums of squares entered sequentially with the covariates first, so the phenotype term is covariate-adjusted"
+
+
+def methods_paragraph(
+    settings: Mapping[str, Any],
+    cohorts: Mapping[str, int],
+    phenotypes: Sequence[str],
+    fdr_cohort: float,
+    fdr_meta: float,
+    versions: Mapping[str, str],
+) -> str:
+    """The Methods paragraph for a run: cohorts (name → n), phenotypes, thresholds and software versions."""
+    rank = settings.get("rank") or "feature"
+    assoc = dict(settings.get("association", {}))
+    preset = settings.get("preset", "default")
+    parts = [
+        f"{rank.capitalize()}-level abundances of {_join(f'{name} (n = {n:,})' for name, n in cohorts.items())} "
+        f"were analysed with osteobiome {versions.get('osteobiome', '')}.".replace("  ", " "),
+        _models_sentence(settings, phenotypes, rank),
+        _preprocessing_sentence(assoc, preset),
+        _testing_sentence(assoc, fdr_cohort),
+    ]
+    meta = settings.get("meta")
+    if meta and len(cohorts) > 1:
+        test = "Knapp–Hartung t tests" if meta.get("test") == "knha" else "z tests"
+        parts.append(
+            f"For each {rank} × phenotype, the per-cohort coefficients were pooled by "
+            f"{META.get(meta.get('method', 'REML'), meta.get('method'))} with {test}; heterogeneity is given as "
+            f"Cochran's Q, I² and τ², and pooled p-values were adjusted with Benjamini–Hochberg across {rank}s within "
+            f"each phenotype (q < {fdr_meta:g} called significant)."
+        )
+    div = settings.get("diversity")
+    if div:
+        parts.append(
+            f"Alpha diversity ({_join(div.get('alpha', []))}) was regressed on each phenotype with the same "
+            f"covariates; beta diversity ({_join(div.get('beta', []))}) was tested with PERMANOVA "
+            f"({div.get('permutations', 999)} permutations, seed {div.get('seed', 1)}; {PERMANOVA_NOTE}) and "
+            f"ordinated by principal coordinates analysis."
+        )
+    if settings.get("pathways"):
+        parts.append(
+            f"Predicted pathway abundances of {_join(settings['pathways'])} went through the same models"
+            f"{' and meta-analysis' if meta and len(settings['pathways']) > 1 else ''}."
+        )
+    software = _join(f"{k} {v}" for k, v in versions.items() if k != "osteobiome")
+    if software:
+        parts.append(f"Software: Python {versions.get('python', '')} with {software}.".replace(" with python", " with"))
+    return " ".join(p for p in parts if p)
+
+
+def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], rank: str) -> str:
+    by_cohort: Mapping[str, Sequence[str]] = settings.get("covariates_by_cohort", {})
+    distinct = {tuple(v) for v in by_cohort.values()}
+    if len(distinct) <= 1:
+        covs = next(iter(distinct), ())
+        model = f"{rank} ~ phenotype{''.join(f' + {c}' for c in covs)}"
+        where = f"the model {model}"
+    else:
+        where = "the model " + "; ".join(
+            f"{name}: {rank} ~ phenotype{''.join(f' + {c}' for c in covs)}" for name, covs in by_cohort.items()
+        )
+    random = settings.get("random_effects") or []
+    ref = settings.get("reference") or {}
+    extra = ""
+    if random:
+        extra += f", with random intercepts for {_join(random)}"
+    if ref:
+        extra += f" (reference levels: {_join(f'{k} = {v}' for k, v in ref.items())})"
+    return (
+        f"In each cohort separately, every {rank} was tested against each phenotype "
+        f"({_join(phenotypes)}) in its own multivariable model, {where}{extra}."
+    )
+
+
+def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str) -> str:
+    filters = []
+    if assoc.get("min_prevalence") is not None:
+        filters.append(f"non-zero in more than {100 * float(assoc['min_prevalence']):g}% of samples")
+    if assoc.get("min_abundance"):
+        filters.append(f"above an abundance of {assoc['min_abundance']:g}")
+    if assoc.get("min_variance") is not None:
+        filters.append(f"with variance above {assoc['min_variance']:g}")
+    text = f"Settings followed the `{preset}` preset"
+    text += f": features {_join(filters)} were kept" if filters else ""
+    norm, transform = assoc.get("normalization"), assoc.get("transform")
+    if norm:
+        text += f"; abundances were {NORMALIZATION.get(str(norm).upper(), str(norm))}"
+        if transform:
+            text += f" and {TRANSFORM.get(str(transform).upper(), str(transform))}"
+    if assoc.get("standardize") is not None:
+        text += "; continuous variables were z-scored" if assoc["standardize"] else "; variables were not standardized"
+    model = assoc.get("analysis_method") or assoc.get("model")
+    if model:
+        text += f"; coefficients were estimated by {MODEL.get(str(model).upper(), str(model))}"
+    return text + "."
+
+
+def _testing_sentence(assoc: Mapping[str, Any], fdr: float) -> str:
+    method = CORRECTION.get(str(assoc.get("correction", "BH")), str(assoc.get("correction", "BH")))
+    scope = assoc.get("fdr_scope")
+    if scope == "all":
+        over = "over all feature × coefficient p-values of each model call together (as MaAsLin2 does)"
+    else:
+        over = "per phenotype, over that phenotype's coefficients across features"
+    return f"P-values were adjusted with {method} {over}; associations with q < {fdr:g} were called significant."
+
+
+def _join(items: object) -> str:
+    items = [str(i) for i in items]  # type: ignore[union-attr]
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

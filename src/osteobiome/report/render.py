@@ -1,0 +1,220 @@
+"""Render a study's results as one self-contained HTML file (figures inline, no network) plus figure files."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from osteobiome.report import figures
+from osteobiome.report.methods import methods_paragraph
+from osteobiome.report.tables import HtmlTable, format_number, html_table
+from osteobiome.study.results import StudyResults
+
+TOP_HEATMAP = 40
+TOP_FOREST = 9
+FIGURES = ("heatmap", "volcano", "forest", "alpha", "pcoa", "pathway_heatmap", "sets")
+PERMANOVA_COLUMNS = ["Df", "SumOfSqs", "R2", "F", "pval"]
+
+
+def render(results: StudyResults, out: str | Path) -> Path:
+    """Write ``out/report.html`` and ``out/figures/*.svg|png``; return the report's path."""
+    out = Path(out)
+    figdir = out / "figures"
+    context = {
+        "r": results,
+        "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cards": _cards(results),
+        "overview": html_table(_overview(results), "overview"),
+        "figures": _figures(results, figdir),
+        "tables": _tables(results),
+        "methods": methods_paragraph(
+            results.settings,
+            {c.name: int(c.summary.get("n", len(c.metadata) if c.metadata is not None else 0)) for c in results.cohorts},
+            results.phenotypes,
+            results.fdr_cohort,
+            results.fdr_meta,
+            results.versions,
+        ),
+        "top_heatmap": TOP_HEATMAP,
+        "css": _asset("report.css"),
+        "js": _asset("report.js"),
+    }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("osteobiome.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    html = env.get_template("report.html.j2").render(**context)
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _asset(name: str) -> str:
+    return resources.files("osteobiome.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _cards(results: StudyResults) -> list[tuple[str, str]]:
+    hits = results.cohort_hits()
+    cards = [
+        ("cohorts", str(len(results.cohorts))),
+        ("samples", f"{sum(int(c.summary.get('n', 0)) for c in results.cohorts):,}"),
+        ("phenotypes", str(len(results.phenotypes))),
+    ]
+    cards += [(f"hits in {name} (q < {results.fdr_cohort:g})", str(n)) for name, n in hits.items()]
+    if results.meta is not None:
+        cards.append((f"meta-analysis hits (q < {results.fdr_meta:g})", str(results.meta_hits())))
+    return cards
+
+
+def _overview(results: StudyResults) -> pd.DataFrame:
+    rows = [{"cohort": c.name, **c.summary} for c in results.cohorts]
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- figures
+def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
+    """Draw every figure the results allow; keys are figure names, values data URIs (or dicts of them)."""
+    thresholds = {c.name: results.fdr_cohort for c in results.cohorts} | {"Meta-analysis": results.fdr_meta}
+    out: dict[str, object] = dict.fromkeys(FIGURES)
+    panels = _association_panels({c.name: c.associations for c in results.cohorts}, results.meta)
+    if _any_rows(panels):
+        out["heatmap"] = figures.save(
+            figures.heatmap(panels, results.phenotypes, thresholds, top=TOP_HEATMAP), figdir, "heatmap"
+        )
+        out["volcano"] = figures.save(figures.volcano(panels, thresholds), figdir, "volcano")
+    hits = _forest_hits(results.meta, results.fdr_meta)
+    if hits:
+        cohort_tables = {c.name: c.associations for c in results.cohorts}
+        out["forest"] = figures.save(figures.forest(results.meta, cohort_tables, hits), figdir, "forest")
+    alpha = {c.name: c.alpha_associations for c in results.cohorts if c.alpha_associations is not None}
+    if alpha:
+        out["alpha"] = figures.save(
+            figures.alpha_effects(alpha, results.phenotypes, results.fdr_cohort), figdir, "alpha_diversity"
+        )
+    out["pcoa"] = _pcoa_figures(results, figdir)
+    pathway_panels = _association_panels(
+        {c.name: c.pathway_associations for c in results.cohorts if c.pathway_associations is not None},
+        results.pathway_meta,
+    )
+    if _any_rows(pathway_panels):
+        out["pathway_heatmap"] = figures.save(
+            figures.heatmap(pathway_panels, results.phenotypes, thresholds, top=30), figdir, "pathway_heatmap"
+        )
+    sets = results.mechanisms.get("sets")
+    if sets is not None and len(sets):
+        out["sets"] = figures.save(figures.set_dotplot(sets, results.fdr_meta), figdir, "mechanism_sets")
+    return out
+
+
+def _association_panels(tables: dict[str, pd.DataFrame | None], meta: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    panels = {name: t for name, t in tables.items() if t is not None and len(t)}
+    if meta is not None and len(meta):
+        panels["Meta-analysis"] = meta
+    return panels
+
+
+def _any_rows(panels: dict[str, pd.DataFrame]) -> bool:
+    return any(t["pval"].notna().any() for t in panels.values())
+
+
+def _forest_hits(meta: pd.DataFrame | None, threshold: float) -> list[tuple[str, str]]:
+    """The top (feature, phenotype) pairs of the meta-analysis: significant ones first, at most TOP_FOREST."""
+    if meta is None or not len(meta):
+        return []
+    ranked = meta[meta["k"] > 1].dropna(subset=["pval"]).sort_values("pval")
+    chosen = ranked[ranked["qval.fdr"] < threshold].head(TOP_FOREST)
+    if chosen.empty:
+        chosen = ranked.head(min(3, TOP_FOREST))
+    return list(zip(chosen["feature"], chosen["exposure"], strict=True))
+
+
+def _pcoa_figures(results: StudyResults, figdir: Path) -> dict[str, str]:
+    """One PCoA figure per distance, a panel per cohort coloured by the first phenotype."""
+    phenotype = results.phenotypes[0]
+    metrics = list(dict.fromkeys(m for c in results.cohorts for m in c.pcoa))
+    out = {}
+    for metric in metrics:
+        panels, notes = {}, {}
+        for c in results.cohorts:
+            if metric not in c.pcoa or c.metadata is None or phenotype not in c.metadata:
+                continue
+            coords, explained = c.pcoa[metric]
+            panels[c.name] = (coords, explained, c.metadata[phenotype])
+            table = c.permanova.get(metric)
+            if table is not None:
+                row = table[(table["term"] == phenotype) & (table.get("phenotype", phenotype) == phenotype)]
+                if len(row):
+                    notes[c.name] = (
+                        f"PERMANOVA {phenotype}: R² = {100 * float(row['R2'].iloc[0]):.2f}%, "
+                        f"p = {format_number(float(row['pval'].iloc[0]), p_value=True)}"
+                    )
+        if panels:
+            out[metric] = figures.save(figures.pcoa_panels(panels, phenotype, metric, notes), figdir, f"pcoa_{metric}")
+    return out
+
+
+# ---------------------------------------------------------------------- tables
+def _tables(results: StudyResults) -> dict[str, object]:
+    """Sortable tables: meta-analysis, per-cohort associations, alpha associations, PERMANOVA, pathways, sets."""
+    tables: dict[str, object] = dict.fromkeys(("meta", "alpha", "permanova", "pathway_meta"))
+    if results.meta is not None:
+        tables["meta"] = html_table(_meta_view(results.meta), "meta-table")
+    tables["cohorts"] = [
+        (c.name, html_table(_assoc_view(c.associations), f"assoc-{i}")) for i, c in enumerate(results.cohorts)
+    ]
+    alpha = [c.alpha_associations.assign(cohort=c.name) for c in results.cohorts if c.alpha_associations is not None]
+    if alpha:
+        frame = pd.concat(alpha, ignore_index=True)
+        frame = frame.rename(columns={"feature": "index", "metadata": "phenotype"})
+        keep = ["cohort", "index", "phenotype", "coef", "stderr", "pval", "qval", "N.used"]
+        tables["alpha"] = html_table(frame[[k for k in keep if k in frame]], "alpha-table")
+    perm = _permanova_view(results)
+    if perm is not None:
+        tables["permanova"] = html_table(perm, "permanova-table")
+    if results.pathway_meta is not None:
+        tables["pathway_meta"] = html_table(_meta_view(results.pathway_meta), "pathway-meta-table")
+    tables["pathways"] = [
+        (c.name, html_table(_assoc_view(c.pathway_associations), f"pathway-{i}"))
+        for i, c in enumerate(results.cohorts)
+        if c.pathway_associations is not None
+    ]
+    tables["mechanisms"] = [
+        (name, html_table(frame, f"mechanisms-{name}")) for name, frame in results.mechanisms.items() if len(frame)
+    ]
+    return tables
+
+
+def _assoc_view(table: pd.DataFrame) -> pd.DataFrame:
+    view = table.sort_values("pval", na_position="last")
+    cols = ["feature", "metadata", "value", "coef", "stderr", "pval", "qval", "N", "N.not.0", "N.used"]
+    return view[[c for c in cols if c in view.columns]].rename(columns={"metadata": "phenotype"})
+
+
+def _meta_view(meta: pd.DataFrame) -> pd.DataFrame:
+    view = meta.sort_values("pval", na_position="last")
+    weights = [c for c in view.columns if c.startswith("weight_")]
+    cols = ["feature", "exposure", "coef", "stderr", "ci.lb", "ci.ub", "pval", "qval.fdr", "k", "I2", "tau2", "pval.tau2", *weights]
+    return view[[c for c in cols if c in view.columns]].rename(columns={"exposure": "phenotype"})
+
+
+def _permanova_view(results: StudyResults) -> pd.DataFrame | None:
+    """The phenotype rows of every PERMANOVA (cohort × distance × phenotype), covariate-adjusted."""
+    rows = []
+    for c in results.cohorts:
+        for metric, table in c.permanova.items():
+            for _, row in table.iterrows():
+                phenotype = row.get("phenotype", row["term"])
+                if row["term"] == phenotype and phenotype in results.phenotypes:
+                    rows.append({"cohort": c.name, "distance": metric, "phenotype": phenotype,
+                                 **{k: row[k] for k in PERMANOVA_COLUMNS if k in row}})
+    return pd.DataFrame(rows) if rows else None
+
+
+__all__ = ["render", "HtmlTable"]

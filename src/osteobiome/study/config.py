@@ -1,0 +1,301 @@
+"""The study file: a YAML description of a whole study, validated with pydantic.
+
+Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
+
+    study: Gut microbiome and bone in two cohorts
+    cohorts:
+      - name: FHS
+        features: fhs/table.biom
+        taxonomy: fhs/taxonomy.tsv
+        metadata: fhs/metadata.tsv
+        pathways: fhs/path_abun_unstrat.tsv
+    rank: genus
+    phenotypes: [radius_Tt_vBMD, tibia_Ct_vBMD]
+    covariates: [age, sex, height, weight]
+    reference: {sex: F}
+    association: {preset: default, min_prevalence: 0.1}
+    meta_analysis: {method: REML}
+    fdr: {cohort: 0.1, meta: 0.25}
+    diversity: {alpha: [shannon, observed], beta: [braycurtis], permutations: 999}
+
+Relative paths are relative to the study file. Every error is one line that names the study file, the key
+(``cohorts[0].metadata``) and its line in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from osteobiome.errors import InputError, suggest
+
+KeyPath = tuple[str | int, ...]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolved(value: Path | None, info: ValidationInfo) -> Path | None:
+    """``value`` made absolute against the study file's folder (passed as validation context ``base``)."""
+    if value is None:
+        return None
+    base = (info.context or {}).get("base")
+    value = Path(value).expanduser()
+    return value if value.is_absolute() or base is None else (Path(base) / value).resolve()
+
+
+class CohortSpec(_Section):
+    """One cohort: its feature table, sample metadata and optional taxonomy / pathway tables."""
+
+    name: str = Field(min_length=1)
+    features: Path
+    metadata: Path
+    taxonomy: Path | None = None
+    pathways: Path | None = None
+    samples_as: Literal["rows", "columns"] | None = None
+
+    @field_validator("features", "metadata", "taxonomy", "pathways")
+    @classmethod
+    def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolved(value, info)
+
+
+class AssociationSpec(BaseModel):
+    """Options for :func:`osteobiome.associate`; anything beyond ``preset`` is passed on as a keyword."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    preset: str = "default"
+    min_prevalence: float | None = Field(default=None, ge=0, le=1)
+    min_abundance: float | None = Field(default=None, ge=0)
+
+    def options(self) -> dict[str, Any]:
+        """The keyword options for ``associate`` (those the study file set, without ``preset``)."""
+        fields = self.model_dump(exclude_none=True, exclude={"preset"})
+        return {k.replace("-", "_"): v for k, v in fields.items()}
+
+
+class MetaSpec(_Section):
+    """Pooling across cohorts: tau² estimator and test (metafor's ``method`` and ``test``)."""
+
+    method: Literal["REML", "FE", "DL", "PM", "ML", "HE", "SJ"] = "REML"
+    test: Literal["z", "knha"] = "z"
+    preset: Literal["mmuphin"] | None = None
+
+
+class FdrSpec(_Section):
+    """q-value thresholds that call a hit: per cohort and for the meta-analysis."""
+
+    cohort: float = Field(default=0.1, gt=0, le=1)
+    meta: float = Field(default=0.25, gt=0, le=1)
+
+
+class DiversitySpec(_Section):
+    """Alpha indices, beta distances, PERMANOVA permutations and the seed of the permutations."""
+
+    alpha: list[str] = Field(default_factory=lambda: ["shannon", "observed"])
+    beta: list[str] = Field(default_factory=lambda: ["braycurtis"])
+    permutations: int = Field(default=999, ge=0)
+    seed: int = 1
+
+
+class StudyConfig(_Section):
+    """A whole study: cohorts, phenotypes, covariates and how to analyse them."""
+
+    study: str = "Microbiome and bone study"
+    cohorts: list[CohortSpec] = Field(min_length=1)
+    rank: str | None = "genus"
+    phenotypes: list[str] = Field(min_length=1)
+    covariates: list[str] = Field(default_factory=list)
+    reference: dict[str, str] = Field(default_factory=dict)
+    random_effects: list[str] = Field(default_factory=list)
+    association: AssociationSpec = Field(default_factory=AssociationSpec)
+    meta_analysis: MetaSpec = Field(default_factory=MetaSpec)
+    fdr: FdrSpec = Field(default_factory=FdrSpec)
+    diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
+    report: bool = True
+    seed: int = 1
+
+    _source: Path | None = PrivateAttr(default=None)
+    _lines: dict[KeyPath, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("diversity", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        """``diversity: false`` switches diversity off; ``true`` (or an empty section) uses the defaults."""
+        if value is False:
+            return None
+        return {} if value is True or value is None else value
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _levels_as_text(cls, value: object) -> object:
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudyConfig:
+        names = [c.name for c in self.cohorts]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"cohort names must be unique; {dup} appear more than once")
+        both = sorted(set(self.phenotypes) & set(self.covariates))
+        if both:
+            raise ValueError(f"{both} are listed as phenotypes and as covariates; keep each in one list")
+        for lst, label in ((self.phenotypes, "phenotypes"), (self.covariates, "covariates")):
+            rep = sorted({v for v in lst if lst.count(v) > 1})
+            if rep:
+                raise ValueError(f"{label} lists {rep} more than once")
+        return self
+
+    # ------------------------------------------------------------------ where things are in the file
+    @property
+    def source(self) -> Path | None:
+        """The study file this configuration was read from (``None`` when built in Python)."""
+        return self._source
+
+    def where(self, *path: str | int) -> str:
+        """``study.yaml line 12: cohorts[0].metadata`` for a key path (nearest ancestor's line if absent)."""
+        key = format_key(path)
+        if self._source is None:
+            return key
+        line = line_of(self._lines, path)
+        return f"{self._source.name} line {line}: {key}" if line else f"{self._source.name}: {key}"
+
+
+def format_key(path: KeyPath) -> str:
+    """``('cohorts', 0, 'metadata')`` → ``cohorts[0].metadata``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def line_of(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
+    """The 1-based line of ``path`` in the file, or of its nearest ancestor that is there."""
+    path = tuple(path)
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def key_lines(text: str) -> dict[KeyPath, int]:
+    """Map every key path of a YAML document to the 1-based line where its key (or item) starts."""
+    root = yaml.compose(text)
+    lines: dict[KeyPath, int] = {}
+
+    def walk(node: yaml.Node, path: KeyPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*path, str(key_node.value))
+                lines[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i))
+
+    if root is not None:
+        lines[()] = root.start_mark.line + 1
+        walk(root, ())
+    return lines
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Read and validate a study file; relative paths become absolute against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: study file not found; check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the study file ({exc}).") from None
+    try:
+        data = yaml.safe_load(text)
+        lines = key_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"{path.name}{where}: not valid YAML ({problem}); fix the indentation or quoting.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path.name}: the study file must be a YAML mapping with at least 'cohorts' and 'phenotypes'.")
+    return study_from_dict(data, base=path.resolve().parent, source=path, lines=lines)
+
+
+def study_from_dict(
+    data: dict[str, Any],
+    base: Path | None = None,
+    source: Path | None = None,
+    lines: dict[KeyPath, int] | None = None,
+) -> StudyConfig:
+    """Validate a study given as a dict (paths relative to ``base``); errors as one-line :class:`InputError`."""
+    try:
+        cfg = StudyConfig.model_validate(data, context={"base": base})
+    except ValidationError as exc:
+        raise InputError(_first_error(exc, source, lines or {})) from None
+    cfg._source = Path(source) if source is not None else None
+    cfg._lines = dict(lines or {})
+    return cfg
+
+
+def _first_error(exc: ValidationError, source: Path | None, lines: dict[KeyPath, int]) -> str:
+    """One line for the first pydantic error: file, line, key, problem and what is expected."""
+    errors = exc.errors(include_url=False)
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a typo explains the rest
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    key = format_key(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = StudyConfig if len(loc) == 1 else _section_model(loc[:-1])
+        allowed = list(parent.model_fields) if parent else []
+        msg = f"{key}: unknown key{suggest(str(loc[-1]), allowed)}; allowed keys: {', '.join(allowed)}"
+    elif kind == "missing":
+        msg = f"{key}: required key is missing"
+    else:
+        msg = f"{key}: {err['msg'].removeprefix('Value error, ')} (got {err.get('input')!r})"
+        if kind.startswith("literal"):
+            msg = f"{key}: {err['msg']} (got {err.get('input')!r})"
+    line = line_of(lines, loc)
+    prefix = f"{source.name}{f' line {line}' if line else ''}: " if source is not None else ""
+    return prefix + msg + "."
+
+
+def _section_model(loc: KeyPath) -> type[BaseModel] | None:
+    """The pydantic model describing the mapping at ``loc`` (list indices skipped)."""
+    model: type[BaseModel] = StudyConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        candidates = [a for a in _type_args(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return None
+        model = candidates[0]
+    return model
+
+
+def _type_args(annotation: object) -> list[object]:
+    from typing import get_args
+
+    args = get_args(annotation)
+    if not args:
+        return [annotation]
+    out: list[object] = []
+    for a in args:
+        out.extend(_type_args(a))
+    return out

@@ -1,0 +1,65 @@
+"""What a study run produces, as tidy DataFrames: the input of the report and of the results folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class CohortResults:
+    """One cohort's results.
+
+    ``summary``: overview numbers (``n``, ``age``, ``sex``, ``depth``, ``features`` …, already formatted or
+    numeric); ``metadata``: the samples analysed (colours the ordinations); ``associations``: ``associate``'s
+    columns, one row per feature × phenotype (``metadata`` = phenotype); ``alpha``: samples × indices;
+    ``alpha_associations``: index × phenotype rows in ``associate``'s columns; ``permanova``: distance →
+    vegan ``adonis2`` table; ``pcoa``: distance → (coordinates, proportion explained);
+    ``pathway_associations``: as ``associations`` for pathway tables.
+    """
+
+    name: str
+    summary: dict[str, Any]
+    associations: pd.DataFrame
+    metadata: pd.DataFrame | None = None
+    covariates: list[str] = field(default_factory=list)
+    alpha: pd.DataFrame | None = None
+    alpha_associations: pd.DataFrame | None = None
+    permanova: dict[str, pd.DataFrame] = field(default_factory=dict)
+    pcoa: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
+    pathway_associations: pd.DataFrame | None = None
+
+
+@dataclass
+class StudyResults:
+    """Everything the report shows.
+
+    ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
+    cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
+    when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
+    estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
+    """
+
+    title: str
+    phenotypes: list[str]
+    covariates: list[str]
+    cohorts: list[CohortResults]
+    meta: pd.DataFrame | None = None
+    pathway_meta: pd.DataFrame | None = None
+    mechanisms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    fdr_cohort: float = 0.1
+    fdr_meta: float = 0.25
+    warnings: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def cohort_hits(self) -> dict[str, int]:
+        """Feature × phenotype rows at q below the cohort threshold, per cohort."""
+        return {c.name: int((c.associations["qval"] < self.fdr_cohort).sum()) for c in self.cohorts}
+
+    def meta_hits(self) -> int:
+        """Pooled feature × phenotype rows at q below the meta threshold (0 without a meta-analysis)."""
+        return 0 if self.meta is None else int((self.meta["qval.fdr"] < self.fdr_meta).sum())

@@ -1,0 +1,176 @@
+"""Check a study before running it: every file, sample id and column, and what would run.
+
+:func:`validate_study` loads every cohort (so a run can reuse them) and raises a one-line
+:class:`~osteobiome.errors.InputError` naming the study file's key and line for the first problem found:
+a missing or unreadable file, a phenotype / covariate / random effect / reference level absent from a
+cohort's metadata (with close names suggested), no sample shared by a feature table and its metadata, or too
+few complete samples for the model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from osteobiome.cohort import Cohort
+from osteobiome.errors import InputError, preview, suggest
+from osteobiome.study.config import StudyConfig
+
+
+@dataclass
+class CohortPlan:
+    """One cohort as it will be analysed: loaded data and the covariates its models will use."""
+
+    name: str
+    cohort: Cohort
+    covariates: list[str]
+    usable: dict[str, int]
+    pathways: Cohort | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StudyPlan:
+    """What :func:`run_study` would do with a validated study."""
+
+    config: StudyConfig
+    cohorts: list[CohortPlan]
+
+    def describe(self) -> str:
+        """A readable, multi-line account of the data and the analyses that would run."""
+        cfg = self.config
+        ref = ", ".join(f"{k}={v}" for k, v in cfg.reference.items())
+        lines = [
+            f"Study {cfg.study!r}: {len(self.cohorts)} cohort(s), {len(cfg.phenotypes)} phenotype(s), "
+            f"covariates {', '.join(cfg.covariates) or 'none'}{f' (reference {ref})' if ref else ''}"
+            + (f", random effects {', '.join(cfg.random_effects)}" if cfg.random_effects else ""),
+        ]
+        for plan in self.cohorts:
+            c = plan.cohort
+            usable = ", ".join(f"{p} {n}" for p, n in plan.usable.items())
+            path = f"; {plan.pathways.n_features} pathways" if plan.pathways is not None else ""
+            lines.append(f"  {plan.name}: {c.n_samples} samples × {c.n_features} features ({c.value_type}){path}")
+            lines.append(f"    complete samples per phenotype: {usable}")
+            lines.extend(f"    note: {n}" for n in plan.notes)
+        options = ", ".join(f"{k}={v}" for k, v in cfg.association.options().items())
+        lines.append("Would run:")
+        lines.append(
+            f"  associations: per cohort and phenotype, feature ~ phenotype + covariates "
+            f"(preset {cfg.association.preset}{'; ' + options if options else ''}; rank {cfg.rank or 'as given'}); "
+            f"hits at q < {cfg.fdr.cohort}"
+        )
+        if cfg.diversity is not None:
+            d = cfg.diversity
+            lines.append(
+                f"  diversity: alpha {', '.join(d.alpha)} vs each phenotype; PERMANOVA and PCoA on "
+                f"{', '.join(d.beta)} ({d.permutations} permutations, seed {d.seed})"
+            )
+        if len(self.cohorts) > 1:
+            lines.append(
+                f"  meta-analysis: {cfg.meta_analysis.method} ({cfg.meta_analysis.test} test) across "
+                f"{len(self.cohorts)} cohorts per phenotype; hits at q < {cfg.fdr.meta}"
+            )
+        with_pathways = [p.name for p in self.cohorts if p.pathways is not None]
+        if with_pathways:
+            lines.append(f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}")
+        if cfg.report:
+            lines.append("  report: report.html with figures")
+        return "\n".join(lines)
+
+
+def validate_study(cfg: StudyConfig) -> StudyPlan:
+    """Check every file, id and column of ``cfg``; return the plan, or raise a one-line :class:`InputError`."""
+    from osteobiome.io import load_cohort, read_metadata
+
+    _check_reference_keys(cfg)
+    plans = []
+    for i, spec in enumerate(cfg.cohorts):
+        for key in ("features", "metadata", "taxonomy", "pathways"):
+            path = getattr(spec, key)
+            if path is not None and not Path(path).is_file():
+                what = "is a folder, not a file" if Path(path).is_dir() else "not found"
+                raise InputError(f"{cfg.where('cohorts', i, key)}: {path} {what}; paths are relative to the study file.")
+        where = f"{cfg.where('cohorts', i)} ({spec.name})"
+        try:
+            metadata = read_metadata(spec.metadata)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        _check_columns(cfg, spec.name, spec.metadata, metadata)
+        try:
+            cohort = load_cohort(
+                spec.features,
+                metadata=spec.metadata,
+                taxonomy=spec.taxonomy,
+                name=spec.name,
+                samples_as=spec.samples_as,
+                rank=cfg.rank,
+            )
+            pathways = None
+            if spec.pathways is not None:
+                pathways = load_cohort(spec.pathways, metadata=spec.metadata, name=f"{spec.name} pathways")
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        plans.append(_cohort_plan(cfg, spec.name, cohort, pathways))
+    return StudyPlan(cfg, plans)
+
+
+def _check_reference_keys(cfg: StudyConfig) -> None:
+    modelled = [*cfg.phenotypes, *cfg.covariates]
+    for var in cfg.reference:
+        if var not in modelled:
+            raise InputError(
+                f"{cfg.where('reference', var)}: {var!r} is neither a phenotype nor a covariate"
+                f"{suggest(var, modelled)}; a reference level applies to a variable of the model."
+            )
+
+
+def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFrame) -> None:
+    """Every phenotype, covariate and random effect is a column of this cohort's metadata."""
+    columns = [str(c) for c in metadata.columns]
+    for key in ("phenotypes", "covariates", "random_effects"):
+        for j, var in enumerate(getattr(cfg, key)):
+            if var not in columns:
+                kind = key.rstrip("s").replace("_", " ")
+                raise InputError(
+                    f"{cfg.where(key, j)}: {kind} {var!r} is not a column of cohort {name}'s metadata "
+                    f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
+                )
+
+
+def _cohort_plan(cfg: StudyConfig, name: str, cohort: Cohort, pathways: Cohort | None) -> CohortPlan:
+    """Covariates usable in this cohort (constant ones dropped with a note) and complete samples per phenotype."""
+    meta = cohort.metadata
+    notes: list[str] = []
+    covariates = []
+    for var in cfg.covariates:
+        values = meta[var].dropna()
+        if values.nunique() <= 1:
+            level = f" (all {values.iloc[0]!r})" if len(values) else " (all missing)"
+            note = f"covariate {var!r} is constant in cohort {name}{level}; left out of its models"
+            notes.append(note)
+            warnings.warn(f"{cfg.where('covariates')}: {note}.", stacklevel=3)
+            continue
+        covariates.append(var)
+    for var, level in cfg.reference.items():
+        if var in covariates or var in cfg.phenotypes:
+            levels = meta[var].dropna().astype(str).unique()
+            if level not in levels:
+                raise InputError(
+                    f"{cfg.where('reference', var)}: level {level!r} of {var!r} does not occur in cohort {name} "
+                    f"(levels {preview(sorted(levels))}){suggest(level, levels)}."
+                )
+    usable = {}
+    n_params = 2 + len(covariates)
+    for j, phenotype in enumerate(cfg.phenotypes):
+        n = int(meta[[phenotype, *covariates, *cfg.random_effects]].notna().all(axis=1).sum())
+        if n <= n_params:
+            raise InputError(
+                f"{cfg.where('phenotypes', j)}: only {n} sample(s) of cohort {name} have {phenotype!r} and every "
+                f"covariate ({', '.join(covariates) or 'none'}) with a feature profile; the model needs more than "
+                f"{n_params}. Check the sample ids and missing values."
+            )
+        usable[phenotype] = n
+    return CohortPlan(name, cohort, covariates, usable, pathways, notes)
