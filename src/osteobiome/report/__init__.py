@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from osteobiome.report.render import render
+from osteobiome.report.document import render
 
 __all__ = ["render"]

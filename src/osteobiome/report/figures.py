@@ -39,7 +39,9 @@ STYLE = {
     "ytick.color": "#333333",
     "legend.frameon": False,
     "figure.dpi": 100,
+    "figure.constrained_layout.use": True,
     "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.08,
     "svg.fonttype": "none",
     "svg.hashsalt": "osteobiome",
 }
@@ -93,12 +95,14 @@ def heatmap(
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
 
     n_rows, n_cols = len(features), len(phenotypes)
-    cell = 0.32
+    cell = 0.3
+    label_w = 0.075 * max(len(_short(f, 38)) for f in features)
+    tick_h = 0.06 * max(len(_short(p, 22)) for p in phenotypes)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             1,
             len(panels),
-            figsize=(1.9 + len(panels) * (n_cols * cell + 0.25) + 0.9, 1.6 + n_rows * 0.24),
+            figsize=(label_w + len(panels) * (n_cols * cell + 0.35) + 1.4, 0.9 + tick_h + n_rows * cell),
             squeeze=False,
             sharey=True,
         )
@@ -108,7 +112,7 @@ def heatmap(
             q = grid["q"].reindex(features).to_numpy(float)
             p = grid["p"].reindex(features).to_numpy(float)
             masked = np.ma.masked_invalid(v)
-            image = ax.imshow(masked, cmap="RdBu_r", norm=norm, aspect="auto", interpolation="nearest")
+            image = ax.imshow(masked, cmap="RdBu_r", norm=norm, aspect="equal", interpolation="nearest")
             ax.set_facecolor("#eeeeee")
             for r in range(n_rows):
                 for c in range(n_cols):
@@ -219,7 +223,6 @@ def forest(
             stats = f"q = {_fmt_p(pooled['qval.fdr'])}   I² = {float(pooled.get('I2', np.nan)):.0f}%"
             ax.text(1.0, 1.02, stats, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5, color="#444444")
             ax.set_xlabel("coefficient (95% CI)")
-        fig.tight_layout(h_pad=1.6, w_pad=2.0)
     return fig
 
 
@@ -248,7 +251,6 @@ def volcano(panels: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float],
             ax.set_title(f"{label}  ({int(hit.sum())} at q < {thresholds[label]:g})", loc="left")
             ax.set_xlabel("coefficient")
             ax.set_ylabel("−log10(p)")
-        fig.tight_layout(w_pad=2.5)
     return fig
 
 
@@ -303,7 +305,6 @@ def pcoa_panels(
             if notes and notes.get(label):
                 ax.text(0.0, 1.0, notes[label], transform=ax.transAxes, fontsize=7.5, va="bottom", color="#444444")
                 ax.set_title(f"{label} · {metric}", loc="left", pad=14)
-        fig.tight_layout(w_pad=2.0)
     return fig
 
 
@@ -332,7 +333,6 @@ def alpha_effects(tables: Mapping[str, pd.DataFrame], phenotypes: Sequence[str],
             ax.set_title(index, loc="left")
             ax.set_xlabel("coefficient (95% CI)")
         axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-        fig.tight_layout(w_pad=1.5)
     return fig
 
 
@@ -343,7 +343,7 @@ def set_dotplot(table: pd.DataFrame, threshold: float) -> Figure:
     phenotypes = list(dict.fromkeys(table["phenotype"]))
     effect_max = float(np.nanmax(np.abs(table["effect"]))) or 1.0
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3.0 + 0.42 * len(phenotypes), 1.6 + 0.3 * len(sets)))
+        fig, ax = plt.subplots(figsize=(3.4 + 0.1 * max(len(str(s)) for s in sets) + 0.42 * len(phenotypes), 2.2 + 0.3 * len(sets)))
         x = table["phenotype"].map({p: i for i, p in enumerate(phenotypes)})
         y = table["set"].map({s: i for i, s in enumerate(sets)})
         size = 12 + 40 * np.minimum(-np.log10(table["qval"].clip(lower=1e-10)), 6)
@@ -359,5 +359,4 @@ def set_dotplot(table: pd.DataFrame, threshold: float) -> Figure:
         bar.outline.set_visible(False)
         ax.grid(color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
-        fig.tight_layout()
     return fig

@@ -32,14 +32,15 @@ MODEL = {
 }
 CORRECTION = {"BH": "Benjamini–Hochberg", "BY": "Benjamini–Yekutieli", "bonferroni": "Bonferroni", "holm": "Holm"}
 META = {
-    "REML": "random-effects meta-analysis with the restricted maximum-likelihood estimator of τ²",
-    "ML": "random-effects meta-analysis with the maximum-likelihood estimator of τ²",
-    "DL": "random-effects meta-analysis with the DerSimonian–Laird estimator of τ²",
-    "PM": "random-effects meta-analysis with the Paule–Mandel estimator of τ²",
-    "HE": "random-effects meta-analysis with the Hedges estimator of τ²",
-    "SJ": "random-effects meta-analysis with the Sidik–Jonkman estimator of τ²",
-    "FE": "fixed-effect (inverse-variance) meta-analysis",
+    "REML": "random-effects meta-analysis with the restricted maximum-likelihood (REML) estimator of τ²",
+    "ML": "random-effects meta-analysis with the maximum-likelihood (ML) estimator of τ²",
+    "DL": "random-effects meta-analysis with the DerSimonian–Laird (DL) estimator of τ²",
+    "PM": "random-effects meta-analysis with the Paule–Mandel (PM) estimator of τ²",
+    "HE": "random-effects meta-analysis with the Hedges (HE) estimator of τ²",
+    "SJ": "random-effects meta-analysis with the Sidik–Jonkman (SJ) estimator of τ²",
+    "FE": "fixed-effect (FE, inverse-variance) meta-analysis",
 }
+PLURAL = {"genus": "genera", "species": "species", "family": "families", "phylum": "phyla", "class": "classes"}
 PERMANOVA_NOTE = "sums of squares entered sequentially with the covariates first, so the phenotype term is covariate-adjusted"
 
 
@@ -68,7 +69,7 @@ def methods_paragraph(
         parts.append(
             f"For each {rank} × phenotype, the per-cohort coefficients were pooled by "
             f"{META.get(meta.get('method', 'REML'), meta.get('method'))} with {test}; heterogeneity is given as "
-            f"Cochran's Q, I² and τ², and pooled p-values were adjusted with Benjamini–Hochberg across {rank}s within "
+            f"Cochran's Q, I² and τ², and pooled p-values were adjusted with Benjamini–Hochberg across {PLURAL.get(rank, rank + 's')} within "
             f"each phenotype (q < {fdr_meta:g} called significant)."
         )
     div = settings.get("diversity")
@@ -84,9 +85,9 @@ def methods_paragraph(
             f"Predicted pathway abundances of {_join(settings['pathways'])} went through the same models"
             f"{' and meta-analysis' if meta and len(settings['pathways']) > 1 else ''}."
         )
-    software = _join(f"{k} {v}" for k, v in versions.items() if k != "osteobiome")
+    software = _join(f"{k} {v}" for k, v in versions.items() if k not in ("osteobiome", "python"))
     if software:
-        parts.append(f"Software: Python {versions.get('python', '')} with {software}.".replace(" with python", " with"))
+        parts.append(f"Software: Python {versions.get('python', '')} with {software}.")
     return " ".join(p for p in parts if p)
 
 
@@ -95,10 +96,9 @@ def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], ran
     distinct = {tuple(v) for v in by_cohort.values()}
     if len(distinct) <= 1:
         covs = next(iter(distinct), ())
-        model = f"{rank} ~ phenotype{''.join(f' + {c}' for c in covs)}"
-        where = f"the model {model}"
+        where = f"{rank} ~ phenotype{''.join(f' + {c}' for c in covs)}"
     else:
-        where = "the model " + "; ".join(
+        where = "; ".join(
             f"{name}: {rank} ~ phenotype{''.join(f' + {c}' for c in covs)}" for name, covs in by_cohort.items()
         )
     random = settings.get("random_effects") or []
@@ -110,7 +110,7 @@ def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], ran
         extra += f" (reference levels: {_join(f'{k} = {v}' for k, v in ref.items())})"
     return (
         f"In each cohort separately, every {rank} was tested against each phenotype "
-        f"({_join(phenotypes)}) in its own multivariable model, {where}{extra}."
+        f"({_join(phenotypes)}) in its own multivariable model ({where}){extra}."
     )
 
 

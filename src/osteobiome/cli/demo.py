@@ -1,0 +1,30 @@
+"""``osteobiome demo [--out DIR]``: simulate two cohorts and run the whole study on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from osteobiome.cli.run import print_summary
+from osteobiome.study import load_study, run_study
+from osteobiome.study.demo import write_demo_inputs
+from osteobiome.study.outputs import atomic_output_dir
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    out: Path = typer.Option(Path("demo_output"), "--out", "-o", help="Results folder; the simulated inputs go to DIR/inputs."),
+    seed: int = typer.Option(2026, "--seed", help="Seed of the simulated cohorts."),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary; only the report path."),
+) -> None:
+    """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
+    out = out.resolve()
+    with atomic_output_dir(out / "inputs") as inputs:
+        write_demo_inputs(inputs, seed=seed)
+    finished = run_study(load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",))
+    print_summary(finished, quiet)

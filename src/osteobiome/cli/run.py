@@ -1,0 +1,33 @@
+"""``osteobiome run STUDY.yaml --out DIR``: the whole study from its study file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from osteobiome.study import load_study, run_study
+from osteobiome.study.run import StudyRun
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+def run(
+    study: Path = typer.Argument(..., help="Study file (YAML): cohorts, phenotypes, covariates, options."),
+    out: Path = typer.Option(..., "--out", "-o", help="Results folder (replaced only when the run completes)."),
+    workers: int | None = typer.Option(None, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary; only the report path."),
+) -> None:
+    """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html."""
+    finished = run_study(load_study(study), out, workers=workers, quiet=quiet)
+    print_summary(finished, quiet)
+
+
+def print_summary(finished: StudyRun, quiet: bool) -> None:
+    """The end-of-run summary (unless ``quiet``) and the report path (always, last line)."""
+    if not quiet:
+        for line in finished.summary():
+            typer.echo(line, err=True)
+    typer.echo(str(finished.report) if finished.report is not None else str(finished.out))

@@ -1,0 +1,78 @@
+"""Results folders that appear complete or not at all, and the files that describe a run."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from osteobiome.errors import InputError
+
+PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "scikit-bio", "matplotlib", "jinja2", "pydantic", "pyyaml")
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: str | Path, keep: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``out``; on success it replaces ``out``, on any error it is removed.
+
+    An existing ``out`` folder is replaced only once the new results are complete (its entries named in
+    ``keep``, e.g. ``inputs``, are moved into the new folder first); an existing file of that name is an
+    :class:`InputError`.
+    """
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; choose another --out.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the results folder ({exc.strerror}); choose another --out.") from None
+    try:
+        yield tmp
+        if out.exists():
+            for name in keep:
+                if (out / name).exists() and not (tmp / name).exists():
+                    (out / name).rename(tmp / name)
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            out.rename(old / out.name)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_tsv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
+    """Write a tab-separated table (parents created; floats in full precision)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, sep="\t", index=index, float_format="%.10g")
+    return path
+
+
+def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of osteobiome, Python and the numerical packages a result depends on."""
+    from osteobiome import __version__
+
+    found = {"osteobiome": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found

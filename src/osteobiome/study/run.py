@@ -1,0 +1,428 @@
+"""Run a whole study: per cohort associations and diversity, meta-analysis across cohorts, pathways, report.
+
+Steps (each cohort's parts run in parallel with ``workers`` > 1):
+
+1. :func:`~osteobiome.study.validate.validate_study` loads and checks every cohort (nothing is written before);
+2. per cohort and phenotype, ``associate(feature ~ phenotype + covariates)``; the phenotype's rows are kept,
+   with q-values over that phenotype's coefficients (the ``maaslin2`` preset keeps MaAsLin2's correction pooled
+   over every coefficient of the model instead);
+3. diversity: alpha indices and their association with each phenotype, beta distances, PERMANOVA of
+   ``distance ~ covariates + phenotype`` (sequential, so the phenotype is covariate-adjusted) and PCoA;
+4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
+5. pathway tables through the same models; 6. the HTML report, ``run.json`` and ``run.log``.
+
+Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from osteobiome.cohort import Cohort
+from osteobiome.study.config import StudyConfig
+from osteobiome.study.outputs import atomic_output_dir, sha256, versions, write_tsv
+from osteobiome.study.results import CohortResults, StudyResults
+from osteobiome.study.summary import cohort_summary
+from osteobiome.study.validate import CohortPlan, StudyPlan, validate_study
+
+ASSOC_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval", "N.used"]
+
+
+@dataclass
+class StudyRun:
+    """A finished run: where its results are, what it found, how long it took."""
+
+    out: Path
+    report: Path | None
+    results: StudyResults
+    seconds: float
+
+    def summary(self) -> list[str]:
+        """Lines for the end of a run: hits per cohort, meta-analysis hits, time, report path."""
+        r = self.results
+        lines = [f"{name}: {n} hit(s) at q < {r.fdr_cohort:g}" for name, n in r.cohort_hits().items()]
+        if r.meta is not None:
+            lines.append(f"meta-analysis: {r.meta_hits()} hit(s) at q < {r.fdr_meta:g}")
+        lines.append(f"time: {self.seconds:.1f} s; results in {self.out}")
+        return lines
+
+
+@dataclass
+class _Part:
+    """One unit of parallel work and what it returned."""
+
+    cohort: str
+    kind: str
+    value: Any = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_study(
+    cfg: StudyConfig,
+    out: str | Path,
+    workers: int | None = None,
+    quiet: bool = False,
+    keep: tuple[str, ...] = (),
+) -> StudyRun:
+    """Run the study described by ``cfg`` into the folder ``out``; see the module docstring for the steps.
+
+    ``workers``: processes for the per-cohort analyses (default 1); ``quiet``: no progress display;
+    ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``).
+    """
+    start = time.perf_counter()
+    log = _RunLog()
+    timings: dict[str, float] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _timed(timings, "validate"):
+            plan = validate_study(cfg)
+        log.add(f"validated {cfg.source or 'study'}:\n{plan.describe()}")
+        with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
+            parts = _run_parts(plan, workers, progress, log, timings)
+            caught.extend(_Warning(w) for p in parts for w in p.warnings)
+            cohorts = _cohort_results(plan, parts)
+            with _timed(timings, "meta-analysis"):
+                meta = _meta_analysis({c.name: c.associations for c in cohorts}, cfg, progress)
+                pathway_tables = {c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None}
+                pathway_meta = _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
+            results = StudyResults(
+                title=cfg.study,
+                phenotypes=list(cfg.phenotypes),
+                covariates=list(cfg.covariates),
+                cohorts=cohorts,
+                meta=meta,
+                pathway_meta=pathway_meta,
+                settings=_settings(plan, parts),
+                fdr_cohort=cfg.fdr.cohort,
+                fdr_meta=cfg.fdr.meta,
+                versions=versions(),
+                timings=timings,
+            )
+            with _timed(timings, "write tables"):
+                _write_tables(results, tmp)
+            report = None
+            if cfg.report:
+                results.warnings = _messages(caught)
+                task = progress("report", 1)
+                with _timed(timings, "report"):
+                    from osteobiome.report import render
+
+                    render(results, tmp)
+                task()
+                report = Path(out).resolve() / "report.html"
+            timings["total"] = time.perf_counter() - start
+            results.warnings = _messages(caught)
+            log.add_warnings(results.warnings)
+            _write_run_json(tmp, cfg, plan, results)
+            log.write(tmp / "run.log")
+    for message in results.warnings:
+        warnings.warn(message, stacklevel=2)
+    return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------- per-cohort work
+def _run_parts(plan: StudyPlan, workers: int | None, progress: Callable, log: _RunLog, timings: dict) -> list[_Part]:
+    """Associations, diversity and pathways of every cohort, over ``workers`` processes (1 = in this process)."""
+    cfg = plan.config
+    jobs = []
+    for cp in plan.cohorts:
+        jobs.append((cp.name, "associations", cp.cohort, cp.covariates))
+        if cfg.diversity is not None:
+            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates))
+        if cp.pathways is not None:
+            jobs.append((cp.name, "pathways", cp.pathways, cp.covariates))
+    n_workers = max(1, min(workers or 1, len(jobs), os.cpu_count() or 1))
+    advance = progress("cohort analyses", len(jobs))
+    parts: list[_Part] = []
+    if n_workers == 1:
+        for job in jobs:
+            parts.append(_run_part(cfg, *job))
+            advance()
+    else:
+        with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
+            futures = [pool.submit(_run_part, cfg, *job) for job in jobs]
+            for future in as_completed(futures):
+                parts.append(future.result())
+                advance()
+    for p in parts:
+        timings[f"{p.cohort} {p.kind}"] = p.seconds
+        log.add(f"{p.cohort}: {p.kind} done in {p.seconds:.2f} s")
+    return parts
+
+
+def _run_part(cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str]) -> _Part:
+    """One cohort's associations, diversity or pathways, with the warnings it raised."""
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if kind == "diversity":
+            value = _diversity(cohort, cfg, covariates)
+        else:
+            value = _associations(cohort, cfg, covariates)
+    messages = [f"{name} {kind}: {w.message}" if name not in str(w.message) else str(w.message) for w in caught]
+    return _Part(name, kind, value, messages, time.perf_counter() - start)
+
+
+def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tuple[pd.DataFrame, dict]:
+    """``feature ~ phenotype + covariates`` for each phenotype; the phenotype's rows of each model."""
+    associate = _engine("osteobiome.associate", "associate")
+    if associate is None:
+        warnings.warn("the association engine (osteobiome.associate) is not installed; associations skipped", stacklevel=2)
+        return pd.DataFrame(columns=ASSOC_COLUMNS), {}
+    options = association_options(cfg)
+    frames = []
+    for phenotype in cfg.phenotypes:
+        fixed = [phenotype, *covariates]
+        reference = {k: v for k, v in cfg.reference.items() if k in fixed}
+        table = associate(
+            cohort,
+            cohort.metadata,
+            fixed=fixed,
+            random=list(cfg.random_effects),
+            reference=reference or None,
+            preset=cfg.association.preset,
+            **options,
+        )
+        frames.append(table[table["metadata"] == phenotype])
+    return pd.concat(frames, ignore_index=True), {"options": options}
+
+
+def association_options(cfg: StudyConfig) -> dict[str, Any]:
+    """``associate`` keywords: the study's options; q-values per phenotype unless the preset is ``maaslin2``."""
+    options = cfg.association.options()
+    if cfg.association.preset != "maaslin2":
+        options.setdefault("fdr_scope", "per-variable")
+    return options
+
+
+def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[str, Any]:
+    """Alpha indices and associations, PERMANOVA per phenotype and distance, PCoA per distance."""
+    div = _module("osteobiome.diversity")
+    spec = cfg.diversity
+    if div is None or spec is None:
+        warnings.warn("the diversity module (osteobiome.diversity) is not installed; diversity skipped", stacklevel=2)
+        return {}
+    table = cohort.table
+    meta = cohort.metadata
+    alpha = div.alpha_diversity(table, list(spec.alpha))
+    alpha_assoc = div.alpha_associations(
+        alpha, meta, list(cfg.phenotypes), list(covariates), **_alpha_options(cfg)
+    )
+    permanova, pcoa = {}, {}
+    for metric in spec.beta:
+        dm = div.beta_diversity(table, metric)
+        tables = []
+        for phenotype in cfg.phenotypes:
+            terms = [*covariates, phenotype]
+            complete = meta.index[meta[terms].notna().all(axis=1)]
+            res = div.permanova(
+                dm.filter(list(complete)), meta.loc[complete], terms, by="terms",
+                permutations=spec.permutations, seed=spec.seed,
+            )
+            tables.append(res.assign(phenotype=phenotype))
+        permanova[metric] = pd.concat(tables, ignore_index=True)
+        pcoa[metric] = div.pcoa(dm)
+    return {"alpha": alpha, "alpha_associations": alpha_assoc, "permanova": permanova, "pcoa": pcoa}
+
+
+def _alpha_options(cfg: StudyConfig) -> dict[str, Any]:
+    reference = dict(cfg.reference)
+    return {"reference": reference} if reference else {}
+
+
+def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
+    by_key = {(p.cohort, p.kind): p.value for p in parts}
+    out = []
+    for cp in plan.cohorts:
+        assoc, _ = by_key[(cp.name, "associations")]
+        div = by_key.get((cp.name, "diversity")) or {}
+        pathways = by_key.get((cp.name, "pathways"))
+        out.append(
+            CohortResults(
+                name=cp.name,
+                summary=cohort_summary(cp.cohort, plan.config.rank),
+                associations=assoc,
+                metadata=cp.cohort.metadata,
+                covariates=cp.covariates,
+                alpha=div.get("alpha"),
+                alpha_associations=div.get("alpha_associations"),
+                permanova=div.get("permanova", {}),
+                pcoa=div.get("pcoa", {}),
+                pathway_associations=pathways[0] if pathways is not None else None,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- across cohorts
+def _meta_analysis(tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable) -> pd.DataFrame | None:
+    """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts)."""
+    tables = {k: v for k, v in tables.items() if len(v)}
+    if len(tables) < 2:
+        return None
+    meta_analyze = _engine("osteobiome.meta", "meta_analyze")
+    if meta_analyze is None:
+        warnings.warn("the meta-analysis module (osteobiome.meta) is not installed; meta-analysis skipped", stacklevel=2)
+        return None
+    spec = cfg.meta_analysis
+    advance = progress("meta-analysis", len(cfg.phenotypes))
+    frames = []
+    for phenotype in cfg.phenotypes:
+        frames.append(
+            meta_analyze(tables, exposure=phenotype, method=spec.method, test=spec.test, preset=spec.preset)
+        )
+        advance()
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------- writing
+def _write_tables(results: StudyResults, out: Path) -> None:
+    for c in results.cohorts:
+        folder = out / "cohorts" / c.name
+        write_tsv(c.associations, folder / "associations.tsv")
+        if c.alpha is not None:
+            write_tsv(c.alpha, folder / "diversity" / "alpha.tsv", index=True)
+        if c.alpha_associations is not None:
+            write_tsv(c.alpha_associations, folder / "diversity" / "alpha_associations.tsv")
+        for metric, table in c.permanova.items():
+            write_tsv(table, folder / "diversity" / f"permanova_{metric}.tsv")
+        for metric, (coords, explained) in c.pcoa.items():
+            write_tsv(coords, folder / "diversity" / f"pcoa_{metric}.tsv", index=True)
+            write_tsv(explained.rename("proportion_explained").to_frame(), folder / "diversity" / f"pcoa_{metric}_explained.tsv", index=True)
+        if c.pathway_associations is not None:
+            write_tsv(c.pathway_associations, out / "pathways" / "cohorts" / c.name / "associations.tsv")
+    if results.meta is not None:
+        write_tsv(results.meta, out / "meta" / "meta_results.tsv")
+    if results.pathway_meta is not None:
+        write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
+
+
+def _settings(plan: StudyPlan, parts: list[_Part]) -> dict[str, Any]:
+    """What was run, for the Methods paragraph and run.json."""
+    cfg = plan.config
+    options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
+    return {
+        "rank": cfg.rank,
+        "preset": cfg.association.preset,
+        "association": options,
+        "covariates_by_cohort": {cp.name: cp.covariates for cp in plan.cohorts},
+        "reference": dict(cfg.reference),
+        "random_effects": list(cfg.random_effects),
+        "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
+        "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
+        "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+    }
+
+
+def _write_run_json(out: Path, cfg: StudyConfig, plan: StudyPlan, results: StudyResults) -> None:
+    inputs = {}
+    for spec in cfg.cohorts:
+        for key in ("features", "metadata", "taxonomy", "pathways"):
+            path = getattr(spec, key)
+            if path is not None:
+                inputs[f"{spec.name}.{key}"] = {"path": str(path), "sha256": sha256(Path(path))}
+    record = {
+        "study": cfg.study,
+        "study_file": str(cfg.source.resolve()) if cfg.source else None,
+        "config": cfg.model_dump(mode="json"),
+        "settings": results.settings,
+        "versions": results.versions,
+        "seeds": {"study": cfg.seed, "diversity": cfg.diversity.seed if cfg.diversity else None},
+        "inputs": inputs,
+        "cohorts": {c.name: {"summary": c.summary, "covariates": c.covariates} for c in results.cohorts},
+        "hits": {"cohorts": results.cohort_hits(), "meta": results.meta_hits()},
+        "timings_seconds": {k: round(v, 4) for k, v in results.timings.items()},
+        "warnings": results.warnings,
+    }
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- helpers
+def _module(name: str) -> Any:
+    """The module, or ``None`` when that part of osteobiome is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+def _engine(module: str, function: str) -> Callable | None:
+    mod = _module(module)
+    return getattr(mod, function, None) if mod is not None else None
+
+
+@dataclass
+class _Warning:
+    """A message recorded like a ``warnings.WarningMessage`` (for warnings raised in worker processes)."""
+
+    message: str
+
+
+def _messages(caught: list) -> list[str]:
+    """Distinct warning messages in the order raised."""
+    return list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int], Callable[[], None]]]:
+    """``progress(label, total)`` returns an ``advance()`` callable; a rich display on stderr unless ``quiet``."""
+    if quiet:
+        yield lambda label, total: (lambda: None)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=False,
+    ) as bar:
+
+        def start(label: str, total: int) -> Callable[[], None]:
+            task = bar.add_task(label, total=total)
+            return lambda: bar.advance(task)
+
+        yield start
+
+
+class _RunLog:
+    """The lines of ``run.log``: timestamped steps, then the run's warnings."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, text: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.lines.extend(f"{stamp}  {line}" for line in text.splitlines())
+
+    def add_warnings(self, messages: list[str]) -> None:
+        self.add(f"{len(messages)} warning(s)")
+        self.lines.extend(f"  warning: {m}" for m in messages)
+
+    def write(self, path: Path) -> None:
+        path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+
+
+__all__ = ["StudyRun", "run_study", "association_options", "CohortPlan"]

@@ -1,0 +1,153 @@
+import base64
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+from report_data import synthetic_results
+
+from osteobiome.report import render
+from osteobiome.report.methods import methods_paragraph
+from osteobiome.report.tables import format_number, html_table
+
+URL = re.compile(r"^\s*(https?:)?//", re.I)
+
+
+class Page(HTMLParser):
+    """Collects ids, tags with their attributes, and text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: v or "" for k, v in attrs}
+        self.tags.append((tag, attrs))
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    results = synthetic_results(with_mechanisms=True, warnings=("FHS: dropped 2 all-zero sample(s): 'x', 'y'",))
+    path = render(results, out)
+    html = path.read_text()
+    page = Page()
+    page.feed(html)
+    return out, html, page
+
+
+def test_required_sections_are_there(rendered):
+    _, _, page = rendered
+    for section in ("overview", "associations", "meta", "diversity", "tables", "mechanisms", "methods", "warnings"):
+        assert section in page.ids
+    for figure in ("fig-heatmap", "fig-volcano", "fig-forest", "fig-alpha", "fig-pcoa-braycurtis", "fig-sets"):
+        assert figure in page.ids
+
+
+def test_figures_are_inline_svg_and_saved_as_files(rendered):
+    out, _, page = rendered
+    images = [a["src"] for tag, a in page.tags if tag == "img"]
+    assert len(images) == 6
+    for src in images:
+        assert src.startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(src.split(",", 1)[1])
+        assert b"<svg" in svg
+    for name in ("heatmap", "volcano", "forest", "alpha_diversity", "pcoa_braycurtis", "mechanism_sets"):
+        assert (out / "figures" / f"{name}.svg").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nothing_is_loaded_from_the_network(rendered):
+    _, html, page = rendered
+    for tag, attrs in page.tags:
+        for name in ("src", "href", "srcset", "data", "action", "poster"):
+            value = attrs.get(name, "")
+            assert not URL.match(value), (tag, name, value)
+        if tag == "script":
+            assert "src" not in attrs
+        if tag == "link":
+            assert attrs.get("rel") not in ("stylesheet", "preload", "import")
+        if tag in ("iframe", "object", "embed"):
+            pytest.fail(f"<{tag}> in the report")
+    css = "\n".join(page.styles)
+    assert "@import" not in css and "url(" not in css
+    assert not re.search(r"https?://", html)
+
+
+def test_tables_are_sortable_and_searchable(rendered):
+    _, html, page = rendered
+    tables = [a for tag, a in page.tags if tag == "table" and "sortable" in a.get("class", "")]
+    assert {"meta-table", "assoc-0", "assoc-1", "alpha-table", "permanova-table", "overview"} <= {t["id"] for t in tables}
+    searches = [a for tag, a in page.tags if tag == "input" and "table-search" in a.get("class", "")]
+    assert len(searches) == len(tables)
+    assert "addEventListener" in html and "data-v=" in html
+
+
+def test_methods_warnings_and_escaping(rendered):
+    _, html, _ = rendered
+    assert "Synthetic &lt;study&gt; &amp; test" in html
+    assert "dropped 2 all-zero sample(s)" in html
+    assert "REML" in html and "Benjamini–Hochberg" in html and "`default` preset" in html
+
+
+def test_mechanisms_section_only_when_given(tmp_path):
+    path = render(synthetic_results(with_mechanisms=False), tmp_path)
+    page = Page()
+    page.feed(path.read_text())
+    assert "mechanisms" not in page.ids and "methods" in page.ids
+    assert not (tmp_path / "figures" / "mechanism_sets.svg").exists()
+
+
+def test_single_cohort_without_diversity_or_meta(tmp_path):
+    results = synthetic_results()
+    results.cohorts = results.cohorts[:1]
+    results.meta = None
+    for c in results.cohorts:
+        c.alpha_associations, c.permanova, c.pcoa = None, {}, {}
+    page = Page()
+    page.feed(render(results, tmp_path).read_text())
+    assert {"overview", "associations", "methods"} <= page.ids
+    assert not {"meta", "diversity", "fig-forest"} & page.ids
+
+
+def test_methods_paragraph_states_what_ran():
+    text = methods_paragraph(
+        {
+            "rank": "genus", "preset": "maaslin2",
+            "association": {"normalization": "TSS", "transform": "LOG", "analysis_method": "LM", "min_prevalence": 0.1,
+                            "standardize": True, "correction": "BH", "fdr_scope": "all"},
+            "covariates_by_cohort": {"A": ["age", "sex"], "B": ["age"]},
+            "meta": {"method": "DL", "test": "knha"},
+            "diversity": {"alpha": ["shannon"], "beta": ["braycurtis"], "permutations": 999, "seed": 3},
+            "reference": {"sex": "F"},
+        },
+        {"A": 1227, "B": 831}, ["bmd"], 0.1, 0.25, {"osteobiome": "0.1.0", "python": "3.11.9", "numpy": "2.1"},
+    )
+    for phrase in ("Genus-level", "A (n = 1,227) and B (n = 831)", "osteobiome 0.1.0", "`maaslin2` preset",
+                   "more than 10% of samples", "total-sum scaled", "log2", "z-scored", "ordinary least squares",
+                   "A: genus ~ phenotype + age + sex; B: genus ~ phenotype + age", "sex = F",
+                   "over all feature × coefficient p-values", "DerSimonian–Laird", "Knapp–Hartung", "q < 0.25",
+                   "999 permutations, seed 3", "numpy 2.1", "Python 3.11.9"):
+        assert phrase in text, phrase
+
+
+def test_html_table_formats_and_keeps_sort_values():
+    frame = pd.DataFrame({"feature": ["a", "b"], "coef": [0.123456, -2e-5], "pval": [0.5, 1e-12], "N": [1227, 3]})
+    table = html_table(frame, "t", max_rows=1)
+    assert table.total == 2 and len(table.rows) == 1 and "first 1 of 2" in table.note
+    assert table.rows[0] == [("a", ""), ("0.123", repr(0.123456)), ("0.5", "0.5"), ("1,227", "1227")]
+    assert format_number(1e-12, p_value=True) == "1.0e-12"
+    assert format_number(float("nan")) == "NA"
