@@ -9,9 +9,22 @@ from scipy import stats
 from osteobiome.study.results import CohortResults, StudyResults
 
 GENERA = [
-    "Akkermansia", "DTU089", "Lachnospiraceae NK4A136 group", "Faecalibacterium", "Methanobrevibacter",
-    "Blautia", "Marvinbryantia", "Turicibacter", "Victivallis", "Bacteroides", "Prevotella", "Roseburia",
-    "[Eubacterium] coprostanoligenes group", "Lachnospiraceae (unclassified genus)", "Alistipes", "Dorea",
+    "Akkermansia",
+    "DTU089",
+    "Lachnospiraceae NK4A136 group",
+    "Faecalibacterium",
+    "Methanobrevibacter",
+    "Blautia",
+    "Marvinbryantia",
+    "Turicibacter",
+    "Victivallis",
+    "Bacteroides",
+    "Prevotella",
+    "Roseburia",
+    "[Eubacterium] coprostanoligenes group",
+    "Lachnospiraceae (unclassified genus)",
+    "Alistipes",
+    "Dorea",
 ]
 PHENOTYPES = ["radius_Tt_vBMD", "tibia_Ct_vBMD", "femoral_neck_aBMD"]
 
@@ -34,8 +47,18 @@ def associations(rng: np.random.Generator, n: int, features=GENERA, phenotypes=P
         p = 2 * stats.norm.sf(np.abs(coef / se))
         for f, c, s, pv, q in zip(features, coef, se, p, _bh(p), strict=True):
             rows.append(
-                {"feature": f, "metadata": phenotype, "value": phenotype, "coef": c, "stderr": s, "N": n,
-                 "N.not.0": n // 2, "pval": pv, "qval": q, "N.used": n - 3}
+                {
+                    "feature": f,
+                    "metadata": phenotype,
+                    "value": phenotype,
+                    "coef": c,
+                    "stderr": s,
+                    "N": n,
+                    "N.not.0": n // 2,
+                    "pval": pv,
+                    "qval": q,
+                    "N.used": n - 3,
+                }
             )
     return pd.DataFrame(rows)
 
@@ -43,7 +66,9 @@ def associations(rng: np.random.Generator, n: int, features=GENERA, phenotypes=P
 def meta_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     merged = None
     for name, t in tables.items():
-        part = t[["feature", "metadata", "coef", "stderr"]].rename(columns={"coef": f"c_{name}", "stderr": f"s_{name}"})
+        part = t[["feature", "metadata", "coef", "stderr"]].rename(
+            columns={"coef": f"c_{name}", "stderr": f"s_{name}"}
+        )
         merged = part if merged is None else merged.merge(part, on=["feature", "metadata"])
     names = list(tables)
     c = merged[[f"c_{n}" for n in names]].to_numpy()
@@ -52,8 +77,19 @@ def meta_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     se = 1 / np.sqrt(w.sum(1))
     p = 2 * stats.norm.sf(np.abs(coef / se))
     out = pd.DataFrame(
-        {"feature": merged["feature"], "exposure": merged["metadata"], "coef": coef, "stderr": se, "pval": p,
-         "k": len(names), "tau2": 0.0, "stderr.tau2": 0.01, "pval.tau2": 0.5, "I2": 0.0, "H2": 1.0}
+        {
+            "feature": merged["feature"],
+            "exposure": merged["metadata"],
+            "coef": coef,
+            "stderr": se,
+            "pval": p,
+            "k": len(names),
+            "tau2": 0.0,
+            "stderr.tau2": 0.01,
+            "pval.tau2": 0.5,
+            "I2": 0.0,
+            "H2": 1.0,
+        }
     )
     for i, n in enumerate(names):
         out[f"weight_{n}"] = 100 * w[:, i] / w.sum(1)
@@ -63,7 +99,9 @@ def meta_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def synthetic_results(seed: int = 0, with_mechanisms: bool = False, warnings: tuple[str, ...] = ()) -> StudyResults:
+def synthetic_results(
+    seed: int = 0, with_mechanisms: bool = False, warnings: tuple[str, ...] = ()
+) -> StudyResults:
     rng = np.random.default_rng(seed)
     cohorts = []
     for name, n in (("FHS", 300), ("MrOS", 200)):
@@ -75,9 +113,15 @@ def synthetic_results(seed: int = 0, with_mechanisms: bool = False, warnings: tu
         permanova = pd.concat(
             [
                 pd.DataFrame(
-                    {"phenotype": p, "term": ["age", p, "Residual", "Total"], "Df": [1, 1, n - 3, n - 1],
-                     "SumOfSqs": [1.0, 0.5, 60.0, 61.5], "R2": [0.016, 0.008, 0.976, 1.0],
-                     "F": [5.0, 2.5, np.nan, np.nan], "pval": [0.001, 0.03, np.nan, np.nan]}
+                    {
+                        "phenotype": p,
+                        "term": ["age", p, "Residual", "Total"],
+                        "Df": [1, 1, n - 3, n - 1],
+                        "SumOfSqs": [1.0, 0.5, 60.0, 61.5],
+                        "R2": [0.016, 0.008, 0.976, 1.0],
+                        "F": [5.0, 2.5, np.nan, np.nan],
+                        "pval": [0.001, 0.03, np.nan, np.nan],
+                    }
                 )
                 for p in PHENOTYPES
             ],
@@ -86,7 +130,13 @@ def synthetic_results(seed: int = 0, with_mechanisms: bool = False, warnings: tu
         cohorts.append(
             CohortResults(
                 name=name,
-                summary={"n": n, "age": "55.1 ± 9.8", "female": "54%", "depth": "21,400 (15,200–30,100)", "genera": 16},
+                summary={
+                    "n": n,
+                    "age": "55.1 ± 9.8",
+                    "female": "54%",
+                    "depth": "21,400 (15,200–30,100)",
+                    "genera": 16,
+                },
                 associations=associations(rng, n),
                 metadata=metadata,
                 covariates=["age", "sex"],
@@ -99,8 +149,13 @@ def synthetic_results(seed: int = 0, with_mechanisms: bool = False, warnings: tu
     mechanisms = {}
     if with_mechanisms:
         mechanisms["sets"] = pd.DataFrame(
-            {"set": ["butyrate producer", "mucin degrader"] * 3, "phenotype": np.repeat(PHENOTYPES, 2),
-             "effect": rng.normal(0, 0.1, 6), "pval": rng.uniform(0, 1, 6), "qval": rng.uniform(0, 1, 6)}
+            {
+                "set": ["butyrate producer", "mucin degrader"] * 3,
+                "phenotype": np.repeat(PHENOTYPES, 2),
+                "effect": rng.normal(0, 0.1, 6),
+                "pval": rng.uniform(0, 1, 6),
+                "qval": rng.uniform(0, 1, 6),
+            }
         )
     return StudyResults(
         title="Synthetic <study> & test",
@@ -110,12 +165,25 @@ def synthetic_results(seed: int = 0, with_mechanisms: bool = False, warnings: tu
         meta=meta,
         mechanisms=mechanisms,
         settings={
-            "rank": "genus", "preset": "default",
-            "association": {"normalization": "TSS", "transform": "LOG", "analysis_method": "LM", "min_prevalence": 0.1,
-                            "standardize": True, "correction": "BH", "fdr_scope": "per-variable"},
+            "rank": "genus",
+            "preset": "default",
+            "association": {
+                "normalization": "TSS",
+                "transform": "LOG",
+                "analysis_method": "LM",
+                "min_prevalence": 0.1,
+                "standardize": True,
+                "correction": "BH",
+                "fdr_scope": "per-variable",
+            },
             "covariates_by_cohort": {"FHS": ["age", "sex"], "MrOS": ["age"]},
             "meta": {"method": "REML", "test": "z"},
-            "diversity": {"alpha": ["shannon", "observed"], "beta": ["braycurtis"], "permutations": 999, "seed": 1},
+            "diversity": {
+                "alpha": ["shannon", "observed"],
+                "beta": ["braycurtis"],
+                "permutations": 999,
+                "seed": 1,
+            },
         },
         warnings=list(warnings),
         versions={"osteobiome": "0.1.0", "python": "3.11", "numpy": np.__version__},

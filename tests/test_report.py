@@ -41,7 +41,9 @@ class Page(HTMLParser):
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    results = synthetic_results(with_mechanisms=True, warnings=("FHS: dropped 2 all-zero sample(s): 'x', 'y'",))
+    results = synthetic_results(
+        with_mechanisms=True, warnings=("FHS: dropped 2 all-zero sample(s): 'x', 'y'",)
+    )
     path = render(results, out)
     html = path.read_text()
     page = Page()
@@ -51,9 +53,25 @@ def rendered(tmp_path_factory):
 
 def test_required_sections_are_there(rendered):
     _, _, page = rendered
-    for section in ("overview", "associations", "meta", "diversity", "tables", "mechanisms", "methods", "warnings"):
+    for section in (
+        "overview",
+        "associations",
+        "meta",
+        "diversity",
+        "tables",
+        "mechanisms",
+        "methods",
+        "warnings",
+    ):
         assert section in page.ids
-    for figure in ("fig-heatmap", "fig-volcano", "fig-forest", "fig-alpha", "fig-pcoa-braycurtis", "fig-sets"):
+    for figure in (
+        "fig-heatmap",
+        "fig-volcano",
+        "fig-forest",
+        "fig-alpha",
+        "fig-pcoa-braycurtis",
+        "fig-sets",
+    ):
         assert figure in page.ids
 
 
@@ -90,7 +108,9 @@ def test_nothing_is_loaded_from_the_network(rendered):
 def test_tables_are_sortable_and_searchable(rendered):
     _, html, page = rendered
     tables = [a for tag, a in page.tags if tag == "table" and "sortable" in a.get("class", "")]
-    assert {"meta-table", "assoc-0", "assoc-1", "alpha-table", "permanova-table", "overview"} <= {t["id"] for t in tables}
+    assert {"meta-table", "assoc-0", "assoc-1", "alpha-table", "permanova-table", "overview"} <= {
+        t["id"] for t in tables
+    }
     searches = [a for tag, a in page.tags if tag == "input" and "table-search" in a.get("class", "")]
     assert len(searches) == len(tables)
     assert "addEventListener" in html and "data-v=" in html
@@ -126,26 +146,55 @@ def test_single_cohort_without_diversity_or_meta(tmp_path):
 def test_methods_paragraph_states_what_ran():
     text = methods_paragraph(
         {
-            "rank": "genus", "preset": "maaslin2",
-            "association": {"normalization": "TSS", "transform": "LOG", "analysis_method": "LM", "min_prevalence": 0.1,
-                            "standardize": True, "correction": "BH", "fdr_scope": "all"},
+            "rank": "genus",
+            "preset": "maaslin2",
+            "association": {
+                "normalization": "TSS",
+                "transform": "LOG",
+                "analysis_method": "LM",
+                "min_prevalence": 0.1,
+                "standardize": True,
+                "correction": "BH",
+                "fdr_scope": "all",
+            },
             "covariates_by_cohort": {"A": ["age", "sex"], "B": ["age"]},
             "meta": {"method": "DL", "test": "knha"},
             "diversity": {"alpha": ["shannon"], "beta": ["braycurtis"], "permutations": 999, "seed": 3},
             "reference": {"sex": "F"},
         },
-        {"A": 1227, "B": 831}, ["bmd"], 0.1, 0.25, {"osteobiome": "0.1.0", "python": "3.11.9", "numpy": "2.1"},
+        {"A": 1227, "B": 831},
+        ["bmd"],
+        0.1,
+        0.25,
+        {"osteobiome": "0.1.0", "python": "3.11.9", "numpy": "2.1"},
     )
-    for phrase in ("Genus-level", "A (n = 1,227) and B (n = 831)", "osteobiome 0.1.0", "`maaslin2` preset",
-                   "more than 10% of samples", "total-sum scaled", "log2", "z-scored", "ordinary least squares",
-                   "A: genus ~ phenotype + age + sex; B: genus ~ phenotype + age", "sex = F",
-                   "over all feature × coefficient p-values", "DerSimonian–Laird", "Knapp–Hartung", "q < 0.25",
-                   "999 permutations, seed 3", "numpy 2.1", "Python 3.11.9"):
+    for phrase in (
+        "Genus-level",
+        "A (n = 1,227) and B (n = 831)",
+        "osteobiome 0.1.0",
+        "`maaslin2` preset",
+        "more than 10% of samples",
+        "total-sum scaled",
+        "log2",
+        "z-scored",
+        "ordinary least squares",
+        "A: genus ~ phenotype + age + sex; B: genus ~ phenotype + age",
+        "sex = F",
+        "over all feature × coefficient p-values",
+        "DerSimonian–Laird",
+        "Knapp–Hartung",
+        "q < 0.25",
+        "999 permutations, seed 3",
+        "numpy 2.1",
+        "Python 3.11.9",
+    ):
         assert phrase in text, phrase
 
 
 def test_html_table_formats_and_keeps_sort_values():
-    frame = pd.DataFrame({"feature": ["a", "b"], "coef": [0.123456, -2e-5], "pval": [0.5, 1e-12], "N": [1227, 3]})
+    frame = pd.DataFrame(
+        {"feature": ["a", "b"], "coef": [0.123456, -2e-5], "pval": [0.5, 1e-12], "N": [1227, 3]}
+    )
     table = html_table(frame, "t", max_rows=1)
     assert table.total == 2 and len(table.rows) == 1 and "first 1 of 2" in table.note
     assert table.rows[0] == [("a", ""), ("0.123", repr(0.123456)), ("0.5", "0.5"), ("1,227", "1227")]

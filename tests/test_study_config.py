@@ -57,14 +57,24 @@ def test_valid_study_resolves_paths_relative_to_the_file(tmp_path):
 
 
 def test_only_cohorts_and_phenotypes_are_required(tmp_path):
-    cfg = load_study(write(tmp_path, "cohorts: [{name: A, features: f.tsv, metadata: m.tsv}]\nphenotypes: [bmd]\n"))
+    cfg = load_study(
+        write(tmp_path, "cohorts: [{name: A, features: f.tsv, metadata: m.tsv}]\nphenotypes: [bmd]\n")
+    )
     assert cfg.covariates == [] and cfg.report is True and cfg.diversity is not None
     assert cfg.diversity.permutations == 999 and cfg.meta_analysis.method == "REML"
     assert cfg.fdr.cohort == 0.1 and cfg.fdr.meta == 0.25
 
 
 def test_switches_turn_parts_off(tmp_path):
-    cfg = load_study(write(tmp_path, VALID.replace("diversity: {alpha: [shannon], beta: [braycurtis, jaccard], permutations: 99, seed: 7}", "diversity: false\nreport: false")))
+    cfg = load_study(
+        write(
+            tmp_path,
+            VALID.replace(
+                "diversity: {alpha: [shannon], beta: [braycurtis, jaccard], permutations: 99, seed: 7}",
+                "diversity: false\nreport: false",
+            ),
+        )
+    )
     assert cfg.diversity is None and cfg.report is False
 
 
@@ -96,7 +106,9 @@ def test_fdr_out_of_range(tmp_path):
 
 def test_duplicate_cohorts_and_overlapping_lists(tmp_path):
     assert "cohort names must be unique" in error_of(tmp_path, VALID.replace("name: MrOS", "name: FHS"))
-    assert "phenotypes and as covariates" in error_of(tmp_path, VALID.replace("[age, sex]", "[age, tibia_Ct_vBMD]"))
+    assert "phenotypes and as covariates" in error_of(
+        tmp_path, VALID.replace("[age, sex]", "[age, tibia_Ct_vBMD]")
+    )
 
 
 def test_invalid_yaml_gives_its_line(tmp_path):

@@ -17,14 +17,20 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    out: Path = typer.Option(Path("demo_output"), "--out", "-o", help="Results folder; the simulated inputs go to DIR/inputs."),
+    out: Path = typer.Option(
+        Path("demo_output"), "--out", "-o", help="Results folder; the simulated inputs go to DIR/inputs."
+    ),
     seed: int = typer.Option(2026, "--seed", help="Seed of the simulated cohorts."),
     workers: int = typer.Option(2, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary; only the report path."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress display and no summary; only the report path."
+    ),
 ) -> None:
     """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
     out = out.resolve()
     with atomic_output_dir(out / "inputs") as inputs:
         write_demo_inputs(inputs, seed=seed)
-    finished = run_study(load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",))
+    finished = run_study(
+        load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",)
+    )
     print_summary(finished, quiet)

@@ -16,9 +16,15 @@ def register(app: typer.Typer) -> None:
 
 def run(
     study: Path = typer.Argument(..., help="Study file (YAML): cohorts, phenotypes, covariates, options."),
-    out: Path = typer.Option(..., "--out", "-o", help="Results folder (replaced only when the run completes)."),
-    workers: int | None = typer.Option(None, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary; only the report path."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Results folder (replaced only when the run completes)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress display and no summary; only the report path."
+    ),
 ) -> None:
     """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html."""
     finished = run_study(load_study(study), out, workers=workers, quiet=quiet)

@@ -33,7 +33,10 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "tables": _tables(results),
         "methods": methods_paragraph(
             results.settings,
-            {c.name: int(c.summary.get("n", len(c.metadata) if c.metadata is not None else 0)) for c in results.cohorts},
+            {
+                c.name: int(c.summary.get("n", len(c.metadata) if c.metadata is not None else 0))
+                for c in results.cohorts
+            },
             results.phenotypes,
             results.fdr_cohort,
             results.fdr_meta,
@@ -113,7 +116,9 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
     return out
 
 
-def _association_panels(tables: dict[str, pd.DataFrame | None], meta: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+def _association_panels(
+    tables: dict[str, pd.DataFrame | None], meta: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
     panels = {name: t for name, t in tables.items() if t is not None and len(t)}
     if meta is not None and len(meta):
         panels["Meta-analysis"] = meta
@@ -156,7 +161,9 @@ def _pcoa_figures(results: StudyResults, figdir: Path) -> dict[str, str]:
                         f"p = {format_number(float(row['pval'].iloc[0]), p_value=True)}"
                     )
         if panels:
-            out[metric] = figures.save(figures.pcoa_panels(panels, phenotype, metric, notes), figdir, f"pcoa_{metric}")
+            out[metric] = figures.save(
+                figures.pcoa_panels(panels, phenotype, metric, notes), figdir, f"pcoa_{metric}"
+            )
     return out
 
 
@@ -169,7 +176,11 @@ def _tables(results: StudyResults) -> dict[str, object]:
     tables["cohorts"] = [
         (c.name, html_table(_assoc_view(c.associations), f"assoc-{i}")) for i, c in enumerate(results.cohorts)
     ]
-    alpha = [c.alpha_associations.assign(cohort=c.name) for c in results.cohorts if c.alpha_associations is not None]
+    alpha = [
+        c.alpha_associations.assign(cohort=c.name)
+        for c in results.cohorts
+        if c.alpha_associations is not None
+    ]
     if alpha:
         frame = pd.concat(alpha, ignore_index=True)
         frame = frame.rename(columns={"feature": "index", "metadata": "phenotype"})
@@ -186,7 +197,9 @@ def _tables(results: StudyResults) -> dict[str, object]:
         if c.pathway_associations is not None
     ]
     tables["mechanisms"] = [
-        (name, html_table(frame, f"mechanisms-{name}")) for name, frame in results.mechanisms.items() if len(frame)
+        (name, html_table(frame, f"mechanisms-{name}"))
+        for name, frame in results.mechanisms.items()
+        if len(frame)
     ]
     return tables
 
@@ -200,7 +213,21 @@ def _assoc_view(table: pd.DataFrame) -> pd.DataFrame:
 def _meta_view(meta: pd.DataFrame) -> pd.DataFrame:
     view = meta.sort_values("pval", na_position="last")
     weights = [c for c in view.columns if c.startswith("weight_")]
-    cols = ["feature", "exposure", "coef", "stderr", "ci.lb", "ci.ub", "pval", "qval.fdr", "k", "I2", "tau2", "pval.tau2", *weights]
+    cols = [
+        "feature",
+        "exposure",
+        "coef",
+        "stderr",
+        "ci.lb",
+        "ci.ub",
+        "pval",
+        "qval.fdr",
+        "k",
+        "I2",
+        "tau2",
+        "pval.tau2",
+        *weights,
+    ]
     return view[[c for c in cols if c in view.columns]].rename(columns={"exposure": "phenotype"})
 
 
@@ -212,8 +239,14 @@ def _permanova_view(results: StudyResults) -> pd.DataFrame | None:
             for _, row in table.iterrows():
                 phenotype = row.get("phenotype", row["term"])
                 if row["term"] == phenotype and phenotype in results.phenotypes:
-                    rows.append({"cohort": c.name, "distance": metric, "phenotype": phenotype,
-                                 **{k: row[k] for k in PERMANOVA_COLUMNS if k in row}})
+                    rows.append(
+                        {
+                            "cohort": c.name,
+                            "distance": metric,
+                            "phenotype": phenotype,
+                            **{k: row[k] for k in PERMANOVA_COLUMNS if k in row},
+                        }
+                    )
     return pd.DataFrame(rows) if rows else None
 
 

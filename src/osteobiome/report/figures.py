@@ -119,8 +119,16 @@ def heatmap(
                     mark = "*" if q[r, c] < thresholds[label] else ("·" if p[r, c] < 0.05 else "")
                     if mark:
                         dark = abs(v[r, c]) > 0.6 * vmax
-                        ax.text(c, r, mark, ha="center", va="center", fontsize=9 if mark == "*" else 11,
-                                color="white" if dark else "#111111", fontweight="bold")
+                        ax.text(
+                            c,
+                            r,
+                            mark,
+                            ha="center",
+                            va="center",
+                            fontsize=9 if mark == "*" else 11,
+                            color="white" if dark else "#111111",
+                            fontweight="bold",
+                        )
             ax.set_xticks(range(n_cols), [_short(p, 22) for p in phenotypes], rotation=55, ha="right")
             ax.set_yticks(range(n_rows), [_short(f, 38) for f in features], fontstyle="italic")
             ax.tick_params(length=0)
@@ -131,11 +139,20 @@ def heatmap(
             ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
             ax.grid(which="minor", color="white", linewidth=1.2)
             ax.tick_params(which="minor", length=0)
-        bar = fig.colorbar(image, ax=list(axes[0]), shrink=min(1.0, 6 / max(n_rows, 1) + 0.3), pad=0.02, aspect=25)
+        bar = fig.colorbar(
+            image, ax=list(axes[0]), shrink=min(1.0, 6 / max(n_rows, 1) + 0.3), pad=0.02, aspect=25
+        )
         bar.set_label("sign(coef) × −log10(q)")
         bar.outline.set_visible(False)
-        bar.ax.text(0.0, -0.04, "*  q < FDR threshold\n·  nominal p < 0.05\ngrey: not tested", fontsize=7.5,
-                    color="#444444", va="top", transform=bar.ax.transAxes)
+        bar.ax.text(
+            0.0,
+            -0.04,
+            "*  q < FDR threshold\n·  nominal p < 0.05\ngrey: not tested",
+            fontsize=7.5,
+            color="#444444",
+            va="top",
+            transform=bar.ax.transAxes,
+        )
     return fig
 
 
@@ -183,8 +200,12 @@ def forest(
     columns = max(1, min(columns, n))
     rows = int(np.ceil(n / columns))
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 0.55 + (len(names) + 1.6) * 0.34 * rows + 0.45 * rows),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            rows,
+            columns,
+            figsize=(3.6 * columns, 0.55 + (len(names) + 1.6) * 0.34 * rows + 0.45 * rows),
+            squeeze=False,
+        )
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
         indexed = {name: t.set_index(["feature", "metadata"]) for name, t in cohorts.items()}
@@ -207,10 +228,21 @@ def forest(
                 weight = pooled.get(f"weight_{name}", np.nan)
                 size = 30 + 1.2 * float(weight) if np.isfinite(weight) else 40
                 ax.plot([lo, hi], [y, y], color=colour_of(i), linewidth=1.6, solid_capstyle="round")
-                ax.scatter([coef], [y], s=size, marker="s", color=colour_of(i), zorder=3, edgecolor="white", linewidth=0.5)
+                ax.scatter(
+                    [coef],
+                    [y],
+                    s=size,
+                    marker="s",
+                    color=colour_of(i),
+                    zorder=3,
+                    edgecolor="white",
+                    linewidth=0.5,
+                )
             y_pool = y - 1.1
             c, lo, hi = float(pooled["coef"]), float(pooled["ci.lb"]), float(pooled["ci.ub"])
-            ax.fill([lo, c, hi, c], [y_pool, y_pool + 0.32, y_pool, y_pool - 0.32], color=POOLED_COLOUR, zorder=3)
+            ax.fill(
+                [lo, c, hi, c], [y_pool, y_pool + 0.32, y_pool, y_pool - 0.32], color=POOLED_COLOUR, zorder=3
+            )
             ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--", zorder=1)
             ax.set_yticks([len(names) - 0.4 - i for i in range(len(names))] + [y_pool], [*names, "Pooled"])
             ax.set_ylim(y_pool - 0.8, len(names) + 0.2)
@@ -221,7 +253,16 @@ def forest(
             ax.set_title(f"{_short(feature, 34)}\n{_short(phenotype, 34)}", fontsize=9, loc="left")
             ax.get_title(loc="left")
             stats = f"q = {_fmt_p(pooled['qval.fdr'])}   I² = {float(pooled.get('I2', np.nan)):.0f}%"
-            ax.text(1.0, 1.02, stats, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5, color="#444444")
+            ax.text(
+                1.0,
+                1.02,
+                stats,
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7.5,
+                color="#444444",
+            )
             ax.set_xlabel("coefficient (95% CI)")
     return fig
 
@@ -232,7 +273,9 @@ def _fmt_p(value: object) -> str:
 
 
 # ---------------------------------------------------------------------- volcano plots
-def volcano(panels: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float], label_top: int = 6) -> Figure:
+def volcano(
+    panels: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float], label_top: int = 6
+) -> Figure:
     """coef vs −log10(p) per panel; significant rows coloured by direction, the strongest labelled."""
     n = len(panels)
     with plt.rc_context(STYLE):
@@ -244,7 +287,15 @@ def volcano(panels: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float],
             y = -np.log10(t["pval"].clip(lower=1e-300))
             hit = (t[qcol] < thresholds[label]).to_numpy()
             colours = np.where(~hit, GREY, np.where(t["coef"] > 0, UP, DOWN))
-            ax.scatter(t["coef"], y, s=np.where(hit, 16, 8), c=colours, alpha=0.8, linewidth=0, rasterized=len(t) > 5000)
+            ax.scatter(
+                t["coef"],
+                y,
+                s=np.where(hit, 16, 8),
+                c=colours,
+                alpha=0.8,
+                linewidth=0,
+                rasterized=len(t) > 5000,
+            )
             ax.axvline(0, color="#999999", linewidth=0.7, linestyle="--")
             top = t.assign(_y=y)[hit].nsmallest(label_top * 3, "pval")
             _label_points(ax, top, exposure, label_top)
@@ -265,9 +316,15 @@ def _label_points(ax: plt.Axes, rows: pd.DataFrame, exposure: str, limit: int) -
             continue
         placed.append((x, y))
         right = row["coef"] > 0
-        ax.annotate(f"{_short(row['feature'], 24)} · {_short(row[exposure], 18)}", (row["coef"], row["_y"]),
-                    xytext=(-4 if right else 4, 3), textcoords="offset points", fontsize=6.5, color="#333333",
-                    ha="right" if right else "left")
+        ax.annotate(
+            f"{_short(row['feature'], 24)} · {_short(row[exposure], 18)}",
+            (row["coef"], row["_y"]),
+            xytext=(-4 if right else 4, 3),
+            textcoords="offset points",
+            fontsize=6.5,
+            color="#333333",
+            ha="right" if right else "left",
+        )
         if len(placed) >= limit:
             return
 
@@ -290,20 +347,26 @@ def pcoa_panels(
             missing = v.isna().to_numpy()
             ax.scatter(x[missing], y[missing], s=9, color="#cccccc", linewidth=0, label="missing")
             if numeric:
-                points = ax.scatter(x[~missing], y[~missing], s=11, c=v[~missing], cmap="viridis", linewidth=0, alpha=0.9)
+                points = ax.scatter(
+                    x[~missing], y[~missing], s=11, c=v[~missing], cmap="viridis", linewidth=0, alpha=0.9
+                )
                 bar = fig.colorbar(points, ax=ax, pad=0.02, aspect=30)
                 bar.set_label(phenotype)
                 bar.outline.set_visible(False)
             else:
                 for i, level in enumerate(pd.unique(v[~missing])):
                     sel = (v == level).to_numpy()
-                    ax.scatter(x[sel], y[sel], s=11, color=colour_of(i), linewidth=0, alpha=0.9, label=str(level))
+                    ax.scatter(
+                        x[sel], y[sel], s=11, color=colour_of(i), linewidth=0, alpha=0.9, label=str(level)
+                    )
                 ax.legend(fontsize=7, markerscale=1.5)
             ax.set_xlabel(f"PCoA 1 ({100 * float(explained.iloc[0]):.1f}%)")
             ax.set_ylabel(f"PCoA 2 ({100 * float(explained.iloc[1]):.1f}%)")
             ax.set_title(f"{label} · {metric}", loc="left")
             if notes and notes.get(label):
-                ax.text(0.0, 1.0, notes[label], transform=ax.transAxes, fontsize=7.5, va="bottom", color="#444444")
+                ax.text(
+                    0.0, 1.0, notes[label], transform=ax.transAxes, fontsize=7.5, va="bottom", color="#444444"
+                )
                 ax.set_title(f"{label} · {metric}", loc="left", pad=14)
     return fig
 
@@ -314,16 +377,30 @@ def alpha_effects(tables: Mapping[str, pd.DataFrame], phenotypes: Sequence[str],
     indices = list(dict.fromkeys(i for t in tables.values() for i in t["feature"]))
     n = len(indices)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 0.6, 0.7 + 0.32 * len(phenotypes) * max(1, len(tables)) ** 0.5),
-                                 squeeze=False, sharey=True)
+        fig, axes = plt.subplots(
+            1,
+            n,
+            figsize=(3.4 * n + 0.6, 0.7 + 0.32 * len(phenotypes) * max(1, len(tables)) ** 0.5),
+            squeeze=False,
+            sharey=True,
+        )
         offsets = np.linspace(-0.18, 0.18, len(tables)) if len(tables) > 1 else np.zeros(1)
         for ax, index in zip(axes[0], indices, strict=True):
             for i, (name, table) in enumerate(tables.items()):
                 t = table[table["feature"] == index].set_index("metadata").reindex(phenotypes)
                 ys = np.arange(len(phenotypes)) + offsets[i]
                 coef, se = t["coef"].to_numpy(float), t["stderr"].to_numpy(float)
-                ax.errorbar(coef, ys, xerr=1.959964 * se, fmt="o", ms=4, color=colour_of(i), elinewidth=1.3,
-                            capsize=0, label=name)
+                ax.errorbar(
+                    coef,
+                    ys,
+                    xerr=1.959964 * se,
+                    fmt="o",
+                    ms=4,
+                    color=colour_of(i),
+                    elinewidth=1.3,
+                    capsize=0,
+                    label=name,
+                )
                 for y, c, q in zip(ys, coef, t["qval"].to_numpy(float), strict=True):
                     if q < threshold:
                         ax.text(c, y - 0.12, "*", ha="center", fontsize=10, color=colour_of(i))
@@ -343,13 +420,27 @@ def set_dotplot(table: pd.DataFrame, threshold: float) -> Figure:
     phenotypes = list(dict.fromkeys(table["phenotype"]))
     effect_max = float(np.nanmax(np.abs(table["effect"]))) or 1.0
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3.4 + 0.1 * max(len(str(s)) for s in sets) + 0.42 * len(phenotypes), 2.2 + 0.3 * len(sets)))
+        fig, ax = plt.subplots(
+            figsize=(
+                3.4 + 0.1 * max(len(str(s)) for s in sets) + 0.42 * len(phenotypes),
+                2.2 + 0.3 * len(sets),
+            )
+        )
         x = table["phenotype"].map({p: i for i, p in enumerate(phenotypes)})
         y = table["set"].map({s: i for i, s in enumerate(sets)})
         size = 12 + 40 * np.minimum(-np.log10(table["qval"].clip(lower=1e-10)), 6)
         hit = table["qval"] < threshold
-        dots = ax.scatter(x, y, s=size, c=table["effect"], cmap="RdBu_r", vmin=-effect_max, vmax=effect_max,
-                          edgecolor=np.where(hit, "#111111", "none"), linewidth=1.0)
+        dots = ax.scatter(
+            x,
+            y,
+            s=size,
+            c=table["effect"],
+            cmap="RdBu_r",
+            vmin=-effect_max,
+            vmax=effect_max,
+            edgecolor=np.where(hit, "#111111", "none"),
+            linewidth=1.0,
+        )
         ax.set_xticks(range(len(phenotypes)), [_short(p, 22) for p in phenotypes], rotation=55, ha="right")
         ax.set_yticks(range(len(sets)), [_short(s, 40) for s in sets])
         ax.set_xlim(-0.6, len(phenotypes) - 0.4)

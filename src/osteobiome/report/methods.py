@@ -30,7 +30,12 @@ MODEL = {
     "LM": "ordinary least squares with t tests on the residual degrees of freedom",
     "LMM": "linear mixed models with random intercepts (REML, Satterthwaite degrees of freedom)",
 }
-CORRECTION = {"BH": "Benjamini–Hochberg", "BY": "Benjamini–Yekutieli", "bonferroni": "Bonferroni", "holm": "Holm"}
+CORRECTION = {
+    "BH": "Benjamini–Hochberg",
+    "BY": "Benjamini–Yekutieli",
+    "bonferroni": "Bonferroni",
+    "holm": "Holm",
+}
 META = {
     "REML": "random-effects meta-analysis with the restricted maximum-likelihood (REML) estimator of τ²",
     "ML": "random-effects meta-analysis with the maximum-likelihood (ML) estimator of τ²",
@@ -40,7 +45,13 @@ META = {
     "SJ": "random-effects meta-analysis with the Sidik–Jonkman (SJ) estimator of τ²",
     "FE": "fixed-effect (FE, inverse-variance) meta-analysis",
 }
-PLURAL = {"genus": "genera", "species": "species", "family": "families", "phylum": "phyla", "class": "classes"}
+PLURAL = {
+    "genus": "genera",
+    "species": "species",
+    "family": "families",
+    "phylum": "phyla",
+    "class": "classes",
+}
 PERMANOVA_NOTE = "sums of squares entered sequentially with the covariates first, so the phenotype term is covariate-adjusted"
 
 
@@ -99,7 +110,8 @@ def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], ran
         where = f"{rank} ~ phenotype{''.join(f' + {c}' for c in covs)}"
     else:
         where = "; ".join(
-            f"{name}: {rank} ~ phenotype{''.join(f' + {c}' for c in covs)}" for name, covs in by_cohort.items()
+            f"{name}: {rank} ~ phenotype{''.join(f' + {c}' for c in covs)}"
+            for name, covs in by_cohort.items()
         )
     random = settings.get("random_effects") or []
     ref = settings.get("reference") or {}
@@ -130,7 +142,11 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str) -> str:
         if transform:
             text += f" and {TRANSFORM.get(str(transform).upper(), str(transform))}"
     if assoc.get("standardize") is not None:
-        text += "; continuous variables were z-scored" if assoc["standardize"] else "; variables were not standardized"
+        text += (
+            "; continuous variables were z-scored"
+            if assoc["standardize"]
+            else "; variables were not standardized"
+        )
     model = assoc.get("analysis_method") or assoc.get("model")
     if model:
         text += f"; coefficients were estimated by {MODEL.get(str(model).upper(), str(model))}"
@@ -144,7 +160,9 @@ def _testing_sentence(assoc: Mapping[str, Any], fdr: float) -> str:
         over = "over all feature × coefficient p-values of each model call together (as MaAsLin2 does)"
     else:
         over = "per phenotype, over that phenotype's coefficients across features"
-    return f"P-values were adjusted with {method} {over}; associations with q < {fdr:g} were called significant."
+    return (
+        f"P-values were adjusted with {method} {over}; associations with q < {fdr:g} were called significant."
+    )
 
 
 def _join(items: object) -> str:

@@ -229,9 +229,13 @@ def load_study(path: str | Path) -> StudyConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path.name}{where}: not valid YAML ({problem}); fix the indentation or quoting.") from None
+        raise InputError(
+            f"{path.name}{where}: not valid YAML ({problem}); fix the indentation or quoting."
+        ) from None
     if not isinstance(data, dict):
-        raise InputError(f"{path.name}: the study file must be a YAML mapping with at least 'cohorts' and 'phenotypes'.")
+        raise InputError(
+            f"{path.name}: the study file must be a YAML mapping with at least 'cohorts' and 'phenotypes'."
+        )
     return study_from_dict(data, base=path.resolve().parent, source=path, lines=lines)
 
 
@@ -282,7 +286,9 @@ def _section_model(loc: KeyPath) -> type[BaseModel] | None:
         field = model.model_fields.get(str(part))
         if field is None:
             return None
-        candidates = [a for a in _type_args(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        candidates = [
+            a for a in _type_args(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if not candidates:
             return None
         model = candidates[0]

@@ -30,9 +30,15 @@ def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
             write_tsv(sim.taxonomy.rename_axis("feature"), sub / "taxonomy.tsv", index=True)
         write_tsv(sim.truth, sub / "truth.tsv")
         cohort_phenotypes = bone_phenotypes(sim.metadata, sim.truth)
-        phenotypes = cohort_phenotypes if phenotypes is None else [p for p in phenotypes if p in cohort_phenotypes]
-        entry = {"name": name, "features": f"{preset}/features.tsv", "metadata": f"{preset}/metadata.tsv",
-                 "samples_as": "columns"}
+        phenotypes = (
+            cohort_phenotypes if phenotypes is None else [p for p in phenotypes if p in cohort_phenotypes]
+        )
+        entry = {
+            "name": name,
+            "features": f"{preset}/features.tsv",
+            "metadata": f"{preset}/metadata.tsv",
+            "samples_as": "columns",
+        }
         if sim.taxonomy is not None:
             entry["taxonomy"] = f"{preset}/taxonomy.tsv"
         cohorts.append(entry)
@@ -46,7 +52,12 @@ def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
         "association": {"preset": "default"},
         "meta_analysis": {"method": "REML"},
         "fdr": {"cohort": 0.1, "meta": 0.25},
-        "diversity": {"alpha": ["shannon", "observed"], "beta": ["braycurtis"], "permutations": 999, "seed": 1},
+        "diversity": {
+            "alpha": ["shannon", "observed"],
+            "beta": ["braycurtis"],
+            "permutations": 999,
+            "seed": 1,
+        },
         "seed": seed,
     }
     path = folder / "study.yaml"
@@ -57,6 +68,8 @@ def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
 def bone_phenotypes(metadata: pd.DataFrame, truth: pd.DataFrame) -> list[str]:
     """The numeric metadata columns that are not host covariates (the bone measures), planted ones first."""
     host = {c.lower() for c in (*DEMO_COVARIATES, "height", "weight")}
-    numeric = [c for c in metadata.columns if pd.api.types.is_numeric_dtype(metadata[c]) and c.lower() not in host]
+    numeric = [
+        c for c in metadata.columns if pd.api.types.is_numeric_dtype(metadata[c]) and c.lower() not in host
+    ]
     planted = [p for p in dict.fromkeys(truth["phenotype"]) if p in numeric]
     return planted + [c for c in numeric if c not in planted]

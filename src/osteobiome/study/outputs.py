@@ -15,7 +15,17 @@ import pandas as pd
 
 from osteobiome.errors import InputError
 
-PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "scikit-bio", "matplotlib", "jinja2", "pydantic", "pyyaml")
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "statsmodels",
+    "scikit-bio",
+    "matplotlib",
+    "jinja2",
+    "pydantic",
+    "pyyaml",
+)
 
 
 @contextlib.contextmanager
@@ -33,7 +43,9 @@ def atomic_output_dir(out: str | Path, keep: tuple[str, ...] = ()) -> Iterator[P
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as exc:
-        raise InputError(f"{out}: cannot create the results folder ({exc.strerror}); choose another --out.") from None
+        raise InputError(
+            f"{out}: cannot create the results folder ({exc.strerror}); choose another --out."
+        ) from None
     try:
         yield tmp
         if out.exists():

@@ -97,8 +97,12 @@ def run_study(
             cohorts = _cohort_results(plan, parts)
             with _timed(timings, "meta-analysis"):
                 meta = _meta_analysis({c.name: c.associations for c in cohorts}, cfg, progress)
-                pathway_tables = {c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None}
-                pathway_meta = _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
+                pathway_tables = {
+                    c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
+                }
+                pathway_meta = (
+                    _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
+                )
             results = StudyResults(
                 title=cfg.study,
                 phenotypes=list(cfg.phenotypes),
@@ -135,7 +139,9 @@ def run_study(
 
 
 # ---------------------------------------------------------------------- per-cohort work
-def _run_parts(plan: StudyPlan, workers: int | None, progress: Callable, log: _RunLog, timings: dict) -> list[_Part]:
+def _run_parts(
+    plan: StudyPlan, workers: int | None, progress: Callable, log: _RunLog, timings: dict
+) -> list[_Part]:
     """Associations, diversity and pathways of every cohort, over ``workers`` processes (1 = in this process)."""
     cfg = plan.config
     jobs = []
@@ -173,7 +179,11 @@ def _run_part(cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates
             value = _diversity(cohort, cfg, covariates)
         else:
             value = _associations(cohort, cfg, covariates)
-    messages = [f"{name} {kind}: {w.message}" if name not in str(w.message) else str(w.message) for w in caught]
+    messages = [
+        str(w.message) if name in str(w.message) else f"{name} {kind}: {w.message}"
+        for w in caught
+        if issubclass(w.category, UserWarning)
+    ]
     return _Part(name, kind, value, messages, time.perf_counter() - start)
 
 
@@ -181,7 +191,10 @@ def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tu
     """``feature ~ phenotype + covariates`` for each phenotype; the phenotype's rows of each model."""
     associate = _engine("osteobiome.associate", "associate")
     if associate is None:
-        warnings.warn("the association engine (osteobiome.associate) is not installed; associations skipped", stacklevel=2)
+        warnings.warn(
+            "the association engine (osteobiome.associate) is not installed; associations skipped",
+            stacklevel=2,
+        )
         return pd.DataFrame(columns=ASSOC_COLUMNS), {}
     options = association_options(cfg)
     frames = []
@@ -214,7 +227,9 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
     div = _module("osteobiome.diversity")
     spec = cfg.diversity
     if div is None or spec is None:
-        warnings.warn("the diversity module (osteobiome.diversity) is not installed; diversity skipped", stacklevel=2)
+        warnings.warn(
+            "the diversity module (osteobiome.diversity) is not installed; diversity skipped", stacklevel=2
+        )
         return {}
     table = cohort.table
     meta = cohort.metadata
@@ -230,8 +245,12 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
             terms = [*covariates, phenotype]
             complete = meta.index[meta[terms].notna().all(axis=1)]
             res = div.permanova(
-                dm.filter(list(complete)), meta.loc[complete], terms, by="terms",
-                permutations=spec.permutations, seed=spec.seed,
+                dm.filter(list(complete)),
+                meta.loc[complete],
+                terms,
+                by="terms",
+                permutations=spec.permutations,
+                seed=spec.seed,
             )
             tables.append(res.assign(phenotype=phenotype))
         permanova[metric] = pd.concat(tables, ignore_index=True)
@@ -269,14 +288,18 @@ def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
 
 
 # ---------------------------------------------------------------------- across cohorts
-def _meta_analysis(tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable) -> pd.DataFrame | None:
+def _meta_analysis(
+    tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable
+) -> pd.DataFrame | None:
     """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
     meta_analyze = _engine("osteobiome.meta", "meta_analyze")
     if meta_analyze is None:
-        warnings.warn("the meta-analysis module (osteobiome.meta) is not installed; meta-analysis skipped", stacklevel=2)
+        warnings.warn(
+            "the meta-analysis module (osteobiome.meta) is not installed; meta-analysis skipped", stacklevel=2
+        )
         return None
     spec = cfg.meta_analysis
     advance = progress("meta-analysis", len(cfg.phenotypes))
@@ -302,7 +325,11 @@ def _write_tables(results: StudyResults, out: Path) -> None:
             write_tsv(table, folder / "diversity" / f"permanova_{metric}.tsv")
         for metric, (coords, explained) in c.pcoa.items():
             write_tsv(coords, folder / "diversity" / f"pcoa_{metric}.tsv", index=True)
-            write_tsv(explained.rename("proportion_explained").to_frame(), folder / "diversity" / f"pcoa_{metric}_explained.tsv", index=True)
+            write_tsv(
+                explained.rename("proportion_explained").to_frame(),
+                folder / "diversity" / f"pcoa_{metric}_explained.tsv",
+                index=True,
+            )
         if c.pathway_associations is not None:
             write_tsv(c.pathway_associations, out / "pathways" / "cohorts" / c.name / "associations.tsv")
     if results.meta is not None:
@@ -372,11 +399,14 @@ class _Warning:
     """A message recorded like a ``warnings.WarningMessage`` (for warnings raised in worker processes)."""
 
     message: str
+    category: type[Warning] = UserWarning
 
 
 def _messages(caught: list) -> list[str]:
-    """Distinct warning messages in the order raised."""
-    return list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    """Distinct user-facing warnings (``UserWarning``s, not library deprecations), one line each, in order."""
+    return list(
+        dict.fromkeys(" ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning))
+    )
 
 
 @contextmanager
@@ -390,14 +420,18 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 def _progress(quiet: bool) -> Iterator[Callable[[str, int], Callable[[], None]]]:
     """``progress(label, total)`` returns an ``advance()`` callable; a rich display on stderr unless ``quiet``."""
     if quiet:
-        yield lambda label, total: (lambda: None)
+        yield lambda label, total: lambda: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=False,
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
     ) as bar:
 
         def start(label: str, total: int) -> Callable[[], None]:

@@ -8,7 +8,13 @@ import pandas as pd
 from osteobiome.cohort import Cohort
 
 FEMALE = {"f", "female", "woman", "women", "2"}
-FEATURE_WORD = {"genus": "genera", "family": "families", "species": "species", "order": "orders", "phylum": "phyla"}
+FEATURE_WORD = {
+    "genus": "genera",
+    "family": "families",
+    "species": "species",
+    "order": "orders",
+    "phylum": "phyla",
+}
 
 
 def cohort_summary(cohort: Cohort, rank: str | None) -> dict[str, object]:

@@ -52,7 +52,9 @@ class StudyPlan:
             c = plan.cohort
             usable = ", ".join(f"{p} {n}" for p, n in plan.usable.items())
             path = f"; {plan.pathways.n_features} pathways" if plan.pathways is not None else ""
-            lines.append(f"  {plan.name}: {c.n_samples} samples × {c.n_features} features ({c.value_type}){path}")
+            lines.append(
+                f"  {plan.name}: {c.n_samples} samples × {c.n_features} features ({c.value_type}){path}"
+            )
             lines.append(f"    complete samples per phenotype: {usable}")
             lines.extend(f"    note: {n}" for n in plan.notes)
         options = ", ".join(f"{k}={v}" for k, v in cfg.association.options().items())
@@ -75,7 +77,9 @@ class StudyPlan:
             )
         with_pathways = [p.name for p in self.cohorts if p.pathways is not None]
         if with_pathways:
-            lines.append(f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}")
+            lines.append(
+                f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
+            )
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
@@ -92,7 +96,9 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
             path = getattr(spec, key)
             if path is not None and not Path(path).is_file():
                 what = "is a folder, not a file" if Path(path).is_dir() else "not found"
-                raise InputError(f"{cfg.where('cohorts', i, key)}: {path} {what}; paths are relative to the study file.")
+                raise InputError(
+                    f"{cfg.where('cohorts', i, key)}: {path} {what}; paths are relative to the study file."
+                )
         where = f"{cfg.where('cohorts', i)} ({spec.name})"
         try:
             metadata = read_metadata(spec.metadata)

@@ -1,0 +1,75 @@
+"""A small two-cohort study written to disk (TSV features as rows, metadata with sample ids) for study tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+GENERA = [f"Genus_{i:02d}" for i in range(30)]
+
+
+def write_cohort(folder: Path, prefix: str, n: int, rng: np.random.Generator, both_sexes: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = [f"{prefix}{i:03d}" for i in range(n)]
+    meta = pd.DataFrame(
+        {
+            "age": rng.normal(65, 9, n).round(1),
+            "sex": rng.choice(["F", "M"], n) if both_sexes else ["M"] * n,
+            "bmi": rng.normal(27, 4, n).round(1),
+            "vbmd": rng.normal(300, 40, n).round(1),
+            "ct_vbmd": rng.normal(850, 50, n).round(1),
+        },
+        index=pd.Index(samples, name="sample_id"),
+    )
+    base = rng.lognormal(3, 1.4, len(GENERA))
+    z = ((meta["vbmd"] - 300) / 40).to_numpy()[:, None]
+    effect = np.zeros(len(GENERA))
+    effect[:3] = [0.8, -0.8, 0.6]
+    mean = base * rng.lognormal(0, 0.4, (n, 1)) * np.exp(effect * z)
+    counts = rng.poisson(mean * (rng.uniform(size=mean.shape) > 0.15))
+    counts[:, 0] += 1
+    table = pd.DataFrame(counts.T, index=pd.Index(GENERA, name="feature"), columns=samples)
+    table.to_csv(folder / "features.tsv", sep="\t")
+    meta.to_csv(folder / "metadata.tsv", sep="\t")
+
+
+def write_study(folder: Path, n: tuple[int, int] = (80, 60), seed: int = 1, **overrides: object) -> Path:
+    """Two cohorts (A with both sexes, B men only) and ``folder/study.yaml``; ``overrides`` replace top-level keys."""
+    rng = np.random.default_rng(seed)
+    write_cohort(folder / "a", "A", n[0], rng, both_sexes=True)
+    write_cohort(folder / "b", "B", n[1], rng, both_sexes=False)
+    study = {
+        "study": "Small test study",
+        "cohorts": [
+            {
+                "name": "A",
+                "features": "a/features.tsv",
+                "metadata": "a/metadata.tsv",
+                "samples_as": "columns",
+            },
+            {
+                "name": "B",
+                "features": "b/features.tsv",
+                "metadata": "b/metadata.tsv",
+                "samples_as": "columns",
+            },
+        ],
+        "rank": None,
+        "phenotypes": ["vbmd", "ct_vbmd"],
+        "covariates": ["age", "sex", "bmi"],
+        "reference": {"sex": "F"},
+        "fdr": {"cohort": 0.1, "meta": 0.25},
+        "diversity": {
+            "alpha": ["shannon", "observed"],
+            "beta": ["braycurtis"],
+            "permutations": 99,
+            "seed": 1,
+        },
+    }
+    study.update(overrides)
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path

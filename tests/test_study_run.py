@@ -1,0 +1,145 @@
+import json
+
+import pandas as pd
+import pytest
+from study_data import write_study
+
+import osteobiome.report
+from osteobiome.cli import main
+from osteobiome.study import load_study, run_study
+
+MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
+
+
+def leftovers(parent, name):
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    path = write_study(folder)
+    with pytest.warns(UserWarning, match="constant in cohort B"):
+        run = run_study(load_study(path), folder / "out", workers=2, quiet=True)
+    return folder, run
+
+
+def test_results_layout(finished):
+    folder, run = finished
+    out = folder / "out"
+    assert run.out == out.resolve() and run.report == out.resolve() / "report.html"
+    for rel in (
+        "cohorts/A/associations.tsv",
+        "cohorts/B/associations.tsv",
+        "meta/meta_results.tsv",
+        "cohorts/A/diversity/alpha.tsv",
+        "cohorts/A/diversity/alpha_associations.tsv",
+        "cohorts/A/diversity/permanova_braycurtis.tsv",
+        "cohorts/B/diversity/pcoa_braycurtis.tsv",
+        "figures/heatmap.svg",
+        "figures/heatmap.png",
+        "figures/forest.svg",
+        "figures/pcoa_braycurtis.png",
+        "report.html",
+        "run.json",
+        "run.log",
+    ):
+        assert (out / rel).is_file(), rel
+    assert leftovers(folder, "out") == []
+
+
+def test_associations_one_row_per_feature_and_phenotype(finished):
+    folder, _ = finished
+    table = pd.read_csv(folder / "out/cohorts/A/associations.tsv", sep="\t")
+    assert list(table.columns[:9]) == MAASLIN2_COLUMNS and "N.used" in table.columns
+    assert set(table["metadata"]) == {"vbmd", "ct_vbmd"}
+    assert not table.duplicated(["feature", "metadata", "value"]).any()
+    for _, rows in table.groupby("metadata"):
+        assert rows["qval"].between(0, 1).all()
+    assert (
+        table.loc[table["metadata"] == "vbmd"]
+        .nsmallest(3, "pval")["feature"]
+        .isin(["Genus_00", "Genus_01", "Genus_02"])
+        .sum()
+        >= 2
+    )
+
+
+def test_meta_results_per_phenotype(finished):
+    folder, run = finished
+    meta = pd.read_csv(folder / "out/meta/meta_results.tsv", sep="\t")
+    assert set(meta["exposure"]) == {"vbmd", "ct_vbmd"}
+    assert {"coef", "stderr", "pval", "k", "qval.fdr", "weight_A", "weight_B"} <= set(meta.columns)
+    assert run.results.meta_hits() == int((meta["qval.fdr"] < 0.25).sum())
+
+
+def test_permanova_adjusts_the_phenotype_for_the_covariates(finished):
+    folder, _ = finished
+    a = pd.read_csv(folder / "out/cohorts/A/diversity/permanova_braycurtis.tsv", sep="\t")
+    b = pd.read_csv(folder / "out/cohorts/B/diversity/permanova_braycurtis.tsv", sep="\t")
+    assert list(a.loc[a["phenotype"] == "vbmd", "term"][:4]) == ["age", "sex", "bmi", "vbmd"]
+    assert "sex" not in set(b["term"])
+
+
+def test_run_json_records_config_versions_seeds_checksums_timings(finished):
+    folder, run = finished
+    record = json.loads((folder / "out/run.json").read_text())
+    assert record["config"]["phenotypes"] == ["vbmd", "ct_vbmd"]
+    assert {"osteobiome", "python", "numpy", "pandas"} <= set(record["versions"])
+    assert record["seeds"] == {"study": 1, "diversity": 1}
+    assert len(record["inputs"]) == 4 and all(len(v["sha256"]) == 64 for v in record["inputs"].values())
+    assert record["timings_seconds"]["total"] > 0 and "A associations" in record["timings_seconds"]
+    assert record["settings"]["covariates_by_cohort"] == {"A": ["age", "sex", "bmi"], "B": ["age", "bmi"]}
+    assert any("constant in cohort B" in w for w in record["warnings"])
+    log = (folder / "out/run.log").read_text()
+    assert "validated" in log and "A: associations done" in log and "warning:" in log
+
+
+def test_report_shows_the_run(finished):
+    folder, run = finished
+    html = (folder / "out/report.html").read_text()
+    assert "Small test study" in html and "constant in cohort B" in html
+    assert run.summary()[0].startswith("A: ") and any("meta-analysis" in s for s in run.summary())
+
+
+def test_cli_run_prints_summary_and_report_path(tmp_path, capsys):
+    path = write_study(tmp_path, n=(40, 40), diversity=False, report=False)
+    try:
+        main(["run", str(path), "--out", str(tmp_path / "res")])
+    except SystemExit as exc:
+        assert exc.code == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines()[-1] == str((tmp_path / "res").resolve())
+    assert "meta-analysis:" in captured.err and "time:" in captured.err
+    assert (
+        not (tmp_path / "res" / "report.html").exists()
+        and not (tmp_path / "res" / "cohorts/A/diversity").exists()
+    )
+
+
+def test_invalid_study_leaves_no_results_folder(tmp_path, capsys):
+    path = write_study(tmp_path, phenotypes=["vbmd", "nope"])
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(path), "--out", str(tmp_path / "res")])
+    assert info.value.code == 2
+    assert not (tmp_path / "res").exists() and leftovers(tmp_path, "res") == []
+
+
+def test_failure_mid_run_leaves_no_partial_folder_and_keeps_old_results(tmp_path, monkeypatch):
+    path = write_study(tmp_path, n=(40, 40), diversity=False)
+
+    def broken(results, out):
+        (out / "half-written.html").write_text("...")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(osteobiome.report, "render", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_study(load_study(path), tmp_path / "res", quiet=True)
+    assert not (tmp_path / "res").exists() and leftovers(tmp_path, "res") == []
+
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "previous.txt").write_text("old results")
+    with pytest.raises(RuntimeError):
+        run_study(load_study(path), tmp_path / "res", quiet=True)
+    assert [p.name for p in (tmp_path / "res").iterdir()] == ["previous.txt"]
+    assert leftovers(tmp_path, "res") == []
