@@ -101,8 +101,13 @@ class Cohort:
         *,
         name: str = "cohort",
         source: str = "",
+        value_type: ValueType | None = None,
     ) -> Cohort:
-        """Like :meth:`from_frames` for a dense array or a scipy sparse matrix (kept as CSR, never densified)."""
+        """Like :meth:`from_frames` for a dense array or a scipy sparse matrix (kept as CSR, never densified).
+
+        ``value_type`` overrides the inference when the format says what the values are (MetaPhlAn percents
+        that happen to be whole numbers are still relative abundances).
+        """
         where = source or name
         X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         samples = pd.Index([str(s) for s in samples], dtype=object, name="sample")
@@ -148,7 +153,7 @@ class Cohort:
         if not keep.all():
             X = X[np.flatnonzero(keep)]
             samples = samples[keep]
-        value_type = _value_type(X, samples, where)
+        value_type = value_type or _value_type(X, samples, where)
 
         if taxonomy is not None:
             taxonomy = _aligned_taxonomy(taxonomy, features, where)

@@ -32,6 +32,7 @@ class FeatureData:
     format: str
     source: str
     extra: dict[str, object] = field(default_factory=dict)
+    value_type: str | None = None  # "relative" when the format fixes it (MetaPhlAn); else inferred
 
     @classmethod
     def from_table(
@@ -41,6 +42,7 @@ class FeatureData:
         source: str,
         taxonomy: pd.DataFrame | None = None,
         extra: dict[str, object] | None = None,
+        value_type: str | None = None,
     ) -> FeatureData:
         """From a samples × features DataFrame whose values are already checked numeric."""
         return cls(
@@ -51,6 +53,7 @@ class FeatureData:
             format=fmt,
             source=source,
             extra=extra or {},
+            value_type=value_type,
         )
 
     @property
@@ -133,14 +136,14 @@ def delimiter(path: Path, header: str) -> str:
 def read_delimited(path: Path, text: str | None = None, comment_lines: bool = True) -> pd.DataFrame:
     """A delimited text file as a DataFrame of strings with the first column as index (no type guessing).
 
-    Leading ``#`` lines that are not the header (``# Constructed from biom file``, ``#mpa_v30…``) are skipped
-    when ``comment_lines``; a header one cell shorter than the rows (R's ``write.table``) is accepted.
+    Leading ``#`` lines that are not the header (``# Constructed from biom file``, ``#mpa_v30…``: followed by
+    another ``#`` line or without any delimiter) are skipped when ``comment_lines``; a header one cell shorter than the rows (R's ``write.table``) is accepted.
     """
     text = read_text(path) if text is None else text
     lines = text.splitlines()
     start = 0
     if comment_lines:
-        while start < len(lines) - 1 and lines[start].startswith("#") and lines[start + 1].startswith("#"):
+        while start < len(lines) - 1 and _is_comment(lines[start], lines[start + 1]):
             start += 1
     while start < len(lines) and not lines[start].strip():
         start += 1
@@ -174,6 +177,11 @@ def read_delimited(path: Path, text: str | None = None, comment_lines: bool = Tr
     if frame.shape[1] == 0:
         raise InputError(f"{path}: only one column; expected ids and abundances (check the delimiter).")
     return frame
+
+
+def _is_comment(line: str, following: str) -> bool:
+    """A leading ``#`` line that is not the header: followed by another ``#`` line, or holding no delimiter."""
+    return line.startswith("#") and (following.startswith("#") or ("\t" not in line and "," not in line))
 
 
 _MISSING = frozenset({"", "NA", "NaN", "nan", "NULL", "null", "N/A", "n/a", "None"})

@@ -53,6 +53,7 @@ def load_cohort(
         tax,
         name=name or Path(data.source).name.split(".")[0],
         source=data.source,
+        value_type=data.value_type,
     )
     if rank is not None and data.format != "metaphlan":
         cohort = cohort.collapse(rank)

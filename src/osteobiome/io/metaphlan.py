@@ -56,7 +56,7 @@ def read_metaphlan(path: Path, rank: str | None = None) -> FeatureData:
     extra: dict[str, object] = {"clades": pd.Series(list(chosen.index), index=names, name="clade")}
     if not unclassified.empty:
         extra["unclassified"] = unclassified.T
-    return FeatureData.from_table(table, "metaphlan", str(path), taxonomy, extra)
+    return FeatureData.from_table(table, "metaphlan", str(path), taxonomy, extra, value_type="relative")
 
 
 def _sample_name(column: str) -> str:
