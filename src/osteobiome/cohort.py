@@ -143,13 +143,13 @@ class Cohort:
 
         depth = np.asarray(X.sum(axis=1)).ravel()
         zero = keep & (depth == 0)
+        if zero.sum() == keep.sum():
+            raise InputError(f"{where}: every sample is all-zero; nothing to analyse.")
         if zero.any():
             ids = tuple(samples[zero])
             warnings.warn(f"{where}: dropped {len(ids)} all-zero sample(s): {preview(ids)}", stacklevel=3)
             drops.append(Drop("sample", ids, "all-zero sample"))
         keep &= ~zero
-        if not keep.any():
-            raise InputError(f"{where}: every sample is all-zero; nothing to analyse.")
         if not keep.all():
             X = X[np.flatnonzero(keep)]
             samples = samples[keep]
@@ -282,14 +282,15 @@ class Cohort:
 # ---------------------------------------------------------------------- checks
 def _check_numeric(table: pd.DataFrame, where: str) -> None:
     """Every column numeric, else an error naming the first offending value."""
-    for col in table.columns:
-        if pd.api.types.is_numeric_dtype(table[col]) and not pd.api.types.is_bool_dtype(table[col]):
+    for j, col in enumerate(table.columns):
+        column = table.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             continue
-        bad = pd.to_numeric(table[col], errors="coerce").isna() & table[col].notna()
-        sample = table.index[bad.to_numpy()][0] if bad.any() else table.index[0]
+        bad = (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
+        r = int(np.flatnonzero(bad)[0]) if bad.any() else 0
         raise InputError(
-            f"{where}: non-numeric abundance {table.at[sample, col]!r} for feature {str(col)!r}, sample "
-            f"{str(sample)!r}; the table must hold numbers only (is the orientation or the header right?)."
+            f"{where}: non-numeric abundance {column.iloc[r]!r} for feature {str(col)!r}, sample "
+            f"{str(table.index[r])!r}; the table must hold numbers only (is the orientation or the header right?)."
         )
 
 

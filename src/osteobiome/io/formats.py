@@ -34,6 +34,8 @@ def detect_format(path: str | Path) -> str:
         return kind
     if head.startswith(b"PK\x03\x04"):
         return "qiime2"
+    if b"\x00" in head:
+        raise InputError(f"{path}: binary content where a table was expected; give a TSV/CSV, BIOM or .qza file.")
     text = head_text(path)
     if text.lstrip().startswith("#mpa"):
         return "metaphlan"
