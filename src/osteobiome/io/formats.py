@@ -34,7 +34,7 @@ def detect_format(path: str | Path) -> str:
         return kind
     if head.startswith(b"PK\x03\x04"):
         return "qiime2"
-    if b"\x00" in head:
+    if b"\x00" in head and not head.startswith(b"\x1f\x8b"):  # gzip is decompressed below
         raise InputError(f"{path}: binary content where a table was expected; give a TSV/CSV, BIOM or .qza file.")
     text = head_text(path)
     if text.lstrip().startswith("#mpa"):
