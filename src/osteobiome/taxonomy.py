@@ -110,7 +110,9 @@ def parse_lineages(lineages: pd.Series) -> pd.DataFrame:
 
     Columns deeper than the deepest rank any feature reaches are left out.
     """
-    rows = [parse_lineage(v) for v in lineages.to_numpy()]
+    codes, unique = pd.factorize(lineages.to_numpy(dtype=object), use_na_sentinel=False)
+    parsed = [parse_lineage(v) for v in unique]  # each distinct lineage once
+    rows = [parsed[c] for c in codes]
     frame = pd.DataFrame(rows, index=pd.Index(lineages.index.astype(str), name="feature"), columns=list(RANKS), dtype=object)
     return trim_ranks(frame)
 

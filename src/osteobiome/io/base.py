@@ -133,8 +133,13 @@ def delimiter(path: Path, header: str) -> str:
     return "," if ("," in header and "\t" not in header) else "\t"
 
 
-def read_delimited(path: Path, text: str | None = None, comment_lines: bool = True) -> pd.DataFrame:
-    """A delimited text file as a DataFrame of strings with the first column as index (no type guessing).
+def read_delimited(
+    path: Path, text: str | None = None, comment_lines: bool = True, numbers: bool = False
+) -> pd.DataFrame:
+    """A delimited text file as a DataFrame with the first column (ids, always text) as index.
+
+    Other columns are strings, or with ``numbers=True`` parsed by pandas' C parser where every cell is a
+    number (float64) and left as strings otherwise (see :func:`numeric_frame`).
 
     Leading ``#`` lines that are not the header (``# Constructed from biom file``, ``#mpa_v30…``: followed by
     another ``#`` line or without any delimiter) are skipped when ``comment_lines``; a header one cell shorter than the rows (R's ``write.table``) is accepted.
@@ -164,8 +169,9 @@ def read_delimited(path: Path, text: str | None = None, comment_lines: bool = Tr
             sep=sep,
             header=None,
             names=list(range(len(header))),
-            dtype=str,
+            dtype={0: str} if numbers else str,
             keep_default_na=False,
+            na_filter=False,
         )
     except pd.errors.ParserError as exc:
         raise InputError(
@@ -192,7 +198,15 @@ def numeric_frame(frame: pd.DataFrame, path: Path | str, rows_are: str = "featur
 
     ``rows_are`` says whether rows are features or samples, so that the message names each id correctly.
     """
-    values = frame.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce")).to_numpy(dtype=np.float64)
+    parsed = np.array(
+        [pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in frame.dtypes], dtype=bool
+    )
+    values = np.empty(frame.shape, dtype=np.float64)
+    if parsed.any():
+        values[:, parsed] = frame.iloc[:, np.flatnonzero(parsed)].to_numpy(dtype=np.float64)
+    for j in np.flatnonzero(~parsed):
+        text = frame.iloc[:, j].astype(str).str.strip()
+        values[:, j] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values)
     if bad.any():
         r, c = np.argwhere(bad)[0]

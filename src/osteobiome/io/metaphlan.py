@@ -38,7 +38,7 @@ def clade_level(clade: str) -> int | None:
 def read_metaphlan(path: Path, rank: str | None = None) -> FeatureData:
     """A merged MetaPhlAn table at ``rank`` (``Species`` by default) → :class:`FeatureData` (percent)."""
     rank = check_rank(rank or "Species")
-    frame = read_delimited(path)
+    frame = read_delimited(path, numbers=True)
     frame = frame.drop(columns=[c for c in frame.columns if c.strip().lower() in _ID_COLUMNS])
     frame.columns = pd.Index([_sample_name(c) for c in frame.columns], dtype=object)
     levels = pd.Series([clade_level(c) for c in frame.index], index=frame.index, dtype=object)

@@ -42,7 +42,7 @@ def is_picrust2(frame: pd.DataFrame) -> bool:
 
 def read_picrust2(path: Path) -> FeatureData:
     """``path_abun_unstrat.tsv(.gz)`` → samples × pathways."""
-    frame = read_delimited(path)
+    frame = read_delimited(path, numbers=True)
     lower = {c.lower(): c for c in frame.columns}
     if "sequence" in lower or "taxon" in lower:
         raise InputError(
@@ -62,7 +62,7 @@ def read_picrust2(path: Path) -> FeatureData:
 
 def read_humann(path: Path) -> FeatureData:
     """HUMAnN ``pathabundance``/``genefamilies`` (joined or single-sample) → community totals, samples × pathways."""
-    frame = read_delimited(path)
+    frame = read_delimited(path, numbers=True)
     frame.columns = pd.Index([_SUFFIX.sub("", c) for c in frame.columns], dtype=object)
     unique_ids(frame.columns, "sample", path)
     unique_ids(frame.index, "pathway", path)

@@ -109,7 +109,7 @@ def read_table(
     fmt: str = "table",
 ) -> FeatureData:
     """A TSV/CSV feature table (optionally gzipped) → :class:`FeatureData` (samples × features)."""
-    frame = read_delimited(path)
+    frame = read_delimited(path, numbers=True)
     taxonomy_col = next((c for c in frame.columns if c.strip().lower() in _TAXONOMY_COLUMNS), None)
     lineages = None
     if taxonomy_col is not None:
