@@ -270,3 +270,23 @@ def test_biom_json_dense_matrix_type(tmp_path):
     assert doc["matrix_type"] == "sparse"
     path = write(tmp_path / "x.json", json.dumps(doc))
     assert detect_format(path) == "biom-json"
+
+
+def test_taxonomy_files_plain_and_qiime2_tsv(tmp_path):
+    q2 = write(
+        tmp_path / "taxonomy.tsv",
+        "Feature ID\tTaxon\tConfidence\no1\td__Bacteria; p__Firmicutes; g__DTU089\t0.9\no2\tUnassigned\t0.5\n",
+    )
+    tax = read_taxonomy(q2)
+    assert tax.loc["o1", "Genus"] == "DTU089" and tax.loc["o2"].isna().all()
+    plain = write(tmp_path / "lineages.txt", "o1\tBacteria;Firmicutes;Clostridia\no2\tBacteria;Bacteroidota\n")
+    assert list(read_taxonomy(plain).columns) == ["Kingdom", "Phylum", "Class"]
+    with pytest.raises(InputError, match="no taxonomy column"):
+        read_taxonomy(write(tmp_path / "bad.tsv", "id\ta\tb\nx\t1\t2\n"))
+
+
+def test_separate_taxonomy_must_cover_every_feature(tmp_path):
+    table = write(tmp_path / "t.tsv", "#OTU ID\tS1\no1\t3\no9\t4\n")
+    tax = write(tmp_path / "taxonomy.tsv", "Feature ID\tTaxon\no1\tk__B; g__G\n")
+    with pytest.raises(InputError, match="1 feature\\(s\\) .* no taxonomy row: 'o9'"):
+        load_cohort(table, taxonomy=tax)

@@ -12,7 +12,7 @@ from osteobiome.errors import InputError
 from osteobiome.io.base import checked_path, read_delimited, unique_ids
 from osteobiome.io.dada2 import rank_columns, taxa_table_taxonomy
 from osteobiome.io.qiime2 import read_qza_taxonomy_text
-from osteobiome.taxonomy import parse_lineages
+from osteobiome.taxonomy import parse_lineage, parse_lineages
 
 _LINEAGE_COLUMNS = ("taxon", "taxonomy", "lineage", "consensus lineage", "consensuslineage")
 
@@ -23,6 +23,9 @@ def read_taxonomy(path: str | Path) -> pd.DataFrame:
     text = read_qza_taxonomy_text(path) if path.suffix.lower() == ".qza" else None
     frame = read_delimited(path, text=text, comment_lines=False)
     frame = frame[~frame.index.str.lower().isin(["#q2:types"])]
+    if frame.shape[1] == 1 and sum(v is not None for v in parse_lineage(frame.columns[0])) >= 2:
+        header = pd.DataFrame({frame.columns[0]: [frame.columns[0]]}, index=[frame.index.name or ""])
+        frame = pd.concat([header, frame])  # no header line: the first line is a feature
     unique_ids(frame.index, "feature", path)
     if rank_columns(frame.columns):
         return taxa_table_taxonomy(frame, path)
