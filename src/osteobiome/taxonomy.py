@@ -28,7 +28,7 @@ from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError, suggest
 
 #: Rank prefixes: Greengenes/SILVA/GTDB/MetaPhlAn letters (``d`` domain = Kingdom).
-_PREFIX_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}
+PREFIX_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}
 _LETTER_PREFIX = re.compile(r"^([kdpcofgst])__(.*)$", re.IGNORECASE)
 _LEVEL_PREFIX = re.compile(r"^D_(\d+)__(.*)$")
 #: Values that mean "not assigned" (compared case-insensitively, with ``_`` read as a space).
@@ -78,7 +78,7 @@ def parse_lineage(lineage: object) -> list[str | None]:
             letter, value = match.group(1).lower(), match.group(2)
             if letter == "t":  # MetaPhlAn strain: below Species
                 continue
-            index = _PREFIX_RANK[letter]
+            index = PREFIX_RANK[letter]
         elif level:
             prefixed = True
             index, value = int(level.group(1)), level.group(2)

@@ -190,7 +190,8 @@ def _is_comment(line: str, following: str) -> bool:
     return line.startswith("#") and (following.startswith("#") or ("\t" not in line and "," not in line))
 
 
-_MISSING = frozenset({"", "NA", "NaN", "nan", "NULL", "null", "N/A", "n/a", "None"})
+#: Cells read as missing values (abundance tables: an error; metadata: NaN).
+MISSING = frozenset({"", "NA", "NaN", "nan", "NULL", "null", "N/A", "n/a", "None", "#N/A"})
 
 
 def numeric_frame(frame: pd.DataFrame, path: Path | str, rows_are: str = "feature") -> pd.DataFrame:
@@ -213,10 +214,10 @@ def numeric_frame(frame: pd.DataFrame, path: Path | str, rows_are: str = "featur
         cell = frame.iat[r, c]
         row_id, col_id = frame.index[r], frame.columns[c]
         feature, sample = (row_id, col_id) if rows_are == "feature" else (col_id, row_id)
-        problem = "missing abundance" if str(cell).strip() in _MISSING else f"non-numeric abundance {cell!r}"
+        problem = "missing abundance" if str(cell).strip() in MISSING else f"non-numeric abundance {cell!r}"
         todo = (
             "use 0 for absent"
-            if str(cell).strip() in _MISSING
+            if str(cell).strip() in MISSING
             else "the table must hold numbers only (is the orientation, delimiter or header right?)"
         )
         raise InputError(f"{path}: {problem} for feature {feature!r}, sample {sample!r}; {todo}.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,10 +12,9 @@ from osteobiome.io.dada2 import read_seqtab
 from osteobiome.io.metaphlan import is_metaphlan, read_metaphlan
 from osteobiome.io.pathways import is_humann, is_picrust2, read_humann, read_picrust2
 from osteobiome.io.qiime2 import read_qza_table
-from osteobiome.io.tables import SamplesAs, read_table
+from osteobiome.io.tables import SamplesAs, is_sequence, read_table
 
 FORMATS: tuple[str, ...] = ("table", "biom-json", "biom-hdf5", "qiime2", "dada2", "metaphlan", "picrust2", "humann")
-_DNA = re.compile(r"^[ACGTN]{50,}$", re.IGNORECASE)
 
 
 def detect_format(path: str | Path) -> str:
@@ -47,7 +45,7 @@ def detect_format(path: str | Path) -> str:
     if is_picrust2(frame):
         return "picrust2"
     labels = [*map(str, frame.columns[:50]), *map(str, frame.index[:50])]
-    if sum(bool(_DNA.match(x)) for x in labels) >= 0.4 * len(labels):
+    if sum(is_sequence(x) for x in labels) >= 0.4 * len(labels):
         return "dada2"
     return "table"
 

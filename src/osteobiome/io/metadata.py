@@ -14,9 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.io.base import checked_path, read_delimited
-
-MISSING = frozenset({"", "NA", "NaN", "nan", "NULL", "null", "N/A", "n/a", "None", "#N/A"})
+from osteobiome.io.base import MISSING, checked_path, read_delimited
 
 
 def check_columns(metadata: pd.DataFrame, names: Iterable[str], where: str | Path = "metadata") -> None:

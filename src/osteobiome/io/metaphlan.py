@@ -16,9 +16,9 @@ import pandas as pd
 from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData, numeric_frame, read_delimited, unique_ids
-from osteobiome.taxonomy import check_rank, parse_lineages
+from osteobiome.taxonomy import PREFIX_RANK, check_rank, parse_lineages
 
-_LEVEL = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6, "t": 7}
+_LEVEL = {**PREFIX_RANK, "t": len(RANKS)}  # t__ strain: below species
 _ID_COLUMNS = ("ncbi_tax_id", "clade_taxid", "taxid", "additional_species")
 _CLADE = re.compile(r"^([kdpcofgst])__")
 

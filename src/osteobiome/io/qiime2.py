@@ -8,6 +8,7 @@ Supported: ``FeatureTable[Frequency]`` / ``FeatureTable[RelativeFrequency]`` (``
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -51,7 +52,7 @@ def read_qza_table(path: Path) -> FeatureData:
             raise InputError(f"{path}: artifact type {kind or 'unknown'!r} is not a feature table{hint}; give a FeatureTable[Frequency].")
         name, content = _payload(archive, root, ".biom", path, kind)
     data = read_biom(path, content, source=f"{path}:{name}")
-    return FeatureData(data.X, data.samples, data.features, data.taxonomy, "qiime2", str(path), data.extra)
+    return replace(data, format="qiime2", source=str(path))
 
 
 def read_qza_taxonomy_text(path: Path) -> str:

@@ -43,12 +43,17 @@ _LINEAGE = re.compile(r"(^|[;|]\s*)([kdpcofgs]|D_\d)__", re.IGNORECASE)
 _DNA = re.compile(r"^[ACGTUNRYKMSWBDHV]{30,}$", re.IGNORECASE)
 
 
+def is_sequence(label: str) -> bool:
+    """A DNA sequence (IUPAC letters, at least 30 long): an ASV id as DADA2 writes it."""
+    return bool(_DNA.match(label))
+
+
 def looks_like_features(labels: Iterable[str]) -> bool:
     """Most labels are lineages (``g__…``, ``;`` or ``|`` separated ranks) or DNA sequences."""
     labels = [str(x) for x in labels][:200]
     if not labels:
         return False
-    hits = sum(bool(_LINEAGE.search(x) or _DNA.match(x) or x.count(";") >= 2) for x in labels)
+    hits = sum(bool(_LINEAGE.search(x) or is_sequence(x) or x.count(";") >= 2) for x in labels)
     return hits >= 0.8 * len(labels)
 
 
