@@ -34,7 +34,7 @@ def test_inspect_example_with_metadata(capsys):
     out = inspect_output([EXAMPLE / "counts.tsv", "--metadata", EXAMPLE / "metadata.tsv"], capsys)
     assert row(out, "samples") == "30" and row(out, "features") == "12"
     assert row(out, "matched") == "30"
-    assert "Genus 10/12" in out
+    assert "Genus 10/12" in out and "11 genera after collapsing" in out
     assert "│ bmi │ numeric │ 1 (3%) │" in out
     assert "│ smoking │ categorical │ 0 (0%) │ 3 levels" in out
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview
 from osteobiome.io import FORMATS, FeatureData, read_features, read_metadata, read_taxonomy
-from osteobiome.taxonomy import is_unassigned
+from osteobiome.taxonomy import is_unassigned, rank_labels
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +75,10 @@ def _ranks(taxonomy: pd.DataFrame | None) -> str:
     assigned = [
         f"{rank} {int(taxonomy[rank].map(lambda v: not is_unassigned(v)).sum())}/{len(taxonomy)}" for rank in taxonomy.columns
     ]
-    return "assigned per rank: " + ", ".join(assigned)
+    text = "assigned per rank: " + ", ".join(assigned)
+    if "Genus" in taxonomy.columns:
+        text += f"; {rank_labels(taxonomy, 'Genus').nunique():,} genera after collapsing"
+    return text
 
 
 def _describe_extra(value: object) -> str:

@@ -36,14 +36,19 @@ def read_biom(path: Path, content: bytes | None = None, source: str | None = Non
     import biom  # imported here: biom-format is slow to import and only BIOM files need it
 
     source = source or str(path)
-    content = path.read_bytes() if content is None else content
-    kind = biom_kind(content[:4096])
+    if content is None:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    else:
+        head = content[:4096]
+    kind = biom_kind(head)
     try:
-        if kind == "biom-hdf5":
-            with h5py.File(io.BytesIO(content), "r") as handle:
+        if kind == "biom-hdf5":  # from the path when we have it: HDF5 reads only what it needs
+            with h5py.File(path if content is None else io.BytesIO(content), "r") as handle:
                 table = biom.Table.from_hdf5(handle)
         elif kind == "biom-json":
-            table = biom.Table.from_json(json.loads(content.decode("utf-8")))
+            text = path.read_text(encoding="utf-8") if content is None else content.decode("utf-8")
+            table = biom.Table.from_json(json.loads(text))
         else:
             raise InputError(f"{source}: not a BIOM file (neither HDF5 nor BIOM JSON); check the format.")
     except InputError:
