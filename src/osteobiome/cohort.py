@@ -147,7 +147,7 @@ class Cohort:
             raise InputError(f"{where}: every sample is all-zero; nothing to analyse.")
         if zero.any():
             ids = tuple(samples[zero])
-            warnings.warn(f"{where}: dropped {len(ids)} all-zero sample(s): {preview(ids)}", stacklevel=3)
+            warnings.warn(f"{where}: dropped {len(ids)} all-zero sample(s): {preview(ids, n=20)}", stacklevel=3)
             drops.append(Drop("sample", ids, "all-zero sample"))
         keep &= ~zero
         if not keep.all():
