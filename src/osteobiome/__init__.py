@@ -6,5 +6,6 @@ __version__ = "0.1.0"
 
 from osteobiome.cohort import Cohort  # noqa: E402
 from osteobiome.errors import InputError  # noqa: E402
+from osteobiome.meta import meta_analyze  # noqa: E402
 
-__all__ = ["Cohort", "InputError", "__version__"]
+__all__ = ["Cohort", "InputError", "__version__", "meta_analyze"]
