@@ -80,7 +80,9 @@ def _done(tau2: np.ndarray, se: np.ndarray, converged=None, iterations=None) -> 
     )
 
 
-def _se_quadratic(scale: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, tau2: np.ndarray) -> np.ndarray:
+def _se_quadratic(
+    scale: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, tau2: np.ndarray
+) -> np.ndarray:
     """``scale · sqrt(2a + 4τ²b + 2τ⁴c)`` with τ² floored at 0 (the form of metafor's moment-estimator SEs)."""
     t = np.maximum(tau2, 0.0)
     return scale * np.sqrt(2 * a + 4 * t * b + 2 * t**2 * c)
@@ -151,8 +153,13 @@ def paule_mandel(d: Cohorts, maxiter: int = 100) -> Tau2Estimate:
             return objective(x, search[rows])
 
         tau2[search], _ = brent_zeroin(
-            objective_sub, np.zeros(search.size), upper[search], f_lower[search], f_upper[search],
-            tol=METAFOR_TOL, maxiter=maxiter,
+            objective_sub,
+            np.zeros(search.size),
+            upper[search],
+            f_lower[search],
+            f_upper[search],
+            tol=METAFOR_TOL,
+            maxiter=maxiter,
         )
     converged |= f_lower < 0
     tau2 = np.where(converged, tau2, np.nan)
@@ -167,7 +174,9 @@ def _restricted_loglik_terms(d: Cohorts, tau2: np.ndarray, reml: bool) -> np.nda
     return ll - 0.5 * np.log(proj.s1) if reml else ll
 
 
-def fisher_scoring(d: Cohorts, reml: bool, threshold: float | None = None, maxiter: int = 1000) -> Tau2Estimate:
+def fisher_scoring(
+    d: Cohorts, reml: bool, threshold: float | None = None, maxiter: int = 1000
+) -> Tau2Estimate:
     """ML or REML τ² by metafor's Fisher scoring, all features iterated together.
 
     Start at ``max(0, τ²_HE)``; step ``(yᵀPPy - tr P) / tr PP`` (REML) or ``(yᵀPPy - Σw) / Σw²`` (ML),

@@ -76,16 +76,25 @@ def _validated(yi, sei, vi) -> tuple[np.ndarray, np.ndarray]:
     spread = np.asarray(sei if vi is None else vi, dtype=float)
     spread = np.atleast_2d(spread)
     if spread.shape != yi.shape:
-        raise InputError(f"pool: estimates have shape {yi.shape} but standard errors {spread.shape}; give features × cohorts arrays of one shape.")
+        raise InputError(
+            f"pool: estimates have shape {yi.shape} but standard errors {spread.shape}; give features × cohorts arrays of one shape."
+        )
     if np.any(spread < 0):
-        raise InputError("pool: negative standard errors or variances; check the stderr column of the inputs.")
+        raise InputError(
+            "pool: negative standard errors or variances; check the stderr column of the inputs."
+        )
     return yi, spread**2 if vi is None else spread
 
 
 def _choice(value: str | None, options, what: str) -> str | None:
+    matches = [o for o in options if o is not None and isinstance(value, str) and o.lower() == value.lower()]
+    if matches:
+        return matches[0]
     if value not in options:
         shown = ", ".join(str(o) for o in options if o is not None)
-        raise InputError(f"{what} {value!r} is unknown{suggest(str(value), [str(o) for o in options])}; use one of {shown}.")
+        raise InputError(
+            f"{what} {value!r} is unknown{suggest(str(value), [str(o) for o in options])}; use one of {shown}."
+        )
     return value
 
 
@@ -128,8 +137,24 @@ def pool(
     yi, vi = _validated(yi, sei, vi)
     d = est.Cohorts.from_arrays(yi, vi)
     n, n_cohorts = yi.shape
-    out = {name: np.full(n, np.nan) for name in ("coef", "stderr", "stat", "df", "pval", "ci_lb", "ci_ub",
-                                                  "tau2", "se_tau2", "Q", "Qp", "I2", "H2")}
+    out = {
+        name: np.full(n, np.nan)
+        for name in (
+            "coef",
+            "stderr",
+            "stat",
+            "df",
+            "pval",
+            "ci_lb",
+            "ci_ub",
+            "tau2",
+            "se_tau2",
+            "Q",
+            "Qp",
+            "I2",
+            "H2",
+        )
+    }
     weights = np.full((n, n_cohorts), np.nan)
     converged = d.k > 0
     iterations = np.zeros(n, int)
@@ -171,7 +196,9 @@ def pool(
         else:
             crit = z_crit
         se = np.sqrt(var_b)
-        stat = proj.mu / se
+        # se = 0 (identical estimates under knha) gives |stat| = inf and p = 0, as in metafor
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = proj.mu / se
         pval = 2 * (stats.t.sf(np.abs(stat), df) if test == "knha" else stats.norm.sf(np.abs(stat)))
         fe = Projection.of(1.0 / m.vinf, m.y0)
         q = np.maximum(fe.ypy, 0.0)
@@ -184,9 +211,18 @@ def pool(
             i2 = 100 * fit_tau2 / (typical_v + fit_tau2)
             h2 = fit_tau2 / typical_v + 1
         values = {
-            "coef": proj.mu, "stderr": se, "stat": stat, "pval": pval, "ci_lb": proj.mu - crit * se,
-            "ci_ub": proj.mu + crit * se, "tau2": fit_tau2, "se_tau2": fit_se, "Q": q,
-            "Qp": stats.chi2.sf(q, df), "I2": i2, "H2": h2,
+            "coef": proj.mu,
+            "stderr": se,
+            "stat": stat,
+            "pval": pval,
+            "ci_lb": proj.mu - crit * se,
+            "ci_ub": proj.mu + crit * se,
+            "tau2": fit_tau2,
+            "se_tau2": fit_se,
+            "Q": q,
+            "Qp": stats.chi2.sf(q, df),
+            "I2": i2,
+            "H2": h2,
         }
         if test == "knha":
             values["df"] = df
@@ -194,5 +230,6 @@ def pool(
             out[name][rows] = value
         weights[rows] = np.where(m.present, 100 * proj.w / proj.s1[:, None], np.nan)
 
-    return MetaResult(method=method, test=test, k=d.k, weights=weights, converged=converged,
-                      iterations=iterations, **out)
+    return MetaResult(
+        method=method, test=test, k=d.k, weights=weights, converged=converged, iterations=iterations, **out
+    )

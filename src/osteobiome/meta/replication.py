@@ -51,7 +51,9 @@ def replication_summary(
             y_loo = yi[rows].copy()
             y_loo[:, c] = np.nan
             loo = pool(y_loo, sei[rows], pooled.method, pooled.test, **pool_options)
-            max_rel[rows] = np.fmax(max_rel[rows], np.abs(loo.coef - pooled.coef[rows]) / np.abs(pooled.coef[rows]))
+            max_rel[rows] = np.fmax(
+                max_rel[rows], np.abs(loo.coef - pooled.coef[rows]) / np.abs(pooled.coef[rows])
+            )
             max_p[rows] = np.fmax(max_p[rows], loo.pval)
             p_loo = pooled.pval.copy()
             p_loo[rows] = loo.pval
@@ -65,8 +67,9 @@ def replication_summary(
             "n_significant": n_sig,
             "loo_max_rel_change": max_rel,
             "loo_max_pval": max_p,
-            "loo_robust": pd.array([None if not e else not f for e, f in zip(eligible, flips, strict=True)],
-                                   dtype="boolean"),
+            "loo_robust": pd.array(
+                [None if not e else not f for e, f in zip(eligible, flips, strict=True)], dtype="boolean"
+            ),
             "loo_flips": [",".join(f) for f in flips],
         }
     )

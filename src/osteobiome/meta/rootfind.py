@@ -72,7 +72,9 @@ def brent_zeroin(
             q = np.where(secant, 1.0 - t1_lin, (q_quad - 1.0) * (t1_quad - 1.0) * (t2_quad - 1.0))
             q = np.where(p > 0, -q, q)
             p = np.abs(p)
-            accept = interpolate & (p < 0.75 * cb * q - np.abs(tol_act * q) / 2) & (p < np.abs(prev_step * q / 2))
+            accept = (
+                interpolate & (p < 0.75 * cb * q - np.abs(tol_act * q) / 2) & (p < np.abs(prev_step * q / 2))
+            )
             new_step = np.where(accept, p / q, new_step)
         new_step = np.where(np.abs(new_step) < tol_act, np.where(new_step > 0, tol_act, -tol_act), new_step)
         keep = ~done

@@ -43,7 +43,9 @@ def _long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         dup = part.duplicated(["feature", "exposure"])
         if dup.any():
             rows = part.loc[dup, "feature"] + " × " + part.loc[dup, "exposure"]
-            raise InputError(f"{name}: feature × exposure rows repeated ({preview(rows)}); give one row each.")
+            raise InputError(
+                f"{name}: feature × exposure rows repeated ({preview(rows)}); give one row each."
+            )
         for column in ("coef", "stderr", "pval", "qval"):
             part[column] = pd.to_numeric(part[column], errors="coerce")
         parts.append(part)
@@ -88,7 +90,8 @@ def meta_analyze(
         rows = long[long["exposure"] == name]
         features = rows["feature"].unique()
         yi, sei, pvals, qvals = (
-            rows.pivot(index="feature", columns="cohort", values=c).reindex(index=features, columns=cohorts)
+            rows.pivot(index="feature", columns="cohort", values=c)
+            .reindex(index=features, columns=cohorts)
             .to_numpy(float)
             for c in ("coef", "stderr", "pval", "qval")
         )
@@ -99,9 +102,17 @@ def meta_analyze(
         pval = np.where(single & np.isfinite(carried), carried, res.pval)
         out = pd.DataFrame(
             {
-                "feature": features, "exposure": name, "coef": res.coef, "stderr": res.stderr,
-                "pval": pval, "k": res.k, "tau2": res.tau2, "stderr.tau2": res.se_tau2, "pval.tau2": res.Qp,
-                "I2": res.I2, "H2": res.H2,
+                "feature": features,
+                "exposure": name,
+                "coef": res.coef,
+                "stderr": res.stderr,
+                "pval": pval,
+                "k": res.k,
+                "tau2": res.tau2,
+                "stderr.tau2": res.se_tau2,
+                "pval.tau2": res.Qp,
+                "I2": res.I2,
+                "H2": res.H2,
             }
         )
         for j, cohort in enumerate(cohorts):
@@ -109,7 +120,9 @@ def meta_analyze(
         out["pval.bonf"], out["qval.fdr"] = bonferroni(pval), bh(pval)
         out["Q"], out["ci.lb"], out["ci.ub"] = res.Q, res.ci_lb, res.ci_ub
         out["method"], out["converged"], out["single_cohort"] = label, res.converged, single
-        replication = replication_summary(yi, sei, qvals, res, cohorts, q_threshold=q_threshold, preset=preset)
+        replication = replication_summary(
+            yi, sei, qvals, res, cohorts, q_threshold=q_threshold, preset=preset
+        )
         frames.append(pd.concat([out, replication], axis=1))
     if not frames:
         raise InputError("meta_analyze: the cohort tables have no rows; check the associate outputs.")
