@@ -113,7 +113,7 @@ def test_mmuphin_preset_stops_earlier_than_default():
 def test_non_convergence_gives_nan_and_a_warning():
     y, se = _data(n=20)
     with pytest.warns(UserWarning, match="did not converge"):
-        res = pool(y, se, "REML", maxiter=1)
+        res = pool(y, se, "REML", maxiter=1, threshold=1e-10)
     assert np.isnan(res.coef[~res.converged]).all() and (~res.converged).any()
 
 
@@ -163,3 +163,38 @@ def test_input_errors_are_one_line():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert pool([1.0, 2.0], [0.1, 0.1], method="reml").method == "REML"
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_default_converges_where_fisher_scoring_oscillates_or_crawls(method):
+    y = np.array(
+        [
+            [-0.00780554, 0.06716239, -0.0329127, 0.30909983, -0.00386449],
+            [0.01114006, -0.79101273, 0.29136405, 0.25504415, 0.06663346],
+        ]
+    )
+    se = np.array(
+        [
+            [0.32297287, 0.35737496, 0.32876147, 0.13812315, 0.31491361],
+            [0.05150858, 0.30512416, 0.16987811, 0.14307694, 0.0535179],
+        ]
+    )
+    if method == "REML":  # metafor's rule gives up on these
+        with pytest.warns(UserWarning, match="did not converge"):
+            assert not pool(y, se, method, maxiter=1000, threshold=1e-10).converged.all()
+    res = pool(y, se, method)
+    assert res.converged.all()
+    v = se**2
+    for i in range(2):
+
+        def negative_loglik(t, i=i):
+            w = 1 / (v[i] + t)
+            mu = np.sum(w * y[i]) / w.sum()
+            ll = -0.5 * (np.sum(np.log(v[i] + t)) + np.sum(w * (y[i] - mu) ** 2))
+            return -(ll - 0.5 * np.log(w.sum()) if method == "REML" else ll)
+
+        best = optimize.minimize_scalar(
+            negative_loglik, bounds=(0, 1), method="bounded", options={"xatol": 1e-12}
+        )
+        assert negative_loglik(res.tau2[i]) <= best.fun + 1e-12
+        np.testing.assert_allclose(res.tau2[i], best.x, atol=1e-6)

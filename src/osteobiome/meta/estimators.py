@@ -19,6 +19,8 @@ from osteobiome.meta.weighted import Projection
 METAFOR_TOL = float(np.finfo(float).eps ** 0.25)
 #: Relative convergence of the default (fully converged) Fisher scoring: ``|Δτ²| <= RELATIVE · max(τ², mean v)``.
 RELATIVE_THRESHOLD = 1e-10
+#: Fisher-scoring steps before full-convergence mode switches a feature to Brent's method on the score.
+FULL_CONVERGENCE_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -174,19 +176,18 @@ def _restricted_loglik_terms(d: Cohorts, tau2: np.ndarray, reml: bool) -> np.nda
     return ll - 0.5 * np.log(proj.s1) if reml else ll
 
 
-def fisher_scoring(
-    d: Cohorts, reml: bool, threshold: float | None = None, maxiter: int = 1000
-) -> Tau2Estimate:
-    """ML or REML τ² by metafor's Fisher scoring, all features iterated together.
+def _score(d: Cohorts, tau2: np.ndarray, reml: bool) -> np.ndarray:
+    """Twice the derivative of the (restricted) log-likelihood: ``yᵀPPy - tr P`` (REML), ``yᵀPPy - Σw`` (ML)."""
+    proj = d.projection(tau2)
+    return proj.yppy - (proj.tr_p if reml else proj.s1)
 
-    Start at ``max(0, τ²_HE)``; step ``(yᵀPPy - tr P) / tr PP`` (REML) or ``(yᵀPPy - Σw) / Σw²`` (ML),
-    halved while it would make τ² negative; stop when ``|Δτ²| <= threshold`` (metafor's absolute rule) or, with
-    ``threshold=None``, when ``|Δτ²| <= 1e-10 · max(τ², mean v)``; more than ``maxiter`` steps = not converged.
-    As metafor, τ² is set to 0 when the log-likelihood at 0 exceeds the one at τ² by more than ε^¼ (and
-    τ² > threshold). ``SE = sqrt(2 / tr PP)`` (REML) or ``sqrt(2 / Σw²)`` (ML) at the estimate.
-    """
+
+def _fisher_steps(
+    d: Cohorts, reml: bool, threshold: float | None, maxiter: int, tau2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """metafor's Fisher scoring from ``tau2``; returns (τ², converged, iterations)."""
     n = d.k.shape[0]
-    tau2 = hedges(d).tau2
+    tau2 = tau2.copy()
     mean_v = d.v0.sum(axis=1) / d.k
     iterations = np.zeros(n, int)
     converged = np.zeros(n, bool)
@@ -217,6 +218,65 @@ def fisher_scoring(
             break
         converged[active[finished]] = True
         active = active[~finished]
+    return tau2, converged, iterations
+
+
+def _score_root(d: Cohorts, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+    """τ² where the score is 0 (0 if the score at 0 is ≤ 0), by Brent's method to machine precision; the
+    bracket's upper end doubles from ``max(1, 10 Σ(y-ȳ)²)`` until the score there is negative."""
+    n = d.k.shape[0]
+    rows = np.arange(n)
+    at_zero = _score(d, np.zeros(n), reml)
+    upper = np.maximum(1.0, 10 * d.unweighted().ypy)
+    at_upper = _score(d, upper, reml)
+    for _ in range(60):
+        grow = at_upper > 0
+        if not grow.any():
+            break
+        upper[grow] *= 2
+        at_upper[grow] = _score(d.take(grow), upper[grow], reml)
+    tau2 = np.zeros(n)
+    search = np.flatnonzero((at_zero > 0) & (at_upper <= 0))
+
+    def score_rows(x: np.ndarray, sub: np.ndarray) -> np.ndarray:
+        return _score(d.take(search[sub]), x, reml)
+
+    tau2[search], ok = brent_zeroin(
+        score_rows,
+        np.zeros(search.size),
+        upper[search],
+        at_zero[search],
+        at_upper[search],
+        tol=0.0,
+        maxiter=200,
+    )
+    converged = at_upper <= 0
+    converged[search] &= ok
+    return tau2[rows], converged
+
+
+def fisher_scoring(
+    d: Cohorts, reml: bool, threshold: float | None = None, maxiter: int = 1000
+) -> Tau2Estimate:
+    """ML or REML τ² by metafor's Fisher scoring, all features iterated together.
+
+    Start at ``max(0, τ²_HE)``; step ``(yᵀPPy - tr P) / tr PP`` (REML) or ``(yᵀPPy - Σw) / Σw²`` (ML),
+    halved while it would make τ² negative. With an absolute ``threshold`` (metafor's rule): stop when
+    ``|Δτ²| <= threshold``, more than ``maxiter`` steps = not converged. With ``threshold=None`` (full
+    convergence): stop when ``|Δτ²| <= 1e-10 · max(τ², mean v)``; features still running after
+    ``min(maxiter, 100)`` steps (Fisher scoring can oscillate or crawl on flat likelihoods) get the root of the
+    score by Brent's method instead. As metafor, τ² is set to 0 when the log-likelihood at 0 exceeds the one
+    at τ² by more than ε^¼ (and τ² > the stopping threshold).
+    ``SE = sqrt(2 / tr PP)`` (REML) or ``sqrt(2 / Σw²)`` (ML) at the estimate.
+    """
+    n = d.k.shape[0]
+    start = hedges(d).tau2
+    steps = maxiter if threshold is not None else min(maxiter, FULL_CONVERGENCE_STEPS)
+    tau2, converged, iterations = _fisher_steps(d, reml, threshold, steps, start)
+    if threshold is None and not converged.all():
+        stuck = np.flatnonzero(~converged)
+        tau2[stuck], converged[stuck] = _score_root(d.take(stuck), reml)
+    mean_v = d.v0.sum(axis=1) / d.k
     stop_at = threshold if threshold is not None else RELATIVE_THRESHOLD * np.maximum(tau2, mean_v)
     at_zero_better = (
         _restricted_loglik_terms(d, np.zeros(n), reml) - _restricted_loglik_terms(d, tau2, reml) > METAFOR_TOL
