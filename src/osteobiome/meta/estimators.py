@@ -266,7 +266,7 @@ def fisher_scoring(
     convergence): stop when ``|Δτ²| <= 1e-10 · max(τ², mean v)``; features still running after
     ``min(maxiter, 100)`` steps (Fisher scoring can oscillate or crawl on flat likelihoods) get the root of the
     score by Brent's method instead. As metafor, τ² is set to 0 when the log-likelihood at 0 exceeds the one
-    at τ² by more than ε^¼ (and τ² > the stopping threshold).
+    at τ² by more than ε^¼ (and τ² > threshold); in full-convergence mode, when it is at least as large.
     ``SE = sqrt(2 / tr PP)`` (REML) or ``sqrt(2 / Σw²)`` (ML) at the estimate.
     """
     n = d.k.shape[0]
@@ -276,11 +276,11 @@ def fisher_scoring(
     if threshold is None and not converged.all():
         stuck = np.flatnonzero(~converged)
         tau2[stuck], converged[stuck] = _score_root(d.take(stuck), reml)
-    mean_v = d.v0.sum(axis=1) / d.k
-    stop_at = threshold if threshold is not None else RELATIVE_THRESHOLD * np.maximum(tau2, mean_v)
-    at_zero_better = (
-        _restricted_loglik_terms(d, np.zeros(n), reml) - _restricted_loglik_terms(d, tau2, reml) > METAFOR_TOL
-    ) & (tau2 > stop_at)
+    ll_gain_at_zero = _restricted_loglik_terms(d, np.zeros(n), reml) - _restricted_loglik_terms(d, tau2, reml)
+    if threshold is None:  # full convergence: the boundary wins whenever it is at least as likely
+        at_zero_better = ll_gain_at_zero >= 0
+    else:
+        at_zero_better = (ll_gain_at_zero > METAFOR_TOL) & (tau2 > threshold)
     tau2 = np.where(converged & at_zero_better, 0.0, tau2)
     tau2 = np.where(converged, np.maximum(tau2, 0.0), np.nan)
     proj = d.projection(np.nan_to_num(tau2))
