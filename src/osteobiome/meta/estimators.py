@@ -225,7 +225,6 @@ def _score_root(d: Cohorts, reml: bool) -> tuple[np.ndarray, np.ndarray]:
     """τ² where the score is 0 (0 if the score at 0 is ≤ 0), by Brent's method to machine precision; the
     bracket's upper end doubles from ``max(1, 10 Σ(y-ȳ)²)`` until the score there is negative."""
     n = d.k.shape[0]
-    rows = np.arange(n)
     at_zero = _score(d, np.zeros(n), reml)
     upper = np.maximum(1.0, 10 * d.unweighted().ypy)
     at_upper = _score(d, upper, reml)
@@ -252,7 +251,7 @@ def _score_root(d: Cohorts, reml: bool) -> tuple[np.ndarray, np.ndarray]:
     )
     converged = at_upper <= 0
     converged[search] &= ok
-    return tau2[rows], converged
+    return tau2, converged
 
 
 def fisher_scoring(

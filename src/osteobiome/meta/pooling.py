@@ -103,7 +103,7 @@ def estimate_tau2(d: est.Cohorts, method: str, threshold: float | None, maxiter:
     if method in ("REML", "ML"):
         return est.fisher_scoring(d, reml=method == "REML", threshold=threshold, maxiter=maxiter)
     if method == "PM":
-        return est.paule_mandel(d)
+        return est.paule_mandel(d, maxiter=maxiter)
     return ESTIMATORS[method](d)
 
 
