@@ -13,9 +13,10 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 from statsmodels.stats.meta_analysis import combine_effects
 
-from osteobiome.meta import METHODS, pool
+from osteobiome.meta import METHODS, meta_analyze, pool
 
 
 def simulate(n: int, k: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -51,18 +52,34 @@ def main(n: int = 100_000, n_sub: int = 300) -> None:
     for label in ("REML mmuphin", "REML knha"):
         print(f"  {label:12s} {vectorized[label]:7.3f} s")
 
+    tables = {}
+    for c in range(y.shape[1]):
+        ok = np.isfinite(y[:, c])
+        table = pd.DataFrame(
+            {"feature": [f"f{i}" for i in np.flatnonzero(ok)], "metadata": "bmd", "value": "bmd"}
+        )
+        table["coef"], table["stderr"] = y[ok, c], se[ok, c]
+        table["pval"] = table["qval"] = 0.5
+        tables[f"cohort{c}"] = table
+    t_table = timed(lambda: meta_analyze(tables), 1)
+    print(f"  meta_analyze (REML, tables in, incl. leave-one-out and BH) {t_table:7.3f} s")
+
     scale = n / sub.size
     print(f"baselines on {sub.size} complete features, extrapolated ×{scale:.0f} to {n:,} features:")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method, method_re in (("DL", "chi2"), ("PM", "iterated")):
             t = timed(lambda mr=method_re: [combine_effects(y[i], se[i] ** 2, method_re=mr) for i in sub], 1)
-            print(f"  statsmodels combine_effects {method}: {t * scale:8.1f} s (extrapolated); "
-                  f"vectorized pool is {t * scale / vectorized[method]:6.0f}× faster")
+            print(
+                f"  statsmodels combine_effects {method}: {t * scale:8.1f} s (extrapolated); "
+                f"vectorized pool is {t * scale / vectorized[method]:6.0f}× faster"
+            )
         for method in ("REML", "DL", "PM"):
             t = timed(lambda m=method: [pool(y[i], se[i], m) for i in sub], 1)
-            print(f"  per-feature pool() loop {method}: {t * scale:8.1f} s (extrapolated); "
-                  f"vectorized is {t * scale / vectorized[method]:6.0f}× faster")
+            print(
+                f"  per-feature pool() loop {method}: {t * scale:8.1f} s (extrapolated); "
+                f"vectorized is {t * scale / vectorized[method]:6.0f}× faster"
+            )
 
 
 if __name__ == "__main__":
