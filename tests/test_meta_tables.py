@@ -115,6 +115,10 @@ def test_partial_features_single_cohort_and_categorical_exposure():
     assert np.isnan(g3.tau2) and np.isnan(g3["pval.tau2"]) and pd.isna(g3.loo_robust)
     g2 = out.loc[("bmd", "g2")]
     assert g2.n_same_sign == 2 and g2.sign_agreement == pytest.approx(2 / 3) and g2.n_significant == 2
+    strict = meta_analyze(_toy_tables(), exposure="bmd", cohort_q={"Third": 0.001}).set_index("feature")
+    assert strict.loc["g2", "n_significant"] == 1 and strict.loc["g1", "n_significant"] == 3
+    with pytest.raises(InputError, match="unknown cohort"):
+        meta_analyze(_toy_tables(), cohort_q={"Thrid": 0.1})
     only = meta_analyze(_toy_tables(), exposure="sex")
     assert set(only.exposure) == {"sexM"} and len(only) == 2
 

@@ -3,9 +3,12 @@ leave-one-out (LOO) pooling to see whether one cohort drives the result."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
+from osteobiome.errors import InputError, preview, suggest
 from osteobiome.meta.adjust import bh
 from osteobiome.meta.pooling import MetaResult, pool
 
@@ -20,12 +23,14 @@ def replication_summary(
     pooled: MetaResult,
     cohorts: list[str],
     q_threshold: float = Q_THRESHOLD,
+    cohort_q: float | Mapping[str, float] | None = None,
     **pool_options,
 ) -> pd.DataFrame:
     """Per feature (rows of ``yi``, features × cohorts):
 
     - ``n_same_sign``: cohorts whose estimate has the sign of the pooled estimate; ``sign_agreement`` = that / k;
-    - ``n_significant``: cohorts with their own ``qval <= q_threshold``;
+    - ``n_significant``: cohorts with their own ``qval`` at or below their own threshold (``cohort_q``: one
+      value, or cohort name → value; default ``q_threshold``);
     - with ``k >= 3``, the pooled estimate is recomputed without each cohort in turn (same method/test):
       ``loo_max_rel_change = max |β₋c - β| / |β|``, ``loo_max_pval`` the largest LOO p-value, and
       ``loo_flips`` the cohorts whose removal moves the pooled BH q-value across ``q_threshold`` (BH over
@@ -36,7 +41,14 @@ def replication_summary(
     k = present.sum(axis=1)
     sign = np.sign(pooled.coef)[:, None]
     n_same = (present & (np.sign(yi) == sign) & (sign != 0)).sum(axis=1)
-    n_sig = (present & (np.nan_to_num(np.asarray(qvals, float), nan=np.inf) <= q_threshold)).sum(axis=1)
+    cohort_q = q_threshold if cohort_q is None else cohort_q
+    if isinstance(cohort_q, Mapping):
+        unknown = sorted(set(cohort_q) - set(cohorts))
+        if unknown:
+            raise InputError(f"cohort_q: unknown cohort(s) {preview(unknown)}{suggest(unknown[0], cohorts)}.")
+        cohort_q = [cohort_q.get(name, q_threshold) for name in cohorts]
+    thresholds = np.broadcast_to(np.asarray(cohort_q, float), (len(cohorts),))
+    n_sig = (present & (np.nan_to_num(np.asarray(qvals, float), nan=np.inf) <= thresholds)).sum(axis=1)
     significant = bh(pooled.pval) <= q_threshold
 
     eligible = k >= 3

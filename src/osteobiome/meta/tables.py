@@ -73,6 +73,7 @@ def meta_analyze(
     test: str = "z",
     preset: str | None = None,
     q_threshold: float = Q_THRESHOLD,
+    cohort_q: float | Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Pool each feature × exposure over the cohorts (``tables``: cohort name → results table).
 
@@ -81,6 +82,7 @@ def meta_analyze(
     weights in %), then ``Q ci.lb ci.ub method converged single_cohort`` and the replication columns of
     :func:`~osteobiome.meta.replication.replication_summary`. Features seen in one cohort carry that cohort's
     coef, stderr and p-value (``single_cohort`` True); BH and Bonferroni run over features per exposure.
+    ``q_threshold`` marks pooled significance, ``cohort_q`` each cohort's own (default ``q_threshold``).
     """
     long = _select(_long_table(tables), exposure)
     cohorts = [str(c) for c in tables]
@@ -121,7 +123,7 @@ def meta_analyze(
         out["Q"], out["ci.lb"], out["ci.ub"] = res.Q, res.ci_lb, res.ci_ub
         out["method"], out["converged"], out["single_cohort"] = label, res.converged, single
         replication = replication_summary(
-            yi, sei, qvals, res, cohorts, q_threshold=q_threshold, preset=preset
+            yi, sei, qvals, res, cohorts, q_threshold=q_threshold, cohort_q=cohort_q, preset=preset
         )
         frames.append(pd.concat([out, replication], axis=1))
     if not frames:
