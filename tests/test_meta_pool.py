@@ -158,6 +158,8 @@ def test_input_errors_are_one_line():
         pool([[1.0, 2.0]], [[0.1, 0.1, 0.2]])
     with pytest.raises(InputError, match="negative"):
         pool([1.0, 2.0], [0.1, -0.1])
+    with pytest.raises(InputError, match="level"):
+        pool([1.0, 2.0], [0.1, 0.1], level=95)
     with pytest.raises(InputError, match="exactly one"):
         pool([1.0, 2.0], [0.1, 0.1], vi=[0.01, 0.01])
     with warnings.catch_warnings():

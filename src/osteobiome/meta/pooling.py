@@ -61,6 +61,23 @@ class MetaResult:
         return pd.DataFrame(cols, index=index)
 
 
+#: The float per-feature arrays of :class:`MetaResult` that ``pool`` fills (NaN where not defined).
+PER_FEATURE = (
+    "coef",
+    "stderr",
+    "stat",
+    "df",
+    "pval",
+    "ci_lb",
+    "ci_ub",
+    "tau2",
+    "se_tau2",
+    "Q",
+    "Qp",
+    "I2",
+    "H2",
+)
+
 ESTIMATORS = {
     "FE": est.fixed_effect,
     "DL": est.dersimonian_laird,
@@ -134,27 +151,14 @@ def pool(
     default_threshold, default_maxiter = PRESETS[preset]
     threshold = default_threshold if threshold is None else threshold
     maxiter = default_maxiter if maxiter is None else maxiter
+    if not 0 < level < 1:
+        raise InputError(
+            f"level {level}: give the confidence level as a fraction between 0 and 1 (e.g. 0.95)."
+        )
     yi, vi = _validated(yi, sei, vi)
     d = est.Cohorts.from_arrays(yi, vi)
     n, n_cohorts = yi.shape
-    out = {
-        name: np.full(n, np.nan)
-        for name in (
-            "coef",
-            "stderr",
-            "stat",
-            "df",
-            "pval",
-            "ci_lb",
-            "ci_ub",
-            "tau2",
-            "se_tau2",
-            "Q",
-            "Qp",
-            "I2",
-            "H2",
-        )
-    }
+    out = {name: np.full(n, np.nan) for name in PER_FEATURE}
     weights = np.full((n, n_cohorts), np.nan)
     converged = d.k > 0
     iterations = np.zeros(n, int)
