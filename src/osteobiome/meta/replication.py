@@ -24,6 +24,7 @@ def replication_summary(
     cohorts: list[str],
     q_threshold: float = Q_THRESHOLD,
     cohort_q: float | Mapping[str, float] | None = None,
+    pooled_pval: np.ndarray | None = None,
     **pool_options,
 ) -> pd.DataFrame:
     """Per feature (rows of ``yi``, features × cohorts):
@@ -35,6 +36,8 @@ def replication_summary(
       ``loo_max_rel_change = max |β₋c - β| / |β|``, ``loo_max_pval`` the largest LOO p-value, and
       ``loo_flips`` the cohorts whose removal moves the pooled BH q-value across ``q_threshold`` (BH over
       features within each LOO fit); ``loo_robust`` is True when none does (NA when ``k < 3``).
+
+    ``pooled_pval`` replaces ``pooled.pval`` as the full-data p-values (e.g. with carried single-cohort ones).
     """
     yi, sei = np.asarray(yi, float), np.asarray(sei, float)
     present = np.isfinite(yi) & np.isfinite(sei) & (sei > 0)
@@ -49,7 +52,8 @@ def replication_summary(
         cohort_q = [cohort_q.get(name, q_threshold) for name in cohorts]
     thresholds = np.broadcast_to(np.asarray(cohort_q, float), (len(cohorts),))
     n_sig = (present & (np.nan_to_num(np.asarray(qvals, float), nan=np.inf) <= thresholds)).sum(axis=1)
-    significant = bh(pooled.pval) <= q_threshold
+    full_p = pooled.pval if pooled_pval is None else np.asarray(pooled_pval, float)
+    significant = bh(full_p) <= q_threshold
 
     eligible = k >= 3
     max_rel = np.where(eligible, 0.0, np.nan)
@@ -67,7 +71,7 @@ def replication_summary(
                 max_rel[rows], np.abs(loo.coef - pooled.coef[rows]) / np.abs(pooled.coef[rows])
             )
             max_p[rows] = np.fmax(max_p[rows], loo.pval)
-            p_loo = pooled.pval.copy()
+            p_loo = full_p.copy()
             p_loo[rows] = loo.pval
             flipped = rows[(bh(p_loo)[rows] <= q_threshold) != significant[rows]]
             for r in flipped:

@@ -123,7 +123,15 @@ def meta_analyze(
         out["Q"], out["ci.lb"], out["ci.ub"] = res.Q, res.ci_lb, res.ci_ub
         out["method"], out["converged"], out["single_cohort"] = label, res.converged, single
         replication = replication_summary(
-            yi, sei, qvals, res, cohorts, q_threshold=q_threshold, cohort_q=cohort_q, preset=preset
+            yi,
+            sei,
+            qvals,
+            res,
+            cohorts,
+            q_threshold=q_threshold,
+            cohort_q=cohort_q,
+            pooled_pval=pval,
+            preset=preset,
         )
         frames.append(pd.concat([out, replication], axis=1))
     if not frames:
