@@ -302,14 +302,18 @@ def _meta_analysis(
         )
         return None
     spec = cfg.meta_analysis
-    advance = progress("meta-analysis", len(cfg.phenotypes))
-    frames = []
-    for phenotype in cfg.phenotypes:
-        frames.append(
-            meta_analyze(tables, exposure=phenotype, method=spec.method, test=spec.test, preset=spec.preset)
-        )
-        advance()
-    return pd.concat(frames, ignore_index=True)
+    advance = progress("meta-analysis", 1)
+    meta = meta_analyze(
+        tables,
+        exposure=list(cfg.phenotypes),
+        method=spec.method,
+        test=spec.test,
+        preset=spec.preset,
+        q_threshold=cfg.fdr.meta,
+        cohort_q=cfg.fdr.cohort,
+    )
+    advance()
+    return meta
 
 
 # ---------------------------------------------------------------------- writing

@@ -87,7 +87,7 @@ class StudyPlan:
 
 def validate_study(cfg: StudyConfig) -> StudyPlan:
     """Check every file, id and column of ``cfg``; return the plan, or raise a one-line :class:`InputError`."""
-    from osteobiome.io import load_cohort, read_metadata
+    from osteobiome.io import read_metadata
 
     _check_reference_keys(cfg)
     plans = []
@@ -105,22 +105,42 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
         _check_columns(cfg, spec.name, spec.metadata, metadata)
+        notes: list[str] = []
         try:
-            cohort = load_cohort(
-                spec.features,
-                metadata=spec.metadata,
-                taxonomy=spec.taxonomy,
-                name=spec.name,
-                samples_as=spec.samples_as,
-                rank=cfg.rank,
+            cohort = _load(
+                spec.features, metadata, spec.taxonomy, spec.name, spec.samples_as, cfg.rank, notes
             )
             pathways = None
             if spec.pathways is not None:
-                pathways = load_cohort(spec.pathways, metadata=spec.metadata, name=f"{spec.name} pathways")
+                pathways = _load(spec.pathways, metadata, None, f"{spec.name} pathways", None, None, notes)
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
-        plans.append(_cohort_plan(cfg, spec.name, cohort, pathways))
+        plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes))
     return StudyPlan(cfg, plans)
+
+
+def _load(
+    path: Path,
+    metadata: pd.DataFrame,
+    taxonomy: Path | None,
+    name: str,
+    samples_as: str | None,
+    rank: str | None,
+    notes: list[str],
+) -> Cohort:
+    """Read one table and match it to the metadata; collapse to ``rank`` when a taxonomy is known.
+
+    A table without taxonomy is taken to be at ``rank`` already (e.g. a genus table), with a note.
+    """
+    from osteobiome.io import load_cohort, read_features
+
+    data = read_features(path, samples_as=samples_as, sample_ids=metadata.index, rank=rank)
+    known = taxonomy is not None or data.taxonomy is not None or data.format == "metaphlan"
+    if rank and not known:
+        notes.append(
+            f"{Path(path).name} has no taxonomy; its features are taken to be at rank {rank!r} as given"
+        )
+    return load_cohort(data, metadata, taxonomy, name=name, rank=rank if known else None)
 
 
 def _check_reference_keys(cfg: StudyConfig) -> None:
@@ -146,10 +166,11 @@ def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFra
                 )
 
 
-def _cohort_plan(cfg: StudyConfig, name: str, cohort: Cohort, pathways: Cohort | None) -> CohortPlan:
+def _cohort_plan(
+    cfg: StudyConfig, name: str, cohort: Cohort, pathways: Cohort | None, notes: list[str]
+) -> CohortPlan:
     """Covariates usable in this cohort (constant ones dropped with a note) and complete samples per phenotype."""
     meta = cohort.metadata
-    notes: list[str] = []
     covariates = []
     for var in cfg.covariates:
         values = meta[var].dropna()
