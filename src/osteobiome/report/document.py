@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.report import figures
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import HtmlTable, format_number, html_table
+from osteobiome.study.mechanisms import TITLES
 from osteobiome.study.results import StudyResults
 
 TOP_HEATMAP = 40
@@ -197,7 +198,7 @@ def _tables(results: StudyResults) -> dict[str, object]:
         if c.pathway_associations is not None
     ]
     tables["mechanisms"] = [
-        (name, html_table(frame, f"mechanisms-{name}"))
+        (TITLES.get(name, name), html_table(frame, f"mechanisms-{name}"))
         for name, frame in results.mechanisms.items()
         if len(frame)
     ]

@@ -103,6 +103,8 @@ def run_study(
                 pathway_meta = (
                     _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
                 )
+            with _timed(timings, "mechanisms"):
+                mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
             results = StudyResults(
                 title=cfg.study,
                 phenotypes=list(cfg.phenotypes),
@@ -110,6 +112,7 @@ def run_study(
                 cohorts=cohorts,
                 meta=meta,
                 pathway_meta=pathway_meta,
+                mechanisms=mechanisms,
                 settings=_settings(plan, parts),
                 fdr_cohort=cfg.fdr.cohort,
                 fdr_meta=cfg.fdr.meta,
@@ -188,38 +191,52 @@ def _run_part(cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates
 
 
 def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tuple[pd.DataFrame, dict]:
-    """``feature ~ phenotype + covariates`` for each phenotype; the phenotype's rows of each model."""
-    associate = _engine("osteobiome.associate", "associate")
-    if associate is None:
+    """``feature ~ phenotype + covariates`` for each phenotype; the phenotype's rows of each model.
+
+    Also returns the resolved options of the preset and the transformed abundance table (samples ×
+    features, the same for every phenotype) that the set-level tests use.
+    """
+    engine = _module("osteobiome.associate")
+    if engine is None:
         warnings.warn(
             "the association engine (osteobiome.associate) is not installed; associations skipped",
             stacklevel=2,
         )
         return pd.DataFrame(columns=ASSOC_COLUMNS), {}
-    options = association_options(cfg)
-    frames = []
+    run = getattr(engine, "run_association", None)
+    frames, info = [], {"options": association_options(cfg)}
     for phenotype in cfg.phenotypes:
         fixed = [phenotype, *covariates]
-        reference = {k: v for k, v in cfg.reference.items() if k in fixed}
-        table = associate(
+        args = (
             cohort,
             cohort.metadata,
-            fixed=fixed,
-            random=list(cfg.random_effects),
-            reference=reference or None,
-            preset=cfg.association.preset,
-            **options,
+            fixed,
+            list(cfg.random_effects),
+            _reference(cfg, fixed),
+            cfg.association.preset,
         )
+        if run is not None:
+            result = run(*args, **cfg.association.options())
+            table = result.results
+            info.setdefault("transformed", result.transformed)
+            info["options"] = dict(result.options)
+        else:
+            table = engine.associate(*args, **cfg.association.options())
         frames.append(table[table["metadata"] == phenotype])
-    return pd.concat(frames, ignore_index=True), {"options": options}
+    return pd.concat(frames, ignore_index=True), info
+
+
+def _reference(cfg: StudyConfig, variables: list[str]) -> dict[str, str] | None:
+    """The study's reference levels for the variables of one model (``None`` when there are none)."""
+    return {k: v for k, v in cfg.reference.items() if k in variables} or None
 
 
 def association_options(cfg: StudyConfig) -> dict[str, Any]:
-    """``associate`` keywords: the study's options; q-values per phenotype unless the preset is ``maaslin2``."""
+    """Every option of the association preset as it will run (the preset's values with the study's overrides)."""
+    engine = _module("osteobiome.associate")
+    resolve = getattr(engine, "resolve_options", None) if engine is not None else None
     options = cfg.association.options()
-    if cfg.association.preset != "maaslin2":
-        options.setdefault("fdr_scope", "per-variable")
-    return options
+    return dict(resolve(cfg.association.preset, options)) if resolve is not None else options
 
 
 def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[str, Any]:
@@ -316,6 +333,49 @@ def _meta_analysis(
     return meta
 
 
+def _mechanisms(
+    plan: StudyPlan,
+    parts: list[_Part],
+    cohorts: list[CohortResults],
+    meta: pd.DataFrame | None,
+    pathway_meta: pd.DataFrame | None,
+) -> dict[str, pd.DataFrame]:
+    """Set-level tests of the curated traits and the significant features annotated (empty without knowledge)."""
+    cfg = plan.config
+    if _module("osteobiome.knowledge") is None or _module("osteobiome.sets") is None:
+        warnings.warn(
+            "the knowledge modules (osteobiome.knowledge, osteobiome.sets) are not installed; "
+            "the Mechanisms section is left out",
+            stacklevel=2,
+        )
+        return {}
+    from osteobiome.study.mechanisms import mechanism_tables, significant_hits
+
+    transformed = {p.cohort: p.value[1].get("transformed") for p in parts if p.kind == "associations"}
+    inputs = {
+        cp.name: (transformed[cp.name], cp.cohort.metadata, cp.covariates)
+        for cp in plan.cohorts
+        if transformed.get(cp.name) is not None
+    }
+    hits = pd.concat(
+        [
+            significant_hits({c.name: c.associations for c in cohorts}, meta, cfg.fdr.cohort, cfg.fdr.meta),
+            significant_hits(
+                {
+                    f"{c.name} pathways": c.pathway_associations
+                    for c in cohorts
+                    if c.pathway_associations is not None
+                },
+                pathway_meta,
+                cfg.fdr.cohort,
+                cfg.fdr.meta,
+            ).replace({"source": {"meta-analysis": "pathway meta-analysis"}}),
+        ],
+        ignore_index=True,
+    )
+    return mechanism_tables(inputs, hits, cfg.phenotypes)
+
+
 # ---------------------------------------------------------------------- writing
 def _write_tables(results: StudyResults, out: Path) -> None:
     for c in results.cohorts:
@@ -340,6 +400,8 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.meta, out / "meta" / "meta_results.tsv")
     if results.pathway_meta is not None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
+    for name, table in results.mechanisms.items():
+        write_tsv(table, out / "mechanisms" / f"{name}.tsv")
 
 
 def _settings(plan: StudyPlan, parts: list[_Part]) -> dict[str, Any]:
