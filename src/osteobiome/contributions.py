@@ -74,7 +74,9 @@ def contribution_table(
         )
     values = stratified.to_numpy(dtype=float)[strat]
     if np.any(values < 0):
-        raise InputError("contribution table: negative abundances in the stratified rows; pass raw HUMAnN abundances.")
+        raise InputError(
+            "contribution table: negative abundances in the stratified rows; pass raw HUMAnN abundances."
+        )
     keys = parsed.loc[strat, ["pathway", "genus"]].reset_index(drop=True)
     keys["pathway_id"] = keys["pathway"].map(pathway_id)
     if pathways is not None:
@@ -86,7 +88,9 @@ def contribution_table(
                 f"available: {preview(keys['pathway'].unique())}."
             )
         keys, values = keys[keep].reset_index(drop=True), values[keep]
-    by_genus = pd.DataFrame(values).groupby([keys["pathway"], keys["pathway_id"], keys["genus"]], sort=False).sum()
+    by_genus = (
+        pd.DataFrame(values).groupby([keys["pathway"], keys["pathway_id"], keys["genus"]], sort=False).sum()
+    )
     totals = by_genus.groupby(level="pathway", sort=False).transform("sum").to_numpy()
     amounts = by_genus.to_numpy()
     carried = totals > 0

@@ -64,7 +64,9 @@ def load_knowledge(entity_type: str | None = None) -> pd.DataFrame:
 def knowledge_provenance() -> dict[str, str]:
     """``{'compiled': '2026-11-21', 'source': …, 'header': <all '#' lines joined>}`` from the file header."""
     header = _load()[1]
-    compiled = next((h.split(":", 1)[1].split(";")[0].strip() for h in header if h.startswith("compiled:")), "")
+    compiled = next(
+        (h.split(":", 1)[1].split(";")[0].strip() for h in header if h.startswith("compiled:")), ""
+    )
     source = next((h.split(";", 1)[1].strip() for h in header if h.startswith("compiled:") and ";" in h), "")
     return {"compiled": compiled, "source": source, "header": "\n".join(header)}
 
@@ -139,7 +141,9 @@ def set_name(trait: str, direction: str) -> str:
     return trait
 
 
-def trait_sets(features: Iterable[object], entity_type: str | None = None, min_size: int = 1) -> dict[str, list[str]]:
+def trait_sets(
+    features: Iterable[object], entity_type: str | None = None, min_size: int = 1
+) -> dict[str, list[str]]:
     """Feature sets for set-level tests: ``{set name: [feature names as given]}`` (sets with < ``min_size``
     features dropped). Reported bone associations are split into ``(positive)`` and ``(negative)`` sets;
     ``conflicting`` ones join no set. Pass the result to :func:`osteobiome.sets.camera`."""

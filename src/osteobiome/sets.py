@@ -9,6 +9,8 @@ statistic; ignoring it (gene-permutation, Fisher over hits) gives far too many f
   the paper's formulas: per-feature t statistics are turned into z scores; for a set of ``m`` features with
   mean inter-feature residual correlation ``rho`` the variance of the set mean is inflated by
   ``VIF = 1 + (m - 1) * rho``; the statistic is a two-sample t comparing set vs rest with ``G - 2`` df.
+  By default the variance of the set-minus-rest contrast uses the full residual correlation matrix
+  (``variance="full"``), which also accounts for correlation among the other features.
 - :func:`rotation_set_test` — a sample-permutation version: the phenotype (residualized on the covariates,
   Kennedy's scheme) is permuted across samples, all per-feature t statistics are recomputed, and the observed
   set-minus-rest mean of t is referred to its permutation distribution; inter-feature correlation is kept
@@ -96,8 +98,12 @@ def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -
     frame = metadata[[phenotype, *covariates]].dropna()
     if not pd.api.types.is_numeric_dtype(frame[phenotype]):
         raise InputError(f"metadata column '{phenotype}': the set test needs a numeric phenotype; recode it.")
-    design = pd.get_dummies(frame, columns=[c for c in covariates if not pd.api.types.is_numeric_dtype(frame[c])],
-                            drop_first=True, dtype=float)
+    design = pd.get_dummies(
+        frame,
+        columns=[c for c in covariates if not pd.api.types.is_numeric_dtype(frame[c])],
+        drop_first=True,
+        dtype=float,
+    )
     design.insert(0, "(Intercept)", 1.0)
     return design.astype(float)
 
@@ -147,7 +153,9 @@ def _unit_residuals(residuals: pd.DataFrame | np.ndarray, features: pd.Index) ->
     if isinstance(residuals, pd.DataFrame):
         missing = features.difference(residuals.columns)
         if len(missing):
-            raise InputError(f"set test: residuals lack feature(s) {preview(missing)}; pass residuals of all features.")
+            raise InputError(
+                f"set test: residuals lack feature(s) {preview(missing)}; pass residuals of all features."
+            )
         R = residuals[features].to_numpy(dtype=float)
     else:
         R = np.asarray(residuals, dtype=float)
@@ -161,7 +169,9 @@ def _unit_residuals(residuals: pd.DataFrame | np.ndarray, features: pd.Index) ->
     return R / norm
 
 
-def _resolve_sets(sets: Mapping[str, Iterable[str]], features: pd.Index, min_size: int) -> dict[str, np.ndarray]:
+def _resolve_sets(
+    sets: Mapping[str, Iterable[str]], features: pd.Index, min_size: int
+) -> dict[str, np.ndarray]:
     """Set name -> boolean membership over ``features``; sets with fewer than ``min_size`` members are dropped."""
     resolved = {}
     for name, members in sets.items():
@@ -179,38 +189,52 @@ def camera(
     df: float = np.inf,
     coefficients: pd.Series | None = None,
     min_size: int = 3,
+    variance: str = "full",
     allow_negative_correlation: bool = False,
 ) -> pd.DataFrame:
     """CAMERA competitive test of each set against the other features.
 
     ``statistics``: per-feature t statistics (index = feature). ``df``: their degrees of freedom (turned into
-    z scores by :func:`t_to_z`; ``inf`` if they are already z). Inter-feature correlation: either estimated
-    from ``residuals`` (samples × features; the mean pairwise correlation of the set's residuals) or a fixed
-    ``correlation`` for every set (limma's ``inter.gene.cor``). One of the two is required.
+    z scores by :func:`t_to_z`; ``inf`` if they are already z). Inter-feature correlation comes from
+    ``residuals`` (samples × features, e.g. OLS residuals of every feature on the same design) or, if no
+    residuals are given, from a fixed ``correlation`` for every set (limma's ``inter.gene.cor``).
 
-    For a set of ``m`` of ``G`` features (``m2 = G - m``), with z scores ``z``::
+    For a set of ``m`` of ``G`` features (``m2 = G - m``), with z scores ``z`` and contrast weights
+    ``w = 1/m`` (set), ``-1/m2`` (rest)::
 
-        delta  = mean(z_set) - mean(z_rest)
-        s2     = ((G - 1) var(z) - delta^2 m m2 / G) / (G - 2)
-        VIF    = 1 + (m - 1) rho
-        t      = delta / sqrt(s2 (VIF / m + 1 / m2)),   p = 2 P(T_{G-2} > |t|)
+        delta  = w'z = mean(z_set) - mean(z_rest)
+        s2     = ((G - 1) var(z) - delta^2 m m2 / G) / (G - 2)          (pooled variance of z)
+        t      = delta / sqrt(s2 * V),   p = 2 P(T_{G-2} > |t|)
+
+    ``variance="camera"`` (Wu & Smyth 2012, limma's ``camera``): ``V = VIF/m + 1/m2`` with
+    ``VIF = 1 + (m - 1) rho`` and ``rho`` the mean pairwise residual correlation within the set (negative
+    ``rho`` set to 0 unless ``allow_negative_correlation``); features outside the set are treated as
+    uncorrelated. ``variance="full"`` (default, needs ``residuals``): ``V = w'Cw`` with ``C`` the residual
+    correlation matrix of all features, computed as ``||R_unit w||^2`` — the exact variance of the
+    contrast, which reduces to the CAMERA formula when the rest is uncorrelated and stays calibrated when
+    many features share a study-wide factor (common in compositional microbiome data).
+    ``vif`` is reported as ``V / (1/m + 1/m2)`` (inflation over independent features) and ``correlation``
+    as the within-set ``rho``.
 
     ``effect`` is the mean coefficient of the set minus the mean of the rest when ``coefficients`` are given
     (units of the model's coefficient, e.g. log2 abundance per SD of phenotype), else ``delta``.
-    As in limma's default, a negative estimated ``rho`` is set to 0 unless ``allow_negative_correlation``.
     Returns one row per set (sets with fewer than ``min_size`` features present are skipped) with columns
-    :data:`SET_COLUMNS`; ``qval`` is BH over the sets of this call.
+    :data:`SET_COLUMNS`, sorted by p; ``qval`` is BH over the sets of this call.
     """
+    if variance not in ("full", "camera"):
+        raise InputError(f"set test: variance '{variance}' is unknown; use 'full' or 'camera'.")
     stat = pd.Series(statistics, dtype=float).dropna()
     features = pd.Index(stat.index.astype(str))
     stat.index = features
     G = len(features)
     if G < 3:
         raise InputError(f"set test: {G} features with a statistic; at least 3 are needed.")
-    if residuals is None and correlation is None:
-        raise InputError("set test: pass residuals (samples × features) or a fixed correlation.")
+    if residuals is None and (correlation is None or variance == "full"):
+        if correlation is None:
+            raise InputError("set test: pass residuals (samples × features) or a fixed correlation.")
+        variance = "camera"  # a fixed correlation only defines the within-set VIF
     z = t_to_z(stat.to_numpy(), df)
-    unit = _unit_residuals(residuals, features) if residuals is not None and correlation is None else None
+    unit = _unit_residuals(residuals, features) if residuals is not None else None
     coef = None
     if coefficients is not None:
         coef = pd.Series(coefficients, dtype=float).reindex(features).to_numpy()
@@ -219,19 +243,35 @@ def camera(
     for name, mask in _resolve_sets(sets, features, min_size).items():
         m = int(mask.sum())
         m2 = G - m
-        if unit is not None:
+        independent = 1.0 / m + 1.0 / m2
+        if correlation is not None and unit is None:
+            rho = float(correlation)
+        else:
             summed = unit[:, mask].sum(axis=1)
             rho = (summed @ summed - m) / (m * (m - 1))
+        if variance == "full":
+            contrast = unit[:, mask].sum(axis=1) / m - unit[:, ~mask].sum(axis=1) / m2
+            v = max(float(contrast @ contrast), 1e-12)
         else:
-            rho = float(correlation)
-        if not allow_negative_correlation:
-            rho = max(rho, 0.0)
-        vif = max(1.0 + (m - 1) * rho, 1e-8)
+            if not allow_negative_correlation:
+                rho = max(rho, 0.0)
+            v = max(1.0 + (m - 1) * rho, 1e-8) / m + 1.0 / m2
         delta = z[mask].mean() - z[~mask].mean()
         s2 = ((G - 1) * var_all - delta**2 * m * m2 / G) / (G - 2)
-        t = delta / np.sqrt(s2 * (vif / m + 1.0 / m2))
+        t = delta / np.sqrt(s2 * v)
         effect = np.nanmean(coef[mask]) - np.nanmean(coef[~mask]) if coef is not None else delta
-        rows.append((name, m, rho, vif, effect, t, "Up" if t > 0 else "Down", 2 * stats.t.sf(abs(t), G - 2)))
+        rows.append(
+            (
+                name,
+                m,
+                rho,
+                v / independent,
+                effect,
+                t,
+                "Up" if t > 0 else "Down",
+                2 * stats.t.sf(abs(t), G - 2),
+            )
+        )
     out = pd.DataFrame(rows, columns=SET_COLUMNS[:-1])
     out["qval"] = bh_adjust(out["pval"])
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
@@ -328,17 +368,31 @@ def camera_by_phenotype(
     sets: Mapping[str, Iterable[str]],
     covariates: Iterable[str] = (),
     min_size: int = 3,
+    variance: str = "full",
 ) -> pd.DataFrame:
     """:func:`camera` for each phenotype (own OLS fit, residual correlation), stacked with a ``phenotype``
-    column and ``N`` (samples used); ``qval`` is BH over all set × phenotype rows of the call."""
+    column and ``N`` (samples used); ``qval`` is BH over all set × phenotype rows of the call.
+    ``variance``: see :func:`camera`."""
     parts = []
     for phenotype in phenotypes:
         fit = ols_phenotype_fit(features, metadata, phenotype, covariates)
-        res = camera(fit.t, sets, residuals=fit.residuals, df=fit.df, coefficients=fit.coef, min_size=min_size)
+        res = camera(
+            fit.t,
+            sets,
+            residuals=fit.residuals,
+            df=fit.df,
+            coefficients=fit.coef,
+            min_size=min_size,
+            variance=variance,
+        )
         res.insert(1, "phenotype", phenotype)
         res["N"] = fit.n
         parts.append(res)
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["set", "phenotype", *SET_COLUMNS[1:]])
+    out = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["set", "phenotype", *SET_COLUMNS[1:]])
+    )
     out["qval"] = bh_adjust(out["pval"])
     return out
 
@@ -361,7 +415,9 @@ def meta_set_results(per_cohort: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     for cohort, table in per_cohort.items():
         need = {"set", "phenotype", "effect", "statistic", "pval", "N"}
         if not need.issubset(table.columns):
-            raise InputError(f"set results of cohort '{cohort}' lack column(s) {preview(sorted(need - set(table.columns)))}.")
+            raise InputError(
+                f"set results of cohort '{cohort}' lack column(s) {preview(sorted(need - set(table.columns)))}."
+            )
         part = table[["set", "phenotype", "effect", "statistic", "pval", "N"]].copy()
         part["cohort"] = str(cohort)
         frames.append(part)

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 
 @knowledge_app.command("export")
 def export(
-    out: Path = typer.Option(..., "--out", "-o", help="Output TSV path (entity_type, entity, trait, direction, reference, note)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output TSV path (entity_type, entity, trait, direction, reference, note)."
+    ),
 ) -> None:
     """Write the whole knowledge table to a TSV file."""
     from osteobiome.knowledge import export_knowledge, knowledge_provenance
