@@ -80,7 +80,9 @@ class Cohort:
         metadata.index = metadata.index.astype(str)
         if metadata.index.has_duplicates:
             dup = metadata.index[metadata.index.duplicated()].unique()
-            raise InputError(f"{where}: duplicate sample ids in the metadata: {preview(dup)}; make ids unique.")
+            raise InputError(
+                f"{where}: duplicate sample ids in the metadata: {preview(dup)}; make ids unique."
+            )
         common = table.index.intersection(metadata.index, sort=False)
         if len(common) == 0:
             raise InputError(
@@ -180,14 +182,19 @@ class Cohort:
             drops=tuple(drops),
         )
 
-    def with_table(self, X: np.ndarray | sp.csr_matrix, features: pd.Index, taxonomy: pd.DataFrame | None) -> Cohort:
+    def with_table(
+        self, X: np.ndarray | sp.csr_matrix, features: pd.Index, taxonomy: pd.DataFrame | None
+    ) -> Cohort:
         """The same samples and metadata with a new feature axis (used by collapsing and normalizing)."""
-        return replace(self, X=X, features=pd.Index(features, dtype=object, name="feature"), taxonomy=taxonomy)
+        return replace(
+            self, X=X, features=pd.Index(features, dtype=object, name="feature"), taxonomy=taxonomy
+        )
 
     def drop_report(self) -> pd.DataFrame:
         """What was removed and why: one row per (axis, reason) with the count and the first few ids."""
         rows = [
-            {"axis": d.axis, "reason": d.reason, "n": len(d.ids), "ids": preview(d.ids, n=5)} for d in self.drops
+            {"axis": d.axis, "reason": d.reason, "n": len(d.ids), "ids": preview(d.ids, n=5)}
+            for d in self.drops
         ]
         return pd.DataFrame(rows, columns=["axis", "reason", "n", "ids"])
 
@@ -210,14 +217,18 @@ class Cohort:
 # ---------------------------------------------------------------------- checks
 def _checked_table(table: pd.DataFrame, where: str) -> pd.DataFrame:
     if table.shape[0] == 0 or table.shape[1] == 0:
-        raise InputError(f"{where}: the feature table is empty ({table.shape[0]} samples × {table.shape[1]} features).")
+        raise InputError(
+            f"{where}: the feature table is empty ({table.shape[0]} samples × {table.shape[1]} features)."
+        )
     table = table.copy()
     table.index = table.index.astype(str)
     table.columns = table.columns.astype(str)
     for axis, ids in (("sample", table.index), ("feature", table.columns)):
         if ids.has_duplicates:
             dup = ids[ids.duplicated()].unique()
-            raise InputError(f"{where}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first.")
+            raise InputError(
+                f"{where}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first."
+            )
     non_numeric = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
     if non_numeric:
         col = non_numeric[0]
@@ -230,10 +241,14 @@ def _checked_table(table: pd.DataFrame, where: str) -> pd.DataFrame:
     values = table.to_numpy(dtype=np.float64)
     if np.isnan(values).any():
         r, c = np.argwhere(np.isnan(values))[0]
-        raise InputError(f"{where}: missing abundance for feature {table.columns[c]!r}, sample {table.index[r]!r}; use 0 for absent.")
+        raise InputError(
+            f"{where}: missing abundance for feature {table.columns[c]!r}, sample {table.index[r]!r}; use 0 for absent."
+        )
     if not np.isfinite(values).all():
         r, c = np.argwhere(~np.isfinite(values))[0]
-        raise InputError(f"{where}: infinite abundance for feature {table.columns[c]!r}, sample {table.index[r]!r}.")
+        raise InputError(
+            f"{where}: infinite abundance for feature {table.columns[c]!r}, sample {table.index[r]!r}."
+        )
     if (values < 0).any():
         r, c = np.argwhere(values < 0)[0]
         raise InputError(

@@ -129,7 +129,7 @@ def ols_phenotype_fit(
     if n <= p:
         raise InputError(f"set test: {n} samples for {p} model terms; add samples or drop covariates.")
     xtx_inv = np.linalg.pinv(X.T @ X)
-    beta = xtx_inv @ X.T @ Y
+    beta = xtx_inv @ (X.T @ Y)
     resid = Y - X @ beta
     df = n - p
     sigma2 = np.einsum("ij,ij->j", resid, resid) / df
@@ -212,7 +212,9 @@ def camera(
     uncorrelated. ``variance="full"`` (default, needs ``residuals``): ``V = w'Cw`` with ``C`` the residual
     correlation matrix of all features, computed as ``||R_unit w||^2`` — the exact variance of the
     contrast, which reduces to the CAMERA formula when the rest is uncorrelated and stays calibrated when
-    many features share a study-wide factor (common in compositional microbiome data).
+    many features share a study-wide factor (common in compositional microbiome data). In this mode ``s2``
+    is also divided by ``1 - rbar`` (``rbar``: mean off-diagonal residual correlation of all features),
+    because the sample variance of correlated statistics underestimates their variance by that factor.
     ``vif`` is reported as ``V / (1/m + 1/m2)`` (inflation over independent features) and ``correlation``
     as the within-set ``rho``.
 
@@ -239,6 +241,11 @@ def camera(
     if coefficients is not None:
         coef = pd.Series(coefficients, dtype=float).reindex(features).to_numpy()
     var_all = z.var(ddof=1)
+    spread = 1.0  # E[sample variance of z] / Var(z): 1 - mean off-diagonal correlation of the features
+    if variance == "full":
+        total = unit.sum(axis=1)
+        mean_offdiagonal = (total @ total - G) / (G * (G - 1))
+        spread = max(1.0 - mean_offdiagonal, 0.05)
     rows = []
     for name, mask in _resolve_sets(sets, features, min_size).items():
         m = int(mask.sum())
@@ -250,14 +257,15 @@ def camera(
             summed = unit[:, mask].sum(axis=1)
             rho = (summed @ summed - m) / (m * (m - 1))
         if variance == "full":
-            contrast = unit[:, mask].sum(axis=1) / m - unit[:, ~mask].sum(axis=1) / m2
+            in_set = unit[:, mask].sum(axis=1)
+            contrast = in_set / m - (total - in_set) / m2
             v = max(float(contrast @ contrast), 1e-12)
         else:
             if not allow_negative_correlation:
                 rho = max(rho, 0.0)
             v = max(1.0 + (m - 1) * rho, 1e-8) / m + 1.0 / m2
         delta = z[mask].mean() - z[~mask].mean()
-        s2 = ((G - 1) * var_all - delta**2 * m * m2 / G) / (G - 2)
+        s2 = ((G - 1) * var_all - delta**2 * m * m2 / G) / (G - 2) / spread
         t = delta / np.sqrt(s2 * v)
         effect = np.nanmean(coef[mask]) - np.nanmean(coef[~mask]) if coef is not None else delta
         rows.append(

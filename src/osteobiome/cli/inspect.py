@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect(
-    features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."),
+    features: Path = typer.Argument(
+        ..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."
+    ),
     metadata: Path | None = typer.Option(None, "--metadata", "-m", help="Sample metadata TSV/CSV."),
 ) -> None:
     """Print samples, features, depth range, sparsity, format, taxonomy ranks, id matching and metadata columns."""
