@@ -453,3 +453,25 @@ def meta_set_results(per_cohort: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out.insert(out.columns.get_loc("pval") + 1, "qval", bh_adjust(out["pval"]))
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
+
+
+def set_tests_across_cohorts(
+    cohorts: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]],
+    phenotypes: Iterable[str],
+    sets: Mapping[str, Iterable[str]],
+    covariates: Iterable[str] = (),
+    min_size: int = 3,
+    variance: str = "full",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Set tests per cohort and meta-analysed: ``cohorts`` maps a name to ``(features, metadata)``
+    (samples × transformed features, metadata indexed by sample). Returns ``(per_cohort, meta)``:
+    ``per_cohort`` stacks :func:`camera_by_phenotype` results with a leading ``cohort`` column (``qval`` is
+    BH within each cohort); ``meta`` is :func:`meta_set_results` over the cohorts."""
+    phenotypes, covariates = list(phenotypes), list(covariates)
+    tables = {
+        str(name): camera_by_phenotype(features, metadata, phenotypes, sets, covariates, min_size, variance)
+        for name, (features, metadata) in cohorts.items()
+    }
+    per_cohort = pd.concat([t.assign(cohort=name) for name, t in tables.items()], ignore_index=True)
+    per_cohort = per_cohort[["cohort", *[c for c in per_cohort.columns if c != "cohort"]]]
+    return per_cohort, meta_set_results(tables)
