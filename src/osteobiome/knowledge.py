@@ -13,10 +13,12 @@ group``), rank prefixes and full lineages (``d__Bacteria;…;g__Blautia_A``), un
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
@@ -158,11 +160,9 @@ def trait_sets(
     return {k: v for k, v in sorted(grouped.items()) if len(v) >= min_size}
 
 
-def export_knowledge(path) -> int:  # noqa: ANN001 - str or PathLike
+def export_knowledge(path: str | os.PathLike[str]) -> int:
     """Write the whole table (columns :data:`COLUMNS`, tab-separated, no comment lines) to ``path`` atomically
     (temporary sibling file, then rename). Returns the number of rows written."""
-    from pathlib import Path
-
     target = Path(path)
     if not target.parent.is_dir():
         raise InputError(f"{target.parent}: folder does not exist; create it or choose another --out path.")
