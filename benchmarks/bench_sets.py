@@ -17,7 +17,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from osteobiome.knowledge import annotate, load_knowledge
-from osteobiome.sets import camera, camera_by_phenotype, ols_phenotype_fit, rotation_set_test
+from osteobiome.sets import camera, camera_by_phenotype, ols_phenotype_fit, permutation_set_test
 
 
 def simulate(n=1227, n_features=300, n_sets=20, seed=0):
@@ -96,7 +96,7 @@ def main():
         f"ratio {t_base / t_ours:.0f}x"
     )
     t_rot, _ = timed(
-        lambda: rotation_set_test(features, meta, "p0", sets, covariates=["age"], permutations=999), 1
+        lambda: permutation_set_test(features, meta, "p0", sets, covariates=["age"], permutations=999), 1
     )
     t_lst, _ = timed(lambda: lstsq_permutation_baseline(features, meta, sets, 20), 1)
     per_ours, per_base = t_rot / 999, t_lst / 20

@@ -12,7 +12,7 @@ from osteobiome.sets import (
     camera_by_phenotype,
     meta_set_results,
     ols_phenotype_fit,
-    rotation_set_test,
+    permutation_set_test,
     set_tests_across_cohorts,
     t_to_z,
 )
@@ -144,17 +144,19 @@ def test_ols_fit_matches_statsmodels_and_errors():
         ols_phenotype_fit(features.set_axis([f"x{i}" for i in range(50)]), metadata, "vbmd", [])
 
 
-def test_rotation_test_finds_signal_is_seeded_and_calibrated():
+def test_permutation_test_finds_signal_is_seeded_and_calibrated():
     features, metadata = simulate(n=120, effect=0.35, seed=11)
-    res = rotation_set_test(features, metadata, "vbmd", SETS, covariates=["age"], permutations=199, seed=4)
-    again = rotation_set_test(features, metadata, "vbmd", SETS, covariates=["age"], permutations=199, seed=4)
+    res = permutation_set_test(features, metadata, "vbmd", SETS, covariates=["age"], permutations=199, seed=4)
+    again = permutation_set_test(
+        features, metadata, "vbmd", SETS, covariates=["age"], permutations=199, seed=4
+    )
     pd.testing.assert_frame_equal(res, again)
     top = res.set_index("set").loc["butyrate producer"]
     assert top["pval"] == pytest.approx(1 / 200) and top["effect"] > 0.2
     nulls = []
     for seed in range(60):
         f, m = simulate(n=60, seed=500 + seed, rho_set=0.5)
-        r = rotation_set_test(f, m, "vbmd", SETS, permutations=99, seed=seed).set_index("set")
+        r = permutation_set_test(f, m, "vbmd", SETS, permutations=99, seed=seed).set_index("set")
         nulls.append(r.loc["butyrate producer", "pval"])
     assert stats.kstest(nulls, "uniform").pvalue > 0.01
 

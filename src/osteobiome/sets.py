@@ -11,7 +11,7 @@ statistic; ignoring it (gene-permutation, Fisher over hits) gives far too many f
   ``VIF = 1 + (m - 1) * rho``; the statistic is a two-sample t comparing set vs rest with ``G - 2`` df.
   By default the variance of the set-minus-rest contrast uses the full residual correlation matrix
   (``variance="full"``), which also accounts for correlation among the other features.
-- :func:`rotation_set_test` — a sample-permutation version: the phenotype (residualized on the covariates,
+- :func:`permutation_set_test` — a sample-permutation version: the phenotype (residualized on the covariates,
   Kennedy's scheme) is permuted across samples, all per-feature t statistics are recomputed, and the observed
   set-minus-rest mean of t is referred to its permutation distribution; inter-feature correlation is kept
   intact by construction.
@@ -285,7 +285,7 @@ def camera(
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 
-def rotation_set_test(
+def permutation_set_test(
     features: pd.DataFrame,
     metadata: pd.DataFrame,
     phenotype: str,
@@ -316,9 +316,9 @@ def rotation_set_test(
     df = n - Z.shape[1] - 1
     if df < 1:
         raise InputError(f"set test: {n} samples for {Z.shape[1] + 1} model terms; add samples.")
-    hat = Z @ np.linalg.pinv(Z)
-    x_r = x - hat @ x
-    Y_r = Y - hat @ Y
+    Z_pinv = np.linalg.pinv(Z)  # residualize without forming the n × n hat matrix
+    x_r = x - Z @ (Z_pinv @ x)
+    Y_r = Y - Z @ (Z_pinv @ Y)
     yy = np.einsum("ij,ij->j", Y_r, Y_r)
     xx = x_r @ x_r
     names = pd.Index(features.columns.astype(str))
