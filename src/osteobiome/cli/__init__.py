@@ -17,7 +17,7 @@ from rich.console import Console
 from osteobiome import __version__
 from osteobiome.errors import InputError, ResourceError
 
-COMMANDS: tuple[str, ...] = ("inspect", "knowledge")
+COMMANDS: tuple[str, ...] = ("inspect", "meta", "knowledge")
 
 app = typer.Typer(
     name="osteobiome",
@@ -37,9 +37,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Gut microbiome vs bone: per-cohort associations, meta-analysis, diversity, simulation and power."""
 
