@@ -7,7 +7,6 @@ from statsmodels.stats.multitest import multipletests
 from osteobiome.errors import InputError
 from osteobiome.sets import (
     SET_COLUMNS,
-    bh_adjust,
     camera,
     camera_by_phenotype,
     meta_set_results,
@@ -195,11 +194,10 @@ def test_meta_set_results_weighted_stouffer():
         meta_set_results({})
 
 
-def test_bh_and_t_to_z():
-    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5])
-    expect = multipletests(p[~np.isnan(p)], method="fdr_bh")[1]
-    got = bh_adjust(p)
-    assert np.isnan(got[2]) and np.allclose(got[~np.isnan(p)], expect)
+def test_qvalues_are_bh_and_t_to_z():
+    features, metadata = simulate(n=60, seed=4)
+    res = camera_by_phenotype(features, metadata, ["vbmd", "age"], SETS)
+    assert np.allclose(res["qval"], multipletests(res["pval"], method="fdr_bh")[1])
     assert np.allclose(t_to_z(np.array([-2.0, 3.0]), np.inf), [-2.0, 3.0])
     z = t_to_z(np.array([-40.0, 2.0, 40.0]), 30)
     assert z[0] == pytest.approx(-z[2]) and np.isfinite(z).all() and 0 < z[1] < 2

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError, preview
+from osteobiome.taxonomy import is_unassigned, parse_lineage
 
 COLUMNS = ["entity_type", "entity", "trait", "direction", "reference", "note"]
 ENTITY_TYPES = ("genus", "pathway")
@@ -30,12 +32,10 @@ DIRECTIONS = ("positive", "negative", "conflicting", "unclear")
 BONE_TRAIT = "reported bone association"
 ANNOTATION_COLUMNS = ["feature", *COLUMNS]
 
-_LINEAGE_GENUS = re.compile(r"(?:^|[;|])\s*g__([^;|]*)")
 _RANK_PREFIX = re.compile(r"^(?:[a-z]|D_\d+)__", re.IGNORECASE)
 _GTDB_SUFFIX = re.compile(r"^([A-Z][a-z]+) ([A-Z]{1,3})$")
 _SILVA_NUMBER = re.compile(r"^([A-Z][a-z]+) (\d+)$")
 _SENSU_STRICTO = re.compile(r"^([A-Z][a-z]+) sensu stricto(?: \d+)?$")
-_UNINFORMATIVE = {"", "uncultured", "unclassified", "unknown", "na", "nan", "none", "other"}
 
 
 def _data_text() -> str:
@@ -79,15 +79,12 @@ def normalize_genus_name(name: object) -> str:
     ``'g__Blautia_A'`` -> ``'Blautia'``; ``'[Eubacterium]_hallii_group'`` -> ``'Eubacterium hallii group'``;
     ``'Prevotella_9'`` -> ``'Prevotella'``; ``'Clostridium sensu stricto 1'`` -> ``'Clostridium'``;
     ``'Escherichia/Shigella'`` -> ``'Escherichia-Shigella'``; a lineage string gives its genus rank.
-    Returns ``''`` for empty or uninformative names (``uncultured``, ``NA``, ``g__``).
+    Returns ``''`` for unassigned names (:func:`osteobiome.taxonomy.is_unassigned`: ``uncultured``, ``NA``,
+    ``g__``). Lineage strings are parsed with :func:`osteobiome.taxonomy.parse_lineage`.
     """
     text = str(name).strip().strip("'\"")
-    lineage = _LINEAGE_GENUS.search(text)
-    if lineage:
-        text = lineage.group(1)
-    elif ";" in text or "|" in text:
-        parts = [p.strip() for p in re.split(r"[;|]", text) if p.strip()]
-        text = parts[-1] if parts else ""
+    if ";" in text or "|" in text:
+        text = parse_lineage(text)[RANKS.index("Genus")] or ""
     text = _RANK_PREFIX.sub("", text.strip())
     text = text.replace("[", "").replace("]", "").replace("/", "-")
     text = " ".join(text.replace("_", " ").split())
@@ -96,7 +93,7 @@ def normalize_genus_name(name: object) -> str:
         if match:
             text = match.group(1)
             break
-    return "" if text.casefold() in _UNINFORMATIVE else text
+    return "" if is_unassigned(text) else text
 
 
 def _genus_key(name: object) -> str:

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from osteobiome.errors import InputError, preview
+from osteobiome.meta.adjust import bh
 
 SET_COLUMNS = [
     "set",
@@ -60,23 +61,6 @@ class PhenotypeFit:
     residuals: pd.DataFrame
     df: int
     n: int
-
-
-def bh_adjust(pvals: Iterable[float]) -> np.ndarray:
-    """Benjamini–Hochberg q-values (NaN kept as NaN): ``q_(i) = min_{j>=i} p_(j) * k / j``."""
-    p = np.asarray(list(pvals), dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    k = int(ok.sum())
-    if k == 0:
-        return q
-    order = np.argsort(p[ok])
-    ranked = p[ok][order] * k / np.arange(1, k + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(k)
-    out[order] = np.minimum(ranked, 1.0)
-    q[ok] = out
-    return q
 
 
 def t_to_z(t: np.ndarray, df: float) -> np.ndarray:
@@ -281,7 +265,7 @@ def camera(
             )
         )
     out = pd.DataFrame(rows, columns=SET_COLUMNS[:-1])
-    out["qval"] = bh_adjust(out["pval"])
+    out["qval"] = bh(out["pval"])
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 
@@ -365,7 +349,7 @@ def permutation_set_test(
             "pval": pval,
         }
     )
-    out["qval"] = bh_adjust(out["pval"])
+    out["qval"] = bh(out["pval"])
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 
@@ -401,7 +385,7 @@ def camera_by_phenotype(
         if parts
         else pd.DataFrame(columns=["set", "phenotype", *SET_COLUMNS[1:]])
     )
-    out["qval"] = bh_adjust(out["pval"])
+    out["qval"] = bh(out["pval"])
     return out
 
 
@@ -451,7 +435,7 @@ def meta_set_results(per_cohort: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             row[f"pval_{r['cohort']}"] = r["pval"]
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.insert(out.columns.get_loc("pval") + 1, "qval", bh_adjust(out["pval"]))
+    out.insert(out.columns.get_loc("pval") + 1, "qval", bh(out["pval"]))
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 
