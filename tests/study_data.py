@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-GENERA = [f"Genus_{i:02d}" for i in range(30)]
+GENERA = [
+    "Faecalibacterium", "Akkermansia", "Roseburia", "Agathobacter", "Anaerostipes", "Coprococcus", "Butyricicoccus",
+    "Subdoligranulum", "Bacteroides", "Phocaeicola", "Prevotella", "Parabacteroides", "Alistipes", "Blautia",
+    "Bifidobacterium", "Lactobacillus", "Streptococcus", "Ruminococcus", "Ruminococcus gnavus group", "Eggerthella",
+    "Bilophila", "Methanobrevibacter", "Escherichia-Shigella", "Dialister", "Veillonella", "Victivallis",
+    "Lachnospiraceae NK4A136 group", "DTU089", "Marvinbryantia", "Turicibacter",
+]
 
 
 def write_cohort(folder: Path, prefix: str, n: int, rng: np.random.Generator, both_sexes: bool) -> None:

@@ -59,7 +59,7 @@ def test_associations_one_row_per_feature_and_phenotype(finished):
     assert (
         table.loc[table["metadata"] == "vbmd"]
         .nsmallest(3, "pval")["feature"]
-        .isin(["Genus_00", "Genus_01", "Genus_02"])
+        .isin(["Faecalibacterium", "Akkermansia", "Roseburia"])
         .sum()
         >= 2
     )
@@ -93,6 +93,17 @@ def test_run_json_records_config_versions_seeds_checksums_timings(finished):
     assert any("constant in cohort B" in w for w in record["warnings"])
     log = (folder / "out/run.log").read_text()
     assert "validated" in log and "A: associations done" in log and "warning:" in log
+
+
+def test_mechanisms_from_the_knowledge_table(finished):
+    folder, run = finished
+    mechanisms = run.results.mechanisms
+    assert {"sets", "sets_by_cohort", "annotated_hits"} <= set(mechanisms)
+    assert {"set", "phenotype", "effect", "pval", "qval"} <= set(mechanisms["sets"].columns)
+    hits = mechanisms["annotated_hits"]
+    assert hits["reference"].str.len().gt(0).all() and "Faecalibacterium" in set(hits["feature"])
+    assert (folder / "out/mechanisms/sets.tsv").is_file()
+    assert 'id="mechanisms"' in (folder / "out/report.html").read_text()
 
 
 def test_report_shows_the_run(finished):
