@@ -13,11 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-EXAMPLE := src/osteobiome/data/example
 
-# Until `osteobiome demo` lands: inspect the small synthetic example cohort shipped in the package.
+# Simulates an FHS-like and an MrOS-like cohort, runs the whole study on them and prints the report's path.
 demo: $(STAMP)
-	$(BIN)/osteobiome inspect $(EXAMPLE)/counts.tsv --metadata $(EXAMPLE)/metadata.tsv
+	$(BIN)/osteobiome demo --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

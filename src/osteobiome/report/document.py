@@ -17,6 +17,7 @@ from osteobiome.study.results import StudyResults
 
 TOP_HEATMAP = 40
 TOP_FOREST = 9
+MAX_TABLE_ROWS = 1000  # per table in the HTML; every row is in the results folder's TSV files
 FIGURES = ("heatmap", "volcano", "forest", "alpha", "pcoa", "pathway_heatmap", "sets")
 PERMANOVA_COLUMNS = ["Df", "SumOfSqs", "R2", "F", "pval"]
 
@@ -173,9 +174,10 @@ def _tables(results: StudyResults) -> dict[str, object]:
     """Sortable tables: meta-analysis, per-cohort associations, alpha associations, PERMANOVA, pathways, sets."""
     tables: dict[str, object] = dict.fromkeys(("meta", "alpha", "permanova", "pathway_meta"))
     if results.meta is not None:
-        tables["meta"] = html_table(_meta_view(results.meta), "meta-table")
+        tables["meta"] = html_table(_meta_view(results.meta), "meta-table", MAX_TABLE_ROWS)
     tables["cohorts"] = [
-        (c.name, html_table(_assoc_view(c.associations), f"assoc-{i}")) for i, c in enumerate(results.cohorts)
+        (c.name, html_table(_assoc_view(c.associations), f"assoc-{i}", MAX_TABLE_ROWS))
+        for i, c in enumerate(results.cohorts)
     ]
     alpha = [
         c.alpha_associations.assign(cohort=c.name)
@@ -191,14 +193,16 @@ def _tables(results: StudyResults) -> dict[str, object]:
     if perm is not None:
         tables["permanova"] = html_table(perm, "permanova-table")
     if results.pathway_meta is not None:
-        tables["pathway_meta"] = html_table(_meta_view(results.pathway_meta), "pathway-meta-table")
+        tables["pathway_meta"] = html_table(
+            _meta_view(results.pathway_meta), "pathway-meta-table", MAX_TABLE_ROWS
+        )
     tables["pathways"] = [
-        (c.name, html_table(_assoc_view(c.pathway_associations), f"pathway-{i}"))
+        (c.name, html_table(_assoc_view(c.pathway_associations), f"pathway-{i}", MAX_TABLE_ROWS))
         for i, c in enumerate(results.cohorts)
         if c.pathway_associations is not None
     ]
     tables["mechanisms"] = [
-        (TITLES.get(name, name), html_table(frame, f"mechanisms-{name}"))
+        (TITLES.get(name, name), html_table(frame, f"mechanisms-{name}", MAX_TABLE_ROWS))
         for name, frame in results.mechanisms.items()
         if len(frame)
     ]

@@ -24,6 +24,9 @@ from matplotlib.figure import Figure  # noqa: E402
 
 COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757d")
 POOLED_COLOUR = "#222222"
+RASTER_ABOVE = (
+    1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
+)
 UP, DOWN, GREY = "#c0392b", "#2166ac", "#b8bec6"
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -57,7 +60,7 @@ def save(fig: Figure, folder: Path, name: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with plt.rc_context(STYLE):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=150)
         fig.savefig(folder / f"{name}.png", dpi=150)
     svg = buffer.getvalue()
     (folder / f"{name}.svg").write_bytes(svg)
@@ -294,7 +297,7 @@ def volcano(
                 c=colours,
                 alpha=0.8,
                 linewidth=0,
-                rasterized=len(t) > 5000,
+                rasterized=len(t) > RASTER_ABOVE,
             )
             ax.axvline(0, color="#999999", linewidth=0.7, linestyle="--")
             top = t.assign(_y=y)[hit].nsmallest(label_top * 3, "pval")
@@ -348,7 +351,14 @@ def pcoa_panels(
             ax.scatter(x[missing], y[missing], s=9, color="#cccccc", linewidth=0, label="missing")
             if numeric:
                 points = ax.scatter(
-                    x[~missing], y[~missing], s=11, c=v[~missing], cmap="viridis", linewidth=0, alpha=0.9
+                    x[~missing],
+                    y[~missing],
+                    s=11,
+                    c=v[~missing],
+                    cmap="viridis",
+                    linewidth=0,
+                    alpha=0.9,
+                    rasterized=len(x) > RASTER_ABOVE,
                 )
                 bar = fig.colorbar(points, ax=ax, pad=0.02, aspect=30)
                 bar.set_label(phenotype)
@@ -357,7 +367,14 @@ def pcoa_panels(
                 for i, level in enumerate(pd.unique(v[~missing])):
                     sel = (v == level).to_numpy()
                     ax.scatter(
-                        x[sel], y[sel], s=11, color=colour_of(i), linewidth=0, alpha=0.9, label=str(level)
+                        x[sel],
+                        y[sel],
+                        s=11,
+                        color=colour_of(i),
+                        linewidth=0,
+                        alpha=0.9,
+                        label=str(level),
+                        rasterized=len(x) > RASTER_ABOVE,
                     )
                 ax.legend(fontsize=7, markerscale=1.5)
             ax.set_xlabel(f"PCoA 1 ({100 * float(explained.iloc[0]):.1f}%)")

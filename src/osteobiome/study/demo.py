@@ -7,16 +7,22 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from osteobiome.errors import InputError
 from osteobiome.study.outputs import write_tsv
 
 DEMO_COHORTS = (("FHS", "fhs"), ("MrOS", "mros"))
-DEMO_COVARIATES = ["age", "sex", "bmi"]
+DEMO_COVARIATES = ["age", "sex", "BMI"]
 
 
 def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
     """Simulate both cohorts into ``folder`` (features, taxonomy, metadata, truth per cohort) and write
     ``folder/study.yaml`` analysing every bone phenotype the two cohorts share; return the study file's path."""
-    from osteobiome.simulate import simulate_cohort
+    try:
+        from osteobiome.simulate import simulate_cohort
+    except ModuleNotFoundError:
+        raise InputError(
+            "osteobiome demo needs the simulator (osteobiome.simulate), which is not installed."
+        ) from None
 
     folder.mkdir(parents=True, exist_ok=True)
     phenotypes: list[str] | None = None
@@ -48,7 +54,7 @@ def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
         "rank": "genus",
         "phenotypes": phenotypes,
         "covariates": DEMO_COVARIATES,
-        "reference": {"sex": "F"},
+        "reference": {"sex": "female"},
         "association": {"preset": "default"},
         "meta_analysis": {"method": "REML"},
         "fdr": {"cohort": 0.1, "meta": 0.25},

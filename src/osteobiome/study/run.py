@@ -251,9 +251,7 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
     table = cohort.table
     meta = cohort.metadata
     alpha = div.alpha_diversity(table, list(spec.alpha))
-    alpha_assoc = div.alpha_associations(
-        alpha, meta, list(cfg.phenotypes), list(covariates), **_alpha_options(cfg)
-    )
+    alpha_assoc = _alpha_associations(div, alpha, meta, cfg, covariates)
     permanova, pcoa = {}, {}
     for metric in spec.beta:
         dm = div.beta_diversity(table, metric)
@@ -275,9 +273,39 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
     return {"alpha": alpha, "alpha_associations": alpha_assoc, "permanova": permanova, "pcoa": pcoa}
 
 
-def _alpha_options(cfg: StudyConfig) -> dict[str, Any]:
-    reference = dict(cfg.reference)
-    return {"reference": reference} if reference else {}
+def _alpha_associations(
+    div: Any, alpha: pd.DataFrame, meta: pd.DataFrame, cfg: StudyConfig, covariates: list[str]
+) -> pd.DataFrame | None:
+    """Each alpha index ~ phenotype + covariates, per phenotype (the phenotype's rows, ``associate``'s columns).
+
+    Uses ``osteobiome.diversity.alpha_associations`` when it exists, else the association engine on the
+    indices as they are (no filtering, normalization or transformation).
+    """
+    reference = _reference(cfg, [*cfg.phenotypes, *covariates])
+    own = getattr(div, "alpha_associations", None)
+    if own is not None:
+        return own(alpha, meta, list(cfg.phenotypes), list(covariates), reference=reference)
+    engine = _module("osteobiome.associate")
+    if engine is None:
+        return None
+    frames = []
+    for phenotype in cfg.phenotypes:
+        fixed = [phenotype, *covariates]
+        table = engine.associate(
+            alpha,
+            meta,
+            fixed,
+            list(cfg.random_effects),
+            _reference(cfg, fixed),
+            cfg.association.preset,
+            normalization="NONE",
+            transform="NONE",
+            min_prevalence=0.0,
+            min_abundance=0.0,
+            min_variance=0.0,
+        )
+        frames.append(table[table["metadata"] == phenotype])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
