@@ -114,7 +114,9 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         )
     sets = results.mechanisms.get("sets")
     if sets is not None and len(sets):
-        out["sets"] = figures.save(figures.set_dotplot(sets, results.fdr_meta), figdir, "mechanism_sets")
+        out["sets"] = figures.save(
+            figures.set_dotplot(sets, results.fdr_meta, results.phenotypes), figdir, "mechanism_sets"
+        )
     return out
 
 

@@ -390,7 +390,7 @@ def pcoa_panels(
 
 # ---------------------------------------------------------------------- alpha diversity
 def alpha_effects(tables: Mapping[str, pd.DataFrame], phenotypes: Sequence[str], threshold: float) -> Figure:
-    """Coefficient (95% CI) of each alpha index on each phenotype, one colour per cohort; ``*`` q < threshold."""
+    """Coefficient (95% CI) of each alpha index on each phenotype, one colour per cohort; filled when q < threshold."""
     indices = list(dict.fromkeys(i for t in tables.values() for i in t["feature"]))
     n = len(indices)
     with plt.rc_context(STYLE):
@@ -416,25 +416,37 @@ def alpha_effects(tables: Mapping[str, pd.DataFrame], phenotypes: Sequence[str],
                     color=colour_of(i),
                     elinewidth=1.3,
                     capsize=0,
+                    mfc="white",
+                    mew=1.2,
                     label=name,
                 )
-                for y, c, q in zip(ys, coef, t["qval"].to_numpy(float), strict=True):
-                    if q < threshold:
-                        ax.text(c, y - 0.12, "*", ha="center", fontsize=10, color=colour_of(i))
+                hit = t["qval"].to_numpy(float) < threshold
+                ax.scatter(coef[hit], ys[hit], s=22, color=colour_of(i), zorder=3)
             ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--")
             ax.set_yticks(range(len(phenotypes)), [_short(p, 26) for p in phenotypes])
-            ax.invert_yaxis()
             ax.set_title(index, loc="left")
             ax.set_xlabel("coefficient (95% CI)")
-        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        axes[0][0].invert_yaxis()
+        axes[0][-1].legend(
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=8,
+            title=f"filled: q < {threshold:g}",
+            title_fontsize=7.5,
+        )
     return fig
 
 
 # ---------------------------------------------------------------------- set-level results
-def set_dotplot(table: pd.DataFrame, threshold: float) -> Figure:
-    """Set (trait / mechanism group) × phenotype dots: colour = mean effect, size = −log10(q); ringed when q < threshold."""
-    sets = list(dict.fromkeys(table["set"]))
-    phenotypes = list(dict.fromkeys(table["phenotype"]))
+def set_dotplot(table: pd.DataFrame, threshold: float, phenotypes: Sequence[str] | None = None) -> Figure:
+    """Set (trait / mechanism group) × phenotype dots: colour = mean effect, size = −log10(q); ringed when q < threshold.
+
+    Sets are ordered by their smallest p-value; phenotypes as given (default: order of appearance)."""
+    sets = list(dict.fromkeys(table.sort_values("pval", kind="stable")["set"]))
+    phenotypes = [
+        p for p in (phenotypes or dict.fromkeys(table["phenotype"])) if p in set(table["phenotype"])
+    ]
+    table = table[table["phenotype"].isin(phenotypes)]
     effect_max = float(np.nanmax(np.abs(table["effect"]))) or 1.0
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(
