@@ -9,12 +9,73 @@ import pandas as pd
 import yaml
 
 GENERA = [
-    "Faecalibacterium", "Akkermansia", "Roseburia", "Agathobacter", "Anaerostipes", "Coprococcus", "Butyricicoccus",
-    "Subdoligranulum", "Bacteroides", "Phocaeicola", "Prevotella", "Parabacteroides", "Alistipes", "Blautia",
-    "Bifidobacterium", "Lactobacillus", "Streptococcus", "Ruminococcus", "Ruminococcus gnavus group", "Eggerthella",
-    "Bilophila", "Methanobrevibacter", "Escherichia-Shigella", "Dialister", "Veillonella", "Victivallis",
-    "Lachnospiraceae NK4A136 group", "DTU089", "Marvinbryantia", "Turicibacter",
+    "Faecalibacterium",
+    "Akkermansia",
+    "Roseburia",
+    "Agathobacter",
+    "Anaerostipes",
+    "Coprococcus",
+    "Butyricicoccus",
+    "Subdoligranulum",
+    "Bacteroides",
+    "Phocaeicola",
+    "Prevotella",
+    "Parabacteroides",
+    "Alistipes",
+    "Blautia",
+    "Bifidobacterium",
+    "Lactobacillus",
+    "Streptococcus",
+    "Ruminococcus",
+    "Ruminococcus gnavus group",
+    "Eggerthella",
+    "Bilophila",
+    "Methanobrevibacter",
+    "Escherichia-Shigella",
+    "Dialister",
+    "Veillonella",
+    "Victivallis",
+    "Lachnospiraceae NK4A136 group",
+    "DTU089",
+    "Marvinbryantia",
+    "Turicibacter",
 ]
+
+
+PATHWAYS = [
+    "CENTFERM-PWY",
+    "PWY-5676",
+    "P162-PWY",
+    "PWY-5677",
+    "GLUDEG-II-PWY",
+    "PWY-5022",
+    "PWY-6590",
+    "P108-PWY",
+    "PWY-5088",
+    "PROPFERM-PWY",
+    "PWY-7013",
+    "HISTSYN-PWY",
+    "ARGSYN-PWY",
+    "THRESYN-PWY",
+    "PRPP-PWY",
+    "PWY-7219",
+]
+
+
+def write_pathways(folder: Path, meta: pd.DataFrame, rng: np.random.Generator) -> None:
+    """A PICRUSt2 ``path_abun_unstrat.tsv`` (pathways as rows, fractional abundances) for ``meta``'s samples."""
+    z = ((meta["vbmd"] - 300) / 40).to_numpy()[:, None]
+    effect = np.zeros(len(PATHWAYS))
+    effect[:2] = [0.5, -0.5]
+    values = (
+        rng.lognormal(6, 1, len(PATHWAYS))
+        * rng.lognormal(0, 0.3, (len(meta), len(PATHWAYS)))
+        * np.exp(effect * z)
+    )
+    table = pd.DataFrame(
+        values.T.round(3) + 0.001, index=pd.Index(PATHWAYS, name="pathway"), columns=meta.index
+    )
+    table.to_csv(folder / "path_abun_unstrat.tsv", sep="\t")
 
 
 def write_cohort(folder: Path, prefix: str, n: int, rng: np.random.Generator, both_sexes: bool) -> None:
@@ -40,10 +101,14 @@ def write_cohort(folder: Path, prefix: str, n: int, rng: np.random.Generator, bo
     table = pd.DataFrame(counts.T, index=pd.Index(GENERA, name="feature"), columns=samples)
     table.to_csv(folder / "features.tsv", sep="\t")
     meta.to_csv(folder / "metadata.tsv", sep="\t")
+    write_pathways(folder, meta, rng)
 
 
-def write_study(folder: Path, n: tuple[int, int] = (80, 60), seed: int = 1, **overrides: object) -> Path:
-    """Two cohorts (A with both sexes, B men only) and ``folder/study.yaml``; ``overrides`` replace top-level keys."""
+def write_study(
+    folder: Path, n: tuple[int, int] = (80, 60), seed: int = 1, pathways: bool = False, **overrides: object
+) -> Path:
+    """Two cohorts (A with both sexes, B men only) and ``folder/study.yaml``; ``pathways`` adds each cohort's
+    PICRUSt2 table to the study; ``overrides`` replace top-level keys."""
     rng = np.random.default_rng(seed)
     write_cohort(folder / "a", "A", n[0], rng, both_sexes=True)
     write_cohort(folder / "b", "B", n[1], rng, both_sexes=False)
@@ -75,6 +140,9 @@ def write_study(folder: Path, n: tuple[int, int] = (80, 60), seed: int = 1, **ov
             "seed": 1,
         },
     }
+    if pathways:
+        for entry, sub in zip(study["cohorts"], ("a", "b"), strict=True):
+            entry["pathways"] = f"{sub}/path_abun_unstrat.tsv"
     study.update(overrides)
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))

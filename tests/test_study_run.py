@@ -2,12 +2,14 @@ import json
 
 import pandas as pd
 import pytest
+from engines import requires
 from study_data import write_study
 
 import osteobiome.report
 from osteobiome.cli import main
 from osteobiome.study import load_study, run_study
 
+ENGINES = requires("osteobiome.associate", "osteobiome.diversity")
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 
 
@@ -18,12 +20,13 @@ def leftovers(parent, name):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
-    path = write_study(folder)
+    path = write_study(folder, pathways=True)
     with pytest.warns(UserWarning, match="constant in cohort B"):
         run = run_study(load_study(path), folder / "out", workers=2, quiet=True)
     return folder, run
 
 
+@ENGINES
 def test_results_layout(finished):
     folder, run = finished
     out = folder / "out"
@@ -48,6 +51,7 @@ def test_results_layout(finished):
     assert leftovers(folder, "out") == []
 
 
+@ENGINES
 def test_associations_one_row_per_feature_and_phenotype(finished):
     folder, _ = finished
     table = pd.read_csv(folder / "out/cohorts/A/associations.tsv", sep="\t")
@@ -65,6 +69,7 @@ def test_associations_one_row_per_feature_and_phenotype(finished):
     )
 
 
+@ENGINES
 def test_meta_results_per_phenotype(finished):
     folder, run = finished
     meta = pd.read_csv(folder / "out/meta/meta_results.tsv", sep="\t")
@@ -73,6 +78,20 @@ def test_meta_results_per_phenotype(finished):
     assert run.results.meta_hits() == int((meta["qval.fdr"] < 0.25).sum())
 
 
+@ENGINES
+def test_pathways_through_the_same_models_and_meta_analysis(finished):
+    folder, run = finished
+    a = pd.read_csv(folder / "out/pathways/cohorts/A/associations.tsv", sep="\t")
+    assert set(a["metadata"]) == {"vbmd", "ct_vbmd"} and "PWY-5676" in set(a["feature"])
+    top = a[a["metadata"] == "vbmd"].nsmallest(2, "pval")
+    assert set(top["feature"]) == {"CENTFERM-PWY", "PWY-5676"}
+    meta = pd.read_csv(folder / "out/pathways/meta/meta_results.tsv", sep="\t")
+    assert set(meta["exposure"]) == {"vbmd", "ct_vbmd"} and run.results.pathway_meta is not None
+    assert 'id="pathways"' in (folder / "out/report.html").read_text()
+    assert "pathway" in set(run.results.mechanisms["annotated_hits"]["entity_type"])
+
+
+@ENGINES
 def test_permanova_adjusts_the_phenotype_for_the_covariates(finished):
     folder, _ = finished
     a = pd.read_csv(folder / "out/cohorts/A/diversity/permanova_braycurtis.tsv", sep="\t")
@@ -81,13 +100,14 @@ def test_permanova_adjusts_the_phenotype_for_the_covariates(finished):
     assert "sex" not in set(b["term"])
 
 
+@ENGINES
 def test_run_json_records_config_versions_seeds_checksums_timings(finished):
     folder, run = finished
     record = json.loads((folder / "out/run.json").read_text())
     assert record["config"]["phenotypes"] == ["vbmd", "ct_vbmd"]
     assert {"osteobiome", "python", "numpy", "pandas"} <= set(record["versions"])
     assert record["seeds"] == {"study": 1, "diversity": 1}
-    assert len(record["inputs"]) == 4 and all(len(v["sha256"]) == 64 for v in record["inputs"].values())
+    assert len(record["inputs"]) == 6 and all(len(v["sha256"]) == 64 for v in record["inputs"].values())
     assert record["timings_seconds"]["total"] > 0 and "A associations" in record["timings_seconds"]
     assert record["settings"]["covariates_by_cohort"] == {"A": ["age", "sex", "bmi"], "B": ["age", "bmi"]}
     assert any("constant in cohort B" in w for w in record["warnings"])
@@ -95,6 +115,7 @@ def test_run_json_records_config_versions_seeds_checksums_timings(finished):
     assert "validated" in log and "A: associations done" in log and "warning:" in log
 
 
+@ENGINES
 def test_mechanisms_from_the_knowledge_table(finished):
     folder, run = finished
     mechanisms = run.results.mechanisms
@@ -106,6 +127,7 @@ def test_mechanisms_from_the_knowledge_table(finished):
     assert 'id="mechanisms"' in (folder / "out/report.html").read_text()
 
 
+@ENGINES
 def test_report_shows_the_run(finished):
     folder, run = finished
     html = (folder / "out/report.html").read_text()
@@ -113,6 +135,7 @@ def test_report_shows_the_run(finished):
     assert run.summary()[0].startswith("A: ") and any("meta-analysis" in s for s in run.summary())
 
 
+@ENGINES
 def test_cli_run_prints_summary_and_report_path(tmp_path, capsys):
     path = write_study(tmp_path, n=(40, 40), diversity=False, report=False)
     try:

@@ -52,7 +52,18 @@ def mechanism_tables(
         notes = annotate(hits["feature"].unique())
         if len(notes):
             merged = hits.merge(notes, on="feature")
-            keep = ["feature", "phenotype", "source", "coef", "q", "trait", "direction", "reference", "note"]
+            keep = [
+                "feature",
+                "phenotype",
+                "source",
+                "coef",
+                "q",
+                "entity_type",
+                "trait",
+                "direction",
+                "reference",
+                "note",
+            ]
             out["annotated_hits"] = merged[[c for c in keep if c in merged.columns]]
     return out
 

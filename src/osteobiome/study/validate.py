@@ -90,6 +90,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
     from osteobiome.io import read_metadata
 
     _check_reference_keys(cfg)
+    _check_association_options(cfg)
     plans = []
     for i, spec in enumerate(cfg.cohorts):
         for key in ("features", "metadata", "taxonomy", "pathways"):
@@ -151,6 +152,16 @@ def _check_reference_keys(cfg: StudyConfig) -> None:
                 f"{cfg.where('reference', var)}: {var!r} is neither a phenotype nor a covariate"
                 f"{suggest(var, modelled)}; a reference level applies to a variable of the model."
             )
+
+
+def _check_association_options(cfg: StudyConfig) -> None:
+    """The preset and every association option are known to the engine (when it is installed)."""
+    from osteobiome.study.run import association_options
+
+    try:
+        association_options(cfg)
+    except InputError as exc:
+        raise InputError(f"{cfg.where('association')}: {exc}") from None
 
 
 def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFrame) -> None:
