@@ -89,6 +89,7 @@ def test_reference_for_a_variable_outside_the_model(tmp_path):
         validate_study(load_study(path))
 
 
+@pytest.mark.filterwarnings("ignore:.*constant in cohort B")
 def test_too_few_complete_samples(tmp_path):
     path = write_study(tmp_path)
     meta = pd.read_csv(tmp_path / "b" / "metadata.tsv", sep="\t")

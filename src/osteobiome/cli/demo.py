@@ -21,6 +21,7 @@ def demo(
         Path("demo_output"), "--out", "-o", help="Results folder; the simulated inputs go to DIR/inputs."
     ),
     seed: int = typer.Option(2026, "--seed", help="Seed of the simulated cohorts."),
+    n: int | None = typer.Option(None, "--n", min=10, help="Samples per cohort (default: FHS 1,227 and MrOS 831)."),
     workers: int = typer.Option(2, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress display and no summary; only the report path."
@@ -29,7 +30,7 @@ def demo(
     """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
     out = out.resolve()
     with atomic_output_dir(out / "inputs") as inputs:
-        write_demo_inputs(inputs, seed=seed)
+        write_demo_inputs(inputs, seed=seed, n=n)
     finished = run_study(
         load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",)
     )

@@ -14,9 +14,11 @@ DEMO_COHORTS = (("FHS", "fhs"), ("MrOS", "mros"))
 DEMO_COVARIATES = ["age", "sex", "BMI"]
 
 
-def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
+def write_demo_inputs(folder: Path, seed: int = 2026, n: int | None = None) -> Path:
     """Simulate both cohorts into ``folder`` (features, taxonomy, metadata, truth per cohort) and write
-    ``folder/study.yaml`` analysing every bone phenotype the two cohorts share; return the study file's path."""
+    ``folder/study.yaml`` analysing every bone phenotype the two cohorts share; return the study file's path.
+
+    ``n``: samples per cohort (default: the presets' sizes, 1,227 and 831)."""
     try:
         from osteobiome.simulate import simulate_cohort
     except ModuleNotFoundError:
@@ -28,7 +30,7 @@ def write_demo_inputs(folder: Path, seed: int = 2026) -> Path:
     phenotypes: list[str] | None = None
     cohorts = []
     for i, (name, preset) in enumerate(DEMO_COHORTS):
-        sim = simulate_cohort(preset, seed=seed + i)
+        sim = simulate_cohort(preset, n=n, seed=seed + i)
         sub = folder / preset
         write_tsv(sim.features.T.rename_axis("feature"), sub / "features.tsv", index=True)
         write_tsv(sim.metadata.rename_axis("sample_id"), sub / "metadata.tsv", index=True)
