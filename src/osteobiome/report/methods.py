@@ -45,6 +45,21 @@ META = {
     "SJ": "random-effects meta-analysis with the Sidik–Jonkman (SJ) estimator of τ²",
     "FE": "fixed-effect (FE, inverse-variance) meta-analysis",
 }
+ALPHA = {
+    "shannon": "Shannon index",
+    "observed": "observed richness",
+    "simpson": "Simpson index",
+    "chao1": "Chao1",
+    "pielou": "Pielou's evenness",
+    "faith_pd": "Faith's phylogenetic diversity",
+}
+BETA = {
+    "braycurtis": "Bray–Curtis",
+    "jaccard": "binary Jaccard",
+    "aitchison": "Aitchison",
+    "weighted_unifrac": "weighted UniFrac",
+    "unweighted_unifrac": "unweighted UniFrac",
+}
 PLURAL = {
     "genus": "genera",
     "species": "species",
@@ -71,7 +86,7 @@ def methods_paragraph(
         f"{rank.capitalize()}-level abundances of {_join(f'{name} (n = {n:,})' for name, n in cohorts.items())} "
         f"were analysed with osteobiome {versions.get('osteobiome', '')}.".replace("  ", " "),
         _models_sentence(settings, phenotypes, rank),
-        _preprocessing_sentence(assoc, preset),
+        _preprocessing_sentence(assoc, preset, settings.get("model")),
         _testing_sentence(assoc, fdr_cohort),
     ]
     meta = settings.get("meta")
@@ -86,10 +101,19 @@ def methods_paragraph(
     div = settings.get("diversity")
     if div:
         parts.append(
-            f"Alpha diversity ({_join(div.get('alpha', []))}) was regressed on each phenotype with the same "
-            f"covariates; beta diversity ({_join(div.get('beta', []))}) was tested with PERMANOVA "
+            f"Alpha diversity ({_join(ALPHA.get(a, a) for a in div.get('alpha', []))}) was regressed on each "
+            f"phenotype with the same covariates; beta diversity ({_join(BETA.get(b, b) for b in div.get('beta', []))}"
+            ") was tested with PERMANOVA "
             f"({div.get('permutations', 999)} permutations, seed {div.get('seed', 1)}; {PERMANOVA_NOTE}) and "
             f"ordinated by principal coordinates analysis."
+        )
+    sets = settings.get("mechanisms")
+    if sets:
+        parts.append(
+            f"Genera and pathways were annotated with bone-relevant traits and mechanism groups from the curated "
+            f"knowledge table shipped with osteobiome (compiled {sets.get('compiled', 'n/a')}); for each trait set × "
+            f"phenotype, a competitive set test ({sets.get('method', 'CAMERA')}) compared the set's features with all "
+            f"others in each cohort, and cohorts were combined by {sets.get('combination', 'weighted Stouffer')}."
         )
     if settings.get("pathways"):
         parts.append(
@@ -119,14 +143,14 @@ def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], ran
     if random:
         extra += f", with random intercepts for {_join(random)}"
     if ref:
-        extra += f" (reference levels: {_join(f'{k} = {v}' for k, v in ref.items())})"
+        extra += f", with reference level{'s' if len(ref) > 1 else ''} {_join(f'{k} = {v}' for k, v in ref.items())}"
     return (
         f"In each cohort separately, every {rank} was tested against each phenotype "
         f"({_join(phenotypes)}) in its own multivariable model ({where}){extra}."
     )
 
 
-def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str) -> str:
+def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str, settings_model: str | None) -> str:
     filters = []
     if assoc.get("min_prevalence") is not None:
         filters.append(f"non-zero in more than {100 * float(assoc['min_prevalence']):g}% of samples")
@@ -147,7 +171,7 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str) -> str:
             if assoc["standardize"]
             else "; variables were not standardized"
         )
-    model = assoc.get("analysis_method") or assoc.get("model")
+    model = assoc.get("analysis_method") or assoc.get("model") or settings_model
     if model:
         text += f"; coefficients were estimated by {MODEL.get(str(model).upper(), str(model))}"
     return text + "."

@@ -113,7 +113,7 @@ def run_study(
                 meta=meta,
                 pathway_meta=pathway_meta,
                 mechanisms=mechanisms,
-                settings=_settings(plan, parts),
+                settings=_settings(plan, parts, mechanisms),
                 fdr_cohort=cfg.fdr.cohort,
                 fdr_meta=cfg.fdr.meta,
                 versions=versions(),
@@ -432,7 +432,18 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
 
 
-def _settings(plan: StudyPlan, parts: list[_Part]) -> dict[str, Any]:
+def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str] | None:
+    """Provenance of the knowledge table and the set-test method, when set-level results exist."""
+    if "sets" not in mechanisms:
+        return None
+    from osteobiome.knowledge import knowledge_provenance
+
+    compiled = knowledge_provenance().get("compiled", "n/a")
+    combination = "weighted Stouffer (weights √N)" if "sets_by_cohort" in mechanisms else "none (one cohort)"
+    return {"compiled": compiled, "method": "CAMERA, full residual correlation", "combination": combination}
+
+
+def _settings(plan: StudyPlan, parts: list[_Part], mechanisms: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """What was run, for the Methods paragraph and run.json."""
     cfg = plan.config
     options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
@@ -443,6 +454,8 @@ def _settings(plan: StudyPlan, parts: list[_Part]) -> dict[str, Any]:
         "covariates_by_cohort": {cp.name: cp.covariates for cp in plan.cohorts},
         "reference": dict(cfg.reference),
         "random_effects": list(cfg.random_effects),
+        "model": "LMM" if cfg.random_effects else "LM",
+        "mechanisms": _mechanism_settings(mechanisms),
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
