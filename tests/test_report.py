@@ -123,14 +123,6 @@ def test_methods_warnings_and_escaping(rendered):
     assert "REML" in html and "Benjamini–Hochberg" in html and "`default` preset" in html
 
 
-def test_mechanisms_section_only_when_given(tmp_path):
-    path = render(synthetic_results(with_mechanisms=False), tmp_path)
-    page = Page()
-    page.feed(path.read_text())
-    assert "mechanisms" not in page.ids and "methods" in page.ids
-    assert not (tmp_path / "figures" / "mechanism_sets.svg").exists()
-
-
 def test_single_cohort_without_diversity_or_meta(tmp_path):
     results = synthetic_results()
     results.cohorts = results.cohorts[:1]
@@ -140,7 +132,8 @@ def test_single_cohort_without_diversity_or_meta(tmp_path):
     page = Page()
     page.feed(render(results, tmp_path).read_text())
     assert {"overview", "associations", "methods"} <= page.ids
-    assert not {"meta", "diversity", "fig-forest"} & page.ids
+    assert not {"meta", "diversity", "fig-forest", "mechanisms"} & page.ids
+    assert not (tmp_path / "figures" / "mechanism_sets.svg").exists()
 
 
 def test_methods_paragraph_states_what_ran():
