@@ -97,3 +97,17 @@ def test_too_few_complete_samples(tmp_path):
     meta.to_csv(tmp_path / "b" / "metadata.tsv", sep="\t", index=False)
     with pytest.raises(InputError, match=r"phenotypes\[1\]: only 3 sample\(s\) of cohort B have 'ct_vbmd'"):
         validate_study(load_study(path))
+
+
+def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
+    from osteobiome.study.summary import cohort_summary
+
+    path = write_study(tmp_path)
+    meta = pd.read_csv(tmp_path / "a" / "metadata.tsv", sep="\t").iloc[:-5]
+    meta.to_csv(tmp_path / "a" / "metadata.tsv", sep="\t", index=False)
+    with pytest.warns(UserWarning):
+        plan = validate_study(load_study(path))
+    summary = cohort_summary(plan.cohorts[0].cohort, "genus")
+    assert summary["n"] == 75 and summary["samples left out"] == 5 and summary["genera"] == 30
+    assert summary["age"].count("±") == 1 and summary["female"].endswith("%")
+    assert "(" in summary["depth (median, IQR)"]

@@ -18,9 +18,11 @@ FEATURE_WORD = {
 
 
 def cohort_summary(cohort: Cohort, rank: str | None) -> dict[str, object]:
-    """Overview of one cohort: ``n``, ``age`` (mean ± SD, range), ``female`` (%), ``depth`` (median, IQR), features."""
+    """Overview of one cohort: ``n``, samples left out (unmatched ids, all-zero), ``age`` (mean ± SD, range),
+    ``female`` (%), ``depth`` (median, IQR), number of features (named after the rank)."""
     meta = cohort.metadata
     summary: dict[str, object] = {"n": cohort.n_samples}
+    summary["samples left out"] = sum(len(d.ids) for d in cohort.drops if d.axis == "sample")
     age = _column(meta, ("age", "age_years", "age_at_visit"))
     if age is not None and pd.api.types.is_numeric_dtype(age) and age.notna().any():
         summary["age"] = f"{age.mean():.1f} ± {age.std():.1f} ({age.min():.0f}–{age.max():.0f})"
