@@ -184,6 +184,39 @@ def test_methods_paragraph_states_what_ran():
         assert phrase in text, phrase
 
 
+def test_methods_paragraph_describes_the_calibrated_default():
+    assoc = {
+        "normalization": "TSS",
+        "transform": "LOG",
+        "model": "twopart",
+        "variance": "HC3",
+        "compositional": "median",
+        "compositional_prevalence": True,
+        "depth_covariate": "prevalence",
+        "correction": "BH",
+        "fdr_scope": "per-variable",
+    }
+    text = methods_paragraph(
+        {"rank": "genus", "preset": "default", "association": assoc, "covariates_by_cohort": {"A": ["age"]}},
+        {"A": 10},
+        ["bmd"],
+        0.1,
+        0.25,
+        {},
+    )
+    for phrase in (
+        "two-part model",
+        "joint p-value",
+        "HC3",
+        "median coefficient",
+        "prevalence part too",
+        "log read depth",
+        "per phenotype",
+    ):
+        assert phrase in text, phrase
+    assert "meta-analysis" not in text
+
+
 def test_html_table_formats_and_keeps_sort_values():
     frame = pd.DataFrame(
         {"feature": ["a", "b"], "coef": [0.123456, -2e-5], "pval": [0.5, 1e-12], "N": [1227, 3]}

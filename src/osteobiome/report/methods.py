@@ -29,6 +29,22 @@ TRANSFORM = {
 MODEL = {
     "LM": "ordinary least squares with t tests on the residual degrees of freedom",
     "LMM": "linear mixed models with random intercepts (REML, Satterthwaite degrees of freedom)",
+    "TWOPART": (
+        "a two-part model per feature (as in MaAsLin3): a logistic model of presence (with weighted augmentation "
+        "against separation) and a linear model of log2 abundance on the samples where the feature is present, "
+        "the reported coefficient being the abundance part's and the p-value the joint p-value of both parts"
+    ),
+}
+COMPOSITIONAL = {
+    "median": (
+        "each abundance coefficient was tested against the median coefficient of the same variable across "
+        "features (compositional correction, analytic covariance)"
+    ),
+    "linda": "abundance coefficients were corrected for compositional bias by the mode of their distribution (LinDA)",
+}
+DEPTH = {
+    "prevalence": "log read depth was added as a covariate of the prevalence part",
+    "both": "log read depth was added as a covariate of both parts",
 }
 CORRECTION = {
     "BH": "Benjamini–Hochberg",
@@ -171,9 +187,19 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str, settings_mode
             if assoc["standardize"]
             else "; variables were not standardized"
         )
-    model = assoc.get("analysis_method") or assoc.get("model") or settings_model
+    model = str(assoc.get("analysis_method") or assoc.get("model") or settings_model or "").upper()
+    if model == "LM" and settings_model == "LMM":
+        model = "LMM"
     if model:
-        text += f"; coefficients were estimated by {MODEL.get(str(model).upper(), str(model))}"
+        text += f"; coefficients were estimated by {MODEL.get(model, model)}"
+    if str(assoc.get("variance", "")).upper() == "HC3":
+        text += " with heteroscedasticity-consistent (HC3) standard errors"
+    if assoc.get("compositional") in COMPOSITIONAL:
+        text += f"; {COMPOSITIONAL[assoc['compositional']]}"
+        if assoc.get("compositional_prevalence"):
+            text += ", for the prevalence part too"
+    if assoc.get("depth_covariate") in DEPTH:
+        text += f"; {DEPTH[assoc['depth_covariate']]}"
     return text + "."
 
 
