@@ -223,6 +223,8 @@ def test_html_table_formats_and_keeps_sort_values():
     )
     table = html_table(frame, "t", max_rows=1)
     assert table.total == 2 and len(table.rows) == 1 and "first 1 of 2" in table.note
-    assert table.rows[0] == [("a", ""), ("0.123", repr(0.123456)), ("0.5", "0.5"), ("1,227", "1227")]
+    assert table.rows[0] == [("a", None), ("0.123", repr(0.123456)), ("0.5", "0.5"), ("1,227", "1227")]
+    missing = html_table(pd.DataFrame({"coef": [float("nan")], "name": [None]}), "m")
+    assert missing.rows[0] == [("NA", ""), ("NA", "")]
     assert format_number(1e-12, p_value=True) == "1.0e-12"
     assert format_number(float("nan")) == "NA"

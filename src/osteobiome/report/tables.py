@@ -18,7 +18,7 @@ class HtmlTable:
 
     id: str
     columns: list[str]
-    rows: list[list[tuple[str, str]]]
+    rows: list[list[tuple[str, str | None]]]
     total: int
     note: str = ""
 
@@ -34,8 +34,8 @@ def html_table(frame: pd.DataFrame, table_id: str, max_rows: int = 2000, note: s
     return HtmlTable(table_id, [str(c) for c in shown.columns], rows, len(frame), note)
 
 
-def _cell(column: str, value: object) -> tuple[str, str]:
-    """(display text, sort key) for one value; numbers sort numerically, missing values last."""
+def _cell(column: str, value: object) -> tuple[str, str | None]:
+    """(display text, numeric sort key): ``None`` for text (sorted as text), ``""`` for missing (sorted last)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "NA", ""
     if isinstance(value, bool | np.bool_):
@@ -45,7 +45,7 @@ def _cell(column: str, value: object) -> tuple[str, str]:
     if isinstance(value, float | np.floating):
         v = float(value)
         return format_number(v, p_value=column in P_COLUMNS or column.startswith("pval")), repr(v)
-    return str(value), ""
+    return str(value), None
 
 
 def format_number(v: float, p_value: bool = False) -> str:
