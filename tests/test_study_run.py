@@ -178,3 +178,28 @@ def test_failure_mid_run_leaves_no_partial_folder_and_keeps_old_results(tmp_path
         run_study(load_study(path), tmp_path / "res", quiet=True)
     assert [p.name for p in (tmp_path / "res").iterdir()] == ["previous.txt"]
     assert leftovers(tmp_path, "res") == []
+
+
+@DIVERSITY
+def test_serial_and_parallel_runs_agree(finished):
+    folder, _ = finished
+    with pytest.warns(UserWarning):
+        run_study(load_study(folder / "study.yaml"), folder / "serial", workers=1, quiet=True)
+    for rel in (
+        "cohorts/A/associations.tsv",
+        "cohorts/B/diversity/permanova_braycurtis.tsv",
+        "meta/meta_results.tsv",
+        "cohorts/A/diversity/alpha_associations.tsv",
+        "pathways/meta/meta_results.tsv",
+    ):
+        serial = pd.read_csv(folder / "serial" / rel, sep="\t")
+        parallel = pd.read_csv(folder / "out" / rel, sep="\t")
+        pd.testing.assert_frame_equal(serial, parallel, obj=rel)
+
+
+def test_phenotype_chunks():
+    from osteobiome.study.run import _chunks
+
+    assert _chunks(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
+    assert _chunks(["a"], 4) == [("a",)]
+    assert _chunks(["a", "b", "c"], 1) == [("a", "b", "c")]

@@ -145,16 +145,22 @@ def run_study(
 def _run_parts(
     plan: StudyPlan, workers: int | None, progress: Callable, log: _RunLog, timings: dict
 ) -> list[_Part]:
-    """Associations, diversity and pathways of every cohort, over ``workers`` processes (1 = in this process)."""
+    """Associations, diversity and pathways of every cohort, over ``workers`` processes (1 = in this process).
+
+    With several workers the PERMANOVAs (one per phenotype and distance, the slowest part) are also split into
+    one job per worker and cohort, so that a single large cohort uses every worker too.
+    """
     cfg = plan.config
+    n_workers = max(1, min(workers or 1, os.cpu_count() or 1))
+    chunks = _chunks(list(cfg.phenotypes), n_workers)
     jobs = []
     for cp in plan.cohorts:
-        jobs.append((cp.name, "associations", cp.cohort, cp.covariates))
+        jobs.append((cp.name, "associations", cp.cohort, cp.covariates, ()))
         if cfg.diversity is not None:
-            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates))
+            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates, ()))
+            jobs.extend((cp.name, "permanova", cp.cohort, cp.covariates, chunk) for chunk in chunks)
         if cp.pathways is not None:
-            jobs.append((cp.name, "pathways", cp.pathways, cp.covariates))
-    n_workers = max(1, min(workers or 1, len(jobs), os.cpu_count() or 1))
+            jobs.append((cp.name, "pathways", cp.pathways, cp.covariates, ()))
     advance = progress("cohort analyses", len(jobs))
     parts: list[_Part] = []
     if n_workers == 1:
@@ -162,24 +168,36 @@ def _run_parts(
             parts.append(_run_part(cfg, *job))
             advance()
     else:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
+        with ProcessPoolExecutor(min(n_workers, len(jobs)), mp_context=get_context("fork")) as pool:
             futures = [pool.submit(_run_part, cfg, *job) for job in jobs]
             for future in as_completed(futures):
                 parts.append(future.result())
                 advance()
     for p in parts:
-        timings[f"{p.cohort} {p.kind}"] = p.seconds
+        key = f"{p.cohort} {p.kind}"
+        timings[key] = timings.get(key, 0.0) + p.seconds
         log.add(f"{p.cohort}: {p.kind} done in {p.seconds:.2f} s")
     return parts
 
 
-def _run_part(cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str]) -> _Part:
-    """One cohort's associations, diversity or pathways, with the warnings it raised."""
+def _chunks(items: list[str], n: int) -> list[tuple[str, ...]]:
+    """``items`` in at most ``n`` contiguous, nearly equal, non-empty chunks."""
+    n = max(1, min(n, len(items)))
+    bounds = [round(i * len(items) / n) for i in range(n + 1)]
+    return [tuple(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _run_part(
+    cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str], phenotypes: tuple[str, ...]
+) -> _Part:
+    """One cohort's associations, diversity, PERMANOVAs (of ``phenotypes``) or pathways, with its warnings."""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if kind == "diversity":
             value = _diversity(cohort, cfg, covariates)
+        elif kind == "permanova":
+            value = _permanovas(cohort, cfg, covariates, phenotypes)
         else:
             value = _associations(cohort, cfg, covariates)
     messages = [
@@ -240,7 +258,7 @@ def association_options(cfg: StudyConfig) -> dict[str, Any]:
 
 
 def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[str, Any]:
-    """Alpha indices and associations, PERMANOVA per phenotype and distance, PCoA per distance."""
+    """Alpha indices and their associations with each phenotype; PCoA of each distance."""
     div = _module("osteobiome.diversity")
     spec = cfg.diversity
     if div is None or spec is None:
@@ -249,14 +267,27 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
         )
         return {}
     table = cohort.table
-    meta = cohort.metadata
     alpha = div.alpha_diversity(table, list(spec.alpha))
-    alpha_assoc = _alpha_associations(div, alpha, meta, cfg, covariates)
-    permanova, pcoa = {}, {}
+    alpha_assoc = _alpha_associations(div, alpha, cohort.metadata, cfg, covariates)
+    pcoa = {metric: div.pcoa(div.beta_diversity(table, metric)) for metric in spec.beta}
+    return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}
+
+
+def _permanovas(
+    cohort: Cohort, cfg: StudyConfig, covariates: list[str], phenotypes: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
+    """Per distance, PERMANOVA of ``distance ~ covariates + phenotype`` (sequential) for each phenotype, stacked
+    with a ``phenotype`` column; samples missing a term are left out of that phenotype's test."""
+    div = _module("osteobiome.diversity")
+    spec = cfg.diversity
+    if div is None or spec is None:
+        return {}
+    meta = cohort.metadata
+    out = {}
     for metric in spec.beta:
-        dm = div.beta_diversity(table, metric)
+        dm = div.beta_diversity(cohort.table, metric)
         tables = []
-        for phenotype in cfg.phenotypes:
+        for phenotype in phenotypes:
             terms = [*covariates, phenotype]
             complete = meta.index[meta[terms].notna().all(axis=1)]
             res = div.permanova(
@@ -268,9 +299,8 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
                 seed=spec.seed,
             )
             tables.append(res.assign(phenotype=phenotype))
-        permanova[metric] = pd.concat(tables, ignore_index=True)
-        pcoa[metric] = div.pcoa(dm)
-    return {"alpha": alpha, "alpha_associations": alpha_assoc, "permanova": permanova, "pcoa": pcoa}
+        out[metric] = pd.concat(tables, ignore_index=True)
+    return out
 
 
 def _alpha_associations(
@@ -309,7 +339,7 @@ def _alpha_associations(
 
 
 def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
-    by_key = {(p.cohort, p.kind): p.value for p in parts}
+    by_key = {(p.cohort, p.kind): p.value for p in parts if p.kind != "permanova"}
     out = []
     for cp in plan.cohorts:
         assoc, _ = by_key[(cp.name, "associations")]
@@ -324,10 +354,27 @@ def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
                 covariates=cp.covariates,
                 alpha=div.get("alpha"),
                 alpha_associations=div.get("alpha_associations"),
-                permanova=div.get("permanova", {}),
+                permanova=_stacked_permanovas(
+                    [p.value for p in parts if (p.cohort, p.kind) == (cp.name, "permanova")],
+                    plan.config.phenotypes,
+                ),
                 pcoa=div.get("pcoa", {}),
                 pathway_associations=pathways[0] if pathways is not None else None,
             )
+        )
+    return out
+
+
+def _stacked_permanovas(
+    chunks: list[dict[str, pd.DataFrame]], phenotypes: list[str]
+) -> dict[str, pd.DataFrame]:
+    """The PERMANOVA tables of every phenotype chunk, per distance, in the study's phenotype order."""
+    order = {p: i for i, p in enumerate(phenotypes)}
+    out = {}
+    for metric in dict.fromkeys(m for chunk in chunks for m in chunk):
+        table = pd.concat([chunk[metric] for chunk in chunks if metric in chunk], ignore_index=True)
+        out[metric] = table.sort_values("phenotype", key=lambda s: s.map(order), kind="stable").reset_index(
+            drop=True
         )
     return out
 
