@@ -27,7 +27,7 @@ from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
 from osteobiome.diversity.permutations import check_strata, permutation_batches, permutation_pvalue
-from osteobiome.diversity.terms import orthonormal_basis, term_blocks
+from osteobiome.diversity.terms import orthonormal_basis, require_terms, term_blocks
 from osteobiome.errors import InputError, suggest
 
 COLUMNS = ["term", "Df", "SumOfSqs", "R2", "F", "pval"]
@@ -65,9 +65,10 @@ def permanova(
         raise InputError(f"by: '{by}' is not one of 'terms', 'margin'{suggest(str(by), ['terms', 'margin'])}.")
     terms = list(terms)
     D, ids = distance_array(dm)
+    require_terms(metadata, terms)
     strata_col = [strata] if isinstance(strata, str) else []
-    if strata_col and strata_col[0] not in metadata.columns:
-        raise InputError(f"strata '{strata}': not a metadata column{suggest(strata, metadata.columns)}.")
+    if strata_col:
+        require_terms(metadata, strata_col, "strata")
     keep, rows = aligned_rows(ids, metadata, terms + strata_col, "permanova")
     D = D[np.ix_(keep, keep)]
     n = len(rows)

@@ -19,7 +19,8 @@ from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
 from osteobiome.diversity.permutations import permutation_batches, permutation_pvalue
-from osteobiome.errors import InputError, suggest
+from osteobiome.diversity.terms import require_terms
+from osteobiome.errors import InputError
 
 EIGEN_TOL = 1e-7
 
@@ -45,8 +46,7 @@ def permdisp(
     """Test homogeneity of multivariate dispersion of the groups in metadata column ``group``."""
     if type not in ("median", "centroid"):
         raise InputError(f"permdisp type '{type}': choose 'median' or 'centroid'.")
-    if group not in metadata.columns:
-        raise InputError(f"permdisp group '{group}': not a metadata column{suggest(group, metadata.columns)}.")
+    require_terms(metadata, [group], "permdisp group")
     D, ids = distance_array(dm)
     keep, rows = aligned_rows(ids, metadata, [group], "permdisp")
     labels = rows[group].astype(str)

@@ -32,17 +32,20 @@ class TermBlock:
 
 def term_blocks(metadata: pd.DataFrame, terms: Sequence[str], categorical: Sequence[str] = ()) -> list[TermBlock]:
     """Centred design blocks for ``terms`` (in formula order) from ``metadata`` rows (no missing values)."""
+    require_terms(metadata, terms)
+    return [_block(term, metadata[term], term in categorical) for term in terms]
+
+
+def require_terms(metadata: pd.DataFrame, terms: Sequence[str], what: str = "term") -> None:
+    """InputError for no terms, or for a term that is not a metadata column (with a suggestion)."""
     if not terms:
-        raise InputError("terms: no terms given; name at least one metadata column (e.g. --terms bmd,age).")
-    blocks = []
+        raise InputError(f"{what}: none given; name at least one metadata column (e.g. --terms bmd,age).")
     for term in terms:
         if term not in metadata.columns:
             raise InputError(
-                f"term '{term}': not a metadata column{suggest(term, metadata.columns)}; "
+                f"{what} '{term}': not a metadata column{suggest(term, metadata.columns)}; "
                 f"available: {', '.join(map(str, metadata.columns[:12]))}."
             )
-        blocks.append(_block(term, metadata[term], term in categorical))
-    return blocks
 
 
 def _block(term: str, values: pd.Series, force_categorical: bool) -> TermBlock:
