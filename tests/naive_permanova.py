@@ -22,15 +22,20 @@ def design(metadata: pd.DataFrame, terms: list[str]) -> list[np.ndarray]:
 def fitted_ss(G: np.ndarray, blocks: list[np.ndarray]) -> tuple[float, int]:
     """``tr(H G)`` and rank for the model with an intercept and ``blocks``."""
     X = np.hstack([np.ones((G.shape[0], 1))] + blocks)
-    coef, _, rank, _ = np.linalg.lstsq(X, G, rcond=None)
-    return float(np.trace(X @ coef)), int(rank) - 1
+    Q, R = np.linalg.qr(X)
+    Q = Q[:, np.abs(np.diag(R)) > 1e-7 * np.abs(np.diag(R)).max()]
+    return float(np.sum(Q * (G @ Q))), Q.shape[1] - 1  # tr(Qᵀ G Q)
 
 
-def statistics(D: np.ndarray, blocks: list[np.ndarray], by: str) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """``(SS, Df, SS_resid, Df_resid)`` per term, refitting from the distances."""
+def gower(D: np.ndarray) -> np.ndarray:
     n = D.shape[0]
     J = np.eye(n) - 1.0 / n
-    G = -0.5 * J @ (D**2) @ J
+    return -0.5 * J @ (D**2) @ J
+
+
+def statistics(G: np.ndarray, blocks: list[np.ndarray], by: str) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """``(SS, Df, SS_resid, Df_resid)`` per term, refitting every model on Gower's matrix ``G``."""
+    n = G.shape[0]
     full, rank = fitted_ss(G, blocks)
     ss, df = [], []
     for t in range(len(blocks)):
@@ -45,11 +50,11 @@ def statistics(D: np.ndarray, blocks: list[np.ndarray], by: str) -> tuple[np.nda
     return np.array(ss), np.array(df), float(np.trace(G)) - full, n - rank - 1
 
 
-def F_values(D: np.ndarray, blocks: list[np.ndarray], by: str) -> np.ndarray:
-    ss, df, resid, df_resid = statistics(D, blocks, by)
+def F_values(G: np.ndarray, blocks: list[np.ndarray], by: str) -> np.ndarray:
+    ss, df, resid, df_resid = statistics(G, blocks, by)
     return (ss / df) / (resid / df_resid)
 
 
-def permuted_F(D: np.ndarray, blocks: list[np.ndarray], by: str, perms: np.ndarray) -> np.ndarray:
-    """Pseudo-F per term (columns) for each permutation (rows), permuting the samples of ``D``."""
-    return np.vstack([F_values(D[np.ix_(p, p)], blocks, by) for p in perms])
+def permuted_F(G: np.ndarray, blocks: list[np.ndarray], by: str, perms: np.ndarray) -> np.ndarray:
+    """Pseudo-F per term (columns) for each permutation (rows): permute the samples of ``G``, refit everything."""
+    return np.vstack([F_values(G[np.ix_(p, p)], blocks, by) for p in perms])

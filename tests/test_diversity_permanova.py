@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from naive_permanova import F_values, design, permuted_F, statistics
+from naive_permanova import F_values, design, gower, permuted_F, statistics
 
 from osteobiome.diversity import beta_diversity, permanova
 from osteobiome.diversity.permutations import permutation_batches, permutation_pvalue
@@ -56,15 +56,15 @@ def test_matches_refit_per_permutation(hmp2, distances, by):
     """Same permutations → same pseudo-F null as refitting every model from the permuted distances."""
     _, meta, _ = hmp2
     dm = distances["bray"]
-    D = dm.data
+    G = gower(dm.data)
     blocks = design(meta, TERMS)
     perms = next(permutation_batches(len(meta), 40, seed=3))
-    F0 = F_values(D, blocks, by)
-    null = permuted_F(D, blocks, by, perms)
+    F0 = F_values(G, blocks, by)
+    null = permuted_F(G, blocks, by, perms)
     res = permanova(dm, meta, TERMS, by=by, permutations=perms)
     np.testing.assert_allclose(res.F.to_numpy()[: len(TERMS)], F0, rtol=1e-10)
     np.testing.assert_allclose(res.pval.to_numpy()[: len(TERMS)], permutation_pvalue(null, F0))
-    ss, df, resid, df_resid = statistics(D, blocks, by)
+    ss, df, resid, df_resid = statistics(G, blocks, by)
     np.testing.assert_allclose(res.SumOfSqs.to_numpy()[: len(TERMS) + 1], np.r_[ss, resid], rtol=1e-10)
     assert list(res.Df[: len(TERMS) + 1]) == [*df, df_resid]
 

@@ -35,13 +35,17 @@ COLUMNS = ["term", "Df", "SumOfSqs", "R2", "F", "pval"]
 
 @dataclass(frozen=True)
 class _TestBasis:
-    """Orthonormal columns ``C`` whose quadratic forms ``c_jᵀ G c_j`` give every SS needed, and how to add them:
-    ``sums`` (columns × (terms + 1)) maps them to each term's SS and, in the last column, the full model's SS."""
+    """Everything the F statistics need from the design.
 
-    C: np.ndarray
+    ``Q`` (n × k): orthonormal basis of the full model in term order. Every SS is a quadratic form in
+    ``M = Qᵀ G Q`` (k × k): column ``c`` of ``B`` (k × m) gives ``B[:, c]ᵀ M B[:, c]``, and ``sums``
+    (m × (terms + 1)) adds these up to each term's SS and, in the last column, the full model's SS.
+    """
+
+    Q: np.ndarray
+    B: np.ndarray
     sums: np.ndarray
     df: np.ndarray
-    rank: int
 
 
 def permanova(
@@ -74,14 +78,15 @@ def permanova(
     n = len(rows)
     blocks = term_blocks(rows, terms, categorical)
     basis = _test_basis([b.columns for b in blocks], by)
-    df_resid = n - basis.rank - 1
+    rank = basis.Q.shape[1]
+    df_resid = n - rank - 1
     if df_resid < 1:
-        raise InputError(f"permanova: {n} samples leave no residual degrees of freedom for {basis.rank} model columns.")
+        raise InputError(f"permanova: {n} samples leave no residual degrees of freedom for {rank} model columns.")
     codes = check_strata(rows[strata].to_numpy() if strata_col else _per_sample(strata, keep), n)
 
     G = gower_centred(D)
     total = float(np.trace(G))
-    ss, fitted = _sums_of_squares(G, basis.C[None], basis.sums)
+    ss, fitted = _sums_of_squares(G, basis.Q[:, None, :], basis)
     ss, fitted = ss[0], fitted[0]
     resid = total - fitted
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -117,36 +122,36 @@ def _per_sample(strata: Sequence | None, keep: np.ndarray) -> np.ndarray | None:
 
 
 def _test_basis(blocks: list[np.ndarray], by: str) -> _TestBasis:
-    """Full-model basis in term order, plus (``by="margin"``) each term's part orthogonal to all other terms."""
+    """Full-model basis in term order; ``by="margin"`` adds each term's part orthogonal to all other terms,
+    expressed in the coordinates of that basis (it lies in its span)."""
     Q, owner = orthonormal_basis(blocks)
-    T = len(blocks)
-    parts, sums_rows = [Q], []
-    full = np.zeros((Q.shape[1], T + 1))
+    k, T = Q.shape[1], len(blocks)
+    full = np.zeros((k, T + 1))
     full[:, T] = 1
     if by == "terms":
-        full[np.arange(Q.shape[1]), owner] = 1
-        df = np.bincount(owner, minlength=T)
-        sums_rows.append(full)
-    else:
-        sums_rows.append(full)
-        df = np.zeros(T, dtype=int)
-        for t in range(T):
-            others, _ = orthonormal_basis([b for i, b in enumerate(blocks) if i != t])
-            W, _ = orthonormal_basis([blocks[t]], start=others)
-            df[t] = W.shape[1]
-            rows = np.zeros((W.shape[1], T + 1))
-            rows[:, t] = 1
-            parts.append(W)
-            sums_rows.append(rows)
-    return _TestBasis(np.hstack(parts), np.vstack(sums_rows), df, Q.shape[1])
+        full[np.arange(k), owner] = 1
+        return _TestBasis(Q, np.eye(k), full, np.bincount(owner, minlength=T))
+    coords, sums, df = [np.eye(k)], [full], np.zeros(T, dtype=int)
+    for t in range(T):
+        others, _ = orthonormal_basis([b for i, b in enumerate(blocks) if i != t])
+        W, _ = orthonormal_basis([blocks[t]], start=others)
+        df[t] = W.shape[1]
+        coords.append(Q.T @ W)
+        rows = np.zeros((W.shape[1], T + 1))
+        rows[:, t] = 1
+        sums.append(rows)
+    return _TestBasis(Q, np.hstack(coords), np.vstack(sums), df)
 
 
-def _sums_of_squares(G: np.ndarray, C: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For a stack of bases ``C`` (b × n × c): per-term SS (b × terms) and full-model fitted SS (b,)."""
-    b, n, c = C.shape
-    stacked = C.transpose(1, 0, 2).reshape(n, b * c)
-    quad = np.einsum("ij,ij->j", stacked, G @ stacked).reshape(b, c)
-    out = quad @ sums
+def _sums_of_squares(G: np.ndarray, Qs: np.ndarray, basis: _TestBasis) -> tuple[np.ndarray, np.ndarray]:
+    """For a stack of (permuted) bases ``Qs`` (n × b × k): per-term SS (b × terms) and full-model SS (b,).
+
+    One GEMM ``G @ [Q_1 … Q_b]`` (n × bk), then ``M_i = Q_iᵀ G Q_i`` (k × k each) and the quadratic forms."""
+    n, b, k = Qs.shape
+    GQ = (G @ Qs.reshape(n, b * k)).reshape(n, b, k)
+    M = np.einsum("nbi,nbj->bij", Qs, GQ, optimize=True)
+    quad = np.einsum("bij,ic,jc->bc", M, basis.B, basis.B)
+    out = quad @ basis.sums
     return out[:, :-1], out[:, -1]
 
 
@@ -172,6 +177,6 @@ def _null_F(
     out = []
     for batch in batches:
         inverse = np.argsort(batch, axis=1)
-        ss, fitted = _sums_of_squares(G, basis.C[inverse], basis.sums)
+        ss, fitted = _sums_of_squares(G, basis.Q[inverse.T], basis)
         out.append((ss / basis.df) / ((total - fitted)[:, None] / df_resid))
     return np.vstack(out) if out else np.zeros((0, len(basis.df)))
