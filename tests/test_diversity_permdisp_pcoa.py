@@ -69,7 +69,7 @@ def test_permdisp_errors(points):
     dm = DistanceMatrix(squareform(pdist(X)), ids=ids)
     with pytest.raises(InputError, match="at least two groups"):
         permdisp(dm, meta.assign(g="a"), "g")
-    with pytest.raises(InputError, match="not a metadata column \\(did you mean"):
+    with pytest.raises(InputError, match="'gx' not found \\(did you mean"):
         permdisp(dm, meta.assign(gg=1), "gx")
 
 

@@ -18,7 +18,8 @@ import typer
 
 from osteobiome.diversity import alpha_diversity, beta_diversity, pcoa, permanova, permdisp, rarefy
 from osteobiome.diversity.terms import require_terms
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError
+from osteobiome.io import load_cohort
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
 
 def diversity(
-    features: Path = typer.Argument(..., help="Feature table TSV/CSV (samples as rows or columns; ids matched)."),
+    features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, ...)."),
     metadata: Path = typer.Argument(..., help="Sample metadata TSV/CSV, first column = sample id."),
     terms: str = typer.Option(..., "--terms", help="PERMANOVA terms in formula order, comma-separated."),
     out: Path = typer.Option(..., "--out", help="Output folder (replaced atomically)."),
@@ -39,14 +40,20 @@ def diversity(
     shannon_base: str = typer.Option("e", "--shannon-base", help="Log base of Shannon: e (vegan, skbio>=0.6.1) or 2 (QIIME 2)."),
     tree: Path | None = typer.Option(None, "--tree", help="Newick tree (faith_pd, UniFrac)."),
     rarefy_depth: int | None = typer.Option(None, "--rarefy", help="Rarefy every sample to this many reads first."),
+    samples_as: str | None = typer.Option(
+        None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
+    ),
 ) -> None:
     """Alpha and beta diversity vs metadata: PERMANOVA (adonis2), PERMDISP (betadisper) and PCoA."""
     term_list = [t.strip() for t in terms.split(",") if t.strip()]
     base = math.e if shannon_base.strip().lower() == "e" else _positive_float(shannon_base, "--shannon-base")
-    table, meta = _read_inputs(features, metadata)
+    if samples_as is not None and samples_as not in ("rows", "columns"):
+        raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
+    cohort = load_cohort(features, metadata, samples_as=samples_as)
+    table, meta = cohort, cohort.metadata
     require_terms(meta, term_list + ([strata] if strata else []))
     if rarefy_depth is not None:
-        table, _ = rarefy(table, rarefy_depth, seed)
+        table, _ = rarefy(cohort, rarefy_depth, seed)
         meta = meta.loc[table.index]
     alpha_table = alpha_diversity(table, [m for m in alpha.split(",") if m.strip()], tree=tree, base=base)
     dm = beta_diversity(table, metric, tree=tree)
@@ -59,7 +66,7 @@ def diversity(
     results["pcoa.tsv"] = coords.reset_index()
     results["pcoa_explained.tsv"] = explained.rename_axis("axis").reset_index()
     _write_atomically(out, results)
-    typer.echo(f"diversity: {len(table)} samples, {metric}, {by}; results in {out}")
+    typer.echo(f"diversity: {len(meta)} samples, {metric}, {by}; results in {out}")
 
 
 def _permdisp_all(dm, meta: pd.DataFrame, terms: list[str], permutations: int, seed: int) -> pd.DataFrame:  # noqa: ANN001
@@ -70,34 +77,6 @@ def _permdisp_all(dm, meta: pd.DataFrame, terms: list[str], permutations: int, s
         if t in meta.columns and not pd.api.types.is_numeric_dtype(meta[t])
     ]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["term", "Df", "SumOfSqs", "MeanSqs", "F", "pval"])
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    """A delimited table with ids in the first column (CSV by extension, else tab-separated)."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found.")
-    sep = "," if path.suffix.lower() == ".csv" else "\t"
-    try:
-        frame = pd.read_csv(path, sep=sep, index_col=0)
-    except Exception as exc:  # pandas parser errors
-        raise InputError(f"{path}: cannot be read as a {'CSV' if sep == ',' else 'TSV'} table ({exc}).") from exc
-    frame.index = frame.index.astype(str)
-    return frame
-
-
-def _read_inputs(features: Path, metadata: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Samples × features table and metadata for the samples present in both (orientation by id overlap)."""
-    table, meta = _read_table(features), _read_table(metadata)
-    if len(table.columns.astype(str).intersection(meta.index)) > len(table.index.intersection(meta.index)):
-        table = table.T
-        table.index = table.index.astype(str)
-    common = table.index.intersection(meta.index)
-    if common.empty:
-        raise InputError(
-            f"{features}: no sample id in common with {metadata} (table: {preview(table.index)}; "
-            f"metadata: {preview(meta.index)}); check the id column."
-        )
-    return table.loc[common].apply(pd.to_numeric, errors="coerce"), meta.loc[common]
 
 
 def _positive_float(text: str, option: str) -> float:

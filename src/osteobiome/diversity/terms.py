@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from osteobiome.errors import InputError, suggest
+from osteobiome.errors import InputError
+from osteobiome.io import check_columns
 
 ALIAS_TOL = 1e-7
 """A column is aliased when its part orthogonal to the earlier columns has less than this fraction of its norm
@@ -36,16 +37,11 @@ def term_blocks(metadata: pd.DataFrame, terms: Sequence[str], categorical: Seque
     return [_block(term, metadata[term], term in categorical) for term in terms]
 
 
-def require_terms(metadata: pd.DataFrame, terms: Sequence[str], what: str = "term") -> None:
+def require_terms(metadata: pd.DataFrame, terms: Sequence[str], what: str = "terms") -> None:
     """InputError for no terms, or for a term that is not a metadata column (with a suggestion)."""
     if not terms:
         raise InputError(f"{what}: none given; name at least one metadata column (e.g. --terms bmd,age).")
-    for term in terms:
-        if term not in metadata.columns:
-            raise InputError(
-                f"{what} '{term}': not a metadata column{suggest(term, metadata.columns)}; "
-                f"available: {', '.join(map(str, metadata.columns[:12]))}."
-            )
+    check_columns(metadata, terms, what)
 
 
 def _block(term: str, values: pd.Series, force_categorical: bool) -> TermBlock:
