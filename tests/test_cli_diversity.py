@@ -22,6 +22,7 @@ def inputs(shared, tmp_path_factory):
             "sex": rng.choice(["F", "M"], size=60),
             "site": np.repeat(["s1", "s2", "s3"], 20),
             "family": [f"f{i}" for i in range(60)],
+            "grade": np.tile([1, 2, 3], 20),
         },
         index=pd.Index(twins.columns, name="sample"),
     )
@@ -67,6 +68,19 @@ def test_rarefy_and_rerun_replaces_folder(inputs, tmp_path, capsys):
     alpha = pd.read_csv(out / "alpha.tsv", sep="\t")
     assert len(alpha) < 60  # rarefaction dropped shallow samples, and said so
     assert f"rarefaction to 500 reads dropped {60 - len(alpha)} samples" in capsys.readouterr().err
+
+
+def test_categorical_codes(inputs, tmp_path, capsys):
+    dfs = []
+    for extra in ([], ["--categorical", "grade"]):
+        out = tmp_path / f"res{len(extra)}"
+        try:
+            main(["diversity", *map(str, [inputs / "twins.csv", inputs / "meta.tsv", "--terms", "grade",
+                                          "--permutations", "9", "--out", out, *extra])])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        dfs.append(pd.read_csv(out / "permanova.tsv", sep="\t").Df.iloc[0])
+    assert dfs == [1, 2]
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ def diversity(
     metric: str = typer.Option("braycurtis", "--metric", help="braycurtis, jaccard, aitchison, weighted_unifrac, unweighted_unifrac."),
     by: str = typer.Option("terms", "--by", help="terms (sequential) or margin (each term after all others)."),
     strata: str | None = typer.Option(None, "--strata", help="Metadata column: permute only within its groups."),
+    categorical: str = typer.Option("", "--categorical", help="Numeric-coded columns to treat as factors, comma-separated."),
     permutations: int = typer.Option(999, "--permutations", help="Number of permutations."),
     seed: int = typer.Option(1, "--seed", help="Seed for permutations and rarefaction."),
     alpha: str = typer.Option("observed,shannon,simpson,pielou", "--alpha", help="Alpha indices, comma-separated."),
@@ -46,12 +47,14 @@ def diversity(
 ) -> None:
     """Alpha and beta diversity vs metadata: PERMANOVA (adonis2), PERMDISP (betadisper) and PCoA."""
     term_list = [t.strip() for t in terms.split(",") if t.strip()]
+    factors = [c.strip() for c in categorical.split(",") if c.strip()]
     base = math.e if shannon_base.strip().lower() == "e" else _positive_float(shannon_base, "--shannon-base")
     if samples_as is not None and samples_as not in ("rows", "columns"):
         raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
     cohort = load_cohort(features, metadata, samples_as=samples_as)
     table, meta = cohort, cohort.metadata
-    require_terms(meta, term_list + ([strata] if strata else []))
+    require_terms(meta, term_list + ([strata] if strata else []) + factors)
+    meta = meta.assign(**{c: meta[c].astype("string") for c in factors})
     if rarefy_depth is not None:
         table, _ = rarefy(cohort, rarefy_depth, seed)
         meta = meta.loc[table.index]

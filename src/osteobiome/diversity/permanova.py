@@ -96,7 +96,7 @@ def permanova(
     pval[basis.df == 0] = np.nan
     for term, d in zip(terms, basis.df, strict=True):
         if d == 0:
-            warnings.warn(f"permanova: term '{term}' is aliased with earlier terms (0 Df); no test.", stacklevel=2)
+            warnings.warn(f"permanova: term '{term}' is aliased with {'earlier' if by == 'terms' else 'other'} terms (0 Df); no test.", stacklevel=2)
     table = pd.DataFrame(
         {
             "term": terms + ["Residual", "Total"],
