@@ -114,6 +114,12 @@ def test_errors(hmp2, distances, kwargs, message):
         permanova(distances["bray"], meta, permutations=9, **kwargs)
 
 
+def test_explicit_permutations_checked(hmp2, distances):
+    _, meta, _ = hmp2
+    with pytest.raises(InputError, match="must be a permutation"):
+        permanova(distances["bray"], meta, ["age"], permutations=np.zeros((3, len(meta)), dtype=int))
+
+
 def test_metadata_must_cover_samples(hmp2, distances):
     _, meta, _ = hmp2
     with pytest.raises(InputError, match="no metadata row"):

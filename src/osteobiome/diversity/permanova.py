@@ -82,7 +82,11 @@ def permanova(
     df_resid = n - rank - 1
     if df_resid < 1:
         raise InputError(f"permanova: {n} samples leave no residual degrees of freedom for {rank} model columns.")
-    codes = check_strata(rows[strata].to_numpy() if strata_col else _per_sample(strata, keep), n)
+    codes = check_strata(
+        rows[strata].to_numpy() if strata_col else _per_sample(strata, keep),
+        n,
+        f"strata '{strata}'" if strata_col else "strata",
+    )
 
     G = gower_centred(D)
     total = float(np.trace(G))
@@ -169,6 +173,8 @@ def _null_F(
     if isinstance(permutations, np.ndarray):
         if permutations.ndim != 2 or permutations.shape[1] != n:
             raise InputError(f"permutations: an index matrix must have {n} columns (one per sample).")
+        if not (np.sort(permutations, axis=1) == np.arange(n)).all():
+            raise InputError(f"permutations: every row of the index matrix must be a permutation of 0…{n - 1}.")
         batches = [permutations[i : i + 128] for i in range(0, len(permutations), 128)]
     else:
         if int(permutations) < 0:
