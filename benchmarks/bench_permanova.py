@@ -24,7 +24,7 @@ from osteobiome.diversity import beta_diversity, permanova  # noqa: E402
 
 TERMS = ["bmd", "age", "bmi", "sex", "site"]
 PERMUTATIONS = 999
-NAIVE_TIMED = {500: 10, 1000: 4, 2000: 2}
+NAIVE_TIMED = {500: 50, 1000: 20, 2000: 8}
 
 
 def cohort(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
