@@ -46,7 +46,10 @@ def test_diversity_writes_all_files(inputs, tmp_path, capsys):
     except SystemExit as exc:
         assert exc.code in (0, None)
     assert sorted(p.name for p in out.iterdir()) == [
-        "alpha.tsv", "pcoa.tsv", "pcoa_explained.tsv", "permanova.tsv", "permdisp.tsv"]
+        "alpha.tsv", "alpha_associations.tsv", "pcoa.tsv", "pcoa_explained.tsv", "permanova.tsv", "permdisp.tsv"]
+    assoc = pd.read_csv(out / "alpha_associations.tsv", sep="\t")
+    assert list(assoc.columns[:9]) == ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
+    assert set(assoc.metadata) == {"bmd"} and sorted(assoc.feature) == ["chao1", "observed", "shannon"]
     perm = pd.read_csv(out / "permanova.tsv", sep="\t")
     assert list(perm.columns) == ["term", "Df", "SumOfSqs", "R2", "F", "pval"]
     assert list(perm.term) == ["bmd", "age", "sex", "Residual", "Total"]
@@ -70,6 +73,18 @@ def test_rarefy_and_rerun_replaces_folder(inputs, tmp_path, capsys):
     assert f"rarefaction to 500 reads dropped {60 - len(alpha)} samples" in capsys.readouterr().err
 
 
+def test_phenotypes_option(inputs, tmp_path, capsys):
+    out = tmp_path / "res"
+    try:
+        main(["diversity", *map(str, [inputs / "twins.csv", inputs / "meta.tsv", "--terms", "bmd,age,sex",
+                                      "--phenotypes", "sex,age", "--permutations", "9", "--out", out])])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    assoc = pd.read_csv(out / "alpha_associations.tsv", sep="\t")
+    assert set(zip(assoc.metadata, assoc.value, strict=True)) == {("sex", "M"), ("age", "age")}
+    assert (assoc["N.used"] == 60).all()
+
+
 def test_categorical_codes(inputs, tmp_path, capsys):
     dfs = []
     for extra in ([], ["--categorical", "grade"]):
@@ -87,6 +102,8 @@ def test_categorical_codes(inputs, tmp_path, capsys):
     ("extra", "message"),
     [
         (["--terms", "bmd,agee"], "did you mean 'age'"),
+        (["--terms", "bmd", "--phenotypes", "bmdd"], "did you mean 'bmd'"),
+        (["--terms", ",", "--strata", "site"], "none given"),
         (["--terms", "bmd", "--strata", "family"], "hold one sample each"),
         (["--terms", "bmd", "--alpha", "chao1", "--rarefy", "0"], "positive whole number"),
         (["--terms", "bmd", "--metric", "unweighted_unifrac"], "needs a phylogenetic tree"),

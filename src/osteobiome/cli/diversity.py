@@ -1,6 +1,7 @@
 """``osteobiome diversity``: alpha indices, one beta distance matrix, PERMANOVA, PERMDISP and PCoA in one folder.
 
 Files (written to a temporary sibling folder, then moved into place): ``alpha.tsv`` (samples × indices),
+``alpha_associations.tsv`` (each index ~ phenotype + the other terms, ``associate``'s columns),
 ``permanova.tsv`` (vegan's columns ``term Df SumOfSqs R2 F pval``), ``permdisp.tsv`` (one block per
 categorical term), ``pcoa.tsv`` (sample coordinates) and ``pcoa_explained.tsv`` (proportion per axis).
 """
@@ -16,10 +17,18 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from osteobiome.diversity import alpha_diversity, beta_diversity, pcoa, permanova, permdisp, rarefy
+from osteobiome.diversity import (
+    alpha_associations,
+    alpha_diversity,
+    beta_diversity,
+    pcoa,
+    permanova,
+    permdisp,
+    rarefy,
+)
 from osteobiome.diversity.terms import require_terms
 from osteobiome.errors import InputError
-from osteobiome.io import load_cohort
+from osteobiome.io import check_columns, load_cohort
 
 
 def register(app: typer.Typer) -> None:
@@ -41,11 +50,14 @@ def diversity(
     shannon_base: str = typer.Option("e", "--shannon-base", help="Log base of Shannon: e (vegan, skbio>=0.6.1) or 2 (QIIME 2)."),
     tree: Path | None = typer.Option(None, "--tree", help="Newick tree (faith_pd, UniFrac)."),
     rarefy_depth: int | None = typer.Option(None, "--rarefy", help="Rarefy every sample to this many reads first."),
+    phenotypes: str | None = typer.Option(
+        None, "--phenotypes", help="Terms whose alpha associations to report (default: the first term); other terms adjust."
+    ),
     samples_as: str | None = typer.Option(
         None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
     ),
 ) -> None:
-    """Alpha and beta diversity vs metadata: PERMANOVA (adonis2), PERMDISP (betadisper) and PCoA."""
+    """Alpha and beta diversity vs metadata: alpha associations, PERMANOVA (adonis2), PERMDISP (betadisper), PCoA."""
     term_list = [t.strip() for t in terms.split(",") if t.strip()]
     factors = [c.strip() for c in categorical.split(",") if c.strip()]
     base = math.e if shannon_base.strip().lower() == "e" else _positive_float(shannon_base, "--shannon-base")
@@ -53,7 +65,11 @@ def diversity(
         raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
     cohort = load_cohort(features, metadata, samples_as=samples_as)
     table, meta = cohort, cohort.metadata
-    require_terms(meta, term_list + ([strata] if strata else []) + factors)
+    require_terms(meta, term_list)
+    check_columns(meta, ([strata] if strata else []) + factors, "--strata/--categorical")
+    tested = [p.strip() for p in (phenotypes or term_list[0]).split(",") if p.strip()]
+    require_terms(meta, tested, "--phenotypes")
+    adjusters = [t for t in term_list if t not in tested]
     meta = meta.assign(**{c: meta[c].astype("string") for c in factors})
     if rarefy_depth is not None:
         table, _ = rarefy(cohort, rarefy_depth, seed)
@@ -62,6 +78,7 @@ def diversity(
     dm = beta_diversity(table, metric, tree=tree)
     results = {
         "alpha.tsv": alpha_table.reset_index(),
+        "alpha_associations.tsv": alpha_associations(alpha_table, meta, tested, adjusters),
         "permanova.tsv": permanova(dm, meta, term_list, by=by, permutations=permutations, strata=strata, seed=seed),
         "permdisp.tsv": _permdisp_all(dm, meta, term_list, permutations, seed),
     }

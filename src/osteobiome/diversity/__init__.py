@@ -6,6 +6,7 @@ to :func:`permanova`, :func:`permdisp` and :func:`pcoa`.
 """
 
 from osteobiome.diversity.alpha import ALPHA_METRICS, alpha_diversity, rarefy
+from osteobiome.diversity.associations import alpha_associations
 from osteobiome.diversity.beta import BETA_METRICS, beta_diversity
 from osteobiome.diversity.ordination import pcoa
 from osteobiome.diversity.permanova import permanova
@@ -15,6 +16,7 @@ __all__ = [
     "ALPHA_METRICS",
     "BETA_METRICS",
     "PermdispResult",
+    "alpha_associations",
     "alpha_diversity",
     "beta_diversity",
     "pcoa",
