@@ -268,7 +268,14 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
         return {}
     table = cohort.table
     alpha = div.alpha_diversity(table, list(spec.alpha))
-    alpha_assoc = _alpha_associations(div, alpha, cohort.metadata, cfg, covariates)
+    alpha_assoc = div.alpha_associations(
+        alpha,
+        cohort.metadata,
+        list(cfg.phenotypes),
+        list(covariates),
+        reference=_reference(cfg, [*cfg.phenotypes, *covariates]),
+        preset=cfg.association.preset,
+    )
     pcoa = {metric: div.pcoa(div.beta_diversity(table, metric)) for metric in spec.beta}
     return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}
 
@@ -301,41 +308,6 @@ def _permanovas(
             tables.append(res.assign(phenotype=phenotype))
         out[metric] = pd.concat(tables, ignore_index=True)
     return out
-
-
-def _alpha_associations(
-    div: Any, alpha: pd.DataFrame, meta: pd.DataFrame, cfg: StudyConfig, covariates: list[str]
-) -> pd.DataFrame | None:
-    """Each alpha index ~ phenotype + covariates, per phenotype (the phenotype's rows, ``associate``'s columns).
-
-    Uses ``osteobiome.diversity.alpha_associations`` when it exists, else the association engine on the
-    indices as they are (no filtering, normalization or transformation).
-    """
-    reference = _reference(cfg, [*cfg.phenotypes, *covariates])
-    own = getattr(div, "alpha_associations", None)
-    if own is not None:
-        return own(alpha, meta, list(cfg.phenotypes), list(covariates), reference=reference)
-    engine = _module("osteobiome.associate")
-    if engine is None:
-        return None
-    frames = []
-    for phenotype in cfg.phenotypes:
-        fixed = [phenotype, *covariates]
-        table = engine.associate(
-            alpha,
-            meta,
-            fixed,
-            list(cfg.random_effects),
-            _reference(cfg, fixed),
-            cfg.association.preset,
-            normalization="NONE",
-            transform="NONE",
-            min_prevalence=0.0,
-            min_abundance=0.0,
-            min_variance=0.0,
-        )
-        frames.append(table[table["metadata"] == phenotype])
-    return pd.concat(frames, ignore_index=True)
 
 
 def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
