@@ -121,6 +121,7 @@ def test_methods_warnings_and_escaping(rendered):
     assert "Synthetic &lt;study&gt; &amp; test" in html
     assert "dropped 2 all-zero sample(s)" in html
     assert "REML" in html and "Benjamini–Hochberg" in html and "`default` preset" in html
+    assert "9 pooled association(s) with the smallest p-values at q &lt; 0.25" in html
 
 
 def test_single_cohort_without_diversity_or_meta(tmp_path):

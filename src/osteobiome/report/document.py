@@ -18,7 +18,7 @@ from osteobiome.study.results import StudyResults
 TOP_HEATMAP = 40
 TOP_FOREST = 9
 MAX_TABLE_ROWS = 1000  # per table in the HTML; every row is in the results folder's TSV files
-FIGURES = ("heatmap", "volcano", "forest", "alpha", "pcoa", "pathway_heatmap", "sets")
+FIGURES = ("heatmap", "volcano", "forest", "forest_note", "alpha", "pcoa", "pathway_heatmap", "sets")
 PERMANOVA_COLUMNS = ["Df", "SumOfSqs", "R2", "F", "pval"]
 
 
@@ -98,6 +98,15 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
     if hits:
         cohort_tables = {c.name: c.associations for c in results.cohorts}
         out["forest"] = figures.save(figures.forest(results.meta, cohort_tables, hits), figdir, "forest")
+        significant = int(
+            (results.meta.set_index(["feature", "exposure"]).loc[hits, "qval.fdr"] < results.fdr_meta).sum()
+        )
+        out["forest_note"] = (
+            f"The {significant} pooled association(s) with the smallest p-values at q < {results.fdr_meta:g}."
+            if significant
+            else f"No pooled association reached q < {results.fdr_meta:g}; the {len(hits)} with the smallest "
+            "p-values are shown."
+        )
     alpha = {c.name: c.alpha_associations for c in results.cohorts if c.alpha_associations is not None}
     if alpha:
         out["alpha"] = figures.save(
