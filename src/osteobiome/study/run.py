@@ -69,6 +69,13 @@ class _Part:
     value: Any = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phenotypes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``FHS permanova (10 phenotypes)``, ``MrOS associations`` …"""
+        n = len(self.phenotypes)
+        return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
 
 
 def run_study(
@@ -103,8 +110,10 @@ def run_study(
                 pathway_meta = (
                     _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
                 )
+            log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
             with _timed(timings, "mechanisms"):
                 mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
+            log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
             results = StudyResults(
                 title=cfg.study,
                 phenotypes=list(cfg.phenotypes),
@@ -131,6 +140,7 @@ def run_study(
                     render(results, tmp)
                 task()
                 report = Path(out).resolve() / "report.html"
+                log.add(f"report written in {timings['report']:.2f} s")
             timings["total"] = time.perf_counter() - start
             results.warnings = _messages(caught)
             log.add_warnings(results.warnings)
@@ -163,20 +173,21 @@ def _run_parts(
             jobs.append((cp.name, "pathways", cp.pathways, cp.covariates, ()))
     advance = progress("cohort analyses", len(jobs))
     parts: list[_Part] = []
+
+    def finished(part: _Part) -> None:
+        parts.append(part)
+        key = f"{part.cohort} {part.kind}"
+        timings[key] = timings.get(key, 0.0) + part.seconds
+        log.add(f"{part.label} done in {part.seconds:.2f} s")
+        advance()
+
     if n_workers == 1:
         for job in jobs:
-            parts.append(_run_part(cfg, *job))
-            advance()
+            finished(_run_part(cfg, *job))
     else:
         with ProcessPoolExecutor(min(n_workers, len(jobs)), mp_context=get_context("fork")) as pool:
-            futures = [pool.submit(_run_part, cfg, *job) for job in jobs]
-            for future in as_completed(futures):
-                parts.append(future.result())
-                advance()
-    for p in parts:
-        key = f"{p.cohort} {p.kind}"
-        timings[key] = timings.get(key, 0.0) + p.seconds
-        log.add(f"{p.cohort}: {p.kind} done in {p.seconds:.2f} s")
+            for future in as_completed([pool.submit(_run_part, cfg, *job) for job in jobs]):
+                finished(future.result())
     return parts
 
 
@@ -205,7 +216,7 @@ def _run_part(
         for w in caught
         if issubclass(w.category, UserWarning)
     ]
-    return _Part(name, kind, value, messages, time.perf_counter() - start)
+    return _Part(name, kind, value, messages, time.perf_counter() - start, tuple(phenotypes))
 
 
 def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tuple[pd.DataFrame, dict]:
