@@ -10,7 +10,16 @@
 from __future__ import annotations
 
 from osteobiome.simulate.fit import fit_params
+from osteobiome.simulate.implant import ImplantResult, implant_signal
 from osteobiome.simulate.params import SimParams, default_params
 from osteobiome.simulate.synthetic import SimulatedCohort, simulate_cohort
 
-__all__ = ["SimParams", "SimulatedCohort", "default_params", "fit_params", "simulate_cohort"]
+__all__ = [
+    "ImplantResult",
+    "SimParams",
+    "SimulatedCohort",
+    "default_params",
+    "fit_params",
+    "implant_signal",
+    "simulate_cohort",
+]
