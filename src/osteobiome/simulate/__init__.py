@@ -12,14 +12,17 @@ from __future__ import annotations
 from osteobiome.simulate.fit import fit_params
 from osteobiome.simulate.implant import ImplantResult, implant_signal
 from osteobiome.simulate.params import SimParams, default_params
+from osteobiome.simulate.power import PowerResult, power
 from osteobiome.simulate.synthetic import SimulatedCohort, simulate_cohort
 
 __all__ = [
     "ImplantResult",
+    "PowerResult",
     "SimParams",
     "SimulatedCohort",
     "default_params",
     "fit_params",
     "implant_signal",
+    "power",
     "simulate_cohort",
 ]

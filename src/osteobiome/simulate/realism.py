@@ -25,7 +25,9 @@ STATISTICS = (
 )
 
 
-def realism_statistics(counts: np.ndarray, max_pairs_samples: int = 400, seed: int = 0) -> dict[str, np.ndarray]:
+def realism_statistics(
+    counts: np.ndarray, max_pairs_samples: int = 400, seed: int = 0
+) -> dict[str, np.ndarray]:
     """The six distributions of the module docstring for a samples × features count array."""
     counts = np.asarray(counts, dtype=float)
     prevalence, mean, sd = marginal_moments(counts)
