@@ -104,16 +104,7 @@ def power_command(
 
 
 def _read_template(template: Path, metadata: Path):
-    from osteobiome.simulate.fit import read_template
+    from osteobiome.io import read_features, read_metadata
 
-    table = read_template(template)
-    try:
-        from osteobiome.io import read_metadata
-    except ImportError:
-        import pandas as pd
-
-        if not metadata.is_file():
-            raise InputError(f"{metadata}: metadata file not found.") from None
-        sep = "," if metadata.suffix.lower() == ".csv" else "\t"
-        return table, pd.read_csv(metadata, sep=sep, index_col=0)
-    return table, read_metadata(metadata)
+    meta = read_metadata(metadata)
+    return read_features(template, sample_ids=meta.index).table, meta

@@ -46,7 +46,16 @@ def fit_params(
     source: str = "",
 ) -> SimParams:
     """Fit simulator parameters to a samples × features count ``table`` (see the module docstring)."""
-    counts = _checked_counts(table, source or "template")
+    where = source or "template"
+    absent = table.sum(axis=0).to_numpy() == 0
+    if absent.any():
+        warnings.warn(
+            f"{where}: dropped {int(absent.sum())} feature(s) never observed: {preview(table.columns[absent])} "
+            "(nothing to fit; they are not simulated).",
+            stacklevel=2,
+        )
+        table = table.loc[:, ~absent]
+    counts = _checked_counts(table, where)
     depth = counts.sum(axis=1)
     prev_obs, mean_obs, sd_obs = marginal_moments(counts)
     sd_fill = float(np.nanmedian(sd_obs)) if np.isfinite(sd_obs).any() else 1.0
@@ -109,26 +118,12 @@ def relabel(params: SimParams, mapping: pd.DataFrame, where: str = "relabel tabl
     )
 
 
-def read_template(path: str | Path) -> pd.DataFrame:
-    """A samples × features count table from ``path``.
+def read_template(path: str | Path, samples_as: str | None = None) -> pd.DataFrame:
+    """A samples × features count table from ``path``, any format :func:`osteobiome.io.read_features` reads
+    (orientation of plain tables detected unless ``samples_as`` is given)."""
+    from osteobiome.io import read_features
 
-    Uses ``osteobiome.io.read_features`` when the I/O module is available; until then a features-as-rows
-    CSV/TSV (first column = feature id, one column per sample, e.g. ``Twins.csv``) is read directly.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: template table not found.")
-    try:
-        from osteobiome.io import read_features
-    except ImportError:
-        sep = "\t" if path.suffix.lower() in {".tsv", ".txt"} else ","
-        try:
-            frame = pd.read_csv(path, sep=sep, index_col=0)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot parse as a features-as-rows table ({exc}).") from None
-        frame.index = frame.index.astype(str)
-        return frame.T
-    return read_features(path).table
+    return read_features(path, samples_as=samples_as).table
 
 
 # ---------------------------------------------------------------------- internals
@@ -145,12 +140,6 @@ def _checked_counts(table: pd.DataFrame, where: str) -> np.ndarray:
     if (values.sum(axis=1) == 0).any():
         bad = table.index[values.sum(axis=1) == 0]
         raise InputError(f"{where}: all-zero sample(s) {preview(bad)}; remove them first.")
-    absent = values.sum(axis=0) == 0
-    if absent.any():
-        raise InputError(
-            f"{where}: feature(s) never observed: {preview(table.columns[absent])}; remove them first "
-            "(a never-seen feature has no abundance to fit)."
-        )
     return values
 
 
