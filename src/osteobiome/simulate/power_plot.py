@@ -13,6 +13,7 @@ def plot_power(summary: pd.DataFrame, q: float, stem: str | Path, title: str = "
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     fig, (ax_p, ax_f) = plt.subplots(1, 2, figsize=(10, 4.2))
     for i, (effect, rows) in enumerate(summary.groupby("effect", sort=True)):
@@ -27,6 +28,9 @@ def plot_power(summary: pd.DataFrame, q: float, stem: str | Path, title: str = "
     ax_f.axhline(q, color="k", ls="--", lw=1, label=f"nominal q = {q:g}")
     for ax, label in ((ax_p, "power (recall of planted)"), (ax_f, "empirical FDR")):
         ax.set_xscale("log")
+        ns = sorted(summary["n"].unique())
+        ax.set_xticks(ns, labels=[f"{n:,}" for n in ns])
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("samples per cohort")
         ax.set_ylabel(label)
         ax.set_ylim(-0.02, 1.02)
