@@ -61,7 +61,7 @@ def simulate(
 @simulate_app.command("fit")
 def fit(
     template: Path = typer.Argument(
-        ..., help="Real count table (samples × features, or features-as-rows CSV)."
+        ..., help="Real count table, any format osteobiome reads (orientation detected)."
     ),
     out: Path = typer.Option(..., "--out", help="Parameter file to write (JSON)."),
     factors: int = typer.Option(
