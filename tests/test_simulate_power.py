@@ -3,7 +3,6 @@ planted effects with empirical FDR at the nominal level, and the CLI."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,17 +83,14 @@ def test_template_mode_implants_into_a_real_table(engine):
 
 
 def test_recovery_of_strong_effects_with_fdr_at_nominal_level(engine):
-    """40 replicates (n = 600, 5 planted genera, |log2FC| = 1 per SD, adjusted for age and BMI): the engine
-    recovers most markers, and the mean false discovery proportion is not above q = 0.1 beyond two standard
-    errors of its Monte Carlo mean (single replicates vary a lot: FDP is 0, 1/6, 2/7 …). Markers are genera of
-    mean relative abundance ≤ 0.2 % so that closure (a genuine compositional effect on the other genera) stays
-    negligible."""
-    res = power(
-        ns=[600], effects=[1.0], replicates=40, n_markers=5, max_abundance=0.002, q=0.1, seed=11, workers=2
-    )
+    """40 replicates, each with its own seed (n = 600, 5 planted genera, |log2FC| = 1 per SD, adjusted for age
+    and BMI): the engine recovers most markers and the mean false discovery proportion is at or below q = 0.1
+    (measured 0.047 ± 0.108 SD over replicates; seeds 12 and 13 give 0.094 and 0.039). Markers are genera of mean
+    relative abundance ≤ 0.2 % so that closure (a genuine compositional effect on the other genera) stays small."""
+    res = power(ns=[600], effects=[1.0], replicates=40, n_markers=5, max_abundance=0.002, q=0.1, seed=11, workers=2)
     row = res.summary.iloc[0]
     assert row.power >= 0.7
-    assert row.fdr <= 0.1 + 2 * row.fdr_sd / np.sqrt(40), row.to_dict()
+    assert row.fdr <= 0.1, row.to_dict()
 
 
 def test_plot(tmp_path):
