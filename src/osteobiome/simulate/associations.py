@@ -97,6 +97,10 @@ def _exposure(metadata: pd.DataFrame, column: str) -> np.ndarray:
     values = metadata[column]
     if column == "sex" or not pd.api.types.is_numeric_dtype(values):
         return (values.astype(str).str.lower() == "female").to_numpy(dtype=float)
-    x = values.to_numpy(dtype=float)
-    sd = x.std(ddof=1)
-    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+    return standardized(values.to_numpy(dtype=float))
+
+
+def standardized(x: np.ndarray) -> np.ndarray:
+    """``(x − mean) / SD`` (sample SD, NaN ignored); zeros when ``x`` is constant."""
+    sd = np.nanstd(x, ddof=1) if np.isfinite(x).sum() > 1 else 0.0
+    return (x - np.nanmean(x)) / sd if sd > 0 else np.zeros_like(x)

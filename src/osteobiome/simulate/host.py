@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import truncnorm
 
+from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.presets import phenotype_specs, reference_age
 
 
@@ -49,8 +50,7 @@ def simulate_host(preset: dict, n: int, rng: np.random.Generator, sample_prefix:
         },
         index=index,
     )
-    bmi_z = (bmi - bmi.mean()) / bmi.std() if n > 1 else np.zeros(n)
-    for name, values in bone_phenotypes(female, decades, bmi_z, rng).items():
+    for name, values in bone_phenotypes(female, decades, standardized(bmi), rng).items():
         meta[name] = values
     return meta
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.copula import LN2
 
 
@@ -170,9 +171,7 @@ def _systematic_part(metadata: pd.DataFrame, weights: Mapping[str, float]) -> np
             )
         x = metadata[column]
         if pd.api.types.is_numeric_dtype(x):
-            v = x.to_numpy(dtype=float)
-            sd = np.nanstd(v, ddof=1)
-            v = (v - np.nanmean(v)) / sd if sd > 0 else np.zeros_like(v)
+            v = standardized(x.to_numpy(dtype=float))
         else:
             levels = sorted(x.dropna().astype(str).unique())
             if len(levels) != 2:
