@@ -1,8 +1,8 @@
 """Realism statistics: how closely a simulated count table resembles a real one.
 
 Per feature: prevalence, mean and variance of ``ln(count / depth)`` over non-zero samples. Per sample: the
-fraction of zero features (sparsity) and the Shannon diversity (natural log) of relative abundances. Per
-pair of samples: the Bray–Curtis dissimilarity of relative abundances. Each simulated distribution is compared
+fraction of zero features (sparsity) and the Shannon diversity (natural log). Per pair of samples: the
+Bray–Curtis dissimilarity of relative abundances (both from :mod:`osteobiome.diversity`). Each simulated distribution is compared
 with the real one by the two-sample Kolmogorov–Smirnov statistic.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import pdist
 from scipy.stats import ks_2samp
 
+from osteobiome.diversity import alpha_diversity, beta_diversity
 from osteobiome.simulate.fit import marginal_moments
 
 STATISTICS = (
@@ -31,19 +31,21 @@ def realism_statistics(
     """The six distributions of the module docstring for a samples × features count array."""
     counts = np.asarray(counts, dtype=float)
     prevalence, mean, sd = marginal_moments(counts)
-    rel = counts / counts.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shannon = -np.nansum(np.where(rel > 0, rel * np.log(rel), 0.0), axis=1)
-    rows = rel
-    if rel.shape[0] > max_pairs_samples:
-        rows = rel[np.random.default_rng(seed).choice(rel.shape[0], max_pairs_samples, replace=False)]
+    table = pd.DataFrame(counts, index=[f"s{i}" for i in range(len(counts))])
+    table.columns = table.columns.astype(str)
+    shannon = alpha_diversity(table, metrics=("shannon",))["shannon"].to_numpy()
+    if len(table) > max_pairs_samples:
+        table = table.iloc[
+            np.sort(np.random.default_rng(seed).choice(len(table), max_pairs_samples, replace=False))
+        ]
+    bray_curtis = beta_diversity(table, "braycurtis").condensed_form()
     return {
         "feature prevalence": prevalence,
         "feature mean log abundance": mean[np.isfinite(mean)],
         "feature variance of log abundance": (sd**2)[np.isfinite(sd)],
         "sample sparsity": (counts == 0).mean(axis=1),
         "sample Shannon diversity": shannon,
-        "Bray-Curtis dissimilarity": pdist(rows, metric="braycurtis"),
+        "Bray-Curtis dissimilarity": bray_curtis,
     }
 
 
