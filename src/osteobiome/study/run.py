@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -185,10 +186,20 @@ def _run_parts(
         for job in jobs:
             finished(_run_part(cfg, *job))
     else:
-        with ProcessPoolExecutor(min(n_workers, len(jobs)), mp_context=get_context("fork")) as pool:
+        with ProcessPoolExecutor(min(n_workers, len(jobs)), mp_context=_worker_context()) as pool:
             for future in as_completed([pool.submit(_run_part, cfg, *job) for job in jobs]):
                 finished(future.result())
     return parts
+
+
+def _worker_context() -> BaseContext:
+    """Worker processes forked from a clean server process that has this module imported.
+
+    Not plain ``fork``: forking a process that runs threads (BLAS pools, other executors) can deadlock the child.
+    """
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def _chunks(items: list[str], n: int) -> list[tuple[str, ...]]:
