@@ -186,7 +186,9 @@ def _run_parts(
         for job in jobs:
             finished(_run_part(cfg, *job))
     else:
-        with ProcessPoolExecutor(min(n_workers, len(jobs)), mp_context=_worker_context()) as pool:
+        with ProcessPoolExecutor(
+            min(n_workers, len(jobs)), mp_context=_worker_context(), initializer=_single_threaded_blas
+        ) as pool:
             for future in as_completed([pool.submit(_run_part, cfg, *job) for job in jobs]):
                 finished(future.result())
     return parts
@@ -200,6 +202,13 @@ def _worker_context() -> BaseContext:
     context = get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
+
+
+def _single_threaded_blas() -> None:
+    """One BLAS thread per worker process: the workers already use the cores (no oversubscription)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _chunks(items: list[str], n: int) -> list[tuple[str, ...]]:
