@@ -8,11 +8,11 @@ import statsmodels.api as sm
 from scipy import stats
 
 from osteobiome.models.compositional import (
-    classical_influence,
     kernel_mode,
     linda_correct,
     median_contrast,
     reference_weights,
+    residual_influence,
 )
 from osteobiome.models.robust import hc3_influence
 
@@ -31,13 +31,27 @@ def _null_data(rng: np.random.Generator, n: int = 80, m: int = 40, shift: float 
     return X, Y
 
 
-def test_classical_influence_gives_the_ols_standard_error():
+def _se(X: np.ndarray, resid: np.ndarray, column: int = 1) -> np.ndarray:
+    n, p = X.shape
+    return np.sqrt(np.linalg.inv(X.T @ X)[column, column] * np.sum(resid**2, axis=0) / (n - p))
+
+
+def classical_influence(X: np.ndarray, resid: np.ndarray, column: int) -> np.ndarray:
+    return residual_influence(_se(X, resid, column), resid)
+
+
+def test_residual_influence_gives_the_ols_covariance():
     rng = np.random.default_rng(0)
     X, Y = _null_data(rng)
     _, resid = _fit(X, Y)
     U = classical_influence(X, resid, column=1)
     expected = [sm.OLS(Y[:, j], X).fit().bse[1] for j in range(3)]
     np.testing.assert_allclose(np.sqrt(np.sum(U[:, :3] ** 2, axis=0)), expected, rtol=1e-10)
+    # cross-feature covariance of the coefficients: (X'X)^-1_ee * Sigma_jl with Sigma from residuals
+    v = np.linalg.inv(X.T @ X)[1, 1]
+    np.testing.assert_allclose(
+        U[:, 0] @ U[:, 1], v * resid[:, 0] @ resid[:, 1] / (X.shape[0] - 3), rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("robust", [False, True])

@@ -14,8 +14,8 @@ ignore that all coefficients come from the same samples. Here:
 1. All features share the samples, so their coefficients are correlated: with ``beta_j = c'y_j`` and
    ``c' = [(X'X)^-1 X']_e`` (row of the exposure e), ``cov(beta_j, beta_l) = c' Cov(eps_j, eps_l) c``; under a
    common residual covariance ``Sigma`` across features, ``= (X'X)^-1_ee * Sigma_jl``. Writing ``U`` (n × m)
-   for per-sample contributions with ``U'U`` an estimate of this matrix (:func:`classical_influence`:
-   ``U_ij = sqrt((X'X)^-1_ee / df) * r_ij``; HC3: ``U_ij = c_i r_ij / (1 - h_i)``), the variance of any linear
+   for per-sample contributions with ``U'U`` an estimate of this matrix (:func:`residual_influence`:
+   ``U_ij = se_j r_ij / ||r_j||``; HC3: ``U_ij = c_i r_ij / (1 - h_i)``), the variance of any linear
    contrast ``sum_l w_l beta_l`` is ``||U w||^2``.
 2. The median is not linear, but near the centre it moves with the features that sit there: solving
    ``sum_l F_l(med) = m / 2`` for a perturbation gives ``d med = sum_l f_l(med) d beta_l / sum_l f_l(med)``,
@@ -53,15 +53,18 @@ class CorrectedTest:
     shift: float
 
 
-def classical_influence(X: np.ndarray, resid: np.ndarray, column: int) -> np.ndarray:
-    """``U_ij = sqrt((X'X)^-1_cc / df) * r_ij`` (n × m): ``U'U`` is the classical OLS covariance of
-    coefficient ``column`` across features sharing the design ``X`` (n × p, df = n - p)."""
-    X = np.asarray(X, dtype=float)
-    n, p = X.shape
-    _, r = np.linalg.qr(X)
-    r_inv = np.linalg.solve(r, np.eye(p))
-    v_cc = float(np.sum(r_inv[column] ** 2))
-    return np.sqrt(v_cc / (n - p)) * np.asarray(resid, dtype=float)
+def residual_influence(stderr: np.ndarray, resid: np.ndarray) -> np.ndarray:
+    """``U_ij = se_j r_ij / ||r_j||`` (n × m): ``||U_j|| = se_j`` and ``U_j'U_l = se_j se_l corr(r_j, r_l)``.
+
+    For OLS with one design (df = n - p) this is exactly the classical covariance
+    ``(X'X)^-1_cc Sigma_jl`` (``se_j = sqrt((X'X)^-1_cc ||r_j||^2 / df)``); for other fits (mixed models:
+    marginal residuals ``y - X beta``) it keeps each feature's own variance and borrows the correlation
+    between features from the residuals.
+    """
+    resid = np.nan_to_num(np.asarray(resid, dtype=float))
+    norm = np.sqrt(np.sum(resid**2, axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(norm > 0, np.asarray(stderr, dtype=float) / norm, 0.0) * resid
 
 
 def reference_weights(coef: np.ndarray, fraction: float = 0.5) -> np.ndarray:
@@ -86,7 +89,7 @@ def median_contrast(
     """Test ``beta_j - median(beta)`` with the analytic variance ``||U_j - U w||^2`` (module docstring).
 
     ``coef``: (m,) exposure coefficients (NaN = not fitted); ``influence``: (n × m) per-sample contributions
-    with ``U'U`` estimating their covariance (:func:`classical_influence`, HC3 from
+    with ``U'U`` estimating their covariance (:func:`residual_influence`, HC3 from
     :func:`osteobiome.models.robust.hc3_influence`, or masked fits); ``df``: residual df, scalar or (m,).
     """
     coef = np.asarray(coef, dtype=float)

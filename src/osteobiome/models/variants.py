@@ -1,0 +1,143 @@
+"""The model variants a preset can ask for, on top of the per-feature linear model (arrays in, arrays out).
+
+Options (columns of the presets table in :mod:`osteobiome.associate`):
+
+- ``model``: ``"lm"`` (one linear model per feature on the transformed values; random intercepts when
+  grouping variables are given) or ``"twopart"`` (:mod:`osteobiome.models.twopart`: logistic prevalence +
+  log2 abundance on present samples, joint p-value; fixed effects only).
+- ``variance``: ``"classical"`` or ``"HC3"`` (:mod:`osteobiome.models.robust`; OLS only). HC3 p-values use
+  Student's t with the residual df (statsmodels uses the normal; t is slightly more conservative).
+- ``compositional``: ``"none"``, ``"median"`` (each coefficient compared with the median coefficient of the
+  same variable, analytic covariance: :func:`osteobiome.models.compositional.median_contrast`) or
+  ``"linda"`` (LinDA's mode correction). For ``twopart`` it applies to the abundance part (as MaAsLin3).
+
+Every function returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
+columns) plus ``extra``: additional per-coefficient arrays reported as extra result columns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from osteobiome.errors import InputError
+from osteobiome.models import compositional as comp
+from osteobiome.models.robust import hc3_influence, hc3_stderr
+from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
+
+MODELS = ("lm", "twopart")
+VARIANCES = ("classical", "HC3")
+COMPOSITIONAL = ("none", "median", "linda")
+MIN_FEATURES = 10
+
+
+@dataclass(frozen=True)
+class VariantFit:
+    """``coef stderr tval pval log_pval`` (p × m), ``df`` (m,) or (p × m), ``n_used`` (m,), ``extra``."""
+
+    coef: np.ndarray
+    stderr: np.ndarray
+    tval: np.ndarray
+    pval: np.ndarray
+    log_pval: np.ndarray
+    df: np.ndarray
+    n_used: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def check_options(model: str, variance: str, compositional: str) -> None:
+    """InputError naming the option when a value is unknown."""
+    for name, value, allowed in (
+        ("model", model, MODELS),
+        ("variance", variance, VARIANCES),
+        ("compositional", compositional, COMPOSITIONAL),
+    ):
+        if value not in allowed:
+            raise InputError(f"option {name}={value!r} is not known; use one of {', '.join(allowed)}.")
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(p)
+
+
+def _with_tests(coef, stderr, pval, df, n_used, extra=None) -> VariantFit:  # noqa: ANN001
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tval = coef / stderr
+    return VariantFit(coef, stderr, tval, pval, _log(pval), df, n_used, extra or {})
+
+
+def _enough_features(m: int, compositional: str) -> bool:
+    if compositional != "none" and m < MIN_FEATURES:
+        warnings.warn(
+            f"compositional={compositional} needs at least {MIN_FEATURES} features (got {m}); not applied.",
+            stacklevel=3,
+        )
+        return False
+    return compositional != "none"
+
+
+def _centre(coef, stderr, influence, df, compositional):  # noqa: ANN001, ANN202
+    """One coefficient row centred by ``compositional``: (coef, stderr, pval)."""
+    if compositional == "median":
+        test = comp.median_contrast(coef, influence, df)
+    else:
+        test = comp.linda_correct(coef, stderr, df)
+    return test.coef, test.stderr, test.pval
+
+
+def refine_linear(
+    fit, Y: np.ndarray, X: np.ndarray, variance: str, compositional: str, mixed: bool
+) -> VariantFit:  # noqa: ANN001
+    """Apply ``variance`` and ``compositional`` to a linear fit (``LMResult`` of ``Y`` on ``X``; ``mixed``:
+    it came from random-intercept models, whose marginal residuals ``Y - X coef`` carry the correlation)."""
+    coef, stderr, pval = fit.coef.copy(), fit.stderr.copy(), fit.pval.copy()
+    df = np.asarray(fit.df, dtype=float)
+    if variance == "classical" and compositional == "none":
+        return VariantFit(coef, stderr, fit.tval, pval, fit.log_pval, fit.df, fit.n_used)
+    if np.isnan(Y).any() and (variance == "HC3" or compositional != "none"):
+        raise InputError(
+            "HC3 and compositional corrections need complete feature values; impute or drop NaN first."
+        )
+    resid = Y - X @ np.nan_to_num(coef)
+    if variance == "HC3":
+        if mixed:
+            raise InputError(
+                "variance='HC3' is for fixed-effects models; drop the random effects or use classical."
+            )
+        stderr = hc3_stderr(X, resid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pval = 2.0 * stats.t.sf(np.abs(coef / stderr), df)
+    if _enough_features(Y.shape[1], compositional):
+        for k in range(1, X.shape[1]):
+            influence = (
+                hc3_influence(X, resid, k) if variance == "HC3" else comp.residual_influence(stderr[k], resid)
+            )
+            row_df = df if df.ndim == 1 else df[k]
+            coef[k], stderr[k], pval[k] = _centre(coef[k], stderr[k], influence, row_df, compositional)
+    return _with_tests(coef, stderr, pval, fit.df, fit.n_used)
+
+
+def fit_two_part(relative: np.ndarray, X: np.ndarray, compositional: str) -> VariantFit:
+    """Two-part model of ``relative`` abundances (n × m, rows of ``X``). ``coef``/``stderr`` are the abundance
+    part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts."""
+    abundance = fit_abundance(log2_nonzero(relative), X)
+    prevalence = fit_prevalence(np.asarray(relative) > 0, X)
+    coef, stderr, p_abund = abundance.coef.copy(), abundance.stderr.copy(), abundance.pval.copy()
+    if _enough_features(relative.shape[1], compositional):
+        for k in range(1, X.shape[1]):
+            coef[k], stderr[k], p_abund[k] = _centre(
+                coef[k], stderr[k], abundance.influence[k], abundance.df, compositional
+            )
+    extra = {
+        "pval.abundance": p_abund,
+        "coef.prevalence": prevalence.coef,
+        "stderr.prevalence": prevalence.stderr,
+        "pval.prevalence": prevalence.pval,
+        "N.present": np.broadcast_to(abundance.n_used, coef.shape),
+    }
+    n_used = np.full(relative.shape[1], X.shape[0])
+    return _with_tests(coef, stderr, joint_pvalue(p_abund, prevalence.pval), abundance.df, n_used, extra)
