@@ -82,3 +82,12 @@ def test_joint_pvalue_is_beta_1_2_of_the_minimum_with_fallback():
     got = joint_pvalue(np.array([0.01, np.nan, 0.5, np.nan]), np.array([0.2, 0.03, 0.5, np.nan]))
     np.testing.assert_allclose(got[:3], [1 - 0.99**2, 0.03, 0.75])
     assert np.isnan(got[3])
+
+
+def test_prevalence_influence_gram_is_the_sandwich_covariance():
+    rng = np.random.default_rng(12)
+    X = _design(rng, 200)
+    present = rng.random((200, 3)) < 0.4
+    fit = fit_prevalence(present, X, augment=False)
+    ref = sm.Logit(present[:, 1].astype(float), X).fit(disp=0, cov_type="HC0")
+    np.testing.assert_allclose(np.sqrt(np.sum(fit.influence[:, :, 1] ** 2, axis=1)), ref.bse, rtol=1e-6)

@@ -111,3 +111,12 @@ def test_two_part_median_ignores_a_per_sample_load_change():
         b = fit_two_part(loaded / loaded.sum(axis=1, keepdims=True), X, "median")
     np.testing.assert_allclose(a.coef[1], b.coef[1], atol=1e-8)
     np.testing.assert_allclose(a.extra["pval.abundance"][1], b.extra["pval.abundance"][1], rtol=1e-6)
+
+
+def test_two_part_prevalence_centring_changes_only_the_prevalence_part():
+    X, rel = _relative(6)
+    plain = fit_two_part(rel, X, "median")
+    both = fit_two_part(rel, X, "median", compositional_prevalence=True)
+    np.testing.assert_allclose(plain.extra["pval.abundance"], both.extra["pval.abundance"])
+    shift = np.nanmedian(plain.extra["coef.prevalence"][1])
+    np.testing.assert_allclose(both.extra["coef.prevalence"][1], plain.extra["coef.prevalence"][1] - shift)

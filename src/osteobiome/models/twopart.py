@@ -37,6 +37,14 @@ class PartFit:
 
 
 @dataclass(frozen=True)
+class PrevalenceFit(PartFit):
+    """Prevalence part plus the per-sample score contributions ``influence`` (p × n × m):
+    ``[I_j^-1 x_i]_k w (y~_ij - pi_ij)``, whose Gram matrix is the sandwich covariance across features."""
+
+    influence: np.ndarray
+
+
+@dataclass(frozen=True)
 class AbundanceFit(PartFit):
     """Abundance part plus ``df`` (m,), ``n_used`` (m,), residuals (n × m, 0 where not used) and the HC3
     per-sample contributions of every coefficient ``influence`` (p × n × m)."""
@@ -93,7 +101,10 @@ def fit_prevalence(
     coef = np.where(valid, beta, np.nan)
     stderr = np.where(valid, stderr, np.nan)
     pval = 2.0 * stats.norm.sf(np.abs(coef / stderr))
-    return PartFit(coef, stderr, pval)
+    contrib = np.einsum("mik,nk->imn", np.nan_to_num(inv), X)  # I_j^-1 x_i  (p × m × n)
+    influence = np.transpose(contrib, (0, 2, 1)) * (weight * (target - prob))[None]
+    influence[:, :, ~valid] = 0.0
+    return PrevalenceFit(coef, stderr, pval, influence)
 
 
 def fit_abundance(log_abundance: np.ndarray, X: np.ndarray) -> AbundanceFit:

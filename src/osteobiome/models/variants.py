@@ -9,7 +9,9 @@ Options (columns of the presets table in :mod:`osteobiome.associate`):
   Student's t with the residual df (statsmodels uses the normal; t is slightly more conservative).
 - ``compositional``: ``"none"``, ``"median"`` (each coefficient compared with the median coefficient of the
   same variable, analytic covariance: :func:`osteobiome.models.compositional.median_contrast`) or
-  ``"linda"`` (LinDA's mode correction). For ``twopart`` it applies to the abundance part (as MaAsLin3).
+  ``"linda"`` (LinDA's mode correction). For ``twopart`` it applies to the abundance part (as MaAsLin3),
+  and also to the prevalence part with ``compositional_prevalence=True`` (its covariance across features
+  borrowed from the per-sample score contributions, z tests).
 
 Every function returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
 columns) plus ``extra``: additional per-coefficient arrays reported as extra result columns.
@@ -121,23 +123,31 @@ def refine_linear(
     return _with_tests(coef, stderr, pval, fit.df, fit.n_used)
 
 
-def fit_two_part(relative: np.ndarray, X: np.ndarray, compositional: str) -> VariantFit:
+def fit_two_part(
+    relative: np.ndarray, X: np.ndarray, compositional: str, compositional_prevalence: bool = False
+) -> VariantFit:
     """Two-part model of ``relative`` abundances (n × m, rows of ``X``). ``coef``/``stderr`` are the abundance
     part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts."""
     abundance = fit_abundance(log2_nonzero(relative), X)
     prevalence = fit_prevalence(np.asarray(relative) > 0, X)
     coef, stderr, p_abund = abundance.coef.copy(), abundance.stderr.copy(), abundance.pval.copy()
+    p_coef, p_stderr, p_prev = prevalence.coef.copy(), prevalence.stderr.copy(), prevalence.pval.copy()
     if _enough_features(relative.shape[1], compositional):
         for k in range(1, X.shape[1]):
             coef[k], stderr[k], p_abund[k] = _centre(
                 coef[k], stderr[k], abundance.influence[k], abundance.df, compositional
             )
+            if compositional_prevalence:
+                influence = comp.residual_influence(p_stderr[k], prevalence.influence[k])
+                p_coef[k], p_stderr[k], p_prev[k] = _centre(
+                    p_coef[k], p_stderr[k], influence, np.inf, compositional
+                )
     extra = {
         "pval.abundance": p_abund,
-        "coef.prevalence": prevalence.coef,
-        "stderr.prevalence": prevalence.stderr,
-        "pval.prevalence": prevalence.pval,
+        "coef.prevalence": p_coef,
+        "stderr.prevalence": p_stderr,
+        "pval.prevalence": p_prev,
         "N.present": np.broadcast_to(abundance.n_used, coef.shape),
     }
     n_used = np.full(relative.shape[1], X.shape[0])
-    return _with_tests(coef, stderr, joint_pvalue(p_abund, prevalence.pval), abundance.df, n_used, extra)
+    return _with_tests(coef, stderr, joint_pvalue(p_abund, p_prev), abundance.df, n_used, extra)
