@@ -120,3 +120,22 @@ def test_two_part_prevalence_centring_changes_only_the_prevalence_part():
     np.testing.assert_allclose(plain.extra["pval.abundance"], both.extra["pval.abundance"])
     shift = np.nanmedian(plain.extra["coef.prevalence"][1])
     np.testing.assert_allclose(both.extra["coef.prevalence"][1], plain.extra["coef.prevalence"][1] - shift)
+
+
+def test_two_part_depth_covariate_enters_the_chosen_parts_only():
+    from osteobiome.models.twopart import fit_abundance, fit_prevalence, log2_nonzero
+
+    X, rel = _relative(7)
+    depth = np.random.default_rng(7).integers(500, 20000, X.shape[0])
+    z = (np.log(depth) - np.log(depth).mean()) / np.log(depth).std(ddof=1)
+    Xd = np.column_stack([X, z])
+    prev = fit_two_part(rel, X, "none", depth=depth, depth_covariate="prevalence")
+    np.testing.assert_allclose(prev.extra["coef.prevalence"], fit_prevalence(rel > 0, Xd).coef[:3])
+    np.testing.assert_allclose(prev.coef, fit_abundance(log2_nonzero(rel), X).coef)
+    both = fit_two_part(rel, X, "none", depth=depth, depth_covariate="both")
+    np.testing.assert_allclose(both.coef, fit_abundance(log2_nonzero(rel), Xd).coef[:3])
+    assert both.coef.shape == (3, rel.shape[1])
+    unchanged = fit_two_part(rel, X, "none", depth=None, depth_covariate="both")
+    np.testing.assert_allclose(unchanged.pval, fit_two_part(rel, X, "none").pval)
+    with pytest.raises(InputError, match="depth_covariate"):
+        check_options("twopart", "classical", "median", "always")

@@ -12,6 +12,8 @@ Options (columns of the presets table in :mod:`osteobiome.associate`):
   ``"linda"`` (LinDA's mode correction). For ``twopart`` it applies to the abundance part (as MaAsLin3),
   and also to the prevalence part with ``compositional_prevalence=True`` (its covariance across features
   borrowed from the per-sample score contributions, z tests).
+- ``depth_covariate`` (``twopart``): ``"none"``, ``"prevalence"`` or ``"both"``: adjust the prevalence (and
+  abundance) part for log read depth when the input holds counts.
 
 Every function returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
 columns) plus ``extra``: additional per-coefficient arrays reported as extra result columns.
@@ -20,7 +22,7 @@ columns) plus ``extra``: additional per-coefficient arrays reported as extra res
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats
@@ -33,6 +35,7 @@ from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalu
 MODELS = ("lm", "twopart")
 VARIANCES = ("classical", "HC3")
 COMPOSITIONAL = ("none", "median", "linda")
+DEPTH_COVARIATE = ("none", "prevalence", "both")
 MIN_FEATURES = 10
 
 
@@ -50,12 +53,13 @@ class VariantFit:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def check_options(model: str, variance: str, compositional: str) -> None:
+def check_options(model: str, variance: str, compositional: str, depth_covariate: str = "none") -> None:
     """InputError naming the option when a value is unknown."""
     for name, value, allowed in (
         ("model", model, MODELS),
         ("variance", variance, VARIANCES),
         ("compositional", compositional, COMPOSITIONAL),
+        ("depth_covariate", depth_covariate, DEPTH_COVARIATE),
     ):
         if value not in allowed:
             raise InputError(f"option {name}={value!r} is not known; use one of {', '.join(allowed)}.")
@@ -123,13 +127,36 @@ def refine_linear(
     return _with_tests(coef, stderr, pval, fit.df, fit.n_used)
 
 
+def _first_rows(fit, p: int):  # noqa: ANN001, ANN202
+    """``fit`` restricted to its first ``p`` coefficients (drops the depth nuisance term)."""
+    changes = {name: getattr(fit, name)[:p] for name in ("coef", "stderr", "pval", "influence")}
+    return replace(fit, **changes)
+
+
 def fit_two_part(
-    relative: np.ndarray, X: np.ndarray, compositional: str, compositional_prevalence: bool = False
+    relative: np.ndarray,
+    X: np.ndarray,
+    compositional: str,
+    compositional_prevalence: bool = False,
+    depth: np.ndarray | None = None,
+    depth_covariate: str = "none",
 ) -> VariantFit:
     """Two-part model of ``relative`` abundances (n × m, rows of ``X``). ``coef``/``stderr`` are the abundance
-    part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts."""
-    abundance = fit_abundance(log2_nonzero(relative), X)
-    prevalence = fit_prevalence(np.asarray(relative) > 0, X)
+    part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts.
+
+    ``depth`` (reads per sample): with ``depth_covariate`` ``"prevalence"`` or ``"both"`` its z-scored log is
+    added to the prevalence (and abundance) design; detection depends on depth. Its coefficient is not
+    reported. Ignored when ``depth`` is None (relative abundances in, no read counts)."""
+    p = X.shape[1]
+    with_depth = X
+    if depth is not None:
+        log_depth = np.log(np.asarray(depth, dtype=float))
+        sd = log_depth.std(ddof=1)
+        if sd > 0:
+            with_depth = np.column_stack([X, (log_depth - log_depth.mean()) / sd])
+    abundance = fit_abundance(log2_nonzero(relative), with_depth if depth_covariate == "both" else X)
+    prevalence = fit_prevalence(np.asarray(relative) > 0, X if depth_covariate == "none" else with_depth)
+    abundance, prevalence = _first_rows(abundance, p), _first_rows(prevalence, p)
     coef, stderr, p_abund = abundance.coef.copy(), abundance.stderr.copy(), abundance.pval.copy()
     p_coef, p_stderr, p_prev = prevalence.coef.copy(), prevalence.stderr.copy(), prevalence.pval.copy()
     if _enough_features(relative.shape[1], compositional):
