@@ -81,7 +81,7 @@ def _fake_runs() -> pd.DataFrame:
 def test_summary_criteria_and_report(tmp_path):
     summary = cal.summarize(_fake_runs())
     row = summary[(summary.method == "default") & (summary.effect == 0.5)].iloc[0]
-    assert row["fdr_mean"] == pytest.approx(0.06) and row["seeds"] == 3
+    assert row["fdr_mean"] == pytest.approx(0.06) and row["runs"] == 3
     criteria = cal.check_criteria(summary)
     assert criteria["ok"].all()
     failing = cal.check_criteria(summary, method="maaslin2", baseline="default")

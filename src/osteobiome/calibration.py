@@ -17,7 +17,8 @@ One *run* (template, n, effect, seed):
    log2 fold change ``+effect, -effect, +effect, …`` per SD of ``y``, implanted with
    :func:`osteobiome.simulate.implant_signal` (markers scaled by ``2**(log2fc z)``, samples re-closed, counts
    re-drawn at their depth: non-markers move by closure, as in real data). Truth: the markers.
-5. Null. The same samples, a phenotype drawn the same way, no markers: every discovery is false.
+5. Null. The same samples, phenotypes drawn the same way (``null_draws`` per seed), no markers: every
+   discovery is false.
 
 Every method is run on the phenotype (adjusting for the covariates) and its q-values of the phenotype
 coefficient are compared with the truth: per q threshold the empirical FDR (false / max(discoveries, 1)),
@@ -39,6 +40,7 @@ import pandas as pd
 
 from osteobiome.errors import InputError, suggest
 
+TWOPART_MEDIAN = {"fdr_scope": "per-variable", "model": "twopart", "compositional": "median"}
 #: Candidate methods: name -> (preset of :func:`osteobiome.associate`, option overrides). Every candidate
 #: adjusts for the covariates; the phenotype's q-values are scored.
 CANDIDATES: dict[str, tuple[str, dict]] = {
@@ -48,16 +50,9 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "median": ("maaslin2", {"fdr_scope": "per-variable", "compositional": "median"}),
     "linda": ("maaslin2", {"fdr_scope": "per-variable", "compositional": "linda"}),
     "twopart": ("maaslin2", {"fdr_scope": "per-variable", "model": "twopart"}),
-    "twopart-median-both": (
-        "maaslin2",
-        {
-            "fdr_scope": "per-variable",
-            "model": "twopart",
-            "compositional": "median",
-            "compositional_prevalence": True,
-        },
-    ),
-    "default": ("default", {}),
+    "twopart-median-both": ("maaslin2", {**TWOPART_MEDIAN, "compositional_prevalence": True}),
+    "twopart-median-depth": ("maaslin2", {**TWOPART_MEDIAN, "depth_covariate": "both"}),
+    "default": ("default", {}),  # = TWOPART_MEDIAN (the chosen default; see benchmarks/RESULTS.md)
 }
 
 COVARIATE_EFFECT = 0.5
@@ -73,7 +68,8 @@ class Grid:
 
     effects: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
     sizes: tuple[int, ...] = (150, 278, 500)
-    seeds: int = 20
+    seeds: int = 40
+    null_draws: int = 3
     q_levels: tuple[float, ...] = (0.05, 0.1, 0.25)
     methods: tuple[str, ...] = tuple(CANDIDATES)
     marker_fraction: float = 0.1
@@ -82,7 +78,7 @@ class Grid:
 
 
 STANDARD = Grid()
-SMALL = Grid(effects=(0.5,), sizes=(120,), seeds=2)
+SMALL = Grid(effects=(0.5,), sizes=(120,), seeds=2, null_draws=1)
 
 
 def simulate_covariates(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -291,19 +287,33 @@ def run_one(template: Template, grid: Grid, n: int, seed: int) -> list[dict]:
     candidates = prevalent_features(counts, grid.marker_prevalence)
     names = list(covariates.columns)
     labels = {"n": n, "seed": seed}
-    # null phenotype: one "marker" with log2 FC 0 (the table is only re-drawn at its depth)
+    # null phenotypes: one "marker" with log2 FC 0 (the table is only re-drawn at its depth)
     no_signal = pd.Series([0.0], index=candidates[:1])
-    table, phenotype = _implant(counts, covariates, no_signal, weights, 1.0, rng)
-    metadata = covariates.assign(**{PHENOTYPE: phenotype})
-    out = _score_methods(
-        grid.methods, table, metadata, names, no_signal.iloc[:0], grid.q_levels, {**labels, "effect": 0.0}
-    )
+    out = []
+    for draw in range(grid.null_draws):
+        table, phenotype = _implant(counts, covariates, no_signal, weights, 1.0, rng)
+        metadata = covariates.assign(**{PHENOTYPE: phenotype})
+        out += _score_methods(
+            grid.methods,
+            table,
+            metadata,
+            names,
+            no_signal.iloc[:0],
+            grid.q_levels,
+            {**labels, "effect": 0.0, "draw": draw},
+        )
     for effect in grid.effects:
         markers = choose_markers(candidates, grid.marker_fraction, effect, rng)
         table, phenotype = _implant(counts, covariates, markers, weights, 1.0, rng)
         metadata = covariates.assign(**{PHENOTYPE: phenotype})
         out += _score_methods(
-            grid.methods, table, metadata, names, markers, grid.q_levels, {**labels, "effect": effect}
+            grid.methods,
+            table,
+            metadata,
+            names,
+            markers,
+            grid.q_levels,
+            {**labels, "effect": effect, "draw": 0},
         )
     return out
 
@@ -333,11 +343,11 @@ METRICS = ("fdr", "recall", "auprc", "false_discoveries", "bias")
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and SD over seeds of every metric, per method × n × effect × q (``runs`` from :func:`run`)."""
+    """Mean and SD over runs (seeds; × null draws for effect 0) of every metric, per method × n × effect × q."""
     grouped = runs.groupby(["method", "n", "effect", "q"], sort=True)
     summary = grouped[list(METRICS)].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
-    summary["seeds"] = grouped.size()
+    summary["runs"] = grouped.size()
     return summary.reset_index()
 
 
@@ -406,7 +416,9 @@ def markdown_tables(summary: pd.DataFrame, q: float = 0.1) -> str:
     cell = _mean_sd(null["false_discoveries_mean"], null["false_discoveries_std"], 2)
     table = null.assign(cell=cell).pivot(index="method", columns=["q", "n"], values="cell")
     table.columns = [f"q={qq:g} n={n}" for qq, n in table.columns]
-    parts.append(f"**false discoveries per run on the null phenotype** (mean ± SD)\n\n{_markdown(table)}")
+    parts.append(
+        f"**false discoveries per run on the null phenotype** (mean ± SD over seeds × null draws)\n\n{_markdown(table)}"
+    )
     return "\n\n".join(parts)
 
 
@@ -433,7 +445,7 @@ def criteria_text(criteria: pd.DataFrame, summary: pd.DataFrame, q: float) -> st
     """One paragraph: does ``default`` meet the issue's criteria at ``q``, with the worst cells."""
     signal = criteria[criteria["effect"] > 0]
     null = summary[(summary["q"] == q) & (summary["effect"] == 0) & (summary["method"] == "default")]
-    null_fd = float(np.average(null["false_discoveries_mean"], weights=null["seeds"]))
+    null_fd = float(np.average(null["false_discoveries_mean"], weights=null["runs"]))
     worst = signal.loc[signal["fdr"].idxmax()]
     fdr_ok = bool((signal["fdr"] <= 0.1).all())
     recall_ok = bool((signal["recall"] >= signal["baseline_recall"]).all())
@@ -462,7 +474,7 @@ def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
                 axes[row, col].errorbar(
                     rows["effect"],
                     rows[f"{metric}_mean"],
-                    yerr=rows[f"{metric}_std"] / np.sqrt(rows["seeds"]),
+                    yerr=rows[f"{metric}_std"] / np.sqrt(rows["runs"]),
                     marker="o",
                     capsize=2,
                     label=method,
