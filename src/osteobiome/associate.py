@@ -138,7 +138,13 @@ def _fit(Y: np.ndarray, relative: np.ndarray, depth: np.ndarray | None, design: 
         model = "lm"
     if model == "twopart":
         return fit_two_part(
-            relative, design.matrix, opts["compositional"], opts["compositional_prevalence"], depth, opts["depth_covariate"]
+            relative,
+            design.matrix,
+            opts["compositional"],
+            opts["compositional_prevalence"],
+            depth,
+            opts["depth_covariate"],
+            opts["variance"],
         )
     if random:
         from osteobiome.models.lmm import fit_lmm

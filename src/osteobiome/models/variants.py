@@ -140,13 +140,17 @@ def fit_two_part(
     compositional_prevalence: bool = False,
     depth: np.ndarray | None = None,
     depth_covariate: str = "none",
+    variance: str = "HC3",
 ) -> VariantFit:
     """Two-part model of ``relative`` abundances (n × m, rows of ``X``). ``coef``/``stderr`` are the abundance
     part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts.
 
     ``depth`` (reads per sample): with ``depth_covariate`` ``"prevalence"`` or ``"both"`` its z-scored log is
     added to the prevalence (and abundance) design; detection depends on depth. Its coefficient is not
-    reported. Ignored when ``depth`` is None (relative abundances in, no read counts)."""
+    reported. Ignored when ``depth`` is None (relative abundances in, no read counts). ``variance``: the
+    covariance used by the median comparison of the abundance part: ``"HC3"`` (per-sample sandwich terms)
+    or ``"classical"`` (each feature's classical variance, correlation between features from the residuals
+    on the samples where both are present)."""
     p = X.shape[1]
     with_depth = X
     if depth is not None:
@@ -161,8 +165,13 @@ def fit_two_part(
     p_coef, p_stderr, p_prev = prevalence.coef.copy(), prevalence.stderr.copy(), prevalence.pval.copy()
     if _enough_features(relative.shape[1], compositional):
         for k in range(1, X.shape[1]):
+            influence = (
+                abundance.influence[k]
+                if variance == "HC3"
+                else comp.residual_influence(stderr[k], abundance.resid)
+            )
             coef[k], stderr[k], p_abund[k] = _centre(
-                coef[k], stderr[k], abundance.influence[k], abundance.df, compositional
+                coef[k], stderr[k], influence, abundance.df, compositional
             )
             if compositional_prevalence:
                 influence = comp.residual_influence(p_stderr[k], prevalence.influence[k])
