@@ -111,3 +111,43 @@ def test_bad_requests(tmp_path):
     with pytest.raises(InputError, match="no column"):
         cal.load_template(table, meta, ("agee",))
     assert cal.load_template(table, meta, ("age",)).covariates.shape == (20, 1)
+
+
+def test_small_grid_end_to_end_on_twins(shared, tmp_path):
+    """The CI version of the benchmark: Twins template, one effect, one n, two seeds, every candidate."""
+    template = cal.load_template(shared / "data" / "twins" / "Twins.csv")
+    runs = cal.run(template, cal.SMALL)
+    assert set(runs["method"]) == set(cal.STANDARD_METHODS)
+    assert len(runs) == len(cal.STANDARD_METHODS) * 2 * 2 * 3  # methods × seeds × (null + 1 effect) × q
+    again = cal.run(template, cal.SMALL)
+    pd.testing.assert_frame_equal(runs.drop(columns="seconds"), again.drop(columns="seconds"))
+    signal = runs[(runs["effect"] > 0) & (runs["q"] == 0.25)]
+    assert signal["auprc"].between(0, 1).all() and signal["recall"].between(0, 1).all()
+    summary = cal.write_outputs(runs, tmp_path)
+    assert (summary["runs"] == 2).all()
+
+
+def test_cli_runs_the_small_grid(shared, tmp_path):
+    from osteobiome.cli import main
+
+    out = tmp_path / "bench"
+    twins = str(shared / "data" / "twins" / "Twins.csv")
+    main(
+        [
+            "benchmark",
+            "calibration",
+            twins,
+            "--out",
+            str(out),
+            "--grid",
+            "small",
+            "--seeds",
+            "1",
+            "--methods",
+            "maaslin2,default",
+        ]
+    )
+    assert (out / "criteria.tsv").exists() and (out / "calibration.png").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "calibration", twins, "--out", str(out), "--grid", "small"])
+    assert exit_info.value.code == 2
