@@ -464,7 +464,8 @@ def criteria_text(criteria: pd.DataFrame, summary: pd.DataFrame, q: float) -> st
 
 
 def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
-    """Empirical FDR and recall vs effect at ``q``, one column per n, one line per method (PNG)."""
+    """Empirical FDR and recall vs effect at ``q`` (error bars: standard error over runs), one column per n,
+    one line per method (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -473,8 +474,10 @@ def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
     at_q = summary[(summary["q"] == q) & (summary["effect"] > 0)]
     sizes = sorted(at_q["n"].unique())
     fig, axes = plt.subplots(2, len(sizes), figsize=(4 * len(sizes), 6.5), sharey="row", squeeze=False)
+    effects = sorted(at_q["effect"].unique())
     for col, n in enumerate(sizes):
         for method, rows in at_q[at_q["n"] == n].groupby("method"):
+            width = 2.5 if method in ("default", "maaslin2") else 1.0
             for row, metric in enumerate(("fdr", "recall")):
                 axes[row, col].errorbar(
                     rows["effect"],
@@ -482,12 +485,14 @@ def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
                     yerr=rows[f"{metric}_std"] / np.sqrt(rows["runs"]),
                     marker="o",
                     capsize=2,
+                    linewidth=width,
                     label=method,
                 )
         axes[0, col].axhline(q, color="grey", linestyle="--", linewidth=1)
         axes[0, col].set_title(f"n = {n}")
         for row, label in enumerate((f"empirical FDR (q = {q:g})", "recall")):
             axes[row, col].set_xscale("log")
+            axes[row, col].set_xticks(effects, [f"{e:g}" for e in effects])
             axes[row, col].set_xlabel("log2 fold change per SD")
             axes[row, 0].set_ylabel(label)
     axes[0, -1].legend(fontsize=7)
