@@ -74,3 +74,17 @@ def test_option_errors(data):
         associate(table, metadata, ["age"], normalization="CLR", transform="NONE")
     with pytest.raises(InputError, match="variance"):
         associate(table, metadata, ["age"], variance="HC0")
+
+
+def test_methods_paragraph_of_the_presets():
+    from osteobiome.associate import resolve_options
+    from osteobiome.models.variants import describe
+
+    default = describe(resolve_options("default", {}))
+    assert (
+        "two-part model" in default and "median coefficient" in default and "within each variable" in default
+    )
+    maaslin2 = describe(resolve_options("maaslin2", {}))
+    assert "log2 TSS-normalized" in maaslin2 and "over all coefficients together" in maaslin2
+    assert "more than 10% of samples" in maaslin2 and "median" not in maaslin2
+    assert "HC3" in describe(resolve_options("maaslin2", {"variance": "HC3"}))

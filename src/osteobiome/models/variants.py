@@ -187,3 +187,42 @@ def fit_two_part(
     }
     n_used = np.full(relative.shape[1], X.shape[0])
     return _with_tests(coef, stderr, joint_pvalue(p_abund, p_prev), abundance.df, n_used, extra)
+
+
+def describe(options: dict) -> str:
+    """A Methods paragraph for resolved ``associate`` options (``associate.resolve_options(preset, {})``)."""
+    kept = f"Features present in more than {options['min_prevalence']:.0%} of samples were tested"
+    if options["model"] == "twopart":
+        model = (
+            "with a two-part model (as MaAsLin3): a logistic regression of presence, with weighted data "
+            "augmentation against separation, and a linear regression of log2 relative abundance (total-sum "
+            "scaling) on the samples where the feature was present; the two p-values were combined as "
+            "1 - (1 - min(p_abundance, p_prevalence))^2"
+        )
+        if options["depth_covariate"] != "none":
+            parts = "both parts" if options["depth_covariate"] == "both" else "the presence part"
+            model += f"; log read depth was a covariate of {parts}"
+    else:
+        transform = {"LOG": "log2", "LOGIT": "logit", "AST": "arcsine square root", "NONE": "untransformed"}
+        model = (
+            f"with one linear model per feature of {transform[options['transform']]} "
+            f"{options['normalization']}-normalized abundances"
+        )
+    sentences = [f"{kept} {model}."]
+    if options["variance"] == "HC3":
+        sentences.append("Standard errors were heteroscedasticity-consistent (HC3).")
+    what = "abundance coefficients" if options["model"] == "twopart" else "coefficients"
+    if options["compositional"] == "median":
+        sentences.append(
+            f"To correct for compositionality, {what} were compared with the median coefficient of the same "
+            "variable across features, with an analytic covariance of the difference."
+        )
+    elif options["compositional"] == "linda":
+        sentences.append(f"{what.capitalize()} were centred on their kernel mode (LinDA bias correction).")
+    if options["standardize"]:
+        sentences.append("Continuous variables were standardized (coefficients per SD).")
+    scope = (
+        "within each variable" if options["fdr_scope"] == "per-variable" else "over all coefficients together"
+    )
+    sentences.append(f"P-values were adjusted ({options['correction']}) {scope}.")
+    return " ".join(sentences)
