@@ -54,7 +54,7 @@ def test_abundance_on_present_samples_matches_per_feature_ols():
     rel = rng.dirichlet(np.ones(m), size=n) * (rng.random((n, m)) < 0.7)
     rel[:4, 4] = 0.2
     rel[4:, 4] = 0.0  # 4 present samples, 3 coefficients: df = 1
-    fit = fit_abundance(log2_nonzero(rel), X)
+    fit = fit_abundance(log2_nonzero(rel), X, influence=True)
     for j in range(m):
         keep = rel[:, j] > 0
         ref = sm.OLS(np.log2(rel[keep, j]), X[keep]).fit()
@@ -74,7 +74,7 @@ def test_too_few_present_samples_gives_nan():
     rel = np.zeros((30, 2))
     rel[:, 0] = rng.random(30)
     rel[:3, 1] = 0.5
-    fit = fit_abundance(log2_nonzero(rel), X)
+    fit = fit_abundance(log2_nonzero(rel), X, influence=True)
     assert np.all(np.isfinite(fit.pval[:, 0])) and np.all(np.isnan(fit.pval[:, 1]))
 
 
@@ -88,6 +88,7 @@ def test_prevalence_influence_gram_is_the_sandwich_covariance():
     rng = np.random.default_rng(12)
     X = _design(rng, 200)
     present = rng.random((200, 3)) < 0.4
-    fit = fit_prevalence(present, X, augment=False)
+    fit = fit_prevalence(present, X, augment=False, influence=True)
+    assert fit_prevalence(present, X, augment=False).influence is None
     ref = sm.Logit(present[:, 1].astype(float), X).fit(disp=0, cov_type="HC0")
     np.testing.assert_allclose(np.sqrt(np.sum(fit.influence[:, :, 1] ** 2, axis=1)), ref.bse, rtol=1e-6)

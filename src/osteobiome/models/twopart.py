@@ -38,21 +38,21 @@ class PartFit:
 
 @dataclass(frozen=True)
 class PrevalenceFit(PartFit):
-    """Prevalence part plus the per-sample score contributions ``influence`` (p × n × m):
-    ``[I_j^-1 x_i]_k w (y~_ij - pi_ij)``, whose Gram matrix is the sandwich covariance across features."""
+    """Prevalence part plus the per-sample score contributions ``influence`` (p × n × m, or None if not
+    asked for): ``[I_j^-1 x_i]_k w (y~_ij - pi_ij)``, whose Gram matrix is the sandwich covariance."""
 
-    influence: np.ndarray
+    influence: np.ndarray | None
 
 
 @dataclass(frozen=True)
 class AbundanceFit(PartFit):
     """Abundance part plus ``df`` (m,), ``n_used`` (m,), residuals (n × m, 0 where not used) and the HC3
-    per-sample contributions of every coefficient ``influence`` (p × n × m)."""
+    per-sample contributions of every coefficient ``influence`` (p × n × m; None unless asked for)."""
 
     df: np.ndarray
     n_used: np.ndarray
     resid: np.ndarray
-    influence: np.ndarray
+    influence: np.ndarray | None
 
 
 def _batched_inverse(info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,52 +64,80 @@ def _batched_inverse(info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inv, good
 
 
+def _outer_rows(X: np.ndarray) -> np.ndarray:
+    """Row-wise outer products ``x_i x_i'`` flattened (n × p²): ``gram_j = reshape(XX' w_j)`` is one BLAS call."""
+    return (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+
+
+def _grams(outer: np.ndarray, weights: np.ndarray, p: int) -> np.ndarray:
+    """``X' diag(w_j) X`` for every column ``w_j`` of ``weights`` (m × p × p)."""
+    return (outer.T @ weights).T.reshape(weights.shape[1], p, p)
+
+
+def _solve(info: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``info_j^-1 rhs_j`` for a stack (m × p × p, p × m -> p × m); singular systems give NaN."""
+    try:
+        return np.linalg.solve(info, rhs.T[:, :, None])[:, :, 0].T
+    except np.linalg.LinAlgError:
+        inv, _ = _batched_inverse(info)
+        return np.einsum("mik,km->im", inv, rhs)
+
+
 def fit_prevalence(
-    present: np.ndarray, X: np.ndarray, augment: bool = True, max_iter: int = 100, tol: float = 1e-8
-) -> PartFit:
+    present: np.ndarray,
+    X: np.ndarray,
+    augment: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    influence: bool = False,
+) -> PrevalenceFit:
     """Logistic regression of presence (n × m, bool) on the design ``X`` (n × p, with intercept column 0).
 
-    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Features whose Newton
-    iterations do not converge, or whose information matrix is singular, get NaN.
+    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton steps are taken only for
+    the features not yet converged. Features whose iterations do not converge, or whose information matrix
+    is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(present, dtype=float)
     n, p = X.shape
+    m = y.shape[1]
+    outer = _outer_rows(X)
     k = p - 1 if augment else 0
     weight = 1.0 + k / n
     target = (y + k / (2 * n)) / weight
-    mean = np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6)
-    beta = np.zeros((p, y.shape[1]))
-    beta[0] = special.logit(mean)
-    converged = np.zeros(y.shape[1], dtype=bool)
-    for _ in range(max_iter):
-        prob = special.expit(X @ beta)
-        work = weight * prob * (1.0 - prob)
-        info = np.einsum("ni,nm,nk->mik", X, work, X)
-        score = X.T @ (weight * (target - prob))
-        inv, good = _batched_inverse(info)
-        step = np.einsum("mik,km->im", np.nan_to_num(inv), score)
-        beta = beta + step
-        converged = good & (np.max(np.abs(step), axis=0) < tol)
-        if converged.all() or not np.all(np.isfinite(beta)):
-            break
-    prob = special.expit(X @ beta)
-    info = np.einsum("ni,nm,nk->mik", X, weight * prob * (1.0 - prob), X)
-    inv, good = _batched_inverse(info)
-    stderr = np.sqrt(np.einsum("mii->im", inv))
-    valid = converged & good
+    beta = np.zeros((p, m))
+    beta[0] = special.logit(np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6))
+    converged = np.zeros(m, dtype=bool)
+    active = np.arange(m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(max_iter):
+            prob = special.expit(X @ beta[:, active])
+            info = _grams(outer, weight * prob * (1.0 - prob), p)
+            step = _solve(info, X.T @ (weight * (target[:, active] - prob)))
+            beta[:, active] += step
+            done = np.max(np.abs(step), axis=0) < tol
+            converged[active[done]] = True
+            active = active[~done & np.all(np.isfinite(step), axis=0)]
+            if active.size == 0:
+                break
+    prob = special.expit(X @ np.nan_to_num(beta))
+    inv, good = _batched_inverse(_grams(outer, weight * prob * (1.0 - prob), p))
+    valid = converged & good & np.all(np.isfinite(beta), axis=0)
     coef = np.where(valid, beta, np.nan)
-    stderr = np.where(valid, stderr, np.nan)
+    stderr = np.where(valid, np.sqrt(np.einsum("mii->im", inv)), np.nan)
     pval = 2.0 * stats.norm.sf(np.abs(coef / stderr))
-    contrib = np.einsum("mik,nk->imn", np.nan_to_num(inv), X)  # I_j^-1 x_i  (p × m × n)
-    influence = np.transpose(contrib, (0, 2, 1)) * (weight * (target - prob))[None]
-    influence[:, :, ~valid] = 0.0
-    return PrevalenceFit(coef, stderr, pval, influence)
+    contributions = None
+    if influence:
+        contrib = np.matmul(np.nan_to_num(inv), X.T)  # I_j^-1 x_i  (m × p × n)
+        contributions = np.transpose(contrib, (1, 2, 0)) * (weight * (target - prob))[None]
+        contributions[:, :, ~valid] = 0.0
+    return PrevalenceFit(coef, stderr, pval, contributions)
 
 
-def fit_abundance(log_abundance: np.ndarray, X: np.ndarray) -> AbundanceFit:
+def fit_abundance(log_abundance: np.ndarray, X: np.ndarray, influence: bool = False) -> AbundanceFit:
     """OLS of ``log_abundance`` (n × m, NaN where the feature is absent) on ``X`` (n × p), per feature on its
-    present samples. Features with fewer than p + 1 present samples or a singular design get NaN."""
+    present samples. Features with fewer than p + 1 present samples or a singular design get NaN.
+    ``influence=True`` also returns the HC3 per-sample contributions."""
     X = np.asarray(X, dtype=float)
     Y = np.asarray(log_abundance, dtype=float)
     used = np.isfinite(Y)
@@ -117,8 +145,7 @@ def fit_abundance(log_abundance: np.ndarray, X: np.ndarray) -> AbundanceFit:
     Y0 = np.where(used, Y, 0.0)
     n, p = X.shape
     n_used = used.sum(axis=0)
-    gram = np.einsum("ni,nm,nk->mik", X, mask, X)
-    inv, good = _batched_inverse(gram)
+    inv, good = _batched_inverse(_grams(_outer_rows(X), mask, p))
     good &= n_used > p
     inv[~good] = np.nan
     beta = np.einsum("mik,km->im", inv, X.T @ Y0)
@@ -128,14 +155,16 @@ def fit_abundance(log_abundance: np.ndarray, X: np.ndarray) -> AbundanceFit:
         sigma2 = np.where(good, np.sum(resid**2, axis=0) / df, np.nan)
     stderr = np.sqrt(np.einsum("mii->im", inv) * sigma2)
     pval = 2.0 * stats.t.sf(np.abs(beta / stderr), np.where(good, df, 1.0))
-    # HC3 contributions: c_j = [(X'M_jX)^-1 X' M_j]  (p × n per feature), h_ij = x_i'(X'M_jX)^-1 x_i
-    contrib = np.einsum("mik,nk->imn", np.nan_to_num(inv), X) * mask.T[None]
-    leverage = np.einsum("ni,imn->nm", X, contrib)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.where(used & (leverage < 1.0), resid / (1.0 - leverage), 0.0)
-    influence = np.transpose(contrib, (0, 2, 1)) * scaled[None]
-    influence[:, :, ~good] = 0.0
-    return AbundanceFit(beta, stderr, pval, df, n_used, resid, influence)
+    contributions = None
+    if influence:
+        # HC3: c_j = (X'M_jX)^-1 X' M_j (p × n per feature), h_ij = x_i'(X'M_jX)^-1 x_i
+        contrib = np.transpose(np.matmul(np.nan_to_num(inv), X.T), (1, 2, 0)) * mask[None]  # p × n × m
+        leverage = np.einsum("ni,inm->nm", X, contrib)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = np.where(used & (leverage < 1.0), resid / (1.0 - leverage), 0.0)
+        contributions = contrib * scaled[None]
+        contributions[:, :, ~good] = 0.0
+    return AbundanceFit(beta, stderr, pval, df, n_used, resid, contributions)
 
 
 def joint_pvalue(p_abundance: np.ndarray, p_prevalence: np.ndarray) -> np.ndarray:

@@ -129,7 +129,9 @@ def refine_linear(
 
 def _first_rows(fit, p: int):  # noqa: ANN001, ANN202
     """``fit`` restricted to its first ``p`` coefficients (drops the depth nuisance term)."""
-    changes = {name: getattr(fit, name)[:p] for name in ("coef", "stderr", "pval", "influence")}
+    changes = {name: getattr(fit, name)[:p] for name in ("coef", "stderr", "pval")}
+    if fit.influence is not None:
+        changes["influence"] = fit.influence[:p]
     return replace(fit, **changes)
 
 
@@ -158,8 +160,14 @@ def fit_two_part(
         sd = log_depth.std(ddof=1)
         if sd > 0:
             with_depth = np.column_stack([X, (log_depth - log_depth.mean()) / sd])
-    abundance = fit_abundance(log2_nonzero(relative), with_depth if depth_covariate == "both" else X)
-    prevalence = fit_prevalence(np.asarray(relative) > 0, X if depth_covariate == "none" else with_depth)
+    abundance = fit_abundance(
+        log2_nonzero(relative), with_depth if depth_covariate == "both" else X, influence=variance == "HC3"
+    )
+    prevalence = fit_prevalence(
+        np.asarray(relative) > 0,
+        X if depth_covariate == "none" else with_depth,
+        influence=compositional_prevalence,
+    )
     abundance, prevalence = _first_rows(abundance, p), _first_rows(prevalence, p)
     coef, stderr, p_abund = abundance.coef.copy(), abundance.stderr.copy(), abundance.pval.copy()
     p_coef, p_stderr, p_prev = prevalence.coef.copy(), prevalence.stderr.copy(), prevalence.pval.copy()
