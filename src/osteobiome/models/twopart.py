@@ -10,8 +10,9 @@ coefficients). Those 3n weighted rows have the same log-likelihood as the n orig
 standard errors are ``sqrt(diag(I^-1))`` of that weighted fit (as R's ``glm`` reports them), Wald z tests.
 
 Abundance. ``log2 y_ij = x_i' b_j + e_ij`` on samples with ``y_ij > 0``: per feature its own rows, stacked
-as masked least squares ``b_j = (X' M_j X)^-1 X' M_j y_j``, df ``n_j - p``, classical t tests. The per-sample
-HC3 contributions ``c_ji r_ij / (1 - h_ij)`` are returned for the compositional median comparison.
+as masked least squares ``b_j = (X' M_j X)^-1 X' M_j y_j``, df ``n_j - p``, classical t tests. The residuals
+(and on request the per-sample HC3 contributions ``c_ji r_ij / (1 - h_ij)``) feed the compositional median
+comparison. All stacked Gram matrices ``X' diag(w_j) X`` come from one BLAS product ``(x_i x_i')' W``.
 
 Joint. ``p = 1 - (1 - min(p_abundance, p_prevalence))^2`` (the Beta(1, 2) CDF of the minimum of two
 independent uniforms); if one part is missing, the other part's p-value.
