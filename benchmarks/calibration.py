@@ -10,6 +10,7 @@ Usage: ``python benchmarks/calibration.py [workers] [seeds]``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -116,7 +117,7 @@ def main(workers: int = 2, seeds: int = 40) -> None:
     header = (
         f"`python benchmarks/calibration.py {workers} {seeds}` — Twins template ({template.counts.shape[0]} samples × "
         f"{template.counts.shape[1]} genera), standard grid, {seeds} seeds per cell and {3 * seeds} null phenotypes per n: **{wall:.0f} s wall on "
-        f"{workers} workers**. Mean time per fit (ratio to maaslin2): {timing}.\n\n"
+        f"{workers} workers** (load average {os.getloadavg()[0]:.1f} at the end). Mean time per fit (ratio to maaslin2): {timing}.\n\n"
         "![calibration](results/calibration.png)\n\n"
     )
     RESULTS.write_text(
