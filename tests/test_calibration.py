@@ -151,3 +151,13 @@ def test_cli_runs_the_small_grid(shared, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["benchmark", "calibration", twins, "--out", str(out), "--grid", "small"])
     assert exit_info.value.code == 2
+
+
+def test_user_covariates_are_used_instead_of_simulated_ones(shared):
+    twins = cal.load_template(shared / "data" / "twins" / "Twins.csv")
+    rng = np.random.default_rng(1)
+    covariates = pd.DataFrame({"age": rng.normal(50, 9, len(twins.counts))}, index=twins.counts.index)
+    template = cal.Template(twins.counts, covariates, "twins+age")
+    grid = cal.Grid(effects=(1.0,), sizes=(300,), seeds=1, null_draws=1, methods=("maaslin2", "default"))
+    runs = cal.run(template, grid)
+    assert len(runs) == 2 * 2 * 3 and runs["recall"].dropna().gt(0).any()

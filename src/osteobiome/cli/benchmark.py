@@ -44,14 +44,18 @@ def calibration_command(
         "--covariates",
         help="Numeric metadata columns to use as covariates (default: simulate age, BMI, sex).",
     ),
-    grid: str = typer.Option("standard", "--grid", help="standard (4 effects × 3 n × 20 seeds) or small."),
+    grid: str = typer.Option(
+        "standard",
+        "--grid",
+        help="standard (4 effects × 3 n × 40 seeds, the issue's candidates) or small (CI).",
+    ),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per cell (overrides the grid)."),
     sizes: str | None = typer.Option(None, "--sizes", help="Sample sizes, e.g. 150,278,500."),
     effects: str | None = typer.Option(
         None, "--effects", help="log2 fold changes per SD, e.g. 0.1,0.25,0.5,1."
     ),
     methods: str | None = typer.Option(
-        None, "--methods", help=f"Subset of: {', '.join(calibration.CANDIDATES)}."
+        None, "--methods", help=f"Methods (default: the grid's) among: {', '.join(calibration.CANDIDATES)}."
     ),
     workers: int = typer.Option(1, "--workers", "-j", help="Processes."),
 ) -> None:
