@@ -88,3 +88,12 @@ def test_methods_paragraph_of_the_presets():
     assert "log2 TSS-normalized" in maaslin2 and "over all coefficients together" in maaslin2
     assert "more than 10% of samples" in maaslin2 and "median" not in maaslin2
     assert "HC3" in describe(resolve_options("maaslin2", {"variance": "HC3"}))
+
+
+def test_default_with_random_effects_warns_and_fits_mixed_models(data):
+    table, metadata = data
+    metadata = metadata.assign(subject=np.repeat(np.arange(40), 2).astype(str))
+    with pytest.warns(UserWarning, match="two-part model has no random-effects version"):
+        out = associate(table, metadata, ["age"], random=("subject",))
+    assert "pval.abundance" not in out.columns and out["pval"].between(0, 1).all()
+    assert abs(np.median(out["coef"])) < 1e-12  # the median comparison still applies
