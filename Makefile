@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
+EXAMPLE := src/osteobiome/data/example
+
+# Until `osteobiome demo` lands: inspect the small synthetic example cohort shipped in the package.
 demo: $(STAMP)
-	$(BIN)/osteobiome demo --out $(DEMO_OUT)
+	$(BIN)/osteobiome inspect $(EXAMPLE)/counts.tsv --metadata $(EXAMPLE)/metadata.tsv
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -16,6 +16,7 @@ values; all later methods return new objects (the original is never modified).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -69,53 +70,98 @@ class Cohort:
         Samples are matched by id: samples present on one side only are dropped and recorded; no overlap at
         all is an :class:`InputError` that shows a few ids from each side. All-zero samples are dropped with
         a warning listing them. Values must be finite and non-negative, and either all integers (counts) or
-        all proportions/percentages (relative); a mix of the two is an error.
+        all proportions/percentages (relative); a mix of the two is an error. ``sparse=True`` stores ``X``
+        as CSR.
         """
         where = source or name
-        table = _checked_table(table, where)
+        if table.shape[0] == 0 or table.shape[1] == 0:
+            raise InputError(
+                f"{where}: the feature table is empty ({table.shape[0]} samples × {table.shape[1]} features)."
+            )
+        _check_numeric(table, where)
+        values = table.to_numpy(dtype=np.float64)
+        return cls.from_arrays(
+            sp.csr_matrix(values) if sparse else values,
+            table.index,
+            table.columns,
+            metadata,
+            taxonomy,
+            name=name,
+            source=source,
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        X: np.ndarray | sp.spmatrix,
+        samples: Sequence[object],
+        features: Sequence[object],
+        metadata: pd.DataFrame | None = None,
+        taxonomy: pd.DataFrame | None = None,
+        *,
+        name: str = "cohort",
+        source: str = "",
+        value_type: ValueType | None = None,
+    ) -> Cohort:
+        """Like :meth:`from_frames` for a dense array or a scipy sparse matrix (kept as CSR, never densified).
+
+        ``value_type`` overrides the inference when the format says what the values are (MetaPhlAn percents
+        that happen to be whole numbers are still relative abundances).
+        """
+        where = source or name
+        X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        samples = pd.Index([str(s) for s in samples], dtype=object, name="sample")
+        features = pd.Index([str(f) for f in features], dtype=object, name="feature")
+        if X.shape != (len(samples), len(features)):
+            raise ValueError(f"X has shape {X.shape}, ids give {(len(samples), len(features))}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise InputError(f"{where}: the feature table is empty ({X.shape[0]} samples × {X.shape[1]} features).")
+        for axis, ids in (("sample", samples), ("feature", features)):
+            if ids.has_duplicates:
+                dup = ids[ids.duplicated()].unique()
+                raise InputError(f"{where}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first.")
+        _check_values(X, samples, features, where)
+
         drops: list[Drop] = []
-        if metadata is None:
-            metadata = pd.DataFrame(index=table.index.copy())
-        metadata = metadata.copy()
-        metadata.index = metadata.index.astype(str)
+        metadata = pd.DataFrame(index=samples.copy()) if metadata is None else metadata.copy()
+        metadata.index = pd.Index([str(i) for i in metadata.index], dtype=object, name="sample")
         if metadata.index.has_duplicates:
             dup = metadata.index[metadata.index.duplicated()].unique()
             raise InputError(f"{where}: duplicate sample ids in the metadata: {preview(dup)}; make ids unique.")
-        common = table.index.intersection(metadata.index, sort=False)
-        if len(common) == 0:
+        keep = samples.isin(metadata.index)
+        if not keep.any():
             raise InputError(
-                f"{where}: no sample id is shared by the feature table ({preview(table.index)}) and the "
+                f"{where}: no sample id is shared by the feature table ({preview(samples)}) and the "
                 f"metadata ({preview(metadata.index)}); check the id column, or the table's orientation "
                 "(--samples-as rows|columns)."
             )
-        only_table = table.index.difference(common, sort=False)
-        only_meta = metadata.index.difference(common, sort=False)
-        if len(only_table):
-            drops.append(Drop("sample", tuple(only_table), "in the feature table but not in the metadata"))
+        only_meta = metadata.index.difference(samples, sort=False)
+        if not keep.all():
+            drops.append(Drop("sample", tuple(samples[~keep]), "in the feature table but not in the metadata"))
         if len(only_meta):
             drops.append(Drop("sample", tuple(only_meta), "in the metadata but not in the feature table"))
-        table = table.loc[common]
-        metadata = metadata.loc[common]
 
-        values = table.to_numpy(dtype=np.float64)
-        value_type = _value_type(values, where)
-        zero = values.sum(axis=1) == 0
-        if zero.any():
-            ids = tuple(table.index[zero])
-            warnings.warn(f"{where}: dropped {len(ids)} all-zero sample(s): {preview(ids)}", stacklevel=2)
-            drops.append(Drop("sample", ids, "all-zero sample"))
-            values, table, metadata = values[~zero], table.loc[~zero], metadata.loc[~zero]
-        if values.shape[0] == 0:
+        depth = np.asarray(X.sum(axis=1)).ravel()
+        zero = keep & (depth == 0)
+        if zero.sum() == keep.sum():
             raise InputError(f"{where}: every sample is all-zero; nothing to analyse.")
+        if zero.any():
+            ids = tuple(samples[zero])
+            warnings.warn(f"{where}: dropped {len(ids)} all-zero sample(s): {preview(ids, n=20)}", stacklevel=3)
+            drops.append(Drop("sample", ids, "all-zero sample"))
+        keep &= ~zero
+        if not keep.all():
+            X = X[np.flatnonzero(keep)]
+            samples = samples[keep]
+        value_type = value_type or _value_type(X, samples, where)
 
         if taxonomy is not None:
-            taxonomy = _aligned_taxonomy(taxonomy, table.columns, where)
-        X: np.ndarray | sp.csr_matrix = sp.csr_matrix(values) if sparse else values
+            taxonomy = _aligned_taxonomy(taxonomy, features, where)
         return cls(
             X=X,
-            samples=pd.Index(table.index, dtype=object, name="sample"),
-            features=pd.Index(table.columns, dtype=object, name="feature"),
-            metadata=metadata,
+            samples=samples,
+            features=features,
+            metadata=metadata.loc[samples],
             taxonomy=taxonomy,
             name=name,
             value_type=value_type,
@@ -184,6 +230,32 @@ class Cohort:
         """The same samples and metadata with a new feature axis (used by collapsing and normalizing)."""
         return replace(self, X=X, features=pd.Index(features, dtype=object, name="feature"), taxonomy=taxonomy)
 
+    def collapse(self, rank: str) -> Cohort:
+        """Sum features that share a label at ``rank`` (see :func:`osteobiome.taxonomy.rank_labels`).
+
+        New features are the rank labels in order of first appearance; the taxonomy keeps the ranks down to
+        ``rank``. Sparse ``X`` stays sparse.
+        """
+        from osteobiome.taxonomy import rank_labels
+
+        if self.taxonomy is None:
+            raise InputError(
+                f"{self.source or self.name}: cannot collapse to {rank!r} without a taxonomy; give one "
+                "(--taxonomy, or a table that carries it)."
+            )
+        labels = rank_labels(self.taxonomy, rank)
+        codes, groups = pd.factorize(labels.to_numpy(dtype=object))
+        indicator = sp.csr_matrix(
+            (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), len(groups))
+        )
+        X = (self.X @ indicator).tocsr() if self.is_sparse else np.asarray(self.X @ indicator)
+        upto = [r for r in self.taxonomy.columns[: list(self.taxonomy.columns).index(labels.name) + 1]]
+        first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+        taxonomy = self.taxonomy.iloc[first][upto].copy()
+        taxonomy.index = pd.Index(groups, dtype=object, name="feature")
+        taxonomy[labels.name] = list(groups)
+        return self.with_table(X, pd.Index(groups, dtype=object), taxonomy)
+
     def drop_report(self) -> pd.DataFrame:
         """What was removed and why: one row per (axis, reason) with the count and the first few ids."""
         rows = [
@@ -208,54 +280,79 @@ class Cohort:
 
 
 # ---------------------------------------------------------------------- checks
-def _checked_table(table: pd.DataFrame, where: str) -> pd.DataFrame:
-    if table.shape[0] == 0 or table.shape[1] == 0:
-        raise InputError(f"{where}: the feature table is empty ({table.shape[0]} samples × {table.shape[1]} features).")
-    table = table.copy()
-    table.index = table.index.astype(str)
-    table.columns = table.columns.astype(str)
-    for axis, ids in (("sample", table.index), ("feature", table.columns)):
-        if ids.has_duplicates:
-            dup = ids[ids.duplicated()].unique()
-            raise InputError(f"{where}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first.")
-    non_numeric = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
-    if non_numeric:
-        col = non_numeric[0]
-        bad = pd.to_numeric(table[col], errors="coerce").isna() & table[col].notna()
-        sample = table.index[bad.to_numpy()][0] if bad.any() else table.index[0]
+def _check_numeric(table: pd.DataFrame, where: str) -> None:
+    """Every column numeric, else an error naming the first offending value."""
+    for j, col in enumerate(table.columns):
+        column = table.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            continue
+        bad = (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
+        r = int(np.flatnonzero(bad)[0]) if bad.any() else 0
         raise InputError(
-            f"{where}: non-numeric abundance {table.at[sample, col]!r} for feature {col!r}, sample {sample!r}; "
-            "the table must hold numbers only (is the orientation or the header right?)."
+            f"{where}: non-numeric abundance {column.iloc[r]!r} for feature {str(col)!r}, sample "
+            f"{str(table.index[r])!r}; the table must hold numbers only (is the orientation or the header right?)."
         )
-    values = table.to_numpy(dtype=np.float64)
-    if np.isnan(values).any():
-        r, c = np.argwhere(np.isnan(values))[0]
-        raise InputError(f"{where}: missing abundance for feature {table.columns[c]!r}, sample {table.index[r]!r}; use 0 for absent.")
-    if not np.isfinite(values).all():
-        r, c = np.argwhere(~np.isfinite(values))[0]
-        raise InputError(f"{where}: infinite abundance for feature {table.columns[c]!r}, sample {table.index[r]!r}.")
-    if (values < 0).any():
-        r, c = np.argwhere(values < 0)[0]
-        raise InputError(
-            f"{where}: negative abundance {values[r, c]:g} for feature {table.columns[c]!r}, sample {table.index[r]!r}; "
-            "abundances must be counts or relative abundances (already log- or CLR-transformed data are not accepted)."
-        )
-    return table
 
 
-def _value_type(values: np.ndarray, where: str) -> ValueType:
-    """``counts`` when every value is an integer, ``relative`` when samples are proportions; a mix is an error."""
-    integer = np.equal(np.floor(values), values)
-    if integer.all():
+def _stored_values(X: np.ndarray | sp.csr_matrix) -> np.ndarray:
+    return X.data if sp.issparse(X) else X
+
+
+def _first_cell(X: np.ndarray | sp.csr_matrix, bad: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the first flagged stored value."""
+    if not sp.issparse(X):
+        r, c = np.argwhere(bad)[0]
+        return int(r), int(c)
+    k = int(np.flatnonzero(bad)[0])
+    return int(np.searchsorted(X.indptr, k, side="right") - 1), int(X.indices[k])
+
+
+def _check_values(X: np.ndarray | sp.csr_matrix, samples: pd.Index, features: pd.Index, where: str) -> None:
+    values = _stored_values(X)
+    checks = (
+        (np.isnan(values), "missing abundance", "use 0 for absent"),
+        (np.isinf(values), "infinite abundance", "fix or remove it"),
+        (
+            values < 0,
+            "negative abundance",
+            "abundances must be counts or relative abundances (already log- or CLR-transformed data are not accepted)",
+        ),
+    )
+    for bad, problem, todo in checks:
+        if bad.any():
+            r, c = _first_cell(X, bad)
+            value = X[r, c]
+            raise InputError(
+                f"{where}: {problem} {value:g} for feature {features[c]!r}, sample {samples[r]!r}; {todo}."
+            )
+
+
+def _value_type(X: np.ndarray | sp.csr_matrix, samples: pd.Index, where: str) -> ValueType:
+    """``counts`` when every value is an integer, else ``relative`` (proportions, percentages or other
+    non-integer abundances such as PICRUSt2 predictions or HUMAnN RPKs).
+
+    A mix is an error: some samples hold integer counts summing to more than 101 while others hold
+    fractional values summing to at most 101 (proportions or percentages).
+    """
+    values = _stored_values(X)
+    fractional = values != np.floor(values)
+    if not fractional.any():
         return "counts"
-    row_integer = integer.all(axis=1)
-    row_max = values.max(axis=1)
-    if row_integer.any() and (row_max[row_integer] > 100).any():
-        first_count = np.flatnonzero(row_integer & (row_max > 100))[0]
-        first_rel = np.flatnonzero(~row_integer)[0]
+    if sp.issparse(X):
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        row_fractional = np.bincount(rows, weights=fractional, minlength=X.shape[0]) > 0
+    else:
+        row_fractional = fractional.any(axis=1)
+    depth = np.asarray(X.sum(axis=1)).ravel()
+    counts_rows = ~row_fractional & (depth > 101)
+    proportion_rows = row_fractional & (depth <= 101)
+    if counts_rows.any() and proportion_rows.any():
+        c = samples[np.flatnonzero(counts_rows)[0]]
+        p = samples[np.flatnonzero(proportion_rows)[0]]
         raise InputError(
-            f"{where}: the table mixes counts and proportions (row {first_count + 1} holds integer counts above 100, "
-            f"row {first_rel + 1} fractional values); convert every sample to one kind first."
+            f"{where}: the table mixes counts and proportions (sample {c!r} holds integer counts summing to "
+            f"{depth[samples.get_loc(c)]:g}, sample {p!r} fractions summing to {depth[samples.get_loc(p)]:.4g}); "
+            "convert every sample to one kind first."
         )
     return "relative"
 

@@ -1,0 +1,100 @@
+"""``osteobiome meta``: pool the ``associate`` results of several cohorts into ``OUT/meta_results.tsv``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from osteobiome.errors import InputError
+from osteobiome.meta import METHODS, TESTS, meta_analyze
+
+RESULTS_FILE = "all_results.tsv"
+OUTPUT_FILE = "meta_results.tsv"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("meta")(meta)
+
+
+def read_results(folder: Path) -> pd.DataFrame:
+    """``folder/all_results.tsv`` of one cohort (feature, metadata and value read as text)."""
+    path = folder / RESULTS_FILE
+    if not path.is_file():
+        raise InputError(
+            f"{path}: not found; give the output folder of 'osteobiome associate' (or MaAsLin2) for each cohort."
+        )
+    try:
+        return pd.read_csv(path, sep="\t", dtype={"feature": str, "metadata": str, "value": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as a tab-separated table ({exc}); check the file.") from exc
+
+
+def cohort_names(folders: list[Path], names: str | None) -> list[str]:
+    """``--names`` split on commas, else the folder names; must be one per folder and distinct."""
+    chosen = [n.strip() for n in names.split(",")] if names else [f.resolve().name for f in folders]
+    if len(chosen) != len(folders):
+        raise InputError(
+            f"--names: {len(chosen)} name(s) for {len(folders)} results folder(s); give one name per folder."
+        )
+    if len(set(chosen)) != len(chosen) or "" in chosen:
+        raise InputError(
+            f"cohort names {', '.join(chosen)} are empty or repeated; give distinct names with --names A,B,…."
+        )
+    return chosen
+
+
+def write_atomic(table: pd.DataFrame, out: Path) -> Path:
+    """Write ``out/meta_results.tsv`` via a temporary sibling folder moved into place (old ``out`` replaced)."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out / OUTPUT_FILE
+
+
+def meta(
+    results: list[Path] = typer.Argument(
+        ..., help="One associate output folder (with all_results.tsv) per cohort."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for meta_results.tsv."),
+    names: str | None = typer.Option(
+        None, "--names", help="Cohort names, comma-separated, one per folder (default: folder names)."
+    ),
+    exposure: str | None = typer.Option(
+        None, "--exposure", help="Only this exposure (metadata column or metadata+level)."
+    ),
+    method: str = typer.Option("REML", "--method", help=f"τ² estimator: {'|'.join(METHODS)}."),
+    test: str = typer.Option(
+        "z", "--test", help=f"Test of the pooled effect: {'|'.join(TESTS)} (knha = Knapp–Hartung)."
+    ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="mmuphin: MMUPHin lm_meta's REML stopping rule."
+    ),
+    q_threshold: float = typer.Option(
+        0.25, "--q-threshold", help="q threshold for per-cohort and pooled significance."
+    ),
+) -> None:
+    """Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv."""
+    chosen = cohort_names(results, names)
+    tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
+    table = meta_analyze(
+        tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold
+    )
+    path = write_atomic(table, out)
+    typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

@@ -1,0 +1,13 @@
+"""Meta-analysis of per-cohort association results (metafor/MMUPHin compatible, vectorized over features).
+
+- :func:`pool`: features × cohorts arrays → :class:`MetaResult` (FE, REML, ML, DL, PM, HE, SJ; z or knha).
+- :func:`meta_analyze`: per-cohort result tables → one MMUPHin-style table with replication columns.
+"""
+
+from __future__ import annotations
+
+from osteobiome.meta.pooling import METHODS, PRESETS, TESTS, MetaResult, pool
+from osteobiome.meta.replication import replication_summary
+from osteobiome.meta.tables import meta_analyze
+
+__all__ = ["METHODS", "PRESETS", "TESTS", "MetaResult", "meta_analyze", "pool", "replication_summary"]
