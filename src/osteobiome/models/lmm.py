@@ -9,8 +9,8 @@ the profiled REML deviance (Bates et al. 2015, eq. 42) is
 
 β̂ = R_X⁻¹ c_β, σ̂² = r² / (n − p), cov(β̂) = σ̂² R_X⁻¹ R_X⁻ᵀ. Everything is computed from the cross-products
 ZᵀZ, ZᵀX, XᵀX (shared by all features with the same missing-value pattern) and Zᵀy, Xᵀy, yᵀy, so one
-deviance evaluation costs O(q³) independent of n (O(q) for a single grouping factor, where ΛZᵀZΛ + I is
-diagonal). Satterthwaite's df for coefficient i follow lmerTest: with varpar = (θ, σ),
+deviance evaluation is independent of n: the factor with most levels gives a diagonal block of ΛZᵀZΛ + I and
+the others a small dense Schur complement, O(q_big · q_small² + q_small³) (O(q) for a single factor). Satterthwaite's df for coefficient i follow lmerTest: with varpar = (θ, σ),
 A = 2 H⁻¹ (H the Hessian of the REML deviance d(θ, σ) = log|L|² + log|R_X|² + r²/σ² + (n − p) log(2πσ²),
 non-positive eigenvalues dropped), g = ∂ cov(β̂)_ii / ∂ varpar, df = 2 cov(β̂)_ii² / (gᵀ A g).
 """
@@ -135,7 +135,9 @@ def _deviance(shared: _Shared, theta: np.ndarray, zty: np.ndarray, xty: np.ndarr
 
 
 def _optimize(shared: _Shared, start: np.ndarray, zty: np.ndarray, xty: np.ndarray, yty: float) -> np.ndarray:
-    """θ̂ ≥ 0 minimizing the profiled REML deviance (Brent for one factor, L-BFGS-B otherwise)."""
+    """θ̂ ≥ 0 minimizing the profiled REML deviance: bounded Brent for one factor; otherwise L-BFGS-B from the
+    warm start and from lme4's start (all ones), the better one polished by Nelder-Mead; components that do not
+    lower the deviance are set to exactly 0 (singular fit)."""
     objective = lambda theta: _deviance(shared, np.atleast_1d(theta), zty, xty, yty)  # noqa: E731
     if start.size == 1:
         upper = max(10.0, 4.0 * float(start[0]))
