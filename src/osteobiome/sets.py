@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from osteobiome.errors import InputError, preview
-from osteobiome.meta.adjust import bh
+from osteobiome.multitest import adjust
 
 SET_COLUMNS = [
     "set",
@@ -265,7 +265,7 @@ def camera(
             )
         )
     out = pd.DataFrame(rows, columns=SET_COLUMNS[:-1])
-    out["qval"] = bh(out["pval"])
+    out["qval"] = adjust(out["pval"])
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 
@@ -349,7 +349,7 @@ def permutation_set_test(
             "pval": pval,
         }
     )
-    out["qval"] = bh(out["pval"])
+    out["qval"] = adjust(out["pval"])
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 
@@ -385,7 +385,7 @@ def camera_by_phenotype(
         if parts
         else pd.DataFrame(columns=["set", "phenotype", *SET_COLUMNS[1:]])
     )
-    out["qval"] = bh(out["pval"])
+    out["qval"] = adjust(out["pval"])
     return out
 
 
@@ -435,7 +435,7 @@ def meta_set_results(per_cohort: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             row[f"pval_{r['cohort']}"] = r["pval"]
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.insert(out.columns.get_loc("pval") + 1, "qval", bh(out["pval"]))
+    out.insert(out.columns.get_loc("pval") + 1, "qval", adjust(out["pval"]))
     return out.sort_values("pval", kind="stable").reset_index(drop=True)
 
 

@@ -17,7 +17,9 @@ from rich.console import Console
 from osteobiome import __version__
 from osteobiome.errors import InputError, ResourceError
 
-COMMANDS: tuple[str, ...] = ("inspect", "meta", "knowledge", "diversity", "simulate", "power", "run", "validate", "demo")
+COMMANDS: tuple[str, ...] = (
+    "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "run", "validate", "demo",
+)
 
 app = typer.Typer(
     name="osteobiome",
