@@ -215,7 +215,7 @@ def test_methods_paragraph_describes_the_calibrated_default():
         "per phenotype",
     ):
         assert phrase in text, phrase
-    assert "meta-analysis" not in text
+    assert "meta-analysis" not in text and "log2-transformed where non-zero" in text and "half of" not in text
 
 
 def test_html_table_formats_and_keeps_sort_values():

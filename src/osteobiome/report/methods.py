@@ -176,11 +176,14 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str, settings_mode
         filters.append(f"with variance above {assoc['min_variance']:g}")
     text = f"Settings followed the `{preset}` preset"
     text += f": features {_join(filters)} were kept" if filters else ""
-    norm, transform = assoc.get("normalization"), assoc.get("transform")
+    norm, transform = assoc.get("normalization"), str(assoc.get("transform") or "").upper()
+    two_part = str(assoc.get("model", "")).lower() == "twopart"
     if norm:
         text += f"; abundances were {NORMALIZATION.get(str(norm).upper(), str(norm))}"
-        if transform:
-            text += f" and {TRANSFORM.get(str(transform).upper(), str(transform))}"
+        if two_part and transform == "LOG":
+            text += " and log2-transformed where non-zero"
+        elif transform:
+            text += f" and {TRANSFORM.get(transform, transform)}"
     if assoc.get("standardize") is not None:
         text += (
             "; continuous variables were z-scored"
