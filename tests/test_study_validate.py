@@ -111,3 +111,19 @@ def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
     assert summary["n"] == 75 and summary["samples left out"] == 5 and summary["genera"] == 30
     assert summary["age"].count("±") == 1 and summary["female"].endswith("%")
     assert "(" in summary["depth (median, IQR)"]
+
+
+def test_unknown_or_phylogenetic_diversity_metrics(tmp_path):
+    div = {"alpha": ["shannon", "shanon"], "beta": ["braycurtis"], "permutations": 9}
+    path = write_study(tmp_path, diversity=div)
+    with pytest.raises(
+        InputError,
+        match=r"line 2\d: diversity.alpha\[1\]: unknown alpha index 'shanon' \(did you mean 'shannon'",
+    ):
+        validate_study(load_study(path))
+    path = write_study(tmp_path, diversity={**div, "alpha": ["shannon"], "beta": ["bray", "wunifrac"]})
+    with pytest.raises(InputError, match=r"diversity.beta\[1\]: weighted_unifrac needs a phylogenetic tree"):
+        validate_study(load_study(path))
+    path = write_study(tmp_path, diversity={**div, "alpha": ["shannon"], "beta": ["braycurtiss"]})
+    with pytest.raises(InputError, match=r"diversity.beta\[0\]: metric 'braycurtiss': unknown"):
+        validate_study(load_study(path))

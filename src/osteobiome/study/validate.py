@@ -19,6 +19,8 @@ from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.study.config import StudyConfig
 
+PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
+
 
 @dataclass
 class CohortPlan:
@@ -117,6 +119,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
         plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes))
+    _check_diversity(cfg, plans)
     return StudyPlan(cfg, plans)
 
 
@@ -162,6 +165,44 @@ def _check_association_options(cfg: StudyConfig) -> None:
         association_options(cfg)
     except InputError as exc:
         raise InputError(f"{cfg.where('association')}: {exc}") from None
+
+
+def _check_diversity(cfg: StudyConfig, plans: list[CohortPlan]) -> None:
+    """Alpha indices and beta distances are known, need no tree (the study file takes none), and Chao1 gets counts."""
+    if cfg.diversity is None:
+        return
+    from osteobiome.diversity import ALPHA_METRICS
+    from osteobiome.diversity.alpha import ALIASES
+    from osteobiome.diversity.beta import beta_metric
+
+    for i, metric in enumerate(cfg.diversity.alpha):
+        name = ALIASES.get(metric.strip().lower(), metric.strip().lower())
+        if name not in ALPHA_METRICS:
+            raise InputError(
+                f"{cfg.where('diversity', 'alpha', i)}: unknown alpha index {metric!r}{suggest(metric, ALPHA_METRICS)}; "
+                f"choose from {', '.join(m for m in ALPHA_METRICS if m not in PHYLOGENETIC)}."
+            )
+        _no_tree_needed(cfg, ("diversity", "alpha", i), name)
+        relative = [p.name for p in plans if p.cohort.value_type != "counts"]
+        if name == "chao1" and relative:
+            raise InputError(
+                f"{cfg.where('diversity', 'alpha', i)}: Chao1 needs read counts, but cohort {relative[0]} holds "
+                "relative abundances; use observed, shannon, simpson or pielou."
+            )
+    for i, metric in enumerate(cfg.diversity.beta):
+        try:
+            name = beta_metric(metric)
+        except InputError as exc:
+            raise InputError(f"{cfg.where('diversity', 'beta', i)}: {exc}") from None
+        _no_tree_needed(cfg, ("diversity", "beta", i), name)
+
+
+def _no_tree_needed(cfg: StudyConfig, key: tuple[str, str, int], name: str) -> None:
+    if name in PHYLOGENETIC:
+        raise InputError(
+            f"{cfg.where(*key)}: {name} needs a phylogenetic tree, which the study file does not take; use "
+            "`osteobiome diversity --tree` for it, or a non-phylogenetic index here."
+        )
 
 
 def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFrame) -> None:
