@@ -205,3 +205,17 @@ def test_phenotype_chunks():
     assert _chunks(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
     assert _chunks(["a"], 4) == [("a",)]
     assert _chunks(["a", "b", "c"], 1) == [("a", "b", "c")]
+
+
+@ENGINES
+def test_single_cohort_table_at_rank_without_taxonomy(tmp_path):
+    path = write_study(tmp_path, n=(50, 40), diversity=False, rank="genus")
+    cfg = load_study(path)
+    cfg = cfg.model_copy(update={"cohorts": cfg.cohorts[:1]})
+    finished = run_study(cfg, tmp_path / "res", quiet=True)
+    assert finished.results.meta is None and not (tmp_path / "res" / "meta").exists()
+    assert (tmp_path / "res" / "cohorts" / "A" / "associations.tsv").is_file()
+    html = (tmp_path / "res" / "report.html").read_text()
+    assert 'id="associations"' in html and 'id="meta"' not in html
+    log = (tmp_path / "res" / "run.log").read_text()
+    assert "features.tsv has no taxonomy; its features are taken to be at rank 'genus' as given" in log
