@@ -11,7 +11,7 @@ import pandas as pd
 
 from osteobiome.report import figures
 from osteobiome.report.methods import methods_paragraph
-from osteobiome.report.tables import HtmlTable, format_number, html_table
+from osteobiome.report.tables import format_number, html_table
 from osteobiome.study.mechanisms import TITLES
 from osteobiome.study.results import StudyResults
 
@@ -35,10 +35,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "tables": _tables(results),
         "methods": methods_paragraph(
             results.settings,
-            {
-                c.name: int(c.summary.get("n", len(c.metadata) if c.metadata is not None else 0))
-                for c in results.cohorts
-            },
+            {c.name: int(c.summary["n"]) for c in results.cohorts},
             results.phenotypes,
             results.fdr_cohort,
             results.fdr_meta,
@@ -69,7 +66,7 @@ def _cards(results: StudyResults) -> list[tuple[str, str]]:
     hits = results.cohort_hits()
     cards = [
         ("cohorts", str(len(results.cohorts))),
-        ("samples", f"{sum(int(c.summary.get('n', 0)) for c in results.cohorts):,}"),
+        ("samples", f"{sum(int(c.summary['n']) for c in results.cohorts):,}"),
         ("phenotypes", str(len(results.phenotypes))),
     ]
     cards += [(f"hits in {name} (q < {results.fdr_cohort:g})", str(n)) for name, n in hits.items()]
@@ -266,4 +263,4 @@ def _permanova_view(results: StudyResults) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
-__all__ = ["render", "HtmlTable"]
+__all__ = ["render"]
