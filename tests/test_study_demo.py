@@ -1,6 +1,5 @@
 import pandas as pd
 import yaml
-from engines import requires
 
 from osteobiome.cli import main
 from osteobiome.study.demo import bone_phenotypes
@@ -26,7 +25,6 @@ def test_bone_phenotypes_planted_first_host_columns_excluded():
     assert bone_phenotypes(meta, truth) == ["tibia_Ct_vBMD", "fn_aBMD", "radius_Tt_vBMD"]
 
 
-@requires("osteobiome.simulate", "osteobiome.associate", "osteobiome.diversity")
 def test_demo_runs_the_whole_study_and_prints_the_report(tmp_path, capsys):
     out = tmp_path / "demo"
     try:

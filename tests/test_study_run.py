@@ -2,15 +2,12 @@ import json
 
 import pandas as pd
 import pytest
-from engines import requires
 from study_data import write_study
 
 import osteobiome.report
 from osteobiome.cli import main
 from osteobiome.study import load_study, run_study
 
-ENGINES = requires("osteobiome.associate")
-DIVERSITY = requires("osteobiome.associate", "osteobiome.diversity")
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 
 
@@ -27,7 +24,6 @@ def finished(tmp_path_factory):
     return folder, run
 
 
-@DIVERSITY
 def test_results_layout(finished):
     folder, run = finished
     out = folder / "out"
@@ -52,7 +48,6 @@ def test_results_layout(finished):
     assert leftovers(folder, "out") == []
 
 
-@ENGINES
 def test_associations_one_row_per_feature_and_phenotype(finished):
     folder, _ = finished
     table = pd.read_csv(folder / "out/cohorts/A/associations.tsv", sep="\t")
@@ -70,7 +65,6 @@ def test_associations_one_row_per_feature_and_phenotype(finished):
     )
 
 
-@ENGINES
 def test_meta_results_per_phenotype(finished):
     folder, run = finished
     meta = pd.read_csv(folder / "out/meta/meta_results.tsv", sep="\t")
@@ -79,7 +73,6 @@ def test_meta_results_per_phenotype(finished):
     assert run.results.meta_hits() == int((meta["qval.fdr"] < 0.25).sum())
 
 
-@ENGINES
 def test_pathways_through_the_same_models_and_meta_analysis(finished):
     folder, run = finished
     a = pd.read_csv(folder / "out/pathways/cohorts/A/associations.tsv", sep="\t")
@@ -92,7 +85,6 @@ def test_pathways_through_the_same_models_and_meta_analysis(finished):
     assert "pathway" in set(run.results.mechanisms["annotated_hits"]["entity_type"])
 
 
-@DIVERSITY
 def test_permanova_adjusts_the_phenotype_for_the_covariates(finished):
     folder, _ = finished
     a = pd.read_csv(folder / "out/cohorts/A/diversity/permanova_braycurtis.tsv", sep="\t")
@@ -101,7 +93,6 @@ def test_permanova_adjusts_the_phenotype_for_the_covariates(finished):
     assert "sex" not in set(b["term"])
 
 
-@ENGINES
 def test_run_json_records_config_versions_seeds_checksums_timings(finished):
     folder, run = finished
     record = json.loads((folder / "out/run.json").read_text())
@@ -117,7 +108,6 @@ def test_run_json_records_config_versions_seeds_checksums_timings(finished):
     assert "report written" in log and "warning:" in log
 
 
-@ENGINES
 def test_mechanisms_from_the_knowledge_table(finished):
     folder, run = finished
     mechanisms = run.results.mechanisms
@@ -129,7 +119,6 @@ def test_mechanisms_from_the_knowledge_table(finished):
     assert 'id="mechanisms"' in (folder / "out/report.html").read_text()
 
 
-@ENGINES
 def test_report_shows_the_run(finished):
     folder, run = finished
     html = (folder / "out/report.html").read_text()
@@ -137,7 +126,6 @@ def test_report_shows_the_run(finished):
     assert run.summary()[0].startswith("A: ") and any("meta-analysis" in s for s in run.summary())
 
 
-@ENGINES
 def test_cli_run_prints_summary_and_report_path(tmp_path, capsys):
     path = write_study(tmp_path, n=(40, 40), diversity=False, report=False)
     try:
@@ -181,7 +169,6 @@ def test_failure_mid_run_leaves_no_partial_folder_and_keeps_old_results(tmp_path
     assert leftovers(tmp_path, "res") == []
 
 
-@DIVERSITY
 def test_serial_and_parallel_runs_agree(finished):
     folder, _ = finished
     with pytest.warns(UserWarning):
@@ -200,14 +187,13 @@ def test_serial_and_parallel_runs_agree(finished):
 
 
 def test_phenotype_chunks():
-    from osteobiome.study.run import _chunks
+    from osteobiome.study.parts import chunked
 
-    assert _chunks(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
-    assert _chunks(["a"], 4) == [("a",)]
-    assert _chunks(["a", "b", "c"], 1) == [("a", "b", "c")]
+    assert chunked(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
+    assert chunked(["a"], 4) == [("a",)]
+    assert chunked(["a", "b", "c"], 1) == [("a", "b", "c")]
 
 
-@ENGINES
 def test_single_cohort_table_at_rank_without_taxonomy(tmp_path):
     path = write_study(tmp_path, n=(50, 40), diversity=False, rank="genus")
     cfg = load_study(path)

@@ -113,6 +113,7 @@ def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
     assert "(" in summary["depth (median, IQR)"]
 
 
+@pytest.mark.filterwarnings("ignore:.*constant in cohort B")
 def test_unknown_or_phylogenetic_diversity_metrics(tmp_path):
     div = {"alpha": ["shannon", "shanon"], "beta": ["braycurtis"], "permutations": 9}
     path = write_study(tmp_path, diversity=div)

@@ -16,30 +16,26 @@ Everything is written into a temporary folder beside ``out`` that replaces it on
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from osteobiome.cohort import Cohort
+from osteobiome.knowledge import knowledge_provenance
+from osteobiome.meta import meta_analyze
 from osteobiome.study.config import StudyConfig
+from osteobiome.study.mechanisms import mechanism_tables, significant_hits
 from osteobiome.study.outputs import atomic_output_dir, sha256, versions, write_tsv
+from osteobiome.study.parts import Part, plan_jobs, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
-from osteobiome.study.validate import CohortPlan, StudyPlan, validate_study
-
-ASSOC_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval", "N.used"]
+from osteobiome.study.validate import StudyPlan, validate_study
 
 
 @dataclass
@@ -59,24 +55,6 @@ class StudyRun:
             lines.append(f"meta-analysis: {r.meta_hits()} hit(s) at q < {r.fdr_meta:g}")
         lines.append(f"time: {self.seconds:.1f} s; results in {self.out}")
         return lines
-
-
-@dataclass
-class _Part:
-    """One unit of parallel work and what it returned."""
-
-    cohort: str
-    kind: str
-    value: Any = None
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    phenotypes: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        """``FHS permanova (10 phenotypes)``, ``MrOS associations`` …"""
-        n = len(self.phenotypes)
-        return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
 
 
 def run_study(
@@ -100,7 +78,17 @@ def run_study(
             plan = validate_study(cfg)
         log.add(f"validated {cfg.source or 'study'}:\n{plan.describe()}")
         with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
-            parts = _run_parts(plan, workers, progress, log, timings)
+            n_workers = worker_count(workers)
+            jobs = plan_jobs(plan, n_workers)
+            advance = progress("cohort analyses", len(jobs))
+
+            def finished(part: Part) -> None:
+                key = f"{part.cohort} {part.kind}"
+                timings[key] = timings.get(key, 0.0) + part.seconds
+                log.add(f"{part.label} done in {part.seconds:.2f} s")
+                advance()
+
+            parts = run_jobs(cfg, jobs, n_workers, finished)
             caught.extend(_Warning(w) for p in parts for w in p.warnings)
             cohorts = _cohort_results(plan, parts)
             with _timed(timings, "meta-analysis"):
@@ -152,196 +140,7 @@ def run_study(
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
 
 
-# ---------------------------------------------------------------------- per-cohort work
-def _run_parts(
-    plan: StudyPlan, workers: int | None, progress: Callable, log: _RunLog, timings: dict
-) -> list[_Part]:
-    """Associations, diversity and pathways of every cohort, over ``workers`` processes (1 = in this process).
-
-    With several workers the PERMANOVAs (one per phenotype and distance, the slowest part) are also split into
-    one job per worker and cohort, so that a single large cohort uses every worker too.
-    """
-    cfg = plan.config
-    n_workers = max(1, min(workers or 1, os.cpu_count() or 1))
-    chunks = _chunks(list(cfg.phenotypes), n_workers)
-    jobs = []
-    for cp in plan.cohorts:
-        jobs.append((cp.name, "associations", cp.cohort, cp.covariates, ()))
-        if cfg.diversity is not None:
-            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates, ()))
-            jobs.extend((cp.name, "permanova", cp.cohort, cp.covariates, chunk) for chunk in chunks)
-        if cp.pathways is not None:
-            jobs.append((cp.name, "pathways", cp.pathways, cp.covariates, ()))
-    advance = progress("cohort analyses", len(jobs))
-    parts: list[_Part] = []
-
-    def finished(part: _Part) -> None:
-        parts.append(part)
-        key = f"{part.cohort} {part.kind}"
-        timings[key] = timings.get(key, 0.0) + part.seconds
-        log.add(f"{part.label} done in {part.seconds:.2f} s")
-        advance()
-
-    if n_workers == 1:
-        for job in jobs:
-            finished(_run_part(cfg, *job))
-    else:
-        with ProcessPoolExecutor(
-            min(n_workers, len(jobs)), mp_context=_worker_context(), initializer=_single_threaded_blas
-        ) as pool:
-            for future in as_completed([pool.submit(_run_part, cfg, *job) for job in jobs]):
-                finished(future.result())
-    return parts
-
-
-def _worker_context() -> BaseContext:
-    """Worker processes forked from a clean server process that has this module imported.
-
-    Not plain ``fork``: forking a process that runs threads (BLAS pools, other executors) can deadlock the child.
-    """
-    context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def _single_threaded_blas() -> None:
-    """One BLAS thread per worker process: the workers already use the cores (no oversubscription)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _chunks(items: list[str], n: int) -> list[tuple[str, ...]]:
-    """``items`` in at most ``n`` contiguous, nearly equal, non-empty chunks."""
-    n = max(1, min(n, len(items)))
-    bounds = [round(i * len(items) / n) for i in range(n + 1)]
-    return [tuple(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def _run_part(
-    cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str], phenotypes: tuple[str, ...]
-) -> _Part:
-    """One cohort's associations, diversity, PERMANOVAs (of ``phenotypes``) or pathways, with its warnings."""
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if kind == "diversity":
-            value = _diversity(cohort, cfg, covariates)
-        elif kind == "permanova":
-            value = _permanovas(cohort, cfg, covariates, phenotypes)
-        else:
-            value = _associations(cohort, cfg, covariates)
-    messages = [
-        str(w.message) if name in str(w.message) else f"{name} {kind}: {w.message}"
-        for w in caught
-        if issubclass(w.category, UserWarning)
-    ]
-    return _Part(name, kind, value, messages, time.perf_counter() - start, tuple(phenotypes))
-
-
-def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tuple[pd.DataFrame, dict]:
-    """``feature ~ phenotype + covariates`` for each phenotype; the phenotype's rows of each model.
-
-    Also returns the resolved options of the preset and the transformed abundance table (samples ×
-    features, the same for every phenotype) that the set-level tests use.
-    """
-    engine = _module("osteobiome.associate")
-    if engine is None:
-        warnings.warn(
-            "the association engine (osteobiome.associate) is not installed; associations skipped",
-            stacklevel=2,
-        )
-        return pd.DataFrame(columns=ASSOC_COLUMNS), {}
-    run = getattr(engine, "run_association", None)
-    frames, info = [], {"options": association_options(cfg)}
-    for phenotype in cfg.phenotypes:
-        fixed = [phenotype, *covariates]
-        args = (
-            cohort,
-            cohort.metadata,
-            fixed,
-            list(cfg.random_effects),
-            _reference(cfg, fixed),
-            cfg.association.preset,
-        )
-        if run is not None:
-            result = run(*args, **cfg.association.options())
-            table = result.results
-            info.setdefault("transformed", result.transformed)
-            info["options"] = dict(result.options)
-        else:
-            table = engine.associate(*args, **cfg.association.options())
-        frames.append(table[table["metadata"] == phenotype])
-    return pd.concat(frames, ignore_index=True), info
-
-
-def _reference(cfg: StudyConfig, variables: list[str]) -> dict[str, str] | None:
-    """The study's reference levels for the variables of one model (``None`` when there are none)."""
-    return {k: v for k, v in cfg.reference.items() if k in variables} or None
-
-
-def association_options(cfg: StudyConfig) -> dict[str, Any]:
-    """Every option of the association preset as it will run (the preset's values with the study's overrides)."""
-    engine = _module("osteobiome.associate")
-    resolve = getattr(engine, "resolve_options", None) if engine is not None else None
-    options = cfg.association.options()
-    return dict(resolve(cfg.association.preset, options)) if resolve is not None else options
-
-
-def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[str, Any]:
-    """Alpha indices and their associations with each phenotype; PCoA of each distance."""
-    div = _module("osteobiome.diversity")
-    spec = cfg.diversity
-    if div is None or spec is None:
-        warnings.warn(
-            "the diversity module (osteobiome.diversity) is not installed; diversity skipped", stacklevel=2
-        )
-        return {}
-    table = cohort.table
-    alpha = div.alpha_diversity(table, list(spec.alpha))
-    alpha_assoc = div.alpha_associations(
-        alpha,
-        cohort.metadata,
-        list(cfg.phenotypes),
-        list(covariates),
-        reference=_reference(cfg, [*cfg.phenotypes, *covariates]),
-        preset=cfg.association.preset,
-    )
-    pcoa = {metric: div.pcoa(div.beta_diversity(table, metric)) for metric in spec.beta}
-    return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}
-
-
-def _permanovas(
-    cohort: Cohort, cfg: StudyConfig, covariates: list[str], phenotypes: tuple[str, ...]
-) -> dict[str, pd.DataFrame]:
-    """Per distance, PERMANOVA of ``distance ~ covariates + phenotype`` (sequential) for each phenotype, stacked
-    with a ``phenotype`` column; samples missing a term are left out of that phenotype's test."""
-    div = _module("osteobiome.diversity")
-    spec = cfg.diversity
-    if div is None or spec is None:
-        return {}
-    meta = cohort.metadata
-    out = {}
-    for metric in spec.beta:
-        dm = div.beta_diversity(cohort.table, metric)
-        tables = []
-        for phenotype in phenotypes:
-            terms = [*covariates, phenotype]
-            complete = meta.index[meta[terms].notna().all(axis=1)]
-            res = div.permanova(
-                dm.filter(list(complete)),
-                meta.loc[complete],
-                terms,
-                by="terms",
-                permutations=spec.permutations,
-                seed=spec.seed,
-            )
-            tables.append(res.assign(phenotype=phenotype))
-        out[metric] = pd.concat(tables, ignore_index=True)
-    return out
-
-
-def _cohort_results(plan: StudyPlan, parts: list[_Part]) -> list[CohortResults]:
+def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
     by_key = {(p.cohort, p.kind): p.value for p in parts if p.kind != "permanova"}
     out = []
     for cp in plan.cohorts:
@@ -390,12 +189,6 @@ def _meta_analysis(
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
-    meta_analyze = _engine("osteobiome.meta", "meta_analyze")
-    if meta_analyze is None:
-        warnings.warn(
-            "the meta-analysis module (osteobiome.meta) is not installed; meta-analysis skipped", stacklevel=2
-        )
-        return None
     spec = cfg.meta_analysis
     advance = progress("meta-analysis", 1)
     meta = meta_analyze(
@@ -413,22 +206,13 @@ def _meta_analysis(
 
 def _mechanisms(
     plan: StudyPlan,
-    parts: list[_Part],
+    parts: list[Part],
     cohorts: list[CohortResults],
     meta: pd.DataFrame | None,
     pathway_meta: pd.DataFrame | None,
 ) -> dict[str, pd.DataFrame]:
-    """Set-level tests of the curated traits and the significant features annotated (empty without knowledge)."""
+    """Set-level tests of the curated traits and the significant features annotated."""
     cfg = plan.config
-    if _module("osteobiome.knowledge") is None or _module("osteobiome.sets") is None:
-        warnings.warn(
-            "the knowledge modules (osteobiome.knowledge, osteobiome.sets) are not installed; "
-            "the Mechanisms section is left out",
-            stacklevel=2,
-        )
-        return {}
-    from osteobiome.study.mechanisms import mechanism_tables, significant_hits
-
     transformed = {p.cohort: p.value[1].get("transformed") for p in parts if p.kind == "associations"}
     inputs = {
         cp.name: (transformed[cp.name], cp.cohort.metadata, cp.covariates)
@@ -486,14 +270,12 @@ def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str] |
     """Provenance of the knowledge table and the set-test method, when set-level results exist."""
     if "sets" not in mechanisms:
         return None
-    from osteobiome.knowledge import knowledge_provenance
-
     compiled = knowledge_provenance().get("compiled", "n/a")
     combination = "weighted Stouffer (weights √N)" if "sets_by_cohort" in mechanisms else "none (one cohort)"
     return {"compiled": compiled, "method": "CAMERA, full residual correlation", "combination": combination}
 
 
-def _settings(plan: StudyPlan, parts: list[_Part], mechanisms: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """What was run, for the Methods paragraph and run.json."""
     cfg = plan.config
     options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
@@ -536,21 +318,6 @@ def _write_run_json(out: Path, cfg: StudyConfig, plan: StudyPlan, results: Study
 
 
 # ---------------------------------------------------------------------- helpers
-def _module(name: str) -> Any:
-    """The module, or ``None`` when that part of osteobiome is not installed."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
-
-
-def _engine(module: str, function: str) -> Callable | None:
-    mod = _module(module)
-    return getattr(mod, function, None) if mod is not None else None
-
-
 @dataclass
 class _Warning:
     """A message recorded like a ``warnings.WarningMessage`` (for warnings raised in worker processes)."""
@@ -616,4 +383,4 @@ class _RunLog:
         path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
 
 
-__all__ = ["StudyRun", "run_study", "association_options", "CohortPlan"]
+__all__ = ["StudyRun", "run_study"]

@@ -159,10 +159,10 @@ def _check_reference_keys(cfg: StudyConfig) -> None:
 
 def _check_association_options(cfg: StudyConfig) -> None:
     """The preset and every association option are known to the engine (when it is installed)."""
-    from osteobiome.study.run import association_options
+    from osteobiome.associate import resolve_options
 
     try:
-        association_options(cfg)
+        resolve_options(cfg.association.preset, cfg.association.options())
     except InputError as exc:
         raise InputError(f"{cfg.where('association')}: {exc}") from None
 

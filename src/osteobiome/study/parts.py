@@ -1,0 +1,202 @@
+"""The per-cohort work of a study, as independent jobs that run in this process or in worker processes.
+
+A job is one cohort's associations (every phenotype), pathway associations, diversity (alpha indices, their
+associations, PCoA) or PERMANOVAs for a chunk of phenotypes. With several workers the PERMANOVAs, the slowest
+part, are split into one chunk per worker, so that a single large cohort uses every worker too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from multiprocessing.context import BaseContext
+from typing import Any
+
+import pandas as pd
+
+from osteobiome import diversity
+from osteobiome.associate import run_association
+from osteobiome.cohort import Cohort
+from osteobiome.study.config import StudyConfig
+from osteobiome.study.validate import StudyPlan
+
+
+@dataclass
+class Part:
+    """One job's result: cohort, kind (``associations`` ``pathways`` ``diversity`` ``permanova``), value."""
+
+    cohort: str
+    kind: str
+    value: Any = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    phenotypes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``FHS permanova (10 phenotypes)``, ``MrOS associations`` …"""
+        n = len(self.phenotypes)
+        return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
+
+
+Job = tuple[str, str, Cohort, list[str], tuple[str, ...]]  # cohort name, kind, data, covariates, phenotypes
+
+
+def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
+    """The jobs of a study: per cohort associations, pathways, diversity and PERMANOVA chunks (one per worker)."""
+    cfg = plan.config
+    chunks = chunked(list(cfg.phenotypes), workers)
+    jobs: list[Job] = []
+    for cp in plan.cohorts:
+        jobs.append((cp.name, "associations", cp.cohort, cp.covariates, ()))
+        if cfg.diversity is not None:
+            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates, ()))
+            jobs.extend((cp.name, "permanova", cp.cohort, cp.covariates, chunk) for chunk in chunks)
+        if cp.pathways is not None:
+            jobs.append((cp.name, "pathways", cp.pathways, cp.covariates, ()))
+    return jobs
+
+
+def run_jobs(cfg: StudyConfig, jobs: list[Job], workers: int, finished: Callable[[Part], None]) -> list[Part]:
+    """Run ``jobs`` over ``workers`` processes (1: in this process), calling ``finished(part)`` as each ends."""
+    parts: list[Part] = []
+    if workers == 1:
+        for job in jobs:
+            parts.append(run_part(cfg, *job))
+            finished(parts[-1])
+        return parts
+    with ProcessPoolExecutor(
+        min(workers, len(jobs)), mp_context=_worker_context(), initializer=_single_threaded_blas
+    ) as pool:
+        for future in as_completed([pool.submit(run_part, cfg, *job) for job in jobs]):
+            parts.append(future.result())
+            finished(parts[-1])
+    return parts
+
+
+def worker_count(workers: int | None) -> int:
+    """``workers`` bounded by the CPUs (default 1)."""
+    return max(1, min(workers or 1, os.cpu_count() or 1))
+
+
+def chunked(items: list[str], n: int) -> list[tuple[str, ...]]:
+    """``items`` in at most ``n`` contiguous, nearly equal, non-empty chunks."""
+    n = max(1, min(n, len(items)))
+    bounds = [round(i * len(items) / n) for i in range(n + 1)]
+    return [tuple(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def run_part(
+    cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str], phenotypes: tuple[str, ...]
+) -> Part:
+    """One job, with the user warnings it raised (prefixed with cohort and kind)."""
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if kind == "diversity":
+            value = _diversity(cohort, cfg, covariates)
+        elif kind == "permanova":
+            value = _permanovas(cohort, cfg, covariates, phenotypes)
+        else:
+            value = _associations(cohort, cfg, covariates)
+    messages = [
+        str(w.message) if name in str(w.message) else f"{name} {kind}: {w.message}"
+        for w in caught
+        if issubclass(w.category, UserWarning)
+    ]
+    return Part(name, kind, value, messages, time.perf_counter() - start, tuple(phenotypes))
+
+
+def reference_for(cfg: StudyConfig, variables: list[str]) -> dict[str, str] | None:
+    """The study's reference levels for the variables of one model (``None`` when there are none)."""
+    return {k: v for k, v in cfg.reference.items() if k in variables} or None
+
+
+def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tuple[pd.DataFrame, dict]:
+    """``feature ~ phenotype + covariates`` for each phenotype, keeping the phenotype's rows of each model.
+
+    Also returns the preset's resolved options and the transformed abundance table (samples × features, the
+    same for every phenotype) that the set-level tests use.
+    """
+    frames, info = [], {}
+    for phenotype in cfg.phenotypes:
+        fixed = [phenotype, *covariates]
+        result = run_association(
+            cohort,
+            cohort.metadata,
+            fixed,
+            list(cfg.random_effects),
+            reference_for(cfg, fixed),
+            cfg.association.preset,
+            **cfg.association.options(),
+        )
+        info.setdefault("transformed", result.transformed)
+        info["options"] = dict(result.options)
+        frames.append(result.results[result.results["metadata"] == phenotype])
+    return pd.concat(frames, ignore_index=True), info
+
+
+def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[str, Any]:
+    """Alpha indices and their associations with each phenotype; PCoA of each distance."""
+    spec = cfg.diversity
+    table = cohort.table
+    alpha = diversity.alpha_diversity(table, list(spec.alpha))
+    alpha_assoc = diversity.alpha_associations(
+        alpha,
+        cohort.metadata,
+        list(cfg.phenotypes),
+        list(covariates),
+        reference=reference_for(cfg, [*cfg.phenotypes, *covariates]),
+        preset=cfg.association.preset,
+    )
+    pcoa = {metric: diversity.pcoa(diversity.beta_diversity(table, metric)) for metric in spec.beta}
+    return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}
+
+
+def _permanovas(
+    cohort: Cohort, cfg: StudyConfig, covariates: list[str], phenotypes: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
+    """Per distance, PERMANOVA of ``distance ~ covariates + phenotype`` (sequential) for each phenotype, stacked
+    with a ``phenotype`` column; samples missing a term are left out of that phenotype's test."""
+    spec = cfg.diversity
+    meta = cohort.metadata
+    out = {}
+    for metric in spec.beta:
+        dm = diversity.beta_diversity(cohort.table, metric)
+        tables = []
+        for phenotype in phenotypes:
+            terms = [*covariates, phenotype]
+            complete = meta.index[meta[terms].notna().all(axis=1)]
+            res = diversity.permanova(
+                dm.filter(list(complete)),
+                meta.loc[complete],
+                terms,
+                by="terms",
+                permutations=spec.permutations,
+                seed=spec.seed,
+            )
+            tables.append(res.assign(phenotype=phenotype))
+        out[metric] = pd.concat(tables, ignore_index=True)
+    return out
+
+
+def _worker_context() -> BaseContext:
+    """Worker processes forked from a clean server process that has this module imported.
+
+    Not plain ``fork``: forking a process that runs threads (BLAS pools, other executors) can deadlock the child.
+    """
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _single_threaded_blas() -> None:
+    """One BLAS thread per worker process: the workers already use the cores (no oversubscription)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
