@@ -78,66 +78,78 @@ def run_study(
             plan = validate_study(cfg)
         log.add(f"validated {cfg.source or 'study'}:\n{plan.describe()}")
         with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
-            n_workers = worker_count(workers)
-            jobs = plan_jobs(plan, n_workers)
-            advance = progress("cohort analyses", len(jobs))
-
-            def finished(part: Part) -> None:
-                key = f"{part.cohort} {part.kind}"
-                timings[key] = timings.get(key, 0.0) + part.seconds
-                log.add(f"{part.label} done in {part.seconds:.2f} s")
-                advance()
-
-            parts = run_jobs(cfg, jobs, n_workers, finished)
-            caught.extend(_Warning(w) for p in parts for w in p.warnings)
-            cohorts = _cohort_results(plan, parts)
-            with _timed(timings, "meta-analysis"):
-                meta = _meta_analysis({c.name: c.associations for c in cohorts}, cfg, progress)
-                pathway_tables = {
-                    c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
-                }
-                pathway_meta = (
-                    _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
-                )
-            log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
-            with _timed(timings, "mechanisms"):
-                mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
-            log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
-            results = StudyResults(
-                title=cfg.study,
-                phenotypes=list(cfg.phenotypes),
-                covariates=list(cfg.covariates),
-                cohorts=cohorts,
-                meta=meta,
-                pathway_meta=pathway_meta,
-                mechanisms=mechanisms,
-                settings=_settings(plan, parts, mechanisms),
-                fdr_cohort=cfg.fdr.cohort,
-                fdr_meta=cfg.fdr.meta,
-                versions=versions(),
-                timings=timings,
-            )
+            results = _analyse(plan, worker_count(workers), progress, log, timings, caught)
             with _timed(timings, "write tables"):
                 _write_tables(results, tmp)
             report = None
             if cfg.report:
                 results.warnings = _messages(caught)
-                task = progress("report", 1)
-                with _timed(timings, "report"):
-                    from osteobiome.report import render
-
-                    render(results, tmp)
-                task()
+                _render(results, tmp, progress, log, timings)
                 report = Path(out).resolve() / "report.html"
-                log.add(f"report written in {timings['report']:.2f} s")
             timings["total"] = time.perf_counter() - start
             results.warnings = _messages(caught)
             log.add_warnings(results.warnings)
-            _write_run_json(tmp, cfg, plan, results)
+            _write_run_json(tmp, cfg, results)
             log.write(tmp / "run.log")
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
+
+
+def _analyse(
+    plan: StudyPlan, workers: int, progress: Callable, log: _RunLog, timings: dict[str, float], caught: list
+) -> StudyResults:
+    """Per-cohort jobs, meta-analyses and mechanisms; warnings of worker processes go to ``caught``."""
+    cfg = plan.config
+    jobs = plan_jobs(plan, workers)
+    advance = progress("cohort analyses", len(jobs))
+
+    def finished(part: Part) -> None:
+        key = f"{part.cohort} {part.kind}"
+        timings[key] = timings.get(key, 0.0) + part.seconds
+        log.add(f"{part.label} done in {part.seconds:.2f} s")
+        advance()
+
+    parts = run_jobs(cfg, jobs, workers, finished)
+    caught.extend(_Warning(w) for p in parts for w in p.warnings)
+    cohorts = _cohort_results(plan, parts)
+    with _timed(timings, "meta-analysis"):
+        meta = _meta_analysis({c.name: c.associations for c in cohorts}, cfg, progress)
+        pathway_tables = {
+            c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
+        }
+        pathway_meta = _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
+    log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
+    with _timed(timings, "mechanisms"):
+        mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
+    log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
+    return StudyResults(
+        title=cfg.study,
+        phenotypes=list(cfg.phenotypes),
+        covariates=list(cfg.covariates),
+        cohorts=cohorts,
+        meta=meta,
+        pathway_meta=pathway_meta,
+        mechanisms=mechanisms,
+        settings=_settings(plan, parts, mechanisms),
+        fdr_cohort=cfg.fdr.cohort,
+        fdr_meta=cfg.fdr.meta,
+        versions=versions(),
+        timings=timings,
+    )
+
+
+def _render(
+    results: StudyResults, out: Path, progress: Callable, log: _RunLog, timings: dict[str, float]
+) -> None:
+    """The HTML report and its figures (imported here: the report imports this package, and matplotlib)."""
+    from osteobiome.report import render
+
+    task = progress("report", 1)
+    with _timed(timings, "report"):
+        render(results, out)
+    task()
+    log.add(f"report written in {timings['report']:.2f} s")
 
 
 def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
@@ -294,7 +306,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
     }
 
 
-def _write_run_json(out: Path, cfg: StudyConfig, plan: StudyPlan, results: StudyResults) -> None:
+def _write_run_json(out: Path, cfg: StudyConfig, results: StudyResults) -> None:
     inputs = {}
     for spec in cfg.cohorts:
         for key in ("features", "metadata", "taxonomy", "pathways"):
