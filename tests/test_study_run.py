@@ -1,4 +1,5 @@
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -205,3 +206,13 @@ def test_single_cohort_table_at_rank_without_taxonomy(tmp_path):
     assert 'id="associations"' in html and 'id="meta"' not in html
     log = (tmp_path / "res" / "run.log").read_text()
     assert "features.tsv has no taxonomy; its features are taken to be at rank 'genus' as given" in log
+
+
+def test_model_errors_name_the_cohort_and_step(tmp_path, capsys):
+    path = write_study(tmp_path, n=(40, 40), diversity=False, association={"min_prevalence": 1.0})
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(path), "--out", str(tmp_path / "res"), "--quiet", "--workers", "2"])
+    assert info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and re.search(r"cohort [AB], associations: .*filtered out", err[0])
+    assert not (tmp_path / "res").exists() and leftovers(tmp_path, "res") == []

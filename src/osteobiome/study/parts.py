@@ -22,6 +22,7 @@ import pandas as pd
 from osteobiome import diversity
 from osteobiome.associate import run_association
 from osteobiome.cohort import Cohort
+from osteobiome.errors import InputError
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
 
@@ -94,16 +95,19 @@ def chunked(items: list[str], n: int) -> list[tuple[str, ...]]:
 def run_part(
     cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str], phenotypes: tuple[str, ...]
 ) -> Part:
-    """One job, with the user warnings it raised (prefixed with cohort and kind)."""
+    """One job, with the user warnings it raised (prefixed with cohort and kind); input errors name both too."""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if kind == "diversity":
-            value = _diversity(cohort, cfg, covariates)
-        elif kind == "permanova":
-            value = _permanovas(cohort, cfg, covariates, phenotypes)
-        else:
-            value = _associations(cohort, cfg, covariates)
+        try:
+            if kind == "diversity":
+                value = _diversity(cohort, cfg, covariates)
+            elif kind == "permanova":
+                value = _permanovas(cohort, cfg, covariates, phenotypes)
+            else:
+                value = _associations(cohort, cfg, covariates)
+        except InputError as exc:
+            raise InputError(f"cohort {name}, {kind}: {exc}") from None
     messages = [
         str(w.message) if name in str(w.message) else f"{name} {kind}: {w.message}"
         for w in caught
