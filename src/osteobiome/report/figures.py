@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757d")
 POOLED_COLOUR = "#222222"
+MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
 RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
 )
@@ -56,12 +57,13 @@ def colour_of(i: int) -> str:
 
 
 def save(fig: Figure, folder: Path, name: str) -> str:
-    """Write ``folder/name.svg`` and ``.png`` (150 dpi); return the SVG as a ``data:`` URI; close the figure."""
+    """Write ``folder/name.svg`` and ``.png`` (150 dpi, at most MAX_PNG_PIXELS on the longest side); return the
+    SVG as a ``data:`` URI; close the figure."""
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with plt.rc_context(STYLE):
         fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=150)
-        fig.savefig(folder / f"{name}.png", dpi=150)
+        fig.savefig(folder / f"{name}.png", dpi=min(150, MAX_PNG_PIXELS / max(fig.get_size_inches())))
     svg = buffer.getvalue()
     (folder / f"{name}.svg").write_bytes(svg)
     plt.close(fig)
@@ -98,7 +100,7 @@ def heatmap(
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
 
     n_rows, n_cols = len(features), len(phenotypes)
-    cell = 0.3
+    cell = 0.3 if n_cols * len(panels) <= 24 else 0.22  # inches per cell; smaller for wide grids
     label_w = 0.075 * max(len(_short(f, 38)) for f in features)
     tick_h = 0.06 * max(len(_short(p, 22)) for p in phenotypes)
     with plt.rc_context(STYLE):
@@ -118,7 +120,7 @@ def heatmap(
             image = ax.imshow(masked, cmap="RdBu_r", norm=norm, aspect="equal", interpolation="nearest")
             ax.set_facecolor("#eeeeee")
             _marks(ax, v, q < thresholds[label], (p < 0.05) & ~(q < thresholds[label]), 0.6 * vmax)
-            ax.set_xticks(range(n_cols), [_short(p, 22) for p in phenotypes], rotation=55, ha="right")
+            ax.set_xticks(range(n_cols), [_short(p, 22) for p in phenotypes], **_column_labels(cell))
             ax.set_yticks(range(n_rows), [_short(f, 38) for f in features], fontstyle="italic")
             ax.tick_params(length=0)
             ax.set_title(label, pad=8)
@@ -143,6 +145,11 @@ def heatmap(
             transform=bar.ax.transAxes,
         )
     return fig
+
+
+def _column_labels(cell: float) -> dict[str, object]:
+    """Slanted column labels for roomy cells, vertical ones for narrow cells (no overlap)."""
+    return {"rotation": 55, "ha": "right"} if cell >= 0.3 else {"rotation": 90, "ha": "center"}
 
 
 def _marks(ax: plt.Axes, values: np.ndarray, star: np.ndarray, dot: np.ndarray, dark_above: float) -> None:
