@@ -1,0 +1,192 @@
+"""Per-cohort feature × metadata associations (MaAsLin2's pipeline, vectorized over features).
+
+Pipeline: align samples → :func:`~osteobiome.preprocess.filter_features` on raw values → normalize over the
+retained features → transform → :func:`~osteobiome.design.build_design` → one model per feature (OLS for all
+features at once, or random intercepts by REML) → multiple-testing correction → a tidy table with MaAsLin2's
+columns first (``feature metadata value coef stderr N N.not.0 pval qval``), then ``N.used``, ``df`` and
+``log10.pval``, sorted by q-value (ties keep feature-then-coefficient order, as MaAsLin2).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from osteobiome.cohort import Cohort
+from osteobiome.design import Design, build_design
+from osteobiome.errors import InputError, preview, suggest
+from osteobiome.models.lm import fit_lm
+from osteobiome.multitest import adjust_grouped
+from osteobiome.preprocess import check_combination, filter_features, normalize, transform
+
+MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
+EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
+
+# Presets: every option of the pipeline, declaratively. ``maaslin2`` is MaAsLin2 1.15's defaults; ``default``
+# is the same pipeline with BH per variable and automatic reference levels (the calibration benchmark of a
+# later issue picks the final default).
+_MAASLIN2 = {
+    "normalization": "TSS",
+    "transform": "LOG",
+    "min_abundance": 0.0,
+    "min_prevalence": 0.1,
+    "min_variance": 0.0,
+    "standardize": True,
+    "correction": "BH",
+    "fdr_scope": "all",
+    "max_significance": 0.25,
+}
+PRESETS: dict[str, dict[str, Any]] = {
+    "maaslin2": _MAASLIN2,
+    "default": _MAASLIN2 | {"fdr_scope": "per-variable"},
+}
+
+
+def resolve_options(preset: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The preset's options updated with the non-None ``overrides``; unknown names raise InputError."""
+    if preset not in PRESETS:
+        raise InputError(f"preset {preset!r} is not known{suggest(preset, PRESETS)}; use one of {', '.join(PRESETS)}.")
+    options = dict(PRESETS[preset])
+    for name, value in overrides.items():
+        if name not in options:
+            raise InputError(f"option {name!r} is not known{suggest(name, options)}; options: {', '.join(options)}.")
+        if value is not None:
+            options[name] = value
+    options["normalization"], options["transform"] = check_combination(options["normalization"], options["transform"])
+    return options
+
+
+@dataclass(frozen=True)
+class Association:
+    """Everything one run produced: the result table and the intermediate (samples × features) tables."""
+
+    results: pd.DataFrame
+    filtered: pd.DataFrame
+    normalized: pd.DataFrame
+    transformed: pd.DataFrame
+    design: Design
+    options: dict[str, Any]
+
+    def significant(self) -> pd.DataFrame:
+        """Rows with q <= ``max_significance``."""
+        return self.results[self.results["qval"] <= self.options["max_significance"]].reset_index(drop=True)
+
+
+def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if isinstance(features, Cohort):
+        table = features.table
+        metadata = features.metadata if metadata is None else metadata
+    elif isinstance(features, pd.DataFrame):
+        table = features
+    else:
+        raise InputError(f"features must be a Cohort or a samples × features DataFrame, not {type(features).__name__}.")
+    if metadata is None:
+        raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
+    table = table.copy()
+    table.index = table.index.astype(str)
+    table.columns = table.columns.astype(str)
+    metadata = metadata.copy()
+    metadata.index = metadata.index.astype(str)
+    non_numeric = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if non_numeric:
+        raise InputError(f"feature table has non-numeric columns {preview(non_numeric)}; features must be numbers.")
+    shared = table.index[table.index.isin(metadata.index)]
+    if shared.empty:
+        raise InputError(
+            f"no sample id is in both the feature table ({preview(table.index)}) and the metadata "
+            f"({preview(metadata.index)}); check which axis holds samples."
+        )
+    for what, ids in (("feature table", table.index), ("metadata", metadata.index)):
+        extra = ids.difference(shared)
+        if len(extra):
+            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=3)
+    return table.loc[shared], metadata.loc[shared]
+
+
+def _fit(Y: np.ndarray, design: Design, random: Sequence[str]):  # noqa: ANN202
+    if random:
+        from osteobiome.models.lmm import fit_lmm
+
+        return fit_lmm(Y, design.matrix, [design.groups[name] for name in random])
+    return fit_lm(Y, design.matrix)
+
+
+def run_association(
+    features: Cohort | pd.DataFrame,
+    metadata: pd.DataFrame | None,
+    fixed: Sequence[str],
+    random: Sequence[str] = (),
+    reference: Mapping[str, str] | None = None,
+    preset: str = "default",
+    **options: Any,
+) -> Association:
+    """Run the pipeline and keep the intermediate tables (the CLI writes them to ``features/``)."""
+    opts = resolve_options(preset, options)
+    table, metadata = _aligned(features, metadata)
+    raw = table.to_numpy(dtype=float)
+    kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
+    if not kept.any():
+        raise InputError(
+            f"all {raw.shape[1]} features were filtered out (min_prevalence={opts['min_prevalence']}, "
+            f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
+        )
+    names = table.columns[kept]
+    filtered = raw[:, kept]
+    normalized = normalize(filtered, opts["normalization"])
+    transformed = transform(normalized, opts["transform"])
+    design = build_design(metadata, fixed, reference, opts["standardize"], preset, random)
+
+    fit = _fit(transformed[design.rows], design, list(random))
+    n_coef, n_feat = fit.coef.shape[0] - 1, len(names)
+    results = pd.DataFrame(
+        {
+            "feature": np.repeat(names.to_numpy(), n_coef),
+            "metadata": np.tile(design.terms[1:], n_feat),
+            "value": np.tile(design.values[1:], n_feat),
+            "coef": fit.coef[1:].T.ravel(),
+            "stderr": fit.stderr[1:].T.ravel(),
+            "N": raw.shape[0],
+            "N.not.0": np.repeat(np.sum(filtered > 0, axis=0), n_coef),
+            "pval": fit.pval[1:].T.ravel(),
+            "N.used": np.repeat(fit.n_used, n_coef),
+            "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
+            "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
+        }
+    )
+    results["qval"] = adjust_grouped(results["pval"].to_numpy(), results["metadata"].to_numpy(), opts["correction"], opts["fdr_scope"])
+    failed = results.loc[results["qval"].isna(), "feature"].unique()
+    if len(failed):
+        warnings.warn(f"{len(failed)} features could not be fitted and are left out: {preview(failed)}.", stacklevel=2)
+    results = results.dropna(subset=["qval"]).sort_values("qval", kind="stable").reset_index(drop=True)
+    results = results[MAASLIN2_COLUMNS + EXTRA_COLUMNS]
+
+    def frame(values: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(values, index=table.index, columns=names)
+
+    return Association(results, frame(filtered), frame(normalized), frame(transformed), design, opts)
+
+
+def associate(
+    features: Cohort | pd.DataFrame,
+    metadata: pd.DataFrame | None,
+    fixed: Sequence[str],
+    random: Sequence[str] = (),
+    reference: Mapping[str, str] | None = None,
+    preset: str = "default",
+    **options: Any,
+) -> pd.DataFrame:
+    """Test every feature against the ``fixed`` metadata variables; one row per feature × coefficient.
+
+    ``features``: a :class:`~osteobiome.cohort.Cohort` (its metadata is used when ``metadata`` is None) or a
+    samples × features DataFrame; ``metadata``: DataFrame indexed by sample id; ``random``: grouping variables
+    for random intercepts (``('subject',)``, ``('site', 'subject')``); ``reference``: ``{"sex": "F"}``;
+    ``preset``: ``'maaslin2'`` (MaAsLin2 1.15 exactly, BH over all coefficients) or ``'default'``;
+    ``options`` override the preset: normalization, transform, min_abundance, min_prevalence (fraction),
+    min_variance, standardize, correction, fdr_scope (``all`` | ``per-variable``), max_significance.
+    """
+    return run_association(features, metadata, fixed, random, reference, preset, **options).results

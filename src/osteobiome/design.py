@@ -1,0 +1,228 @@
+"""Design matrices for the per-feature models: fixed effects, reference levels, missing rows, rank checks.
+
+Columns follow R's ``model.matrix(~ a + b + …)`` with treatment contrasts: ``(Intercept)``, then per variable
+either the numeric column (named like the variable) or one indicator per non-reference level (named
+``<variable><level>``). MaAsLin2 labels a row of its results by ``metadata`` (the variable) and ``value``
+(the level, or the variable name for a numeric variable); :class:`Design` keeps both per column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from osteobiome.errors import InputError, preview, suggest
+from osteobiome.preprocess import standardize as zscore
+
+INTERCEPT = "(Intercept)"
+
+
+@dataclass(frozen=True)
+class Design:
+    """A model's fixed-effects design on the rows it uses.
+
+    ``matrix`` (rows used × columns, first column the intercept), ``columns`` (R-style names), ``terms``
+    (variable of each column), ``values`` (MaAsLin2's ``value`` label of each column), ``rows`` (boolean mask
+    over the metadata rows: complete cases of every model variable), ``samples`` (ids of the rows used),
+    ``groups`` (random-effect name → integer level code per used row), ``references`` (variable → reference
+    level of each categorical variable).
+    """
+
+    matrix: np.ndarray
+    columns: list[str]
+    terms: list[str]
+    values: list[str]
+    rows: np.ndarray
+    samples: pd.Index
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_used(self) -> int:
+        return int(self.rows.sum())
+
+
+def _check_names(names: Sequence[str], metadata: pd.DataFrame, role: str) -> None:
+    for name in names:
+        if name not in metadata.columns:
+            raise InputError(
+                f"{role} variable {name!r} is not a metadata column{suggest(name, metadata.columns)}; "
+                f"available: {preview(metadata.columns, 8)}."
+            )
+
+
+def _is_categorical(column: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def _label(level: object) -> str:
+    if isinstance(level, bool | np.bool_):
+        return "TRUE" if level else "FALSE"
+    return str(level)
+
+
+def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
+    """A text column whose values are mostly numbers is almost always a typo'd numeric variable."""
+    present = column.dropna()
+    if present.empty or pd.api.types.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
+        return
+    parsed = pd.to_numeric(present.astype(str), errors="coerce")
+    bad = present[parsed.isna()]
+    if 0 < len(bad) and parsed.notna().mean() > 0.5:
+        raise InputError(
+            f"metadata column {name!r} is numeric except for the values {preview(pd.unique(bad.astype(str)))}; "
+            "make them numbers or leave them empty (missing)."
+        )
+
+
+def _levels(column: pd.Series) -> list[object]:
+    present = column.dropna()
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [c for c in column.cat.categories if c in set(present)]
+    return sorted(pd.unique(present), key=lambda v: (str(type(v)), v))
+
+
+def _reference_level(
+    name: str, column: pd.Series, levels: list[object], reference: Mapping[str, str], require: bool
+) -> object:
+    labels = [_label(level) for level in levels]
+    if name in reference:
+        wanted = str(reference[name])
+        if wanted not in labels:
+            raise InputError(
+                f"reference level {wanted!r} of {name!r} is not one of its values{suggest(wanted, labels)}; "
+                f"levels: {preview(labels, 8)}."
+            )
+        return levels[labels.index(wanted)]
+    if len(levels) == 2:
+        return levels[0]  # R: the first level (sorted) is the reference
+    if require:
+        raise InputError(
+            f"variable {name!r} has {len(levels)} levels ({preview(labels, 8)}); give its reference level, "
+            f"e.g. --reference {name}={labels[0]}."
+        )
+    counts = column.value_counts()
+    most = max(levels, key=lambda level: counts.get(level, 0))  # ties: first level in sort order
+    warnings.warn(
+        f"{name!r}: no reference level given; using the most frequent level {_label(most)!r} "
+        f"(set it with --reference {name}=LEVEL).",
+        stacklevel=3,
+    )
+    return most
+
+
+def _rank_problem(matrix: np.ndarray, columns: list[str]) -> str | None:
+    """Names of columns that are linear combinations of earlier columns, or None when X has full rank."""
+    dependent = []
+    basis = np.empty((matrix.shape[0], 0))
+    scale = max(1.0, float(np.abs(matrix).max(initial=0.0)))
+    for j, name in enumerate(columns):
+        x = matrix[:, j]
+        if basis.shape[1]:
+            coef, *_ = np.linalg.lstsq(basis, x, rcond=None)
+            residual = x - basis @ coef
+        else:
+            residual = x
+        if np.linalg.norm(residual) <= 1e-9 * scale * np.sqrt(matrix.shape[0]):
+            dependent.append(name)
+        else:
+            basis = np.column_stack([basis, x])
+    return ", ".join(dependent) if dependent else None
+
+
+def build_design(
+    metadata: pd.DataFrame,
+    fixed: Sequence[str],
+    reference: Mapping[str, str] | None = None,
+    standardize: bool = True,
+    preset: str = "default",
+    random: Sequence[str] = (),
+) -> Design:
+    """Design matrix of ``~ fixed…`` on the complete cases of ``fixed`` and ``random`` variables.
+
+    Numeric variables are z-scored over all rows of ``metadata`` (sample sd, before dropping incomplete rows,
+    as MaAsLin2) when ``standardize``. Categorical variables (text, category, bool) get treatment contrasts
+    against ``reference[var]``; without one, a 2-level variable uses its first level (sorted) and a variable
+    with more levels uses its most frequent level with a warning — or, with ``preset='maaslin2'``, is an
+    error as in MaAsLin2. Unknown names, constant or single-level variables, text columns that are mostly
+    numbers and rank-deficient designs raise :class:`InputError`.
+    """
+    fixed, random = list(fixed), list(random)
+    reference = dict(reference or {})
+    if not fixed:
+        raise InputError("no fixed effects given; name at least one metadata column (--fixed age,sex).")
+    _check_names(fixed, metadata, "fixed-effect")
+    _check_names(random, metadata, "random-effect")
+    if duplicated := sorted({name for name in fixed if fixed.count(name) > 1}):
+        raise InputError(f"fixed effects {preview(duplicated)} are listed twice; name each variable once.")
+    for name in reference:
+        if name not in fixed:
+            raise InputError(f"reference given for {name!r}, which is not a fixed effect{suggest(name, fixed)}.")
+        if not _is_categorical(metadata[name]):
+            raise InputError(f"reference given for {name!r}, but it is numeric; references apply to categorical variables.")
+
+    frame = metadata[fixed].copy()
+    for name in fixed:
+        if _is_categorical(frame[name]):
+            _check_not_mostly_numeric(name, frame[name])
+    numeric = [name for name in fixed if not _is_categorical(frame[name])]
+    for name in fixed:
+        if frame[name].isna().all():
+            raise InputError(f"metadata column {name!r} has no values (all missing); drop it from the model.")
+    for name in numeric:
+        if frame[name].nunique(dropna=True) < 2:
+            raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
+    if standardize:
+        frame = zscore(frame, numeric)
+
+    rows = frame.notna().all(axis=1).to_numpy() & metadata[random].notna().all(axis=1).to_numpy()
+    if not rows.any():
+        raise InputError(f"no sample has values for all of {preview(fixed + random, 8)}; check missing values.")
+    used = frame.loc[rows]
+
+    blocks, columns, terms, values, references = [np.ones((int(rows.sum()), 1))], [INTERCEPT], [INTERCEPT], [INTERCEPT], {}
+    for name in fixed:
+        column = frame[name]
+        if not _is_categorical(column):
+            blocks.append(used[name].to_numpy(float)[:, None])
+            columns.append(name)
+            terms.append(name)
+            values.append(name)
+            continue
+        levels = _levels(column)
+        if len(levels) < 2:
+            raise InputError(
+                f"categorical variable {name!r} has {'only the level ' + repr(_label(levels[0])) if levels else 'no values'}; "
+                "drop it from the model."
+            )
+        ref = _reference_level(name, column, levels, reference, require=preset == "maaslin2")
+        references[name] = _label(ref)
+        for level in (lv for lv in levels if lv != ref):
+            blocks.append((used[name] == level).to_numpy(float)[:, None])
+            columns.append(f"{name}{_label(level)}")
+            terms.append(name)
+            values.append(_label(level))
+    matrix = np.hstack(blocks)
+
+    constant = [c for j, c in enumerate(columns) if j > 0 and np.ptp(matrix[:, j]) == 0]
+    if constant:
+        raise InputError(
+            f"design column(s) {', '.join(constant)} are constant on the {matrix.shape[0]} complete samples; "
+            "drop the variable or merge rare levels."
+        )
+    if matrix.shape[0] <= matrix.shape[1]:
+        raise InputError(
+            f"only {matrix.shape[0]} complete samples for {matrix.shape[1]} model coefficients; use fewer variables."
+        )
+    if problem := _rank_problem(matrix, columns):
+        raise InputError(f"design is rank deficient: {problem} duplicate(s) earlier columns; drop one of the collinear variables.")
+
+    groups = {}
+    for name in random:
+        _, codes = np.unique(metadata.loc[rows, name].astype(str).to_numpy(), return_inverse=True)
+        groups[name] = codes
+    return Design(matrix, columns, terms, values, rows, metadata.index[rows], groups, references)

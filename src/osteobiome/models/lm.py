@@ -1,0 +1,101 @@
+"""Ordinary least squares for many features at once.
+
+One QR factorization of the design ``X`` (n × p) and one matrix product fit every column of ``Y`` (n × m):
+β = R⁻¹ Qᵀ Y, σ²_j = ‖y_j − X β_j‖² / (n − p), se(β_kj) = σ_j sqrt([(XᵀX)⁻¹]_kk), t = β / se,
+p = 2 · P(T_{n−p} > |t|) computed with the t survival function (no flooring; ``log_pval`` stays finite
+where p underflows). Features with missing values are grouped by their missing-value pattern and each
+group is fitted on its complete rows. :func:`fit_lm` is a pure function of (X, Y), so blocks of features
+can be fitted independently (bounded memory, parallel or dask).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg, special
+from scipy.stats import t as t_dist
+
+
+@dataclass(frozen=True)
+class LMResult:
+    """Per-coefficient (rows) × per-feature (columns) arrays; ``df`` and ``n_used`` are per feature."""
+
+    coef: np.ndarray
+    stderr: np.ndarray
+    tval: np.ndarray
+    pval: np.ndarray
+    log_pval: np.ndarray
+    df: np.ndarray
+    n_used: np.ndarray
+
+
+def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided t-test p-values and their natural logs: p = 2 · sf(|t|; df).
+
+    Where p underflows (< 1e-300) its log comes from p = I_x(ν/2, 1/2) with x = ν / (ν + t²) and
+    I_x(a, b) = x^a (1 − x)^b 2F1(a + b, 1; a + 1; x) / (a B(a, b)) (DLMF 8.17.8), all in log space.
+    """
+    abs_t, df = np.broadcast_arrays(np.abs(tval), df)
+    pval = 2.0 * t_dist.sf(abs_t, df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_pval = np.log(pval)
+        tiny = pval < 1e-300
+        if np.any(tiny):
+            a, t2 = df[tiny] / 2.0, abs_t[tiny] ** 2
+            x = df[tiny] / (df[tiny] + t2)
+            log_pval[tiny] = (
+                a * np.log(x)
+                + 0.5 * np.log1p(-x)
+                + np.log(special.hyp2f1(a + 0.5, 1.0, a + 1.0, x))
+                - np.log(a)
+                - special.betaln(a, 0.5)
+            )
+    return pval, log_pval
+
+
+def _fit_complete(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """coef (p × m), stderr (p × m) and residual df for complete data; NaN if X is rank deficient."""
+    n, p = X.shape
+    df = float(n - p)
+    q, r = np.linalg.qr(X)
+    if df <= 0 or np.min(np.abs(np.diag(r))) <= 1e-10 * np.max(np.abs(np.diag(r))):
+        nan = np.full((p, Y.shape[1]), np.nan)
+        return nan, nan.copy(), df
+    coef = linalg.solve_triangular(r, q.T @ Y)
+    residuals = Y - X @ coef
+    sigma2 = np.einsum("ij,ij->j", residuals, residuals) / df
+    r_inv = linalg.solve_triangular(r, np.eye(p))
+    unscaled = np.einsum("ij,ij->i", r_inv, r_inv)  # diag((XᵀX)⁻¹) = row sums of R⁻¹ squared
+    return coef, np.sqrt(unscaled[:, None] * sigma2[None, :]), df
+
+
+def fit_lm(Y: np.ndarray, X: np.ndarray) -> LMResult:
+    """OLS of every column of ``Y`` (n × m, NaN = missing) on ``X`` (n × p, complete, with intercept)."""
+    Y = np.asarray(Y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    n, m = Y.shape
+    p = X.shape[1]
+    coef = np.full((p, m), np.nan)
+    stderr = np.full((p, m), np.nan)
+    df = np.full(m, np.nan)
+    n_used = np.zeros(m, dtype=int)
+    missing = np.isnan(Y)
+    if not missing.any():
+        coef, stderr, d = _fit_complete(X, Y)
+        df[:], n_used[:] = d, n
+    else:
+        patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
+        for k in range(patterns.shape[1]):
+            cols = np.flatnonzero(pattern_of.ravel() == k)
+            rows = ~missing[:, cols[0]]
+            if rows.sum() == 0:
+                continue
+            coef[:, cols], stderr[:, cols], df[cols] = _fit_complete(X[rows], Y[np.ix_(rows, cols)])
+            n_used[cols] = rows.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tval = coef / stderr
+    pval, log_pval = t_test(tval, df[None, :])
+    return LMResult(coef, stderr, tval, pval, log_pval, df, n_used)

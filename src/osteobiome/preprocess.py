@@ -1,0 +1,203 @@
+"""Feature filtering, normalization and transformation (MaAsLin2's pipeline), as pure numpy functions.
+
+All arrays are samples × features. The order MaAsLin2 uses, and so do we: :func:`filter_features` on the
+raw values, :func:`normalize` over the retained features, :func:`transform`. :func:`standardize` z-scores
+numeric metadata columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from osteobiome.errors import InputError, suggest
+
+NORMALIZATIONS = ("TSS", "CLR", "CSS", "TMM", "NONE")
+TRANSFORMS = ("LOG", "LOGIT", "AST", "NONE")
+
+# Transforms that only make sense on some normalizations (MaAsLin2 allows LOGIT/AST only after TSS or NONE;
+# we also refuse to log- or logit-transform CLR values, which are already logs and can be negative).
+_ALLOWED_NORMALIZATIONS = {
+    "LOG": ("TSS", "CSS", "TMM", "NONE"),
+    "LOGIT": ("TSS", "NONE"),
+    "AST": ("TSS", "NONE"),
+    "NONE": NORMALIZATIONS,
+}
+
+
+def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    upper = str(value).upper()
+    if upper not in choices:
+        raise InputError(f"{what} {value!r} is not known{suggest(upper, choices)}; use one of {', '.join(choices)}.")
+    return upper
+
+
+def check_combination(normalization: str, transform: str) -> tuple[str, str]:
+    """Canonical (upper-case) names, or an InputError for unknown names or a nonsensical pair (CLR + LOG …)."""
+    normalization = _choice(normalization, NORMALIZATIONS, "normalization")
+    transform = _choice(transform, TRANSFORMS, "transform")
+    allowed = _ALLOWED_NORMALIZATIONS[transform]
+    if normalization not in allowed:
+        raise InputError(
+            f"transform {transform} cannot follow normalization {normalization} "
+            f"({transform} needs {' or '.join(allowed)}); choose another --transform (e.g. NONE) or --normalization."
+        )
+    return normalization, transform
+
+
+def filter_features(
+    X: np.ndarray, min_abundance: float = 0.0, min_prevalence: float = 0.1, min_variance: float = 0.0
+) -> np.ndarray:
+    """Boolean mask of features kept, from raw values (MaAsLin2's strict inequalities).
+
+    Kept if ``#{samples: x > min_abundance} > n_samples * min_prevalence`` (NaN counts as 0) and the sample
+    variance (ddof 1, NaN ignored) of the raw values is ``> min_variance``.
+    """
+    if not 0.0 <= min_prevalence <= 1.0:
+        raise InputError(f"min_prevalence {min_prevalence} must be a fraction between 0 and 1 (e.g. 0.1 for 10%).")
+    X = np.asarray(X, dtype=float)
+    n = X.shape[0]
+    prevalent = np.sum(np.nan_to_num(X, nan=0.0) > min_abundance, axis=0) > n * min_prevalence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.nanvar(X, axis=0, ddof=1) if n > 1 else np.zeros(X.shape[1])
+    return prevalent & (np.nan_to_num(variance, nan=-np.inf) > min_variance)
+
+
+def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
+    """Normalize each sample (row): TSS, CLR, CSS, TMM or NONE.
+
+    - TSS: x / row total (NaN ignored; an all-zero row stays 0, as vegan's ``decostand('total')``).
+    - CLR: ln(x + 1) − mean_j ln(x_j + 1) (per sample; MaAsLin2's ``chemometrics::clr(x + 1)``).
+    - CSS: metagenomeSeq cumulative-sum scaling, x / (s_p / 1000) with s_p the sum of counts up to the
+      sample's p-th quantile of non-zero counts and p from ``cumNormStat`` (relative change > 0.1; at least 0.5).
+    - TMM: edgeR trimmed mean of M-values (30% / 5% trims, precision weights), x / (lib · f) · mean(lib · f).
+    """
+    method = _choice(method, NORMALIZATIONS, "normalization")
+    X = np.asarray(X, dtype=float)
+    if method == "NONE":
+        return X.copy()
+    if method == "CLR":
+        if np.nanmin(X) <= -1:
+            raise InputError("CLR needs values > -1 (it takes ln(x + 1)); pass raw counts or relative abundances.")
+        logged = np.log(X + 1.0)
+        return logged - logged.mean(axis=1, keepdims=True)
+    if np.nanmin(X) < 0:
+        raise InputError(f"{method} normalization needs non-negative abundances; the table has negative values.")
+    if method == "TSS":
+        totals = np.maximum(np.finfo(float).eps, np.nansum(X, axis=1, keepdims=True))
+        return X / totals
+    if method == "CSS":
+        return X / (_css_factors(X) / 1000.0)[:, None]
+    factors = _tmm_factors(X)
+    effective = np.nansum(X, axis=1) * factors
+    return X / effective[:, None] * effective.mean()
+
+
+def _css_quantile(X: np.ndarray) -> float:
+    """metagenomeSeq ``cumNormStat``: the data-driven quantile p for CSS."""
+    if np.any(np.sum(X > 0, axis=1) <= 1):
+        raise InputError("CSS needs every sample to have at least two non-zero features; drop near-empty samples.")
+    reference = np.sort(np.sort(X, axis=1).mean(axis=0))
+    k = int(np.argmax(reference > 0))
+    tail = reference[k:]
+    probs = np.linspace(0.0, 1.0, tail.size)
+    diffs = np.empty((tail.size, X.shape[0]))
+    for i, row in enumerate(X):
+        diffs[:, i] = tail - np.quantile(row[row > 0], probs)
+    medians = np.median(np.abs(diffs), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jumps = np.flatnonzero(np.abs(np.diff(medians)) / medians[1:] > 0.1)
+    p = (jumps[0] + 1) / medians.size if jumps.size else 0.5
+    return max(p, 0.5)
+
+
+def _css_factors(X: np.ndarray) -> np.ndarray:
+    """Per-sample CSS scaling factors: sum of (x − eps) over counts up to the p-th quantile of non-zeros."""
+    X = np.nan_to_num(X, nan=0.0)
+    p = _css_quantile(X)
+    factors = np.empty(X.shape[0])
+    for i, row in enumerate(X):
+        cutoff = np.quantile(row[row > 0], p)
+        shifted = row - np.finfo(float).eps
+        factors[i] = shifted[shifted <= cutoff].sum()
+    return factors
+
+
+def _tmm_factor(obs: np.ndarray, ref: np.ndarray) -> float:
+    """edgeR's TMM factor of one sample against the reference sample (weighted trimmed mean of log ratios)."""
+    n_obs, n_ref = obs.sum(), ref.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log2((obs / n_obs) / (ref / n_ref))
+        abundance = (np.log2(obs / n_obs) + np.log2(ref / n_ref)) / 2
+        variance = (n_obs - obs) / n_obs / obs + (n_ref - ref) / n_ref / ref
+    finite = np.isfinite(log_ratio) & np.isfinite(abundance)
+    log_ratio, abundance, variance = log_ratio[finite], abundance[finite], variance[finite]
+    if log_ratio.size == 0 or np.max(np.abs(log_ratio)) < 1e-6:
+        return 1.0
+    n = log_ratio.size
+    lo_l, lo_s = np.floor(n * 0.3) + 1, np.floor(n * 0.05) + 1
+    rank_l, rank_s = rankdata(log_ratio), rankdata(abundance)
+    keep = (rank_l >= lo_l) & (rank_l <= n + 1 - lo_l) & (rank_s >= lo_s) & (rank_s <= n + 1 - lo_s)
+    f = np.sum(log_ratio[keep] / variance[keep]) / np.sum(1.0 / variance[keep])
+    return float(2.0**f) if np.isfinite(f) else 1.0
+
+
+def _tmm_factors(X: np.ndarray) -> np.ndarray:
+    """TMM normalization factors (geometric mean 1); the reference sample has its upper quartile closest to
+    the mean upper quartile."""
+    X = np.nan_to_num(X, nan=0.0)
+    libs = X.sum(axis=1)
+    if np.any(libs <= 0):
+        raise InputError("TMM needs every sample to have a positive total count; drop empty samples.")
+    upper = np.quantile(X / libs[:, None], 0.75, axis=1)
+    ref = X[int(np.argmax(np.sqrt(X).sum(axis=1)))] if np.median(upper) < 1e-20 else X[int(np.argmin(np.abs(upper - upper.mean())))]
+    factors = np.array([_tmm_factor(row, ref) for row in X])
+    return factors / np.exp(np.mean(np.log(factors)))
+
+
+def transform(X: np.ndarray, method: str = "LOG") -> np.ndarray:
+    """Transform each value: LOG, LOGIT, AST or NONE.
+
+    - LOG: log2(x), zeros replaced by half of that feature's smallest non-zero value.
+    - LOGIT: ln(x / (1 − x)) on proportions; non-finite results (x = 0 or 1) become 0 (MaAsLin2).
+    - AST: sign(x) · arcsin(sqrt(|x|)), needs |x| <= 1.
+    """
+    method = _choice(method, TRANSFORMS, "transform")
+    X = np.asarray(X, dtype=float)
+    if method == "NONE":
+        return X.copy()
+    if method == "LOG":
+        if np.nanmin(X) < 0:
+            raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
+        positive = np.where(X > 0, X, np.inf)
+        smallest = positive.min(axis=0)
+        if np.any(~np.isfinite(smallest)):
+            raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
+        return np.log2(np.where(X == 0, smallest / 2.0, X))
+    if method == "AST":
+        if np.nanmax(np.abs(X)) > 1:
+            raise InputError("AST transform needs values between -1 and 1; use --normalization TSS (relative abundances).")
+        return np.sign(X) * np.arcsin(np.sqrt(np.abs(X)))
+    if np.nanmin(X) < 0 or np.nanmax(X) > 1:
+        raise InputError("LOGIT transform needs proportions between 0 and 1; use --normalization TSS.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(X / (1.0 - X))
+    return np.where(np.isfinite(y) | np.isnan(X), y, 0.0)
+
+
+def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Copy of ``metadata`` with numeric ``columns`` (default: all numeric) z-scored: (x − mean) / sd, sample sd
+    (ddof 1), NaN ignored — R's ``scale()``. A constant column raises InputError."""
+    out = metadata.copy()
+    names = columns if columns is not None else list(metadata.columns)
+    for name in names:
+        column = out[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        values = column.astype(float)
+        sd = values.std(ddof=1, skipna=True)
+        if not np.isfinite(sd) or sd == 0:
+            raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
+        out[name] = (values - values.mean(skipna=True)) / sd
+    return out

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from osteobiome.errors import InputError
+from osteobiome.multitest import adjust, adjust_grouped
+
+SM = {"BH": "fdr_bh", "BY": "fdr_by", "bonferroni": "bonferroni", "holm": "holm", "hochberg": "simes-hochberg"}
+
+
+@pytest.mark.parametrize("method", SM)
+def test_matches_statsmodels_and_ignores_nan(method):
+    rng = np.random.default_rng(1)
+    p = np.concatenate([rng.uniform(size=40) ** 3, [0.01, 0.01, 1.0]])
+    expected = multipletests(p, method=SM[method])[1]
+    np.testing.assert_allclose(adjust(p, method), expected, rtol=1e-12)
+    with_nan = np.insert(p, [3, 10], np.nan)
+    out = adjust(with_nan, method)
+    assert np.isnan(out[[3, 11]]).all()
+    np.testing.assert_allclose(out[~np.isnan(with_nan)], expected, rtol=1e-12)
+
+
+def test_bh_known_values():
+    # R: p.adjust(c(0.01, 0.02, 0.03, 0.04, 0.05), "BH") == rep(0.05, 5)
+    np.testing.assert_allclose(adjust([0.01, 0.02, 0.03, 0.04, 0.05]), [0.05] * 5)
+
+
+def test_grouped_scope():
+    p = np.array([0.01, 0.04, 0.01, 0.04])
+    groups = np.array(["a", "a", "b", "b"])
+    np.testing.assert_allclose(adjust_grouped(p, groups, "BH", "per-variable"), [0.02, 0.04, 0.02, 0.04])
+    np.testing.assert_allclose(adjust_grouped(p, groups, "BH", "all"), adjust(p))
+
+
+def test_bad_method_and_scope():
+    with pytest.raises(InputError, match="did you mean 'holm'"):
+        adjust([0.1], "holmes")
+    with pytest.raises(InputError, match="scope"):
+        adjust_grouped(np.array([0.1]), None, "BH", "everything")
+    with pytest.raises(InputError, match="0, 1"):
+        adjust([1.5])

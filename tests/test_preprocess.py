@@ -1,0 +1,59 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from osteobiome.errors import InputError
+from osteobiome.preprocess import check_combination, filter_features, normalize, standardize, transform
+
+
+def test_filter_strict_inequalities():
+    X = np.array([[0, 1, 0.5, 2], [0, 1, 0, 2], [1, 1, 0, 2], [0, 1, 0, 2]], dtype=float)
+    # prevalence 0.25 of 4 samples = 1: a feature needs > 1 non-zero samples
+    assert filter_features(X, min_prevalence=0.25).tolist() == [False, False, False, False]
+    assert filter_features(X, min_prevalence=0.0).tolist() == [True, False, True, False]  # constant ones go
+    assert filter_features(X, min_prevalence=0.0, min_abundance=0.5).tolist() == [True, False, False, False]
+    with pytest.raises(InputError, match="fraction"):
+        filter_features(X, min_prevalence=10)
+
+
+def test_tss_clr_log_ast_logit():
+    X = np.array([[1.0, 3.0, 0.0], [2.0, 2.0, 4.0]])
+    tss = normalize(X, "TSS")
+    np.testing.assert_allclose(tss.sum(axis=1), 1.0)
+    clr = normalize(X, "CLR")
+    np.testing.assert_allclose(clr[0], np.log(X[0] + 1) - np.log(X[0] + 1).mean())
+    logged = transform(tss, "LOG")
+    assert logged[0, 2] == np.log2(tss[1, 2] / 2)  # zero -> half the feature's smallest non-zero
+    np.testing.assert_allclose(transform(np.array([[0.25]]), "AST"), np.arcsin(0.5))
+    assert transform(np.array([[0.0, 0.5]]), "LOGIT").tolist() == [[0.0, 0.0]]
+
+
+def test_tmm_and_css_scale_samples():
+    rng = np.random.default_rng(0)
+    base = rng.gamma(1.0, 50.0, size=60)
+    X = np.vstack([rng.poisson(base * depth) for depth in (1, 2, 4, 3)]).astype(float)
+    for method in ("TMM", "CSS"):
+        out = normalize(X, method)
+        ratio = out.sum(axis=1) / out.sum(axis=1).mean()
+        assert np.all(np.abs(np.log(ratio)) < 0.3), method  # sequencing depth is removed
+
+
+def test_rejects_bad_values_and_combinations():
+    with pytest.raises(InputError, match="CLR"):
+        check_combination("CLR", "LOG")
+    with pytest.raises(InputError, match="did you mean 'TSS'"):
+        check_combination("TSSS", "LOG")
+    with pytest.raises(InputError, match="between -1 and 1"):
+        transform(np.array([[2.0]]), "AST")
+    with pytest.raises(InputError, match="non-negative"):
+        normalize(np.array([[-1.0, 2.0]]), "TSS")
+
+
+def test_standardize_like_r_scale():
+    frame = pd.DataFrame({"age": [1.0, 2.0, np.nan, 4.0], "sex": ["F", "M", "F", "M"]})
+    out = standardize(frame)
+    values = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(out["age"].dropna(), (values - values.mean()) / values.std(ddof=1))
+    assert out["sex"].tolist() == frame["sex"].tolist()
+    with pytest.raises(InputError, match="constant"):
+        standardize(pd.DataFrame({"x": [1.0, 1.0]}))
