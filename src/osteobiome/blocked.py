@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from osteobiome.associate import resolve_options, results_table
 from osteobiome.cohort import Cohort
 from osteobiome.design import build_design
-from osteobiome.engine import parse_scheduler, run_blocks
+from osteobiome.engine import one_blas_thread, parse_scheduler, run_blocks
 from osteobiome.errors import InputError, preview
 from osteobiome.io.store import FeatureStore
 from osteobiome.memory import check_memory, dense_bytes
@@ -144,15 +144,41 @@ class BlockFit:
 def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockFit:
     """Normalize, transform and fit one block of retained features (samples × block)."""
     block = _load(item)
-    raw = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=float)
-    if job.normalization == "TSS":
-        values = raw / job.scale[:, None]
-    elif job.normalization == "CLR":
-        values = np.log1p(raw) - job.scale[:, None]
+    if sp.issparse(block) and job.transform == "LOG" and job.normalization in ("TSS", "NONE"):
+        transformed, nonzero = sparse_log(block, job.scale)
     else:
-        values = raw
-    transformed = transform(values, job.transform)
-    return BlockFit(fit_lm(transformed[job.rows], job.design), np.sum(raw > 0, axis=0))
+        raw = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=float)
+        if job.normalization == "TSS":
+            values = raw / job.scale[:, None]
+        elif job.normalization == "CLR":
+            values = np.log1p(raw) - job.scale[:, None]
+        else:
+            values = raw
+        transformed, nonzero = transform(values, job.transform), np.sum(raw > 0, axis=0)
+    with one_blas_thread():
+        fit = fit_lm(transformed if job.rows.all() else transformed[job.rows], job.design)
+    return BlockFit(fit, nonzero)
+
+
+def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~osteobiome.preprocess.transform` ``LOG`` of ``block / totals`` (TSS; None = no scaling) from the
+    non-zeros: every cell starts at log2(½ · smallest positive value of its feature) and only the non-zeros
+    are computed, so the cost is one dense fill plus O(nnz). Also returns #values > 0 per feature."""
+    csc = sp.csc_matrix(block)
+    n, b = csc.shape
+    cols = np.repeat(np.arange(b), np.diff(csc.indptr))
+    values = csc.data / totals[csc.indices] if totals is not None else csc.data
+    if values.size and values.min() < 0:
+        raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
+    positive = values > 0
+    smallest = np.full(b, np.inf)
+    np.minimum.at(smallest, cols[positive], values[positive])
+    if np.any(~np.isfinite(smallest)):
+        raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
+    out = np.empty((n, b), order="F")
+    out[:] = np.log2(smallest / 2.0)
+    out[csc.indices[positive], cols[positive]] = np.log2(values[positive])
+    return out, np.bincount(cols[positive], minlength=b)
 
 
 def concat_fits(parts: Sequence[LMResult]) -> LMResult:

@@ -10,6 +10,7 @@ Dask is an optional extra, imported only when a scheduler is asked for. CLI comm
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import uuid
 from collections.abc import Callable, Iterable
@@ -60,6 +61,16 @@ def _connect(address: str) -> Any:
         return distributed.Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise InputError(f"--scheduler {address}: cannot connect to a dask scheduler there ({exc}); is it running?") from None
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Context in which BLAS uses one thread: blocks are parallel across tasks, and the tall-skinny products
+    of a block (samples × few coefficients) gain little from BLAS threads but lose badly to oversubscription."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def run_blocks(func: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any, scheduler: object = None) -> list[Any]:
