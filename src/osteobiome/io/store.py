@@ -29,6 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError
+from osteobiome.io.base import FeatureData
 
 FORMAT = "osteobiome-store"
 VERSION = 1
@@ -62,6 +63,16 @@ def write_store(
     path = Path(path)
     samples = [str(s) for s in samples]
     tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write(tmp, samples, features_blocks, source)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+    return path
+
+
+def _write(tmp: Path, samples: list[str], features_blocks: Iterable[tuple[Iterable[str], object]], source: str) -> None:
     features: list[str] = []
     nnz = 0
     with h5py.File(tmp, "w") as handle:
@@ -89,8 +100,14 @@ def write_store(
         handle.attrs.update(
             format=FORMAT, version=VERSION, n_samples=len(samples), n_features=len(features), nnz=nnz, source=source
         )
-    tmp.replace(path)
-    return path
+
+
+def read_store(path: str | Path) -> FeatureData:
+    """The whole store as :class:`~osteobiome.io.base.FeatureData` with a CSR ``X`` (for ``read_features``)."""
+    store = FeatureStore.open(path)
+    with h5py.File(store.path, "r") as handle:
+        source = str(handle.attrs.get("source", "")) or str(path)
+    return FeatureData(store.to_csr(), store.samples, store.features, None, "store", str(path), extra={"converted_from": source})
 
 
 def feature_blocks(X: sp.spmatrix | np.ndarray, features: Iterable[str], block_size: int) -> Iterator[tuple[list[str], object]]:
