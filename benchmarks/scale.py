@@ -87,7 +87,7 @@ def run_one(store: Path, n_features: int, n_samples: int, mode: str) -> dict:
     if mode == "cluster":
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
             with Client(cluster) as client:
                 t0 = time.perf_counter()
                 results = associate_blocked(str(store), meta, COVARIATES, scheduler=client, **OPTIONS)

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from osteobiome.associate import resolve_options, results_table
 from osteobiome.cohort import Cohort
 from osteobiome.design import build_design
-from osteobiome.engine import one_blas_thread, parse_scheduler, run_blocks
+from osteobiome.engine import parse_scheduler, run_blocks
 from osteobiome.errors import InputError, preview
 from osteobiome.io.store import FeatureStore
 from osteobiome.memory import check_memory, dense_bytes
@@ -155,9 +155,7 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockFit:
         else:
             values = raw
         transformed, nonzero = transform(values, job.transform), np.sum(raw > 0, axis=0)
-    with one_blas_thread():
-        fit = fit_lm(transformed if job.rows.all() else transformed[job.rows], job.design)
-    return BlockFit(fit, nonzero)
+    return BlockFit(fit_lm(transformed if job.rows.all() else transformed[job.rows], job.design), nonzero)
 
 
 def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -171,8 +169,10 @@ def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarra
     if values.size and values.min() < 0:
         raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
     positive = values > 0
+    stored = np.diff(csc.indptr) > 0
     smallest = np.full(b, np.inf)
-    np.minimum.at(smallest, cols[positive], values[positive])
+    if values.size:  # per-feature minimum over the positive values (segments of the CSC data)
+        smallest[stored] = np.minimum.reduceat(np.where(positive, values, np.inf), csc.indptr[:-1][stored])
     if np.any(~np.isfinite(smallest)):
         raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
     out = np.empty((n, b), order="F")
@@ -312,8 +312,9 @@ def associate_blocked(
         block_size = auto_block_size(n)
     elif block_size < 1:
         raise InputError(f"--block-size {block_size}: give a positive number of features per block.")
+    block_size = min(block_size, len(table.features))
     check_memory(
-        dense_bytes(n, min(block_size, len(table.features)), BLOCK_COPIES),
+        dense_bytes(n, block_size, BLOCK_COPIES),
         f"a dense block of {n} samples × {block_size} features",
         f"a smaller --block-size (e.g. {auto_block_size(n)})",
     )

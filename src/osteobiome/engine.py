@@ -11,6 +11,7 @@ Dask is an optional extra, imported only when a scheduler is asked for. CLI comm
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import uuid
 from collections.abc import Callable, Iterable
@@ -73,25 +74,37 @@ def one_blas_thread() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _task(func: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:
+    """``func(shared, item)`` with one BLAS thread (in a worker process or thread)."""
+    with one_blas_thread():
+        return func(shared, item)
+
+
 def run_blocks(func: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any, scheduler: object = None) -> list[Any]:
     """``[func(shared, item) for item in items]``, in this process or through dask (see the module docstring).
 
     ``func`` must be a module-level function (picklable for processes and clusters); ``shared`` is sent once
-    per worker on a cluster.
+    per worker on a cluster. BLAS runs single-threaded inside blocks (set once around local runs: threadpoolctl
+    limits are process-wide, so per-task limits would race between threads).
     """
     scheduler = parse_scheduler(scheduler)
     if scheduler is None:
-        return [func(shared, item) for item in items]
+        with one_blas_thread():
+            return [func(shared, item) for item in items]
     if scheduler in LOCAL_SCHEDULERS:
         dask = require("dask", f"--scheduler {scheduler}")
         shared_task = dask.delayed(shared, name=f"shared-{uuid.uuid4().hex}")
-        tasks = [dask.delayed(func, pure=False)(shared_task, item) for item in items]
+        if scheduler == "threads":
+            tasks = [dask.delayed(func, pure=False)(shared_task, item) for item in items]
+            with one_blas_thread():
+                return list(dask.compute(*tasks, scheduler=scheduler))
+        tasks = [dask.delayed(_task, pure=False)(func, shared_task, item) for item in items]
         return list(dask.compute(*tasks, scheduler=scheduler))
     client = scheduler if not isinstance(scheduler, str) else _connect(scheduler)
     try:
         shared_future = client.scatter(shared, broadcast=True)
         item_futures = client.scatter(list(items))
-        futures = client.map(func, [shared_future] * len(item_futures), item_futures, pure=False)
+        futures = client.map(functools.partial(_task, func), [shared_future] * len(item_futures), item_futures, pure=False)
         return client.gather(futures)
     finally:
         if client is not scheduler:
