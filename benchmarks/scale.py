@@ -5,7 +5,8 @@
 subprocess, so that peak RSS (``ru_maxrss``) does not accumulate, in three modes:
 
 - ``single``: :func:`osteobiome.blocked.associate_blocked` in this process, table in memory (CSR);
-- ``threads``: the same through dask's threaded scheduler (2 threads);
+- ``store``: the same reading blocks from the HDF5 feature store (the table is never in memory);
+- ``threads``: ``single`` through dask's threaded scheduler (2 threads);
 - ``cluster``: a ``LocalCluster`` of 2 worker processes × 1 thread reading blocks from the HDF5 feature store
   (peak RSS = client + the largest worker).
 
@@ -95,6 +96,10 @@ def run_one(store: Path, n_features: int, n_samples: int, mode: str) -> dict:
                 peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
                 workers_peak = max(peaks.values()) / 1024**2
         load_s = 0.0
+    elif mode == "store":
+        t0 = time.perf_counter()
+        results = associate_blocked(str(store), meta, COVARIATES, **OPTIONS)
+        elapsed, load_s = time.perf_counter() - t0, 0.0
     else:
         t0 = time.perf_counter()
         st = FeatureStore.open(store)
@@ -132,7 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", action="store_true", help="also 10^6 features × 10,000 samples")
     parser.add_argument("--out", type=Path, default=Path("/tmp/osteobiome-scale"), help="folder for the generated stores")
-    parser.add_argument("--modes", default="single,threads,cluster")
+    parser.add_argument("--modes", default="single,store,threads,cluster")
     parser.add_argument("--one", nargs=4, metavar=("STORE", "FEATURES", "SAMPLES", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
