@@ -90,12 +90,9 @@ def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> 
         raise InputError(f"features must be a Cohort or a samples × features DataFrame, not {type(features).__name__}.")
     if metadata is None:
         raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
-    table = table.copy()
-    table.index = table.index.astype(str)
-    table.columns = table.columns.astype(str)
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
-    non_numeric = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    table = table.set_axis(table.index.astype(str), axis=0).set_axis(table.columns.astype(str), axis=1)
+    metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
+    non_numeric = [c for c, dtype in table.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if non_numeric:
         raise InputError(f"feature table has non-numeric columns {preview(non_numeric)}; features must be numbers.")
     shared = table.index[table.index.isin(metadata.index)]

@@ -67,14 +67,16 @@ def _label(level: object) -> str:
 
 def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
     """A text column whose values are mostly numbers is almost always a typo'd numeric variable."""
-    present = column.dropna()
-    if present.empty or pd.api.types.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
+    if pd.api.types.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
         return
-    parsed = pd.to_numeric(present.astype(str), errors="coerce")
-    bad = present[parsed.isna()]
-    if 0 < len(bad) and parsed.notna().mean() > 0.5:
+    counts = column.dropna().astype(str).value_counts()
+    if counts.empty:
+        return
+    numeric = pd.to_numeric(pd.Series(counts.index), errors="coerce").notna().to_numpy()
+    bad = counts.index[~numeric]
+    if len(bad) and counts.to_numpy()[numeric].sum() > 0.5 * counts.sum():
         raise InputError(
-            f"metadata column {name!r} is numeric except for the values {preview(pd.unique(bad.astype(str)))}; "
+            f"metadata column {name!r} is numeric except for the values {preview(bad)}; "
             "make them numbers or leave them empty (missing)."
         )
 
@@ -117,6 +119,8 @@ def _reference_level(
 
 def _rank_problem(matrix: np.ndarray, columns: list[str]) -> str | None:
     """Names of columns that are linear combinations of earlier columns, or None when X has full rank."""
+    if np.linalg.matrix_rank(matrix) == matrix.shape[1]:
+        return None
     dependent = []
     basis = np.empty((matrix.shape[0], 0))
     scale = max(1.0, float(np.abs(matrix).max(initial=0.0)))

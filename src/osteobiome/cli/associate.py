@@ -1,0 +1,147 @@
+"""``osteobiome associate``: per-cohort feature × metadata associations (MaAsLin2-compatible outputs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from osteobiome.associate import run_association
+from osteobiome.errors import InputError, suggest
+
+
+def register(app: typer.Typer) -> None:
+    app.command("associate")(associate)
+
+
+def _read_tsv(path: Path, what: str) -> pd.DataFrame:
+    """Temporary reader (tab- or comma-separated, first column = ids) until ``osteobiome.io`` lands on main."""
+    if not path.is_file():
+        raise InputError(f"{path}: {what} file not found; check the path.")
+    try:
+        frame = pd.read_csv(path, sep=None, engine="python", index_col=0)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the {what} table ({exc}); give a TSV/CSV with ids in the first column.") from None
+    frame.index = frame.index.astype(str)
+    return frame
+
+
+def _orient(table: pd.DataFrame, metadata: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Samples as rows: transpose when the metadata ids match the table's columns rather than its rows."""
+    in_rows = table.index.isin(metadata.index).sum()
+    in_columns = table.columns.astype(str).isin(metadata.index).sum()
+    if in_rows == 0 and in_columns == 0:
+        raise InputError(f"{path}: no row or column name matches a metadata sample id; check the sample ids.")
+    return table if in_rows >= in_columns else table.T
+
+
+def _collapse(table: pd.DataFrame, taxonomy_path: Path, rank: str) -> pd.DataFrame:
+    """Sum features that share a label at ``rank`` (taxonomy: features as rows, ranks as columns)."""
+    taxonomy = _read_tsv(taxonomy_path, "taxonomy")
+    columns = {str(c).lower(): c for c in taxonomy.columns}
+    if rank.lower() not in columns:
+        raise InputError(f"{taxonomy_path}: no rank column {rank!r}{suggest(rank, taxonomy.columns)}.")
+    labels = taxonomy[columns[rank.lower()]].reindex(table.columns.astype(str))
+    if labels.isna().any():
+        missing = labels.index[labels.isna()]
+        raise InputError(f"{taxonomy_path}: {len(missing)} features have no {rank} label (e.g. {missing[0]!r}); complete the taxonomy.")
+    return table.T.groupby(labels.to_numpy(), sort=False).sum().T
+
+
+def _parse_reference(values: list[str]) -> dict[str, str]:
+    reference = {}
+    for item in values:
+        for part in item.split(";"):
+            name, sep, level = part.partition("=")
+            if not sep or not name or not level:
+                raise InputError(f"--reference {part!r}: write it as variable=level, e.g. --reference sex=F.")
+            reference[name.strip()] = level.strip()
+    return reference
+
+
+def _write(out: Path, result) -> None:  # noqa: ANN001
+    """Write the result folder atomically: a temporary sibling folder moved into place at the end."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
+    try:
+        result.results.to_csv(staging / "all_results.tsv", sep="\t", index=False)
+        result.significant().to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+        features = staging / "features"
+        features.mkdir()
+        for name, table in (
+            ("filtered_data", result.filtered),
+            ("filtered_data_norm", result.normalized),
+            ("filtered_data_norm_transformed", result.transformed),
+        ):
+            table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
+        if out.exists():
+            backup = out.with_name(f".{out.name}.old")
+            os.replace(out, backup)
+            os.replace(staging, out)
+            shutil.rmtree(backup)
+        else:
+            os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def associate(
+    features: Path = typer.Argument(..., help="Feature table (samples as rows or columns; TSV/CSV)."),
+    metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
+    fixed: str = typer.Option(..., "--fixed", help="Fixed effects, comma-separated: age,sex,bmi."),
+    out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
+    random: str = typer.Option("", "--random", help="Random-intercept grouping variables: subject or site,subject."),
+    reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
+    taxonomy: Path | None = typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank."),
+    rank: str | None = typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy)."),
+    normalization: str | None = typer.Option(None, "--normalization", help="TSS, CLR, CSS, TMM or NONE."),
+    transform: str | None = typer.Option(None, "--transform", help="LOG, LOGIT, AST or NONE."),
+    min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples above --min-abundance."),
+    min_abundance: float | None = typer.Option(None, "--min-abundance", help="Abundance a sample must exceed to count."),
+    min_variance: float | None = typer.Option(None, "--min-variance", help="Keep features with variance above this."),
+    standardize: bool | None = typer.Option(None, "--standardize/--no-standardize", help="z-score numeric metadata."),
+    correction: str | None = typer.Option(None, "--correction", help="BH, BY, holm, bonferroni or hochberg."),
+    fdr_scope: str | None = typer.Option(None, "--fdr-scope", help="all (MaAsLin2) or per-variable."),
+    max_significance: float | None = typer.Option(None, "--max-significance", help="q-value cut for significant_results."),
+    preset: str = typer.Option("default", "--preset", help="default or maaslin2 (MaAsLin2 1.15 exactly)."),
+) -> None:
+    """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
+    meta = _read_tsv(metadata, "metadata")
+    table = _orient(_read_tsv(features, "feature"), meta, features)
+    if rank is not None:
+        if taxonomy is None:
+            raise InputError("--rank needs --taxonomy FILE (features × ranks) to know each feature's label.")
+        table = _collapse(table, taxonomy, rank)
+    result = run_association(
+        table,
+        meta,
+        [name.strip() for name in fixed.split(",") if name.strip()],
+        random=[name.strip() for name in random.split(",") if name.strip()],
+        reference=_parse_reference(reference),
+        preset=preset,
+        normalization=normalization,
+        transform=transform,
+        min_prevalence=min_prevalence,
+        min_abundance=min_abundance,
+        min_variance=min_variance,
+        standardize=standardize,
+        correction=correction,
+        fdr_scope=fdr_scope,
+        max_significance=max_significance,
+    )
+    _write(out, result)
+    n_significant = len(result.significant())
+    typer.echo(
+        f"{len(result.results)} associations ({result.transformed.shape[1]} features × "
+        f"{len(result.design.columns) - 1} coefficients, {result.design.n_used} samples); "
+        f"{n_significant} with q <= {result.options['max_significance']}; written to {out}"
+    )
