@@ -138,3 +138,28 @@ def test_cli_meta_scheduler(tmp_path):
     main(["meta", *folders, "--out", str(tmp_path / "b"), "--scheduler", "threads"])
     a, b = (pd.read_csv(tmp_path / x / "meta_results.tsv", sep="\t") for x in ("a", "b"))
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_cli_associate_blocked_equals_dense(tmp_path, cohort):
+    from osteobiome.cli import main
+
+    counts, meta = tmp_path / "counts.tsv", tmp_path / "meta.tsv"
+    cohort.table.T.rename_axis("feature").to_csv(counts, sep="\t")
+    cohort.metadata.rename_axis("sample").to_csv(meta, sep="\t")
+    store = write_store(tmp_path / "t.h5", cohort.samples, feature_blocks(cohort.X, cohort.features, 17))
+    common = ["--fixed", "age,sex", "--max-significance", "1"]
+    main(["associate", str(counts), str(meta), *common, "--out", str(tmp_path / "dense")])
+    main(["associate", str(counts), str(meta), *common, "--out", str(tmp_path / "blocked"), "--block-size", "7", "--scheduler", "threads"])
+    main(["associate", str(store), str(meta), *common, "--out", str(tmp_path / "store")])
+    dense = pd.read_csv(tmp_path / "dense" / "all_results.tsv", sep="\t")
+    for name in ("blocked", "store"):
+        got = pd.read_csv(tmp_path / name / "all_results.tsv", sep="\t")
+        merged = dense.merge(got, on=["feature", "metadata", "value"], suffixes=("", "_b"))
+        assert len(merged) == len(dense) == len(got)
+        for column in ("coef", "stderr", "pval", "qval"):
+            np.testing.assert_allclose(merged[column], merged[f"{column}_b"], rtol=1e-12, atol=1e-15)
+        assert len(pd.read_csv(tmp_path / name / "significant_results.tsv", sep="\t")) == len(got)
+        assert not (tmp_path / name / "features").exists()  # no dense intermediate tables in the blocked path
+    with pytest.raises(SystemExit) as exc:
+        main(["associate", str(store), str(meta), *common, "--out", str(tmp_path / "x"), "--random", "sex"])
+    assert exc.value.code == 2

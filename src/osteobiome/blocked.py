@@ -280,6 +280,35 @@ def auto_block_size(n_samples: int, budget: int = BLOCK_BUDGET) -> int:
     return max(1, int(budget // dense_bytes(n_samples, 1, BLOCK_COPIES)))
 
 
+@dataclass(frozen=True)
+class BlockedAssociation:
+    """The result table of the blocked path and the options used (no dense intermediate tables)."""
+
+    results: pd.DataFrame
+    options: dict[str, Any]
+    filtered: None = None
+
+    def significant(self) -> pd.DataFrame:
+        """Rows with q <= ``max_significance``."""
+        return self.results[self.results["qval"] <= self.options["max_significance"]].reset_index(drop=True)
+
+
+def run_blocked(
+    features: Cohort | pd.DataFrame | FeatureStore | str | Path,
+    metadata: pd.DataFrame | None,
+    fixed: Sequence[str],
+    reference: Mapping[str, str] | None = None,
+    preset: str = "default",
+    *,
+    block_size: int | None = None,
+    scheduler: object = None,
+    **options: Any,
+) -> BlockedAssociation:
+    """:func:`associate_blocked` and the resolved options (what the CLI writes)."""
+    results = associate_blocked(features, metadata, fixed, reference, preset, block_size=block_size, scheduler=scheduler, **options)
+    return BlockedAssociation(results, resolve_options(preset, {k: v for k, v in options.items() if k != "random"}))
+
+
 def associate_blocked(
     features: Cohort | pd.DataFrame | FeatureStore | str | Path,
     metadata: pd.DataFrame | None,
