@@ -15,9 +15,9 @@ def inspect_output(args, capsys):
 
 
 def row(text, label):
-    """The value printed after ``label`` in a rich key/value table."""
-    after = text.split(label, 1)[1]
-    return after.split("│")[1].strip()
+    """The value printed after ``label`` in a rich key/value table (matched as a whole cell, not in a path)."""
+    after = text.split(f"│ {label} │", 1)[1]
+    return after.split("│")[0].strip()
 
 
 def test_inspect_twins_features_as_rows(shared, capsys):

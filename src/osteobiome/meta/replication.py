@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.meta.adjust import bh
 from osteobiome.meta.pooling import MetaResult, pool
+from osteobiome.multitest import adjust
 
 #: MaAsLin2's default ``max_significance``: the q threshold of per-cohort and pooled significance.
 Q_THRESHOLD = 0.25
@@ -53,7 +53,7 @@ def replication_summary(
     thresholds = np.broadcast_to(np.asarray(cohort_q, float), (len(cohorts),))
     n_sig = (present & (np.nan_to_num(np.asarray(qvals, float), nan=np.inf) <= thresholds)).sum(axis=1)
     full_p = pooled.pval if pooled_pval is None else np.asarray(pooled_pval, float)
-    significant = bh(full_p) <= q_threshold
+    significant = adjust(full_p) <= q_threshold
 
     eligible = k >= 3
     max_rel = np.where(eligible, 0.0, np.nan)
@@ -73,7 +73,7 @@ def replication_summary(
             max_p[rows] = np.fmax(max_p[rows], loo.pval)
             p_loo = full_p.copy()
             p_loo[rows] = loo.pval
-            flipped = rows[(bh(p_loo)[rows] <= q_threshold) != significant[rows]]
+            flipped = rows[(adjust(p_loo)[rows] <= q_threshold) != significant[rows]]
             for r in flipped:
                 flips[r].append(name)
     return pd.DataFrame(

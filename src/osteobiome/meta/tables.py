@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.meta.adjust import bh, bonferroni
 from osteobiome.meta.blocks import pool_blocked
 from osteobiome.meta.replication import Q_THRESHOLD, replication_summary
+from osteobiome.multitest import adjust
 
 #: Columns each per-cohort table must have (MaAsLin2's ``all_results.tsv`` layout).
 REQUIRED = ("feature", "metadata", "value", "coef", "stderr", "pval", "qval")
@@ -121,7 +121,7 @@ def meta_analyze(
         )
         for j, cohort in enumerate(cohorts):
             out[f"weight_{cohort}"] = res.weights[:, j]
-        out["pval.bonf"], out["qval.fdr"] = bonferroni(pval), bh(pval)
+        out["pval.bonf"], out["qval.fdr"] = adjust(pval, "bonferroni"), adjust(pval, "BH")
         out["Q"], out["ci.lb"], out["ci.ub"] = res.Q, res.ci_lb, res.ci_ub
         out["method"], out["converged"], out["single_cohort"] = label, res.converged, single
         replication = replication_summary(

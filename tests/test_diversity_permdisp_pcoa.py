@@ -1,0 +1,83 @@
+"""PERMDISP (betadisper) distances, ANOVA and permutation test; PCoA output shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize
+from scipy.spatial.distance import pdist, squareform
+from scipy.stats import f_oneway
+from skbio import DistanceMatrix
+
+from osteobiome.diversity import pcoa, permdisp
+from osteobiome.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def points():
+    rng = np.random.default_rng(5)
+    groups = np.repeat(["a", "b", "c"], [15, 20, 25])
+    X = rng.normal(size=(60, 4)) * np.where(groups == "c", 2.0, 1.0)[:, None]
+    ids = [f"s{i}" for i in range(60)]
+    return X, pd.DataFrame({"g": groups, "x": rng.normal(size=60)}, index=ids), ids
+
+
+def test_centroid_distances_euclidean(points):
+    X, meta, ids = points
+    res = permdisp(DistanceMatrix(squareform(pdist(X)), ids=ids), meta, "g", type="centroid", permutations=99)
+    expected = np.hstack([np.linalg.norm(X[meta.g == k] - X[meta.g == k].mean(axis=0), axis=1) for k in "abc"])
+    order = np.argsort(meta.g.to_numpy(), kind="stable")
+    np.testing.assert_allclose(res.distances.to_numpy()[order], expected, rtol=1e-8)
+    F = f_oneway(*[res.distances[meta.g == k] for k in "abc"]).statistic
+    assert res.table.F.iloc[0] == pytest.approx(F, rel=1e-10)
+    assert list(res.table.Df) == [2, 57]
+
+
+def test_spatial_median_euclidean(points):
+    X, meta, ids = points
+    res = permdisp(DistanceMatrix(squareform(pdist(X)), ids=ids), meta, "g", permutations=0)
+    for k in "abc":
+        Xk = X[meta.g == k]
+        med = minimize(lambda y, Xk=Xk: np.linalg.norm(Xk - y, axis=1).sum(), Xk.mean(axis=0), tol=1e-12).x
+        np.testing.assert_allclose(res.distances[meta.g == k], np.linalg.norm(Xk - med, axis=1), atol=1e-5)
+
+
+def test_negative_eigenvalues_centroid_formula(points):
+    """Non-Euclidean (Bray–Curtis): d²(i, centroid) = mean_j d²_ij - Σ_jk d²_jk / (2 n²) over the group."""
+    X, meta, ids = points
+    D = squareform(pdist(np.exp(X), "braycurtis"))
+    res = permdisp(DistanceMatrix(D, ids=ids), meta, "g", type="centroid", permutations=0)
+    for k in "abc":
+        Dk = D[np.ix_(meta.g == k, meta.g == k)] ** 2
+        expected = np.sqrt(np.abs(Dk.mean(axis=1) - Dk.sum() / (2 * len(Dk) ** 2)))
+        np.testing.assert_allclose(res.distances[meta.g == k], expected, rtol=1e-7)
+
+
+def test_permutation_p_detects_dispersion(points):
+    X, meta, ids = points
+    dm = DistanceMatrix(squareform(pdist(X)), ids=ids)
+    a = permdisp(dm, meta, "g", permutations=199, seed=3)
+    b = permdisp(dm, meta, "g", permutations=199, seed=3)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.table.pval.iloc[0] < 0.05  # group c has twice the spread
+    assert 1 / 200 <= a.table.pval.iloc[0] <= 1
+
+
+def test_permdisp_errors(points):
+    X, meta, ids = points
+    dm = DistanceMatrix(squareform(pdist(X)), ids=ids)
+    with pytest.raises(InputError, match="at least two groups"):
+        permdisp(dm, meta.assign(g="a"), "g")
+    with pytest.raises(InputError, match="'gx' not found \\(did you mean"):
+        permdisp(dm, meta.assign(gg=1), "gx")
+
+
+def test_pcoa(points):
+    X, _, ids = points
+    coords, proportion = pcoa(DistanceMatrix(squareform(pdist(X)), ids=ids), n=3)
+    assert list(coords.columns) == ["PC1", "PC2", "PC3"] and list(coords.index) == ids
+    assert proportion.is_monotonic_decreasing and 0 < proportion.sum() <= 1
+    # Euclidean input: the first axes reproduce the centred data's principal components' variance.
+    eig = np.sort(np.linalg.eigvalsh(np.cov(X.T)))[::-1]
+    np.testing.assert_allclose(proportion.to_numpy(), eig[:3] / eig.sum(), rtol=1e-8)
