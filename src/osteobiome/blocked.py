@@ -5,7 +5,7 @@ over the non-zeros and never a dense copy of the table:
 
 1. :func:`column_stats` — prevalence, mean and variance of every feature from its non-zeros
    (``var = (Σ_nz (x − x̄)² + (n − nnz) x̄²) / (n − 1)``), giving MaAsLin2's filter.
-2. :func:`sample_scales` — per-sample totals over the retained features (TSS: ``x / max(ε, Σ_j x_j)``) or
+2. :func:`sample_sums` — per-sample totals over the retained features (TSS: ``x / max(ε, Σ_j x_j)``) or
    the per-sample mean of ``ln(x + 1)`` (CLR), one pass.
 3. :func:`fit_block` per block of ``block_size`` retained features: densify (the only dense step: the
    transformed block is dense since log 0 ≠ 0), normalize with the per-sample scale, transform (LOG's
@@ -94,15 +94,11 @@ def column_stats(X: Matrix, min_abundance: float = 0.0) -> ColumnStats:
     return ColumnStats(above, variance, float(data.min(initial=0.0)))
 
 
-def sample_scales(X: Matrix, normalization: str) -> np.ndarray | None:
-    """Per-sample scale of the retained features ``X``: totals for TSS (floored at ε), mean ``ln(x + 1)`` for
-    CLR, None for NONE."""
-    if normalization == "NONE":
-        return None
-    if normalization == "TSS":
-        return np.maximum(np.finfo(float).eps, np.asarray(X.sum(axis=1)).ravel())
-    logged = X.log1p() if sp.issparse(X) else np.log1p(X)
-    return np.asarray(logged.sum(axis=1)).ravel() / X.shape[1]
+def sample_sums(X: Matrix, normalization: str) -> np.ndarray:
+    """Per-sample sums over the features of ``X``: ``Σ_j x_ij`` (TSS) or ``Σ_j ln(1 + x_ij)`` (CLR)."""
+    if normalization == "CLR":
+        X = X.log1p() if sp.issparse(X) else np.log1p(X)
+    return np.asarray(X.sum(axis=1)).ravel()
 
 
 # ------------------------------------------------------------------ block sources
@@ -198,33 +194,29 @@ class _Table:
     store: FeatureStore | None = None
     rows: np.ndarray | None = None  # store rows used (None = all)
 
+    def columns(self, cols: np.ndarray) -> Matrix:
+        """Samples × ``cols`` (sorted feature indices), from memory or read from the store."""
+        return self.matrix[:, cols] if self.store is None else StoreBlock(self.store, cols, self.rows).load()
+
     def stats(self, min_abundance: float, block_size: int) -> ColumnStats:
+        """Filter statistics: one pass over the non-zeros (block by block from a store)."""
         if self.store is None:
             return column_stats(self.matrix, min_abundance)
-        return ColumnStats.concat(
-            [column_stats(self._store_block(np.arange(j0, j1)), min_abundance) for j0, j1 in self.store.blocks(block_size)]
-        )
+        n = self.store.shape[1]
+        return ColumnStats.concat([column_stats(self.columns(cols), min_abundance) for cols in _chunks(np.arange(n), block_size)])
 
     def scales(self, kept: np.ndarray, normalization: str, block_size: int) -> np.ndarray | None:
+        """Per-sample scale over the retained features, one pass: TSS totals ``max(ε, Σ_j x_j)`` (as
+        :func:`~osteobiome.preprocess.normalize`), CLR ``mean_j ln(1 + x_j)``; None for NONE."""
         if normalization == "NONE":
             return None
-        if self.store is None:
-            return sample_scales(self.matrix[:, kept], normalization)
-        sums = np.zeros(len(self.samples))
-        for cols in _chunks(kept, block_size):
-            block = self._store_block(cols)
-            sums += sample_scales(block, normalization) * (block.shape[1] if normalization == "CLR" else 1)
+        sums = sum(sample_sums(self.columns(cols), normalization) for cols in _chunks(kept, block_size))
         return np.maximum(np.finfo(float).eps, sums) if normalization == "TSS" else sums / len(kept)
 
-    def _store_block(self, cols: np.ndarray) -> sp.csc_matrix:
-        return StoreBlock(self.store, cols, self.rows).load()
-
     def blocks(self, kept: np.ndarray, block_size: int) -> Iterator[StoreBlock | Matrix]:
+        """Task inputs: store blocks are read inside the task; in-memory blocks are column slices."""
         for cols in _chunks(kept, block_size):
-            if self.store is not None:
-                yield StoreBlock(self.store, cols, self.rows)
-            else:
-                yield self.matrix[:, cols]
+            yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.matrix[:, cols]
 
 
 def _chunks(indices: np.ndarray, size: int) -> Iterator[np.ndarray]:
