@@ -65,3 +65,19 @@ def test_block_too_large_refused(monkeypatch, cohort):
 def test_auto_block_size():
     assert auto_block_size(10_000) == 256 * 1024**2 // (10_000 * 8 * 8)
     assert auto_block_size(10**9) == 1
+
+
+def test_cli_associate_memory_error_is_one_line(monkeypatch, tmp_path, capsys, cohort):
+    from osteobiome.cli import main
+
+    counts, meta = tmp_path / "counts.tsv", tmp_path / "meta.tsv"
+    cohort.table.T.rename_axis("feature").to_csv(counts, sep="\t")
+    cohort.metadata.rename_axis("sample").to_csv(meta, sep="\t")
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
+    with pytest.raises(SystemExit) as exc:
+        main(["associate", str(counts), str(meta), "--fixed", "age", "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the dense association of 40 samples × 30 features needs about")
+    assert "--block-size N" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

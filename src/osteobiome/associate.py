@@ -157,10 +157,11 @@ def run_association(
 ) -> Association:
     """Run the pipeline and keep the intermediate tables (the CLI writes them to ``features/``)."""
     opts = resolve_options(preset, options)
-    if isinstance(features, Cohort):  # the dense path holds ~DENSE_COPIES copies of the table
+    if isinstance(features, Cohort | pd.DataFrame):  # the dense path holds ~DENSE_COPIES copies of the table
+        n_samples, n_features = features.X.shape if isinstance(features, Cohort) else features.shape
         check_memory(
-            dense_bytes(features.n_samples, features.n_features, DENSE_COPIES),
-            f"the dense association of {features.n_samples} samples × {features.n_features} features",
+            dense_bytes(n_samples, n_features, DENSE_COPIES),
+            f"the dense association of {n_samples} samples × {n_features} features",
             "the blocked sparse path (--block-size N, osteobiome.blocked.associate_blocked)",
         )
     table, metadata = _aligned(features, metadata)
