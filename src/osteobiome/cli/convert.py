@@ -8,7 +8,6 @@ import typer
 
 from osteobiome.errors import InputError
 from osteobiome.io import FORMATS
-from osteobiome.io.convert import DEFAULT_ROWS
 from osteobiome.io.convert import convert as convert_table
 from osteobiome.io.store import FeatureStore
 
@@ -24,7 +23,9 @@ def convert(
         None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
     ),
     fmt: str | None = typer.Option(None, "--format", help=f"Skip detection: one of {', '.join(FORMATS)}."),
-    block_size: int = typer.Option(DEFAULT_ROWS, "--block-size", min=1, help="Feature rows parsed per block."),
+    block_size: int | None = typer.Option(
+        None, "--block-size", min=1, help="Feature rows parsed per block (default: about 256 MB of values)."
+    ),
 ) -> None:
     """Write FEATURES as a sparse, chunked HDF5 store readable block by block (osteobiome.io.store)."""
     if samples_as is not None and samples_as not in ("rows", "columns"):

@@ -1,7 +1,7 @@
 """``osteobiome convert``: any feature table → the chunked HDF5 feature store (:mod:`osteobiome.io.store`).
 
 Plain tables and HUMAnN tables with features as rows (gene families: 10^5–10^6 rows, mostly zeros) are
-streamed: ``block_size`` rows at a time are parsed, made sparse and appended, so memory holds one block of
+streamed: ``block_size`` rows at a time (default: about 256 MB of values) are parsed, made sparse and appended, so memory holds one block of
 rows, never the dense table. HUMAnN stratified rows (``…|g__…``) and UNMAPPED/UNINTEGRATED/UNGROUPED rows are
 left out (the community totals are the table, as :func:`osteobiome.io.pathways.read_humann`); a taxonomy
 column is not stored. Every other format (BIOM, .qza, MetaPhlAn, samples-as-rows tables, …) is read with
@@ -26,8 +26,8 @@ from osteobiome.io.pathways import _SUFFIX, HUMANN_SPECIAL
 from osteobiome.io.store import feature_blocks, write_store
 from osteobiome.io.tables import _TAXONOMY_COLUMNS, SamplesAs, orientation
 
-#: Feature rows parsed per streamed block.
-DEFAULT_ROWS = 20_000
+#: Memory target of one streamed block of rows (parsed floats and their copies).
+BLOCK_BUDGET = 256 * 1024**2
 STREAMED = ("table", "humann")
 
 
@@ -36,11 +36,12 @@ def convert(
     out: str | Path,
     samples_as: SamplesAs | None = None,
     fmt: str | None = None,
-    block_size: int = DEFAULT_ROWS,
+    block_size: int | None = None,
 ) -> Path:
-    """Write the feature table at ``path`` to the store ``out``; returns ``out``."""
+    """Write the feature table at ``path`` to the store ``out``; returns ``out``. ``block_size``: features per
+    block (default: as many rows as fit :data:`BLOCK_BUDGET` at 4 float64 copies per cell)."""
     path = checked_path(path)
-    if block_size < 1:
+    if block_size is not None and block_size < 1:
         raise InputError(f"--block-size {block_size}: give a positive number of features per block.")
     fmt = fmt or detect_format(path)
     if fmt in STREAMED:
@@ -49,6 +50,7 @@ def convert(
         if axis == "columns":
             return _stream(path, Path(out), fmt, block_size)
     data = read_features(path, samples_as=samples_as, fmt=fmt)
+    block_size = block_size or max(1, BLOCK_BUDGET // (32 * len(data.samples)))
     return write_store(out, data.samples, feature_blocks(data.X, data.features, block_size), source=str(path))
 
 
@@ -66,9 +68,10 @@ def _header(path: Path) -> tuple[int, list[str], str]:
     return start, header, sep
 
 
-def _stream(path: Path, out: Path, fmt: str, block_size: int) -> Path:
+def _stream(path: Path, out: Path, fmt: str, block_size: int | None) -> Path:
     skip, header, sep = _header(path)
     samples = header[1:]
+    block_size = block_size or max(1, BLOCK_BUDGET // (32 * len(samples)))
     taxonomy = [i for i, c in enumerate(samples) if c.lower() in _TAXONOMY_COLUMNS]
     if taxonomy:
         warnings.warn(f"{path}: the {samples[taxonomy[0]]!r} column is not stored in the feature store.", stacklevel=3)
