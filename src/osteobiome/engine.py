@@ -40,7 +40,7 @@ def parse_scheduler(value: object) -> object:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "sync", "none")):
         return None
     if not isinstance(value, str):
-        if type(value).__name__ == "Client":
+        if all(hasattr(value, name) for name in ("scatter", "map", "gather")):  # a distributed.Client
             return value
         raise InputError(f"scheduler {value!r}: give threads, processes or a dask scheduler address (tcp://host:8786).")
     text = value.strip()
