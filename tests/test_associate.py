@@ -37,9 +37,9 @@ def test_table_shape_and_columns(data):
 def test_cohort_input_and_fdr_scope(data):
     table, metadata = data
     cohort = Cohort.from_frames(table, metadata)
-    default = associate(cohort, None, ["age", "sex"])
+    per_variable = associate(cohort, None, ["age", "sex"], preset="maaslin2", fdr_scope="per-variable")
     pooled = associate(table, metadata, ["age", "sex"], preset="maaslin2")
-    merged = default.merge(pooled, on=["feature", "metadata", "value"])
+    merged = per_variable.merge(pooled, on=["feature", "metadata", "value"])
     np.testing.assert_allclose(merged["pval_x"], merged["pval_y"])
     assert not np.allclose(merged["qval_x"], merged["qval_y"])  # BH per variable vs pooled
     assert PRESETS["default"]["fdr_scope"] == "per-variable"

@@ -15,6 +15,8 @@ from osteobiome.io.store import FeatureStore, feature_blocks, write_store
 from osteobiome.preprocess import filter_features, transform
 
 KEYS = ["feature", "metadata", "value"]
+#: The blocked path fits linear models without compositional correction (the default preset is two-part).
+LM = {"model": "lm", "compositional": "none"}
 NUMBERS = ["coef", "stderr", "pval", "qval", "log10.pval"]
 
 
@@ -77,12 +79,17 @@ def test_sparse_log_equals_dense_transform():
     np.testing.assert_array_equal(nonzero, (X.toarray() > 0).sum(axis=0))
 
 
+def test_blocked_hc3_equals_dense(cohort):
+    options = {"variance": "HC3", **LM}
+    assert_same(associate(cohort, None, ["age", "sex"], **options), associate_blocked(cohort, None, ["age", "sex"], block_size=11, **options))
+
+
 @pytest.mark.parametrize(
     "normalization,transform_,block_size",
     [("TSS", "LOG", 7), ("TSS", "LOG", None), ("CLR", "NONE", 16), ("NONE", "LOG", 1), ("TSS", "AST", 33), ("TSS", "LOGIT", 5), ("NONE", "NONE", 64)],
 )
 def test_blocked_equals_dense(cohort, normalization, transform_, block_size):
-    options = {"normalization": normalization, "transform": transform_}
+    options = {"normalization": normalization, "transform": transform_, **LM}
     expected = associate(cohort, None, ["age", "sex", "bmi"], **options)
     got = associate_blocked(cohort, None, ["age", "sex", "bmi"], block_size=block_size, **options)
     assert_same(expected, got)
@@ -98,18 +105,20 @@ def test_blocked_maaslin2_preset_and_inputs(cohort):
 def test_blocked_from_store_with_extra_samples(cohort, tmp_path):
     path = write_store(tmp_path / "t.h5", cohort.samples, feature_blocks(cohort.X, cohort.features, 25))
     metadata = cohort.metadata.iloc[10:].sample(frac=1.0, random_state=1)  # fewer samples, other order
-    expected = associate(cohort.table.loc[metadata.index], metadata, ["age", "sex"])
+    expected = associate(cohort.table.loc[metadata.index], metadata, ["age", "sex"], **LM)
     with pytest.warns(UserWarning, match="10 samples only in the feature table"):
-        got = associate_blocked(path, metadata, ["age", "sex"], block_size=9)
+        got = associate_blocked(path, metadata, ["age", "sex"], block_size=9, **LM)
     assert_same(expected, got)
     with pytest.warns(UserWarning, match="only in the feature table"):
-        assert_same(expected, associate_blocked(FeatureStore.open(path), metadata, ["age", "sex"], block_size=1000))
+        assert_same(expected, associate_blocked(FeatureStore.open(path), metadata, ["age", "sex"], block_size=1000, **LM))
 
 
 @pytest.mark.parametrize(
     "kwargs,message",
     [
         ({"random": ("site",)}, "random effects are not available in the blocked path"),
+        ({"model": "twopart"}, r"fits linear models without compositional correction, not model='twopart'; use --preset maaslin2"),
+        ({"compositional": "median"}, "not compositional='median'"),
         ({"normalization": "CSS"}, "normalization CSS needs the whole table"),
         ({"block_size": 0}, "--block-size 0"),
         ({"min_prevalence": 1.0}, "features were filtered out"),
@@ -119,24 +128,24 @@ def test_blocked_from_store_with_extra_samples(cohort, tmp_path):
 )
 def test_blocked_errors(cohort, kwargs, message):
     with pytest.raises(InputError, match=message):
-        associate_blocked(cohort, None, ["age"], **kwargs)
+        associate_blocked(cohort, None, ["age"], **(LM | kwargs))
 
 
 def test_blocked_input_errors(cohort):
     table = cohort.table
     with pytest.raises(InputError, match="no metadata given"):
-        associate_blocked(table, None, ["age"])
+        associate_blocked(table, None, ["age"], **LM)
     with pytest.raises(InputError, match="must be a Cohort"):
-        associate_blocked(table.to_numpy(), cohort.metadata, ["age"])
+        associate_blocked(table.to_numpy(), cohort.metadata, ["age"], **LM)
     with pytest.raises(InputError, match="no sample id is in both"):
-        associate_blocked(table, cohort.metadata.set_index(cohort.metadata.index + "x"), ["age"])
+        associate_blocked(table, cohort.metadata.set_index(cohort.metadata.index + "x"), ["age"], **LM)
     missing = table.copy()
     missing.iloc[0, 0] = np.nan
     with pytest.raises(InputError, match="missing values"):
-        associate_blocked(missing, cohort.metadata, ["age"])
+        associate_blocked(missing, cohort.metadata, ["age"], **LM)
     negative = table.copy()
     negative.iloc[0, 3] = -1.0
     with pytest.raises(InputError, match="non-negative"):
-        associate_blocked(negative, cohort.metadata, ["age"])
+        associate_blocked(negative, cohort.metadata, ["age"], **LM)
     with pytest.raises(InputError, match="LOG transform needs non-negative"):
-        associate_blocked(negative, cohort.metadata, ["age"], normalization="NONE", min_prevalence=0.0)
+        associate_blocked(negative, cohort.metadata, ["age"], normalization="NONE", min_prevalence=0.0, **LM)

@@ -17,6 +17,8 @@ from osteobiome.io.store import feature_blocks, write_store
 from osteobiome.meta import meta_analyze, pool
 from osteobiome.meta.blocks import pool_blocked
 
+LM = {"model": "lm", "compositional": "none"}
+
 
 def _square(offset: int, item: int) -> int:
     return item * item + offset
@@ -79,22 +81,22 @@ def test_unreachable_scheduler(monkeypatch):
 
 def test_threads_and_processes_equal_single(cohort):
     dask = pytest.importorskip("dask")
-    single = associate_blocked(cohort, None, ["age", "sex"], block_size=9)
-    pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=9, scheduler="threads"), single)
+    single = associate_blocked(cohort, None, ["age", "sex"], block_size=9, **LM)
+    pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=9, scheduler="threads", **LM), single)
     with dask.config.set({"multiprocessing.context": "fork"}):  # spawn would re-import everything: slow in CI
-        pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=20, scheduler="processes"), single)
+        pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=20, scheduler="processes", **LM), single)
 
 
 def test_local_cluster_equals_single(cohort, tmp_path):
     distributed = pytest.importorskip("distributed")
-    single = associate_blocked(cohort, None, ["age", "sex"], block_size=9)
+    single = associate_blocked(cohort, None, ["age", "sex"], block_size=9, **LM)
     store = write_store(tmp_path / "t.h5", cohort.samples, feature_blocks(cohort.X, cohort.features, 13))
     yi = np.random.default_rng(2).normal(size=(50, 4))
     sei = np.full((50, 4), 0.3)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
-            pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=9, scheduler=client), single)
-            by_address = associate_blocked(store, cohort.metadata, ["age", "sex"], block_size=9, scheduler=cluster.scheduler_address)
+            pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=9, scheduler=client, **LM), single)
+            by_address = associate_blocked(store, cohort.metadata, ["age", "sex"], block_size=9, scheduler=cluster.scheduler_address, **LM)
             pooled = pool_blocked(yi, sei, "REML", scheduler=client, block_size=7)
     pd.testing.assert_frame_equal(by_address, single)
     expected = pool(yi, sei, "REML")
@@ -147,7 +149,7 @@ def test_cli_associate_blocked_equals_dense(tmp_path, cohort):
     cohort.table.T.rename_axis("feature").to_csv(counts, sep="\t")
     cohort.metadata.rename_axis("sample").to_csv(meta, sep="\t")
     store = write_store(tmp_path / "t.h5", cohort.samples, feature_blocks(cohort.X, cohort.features, 17))
-    common = ["--fixed", "age,sex", "--max-significance", "1"]
+    common = ["--fixed", "age,sex", "--max-significance", "1", "--preset", "maaslin2"]
     main(["associate", str(counts), str(meta), *common, "--out", str(tmp_path / "dense")])
     main(["associate", str(counts), str(meta), *common, "--out", str(tmp_path / "blocked"), "--block-size", "7", "--scheduler", "threads"])
     main(["associate", str(store), str(meta), *common, "--out", str(tmp_path / "store")])

@@ -50,15 +50,15 @@ def test_check_memory_message(monkeypatch):
 def test_dense_association_refused(monkeypatch, cohort):
     monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
     with pytest.raises(ResourceError, match=r"dense association of 40 samples × 30 features .* use the blocked sparse path \(--block-size N"):
-        associate(cohort, None, ["age"])
+        associate(cohort, None, ["age"], model="lm", compositional="none")
 
 
 def test_block_too_large_refused(monkeypatch, cohort):
-    expected = associate(cohort, None, ["age"])
+    expected = associate(cohort, None, ["age"], preset="maaslin2")
     monkeypatch.setattr(memory, "available_memory", lambda: 50_000)
     with pytest.raises(ResourceError, match=r"a dense block of 40 samples × 30 features .* use a smaller --block-size"):
-        associate_blocked(cohort, None, ["age"], block_size=1_000_000)
-    results = associate_blocked(cohort, None, ["age"], block_size=5)  # 40 × 5 × 8 copies fits
+        associate_blocked(cohort, None, ["age"], preset="maaslin2", block_size=1_000_000)
+    results = associate_blocked(cohort, None, ["age"], preset="maaslin2", block_size=5)  # 40 × 5 × 8 copies fits
     assert len(results) == len(expected)
 
 

@@ -37,8 +37,11 @@ from osteobiome.errors import InputError, preview
 from osteobiome.io.store import FeatureStore
 from osteobiome.memory import check_memory, dense_bytes
 from osteobiome.models.lm import LMResult, fit_lm
+from osteobiome.models.variants import VariantFit, refine_linear
 from osteobiome.preprocess import transform
 
+#: Model options the blocked path supports (``variance`` may be classical or HC3: both are per feature).
+BLOCKED_MODEL = {"model": "lm", "compositional": "none", "depth_covariate": "none"}
 #: Normalizations whose per-sample scale comes from one pass over the non-zeros.
 BLOCKED_NORMALIZATIONS = ("TSS", "CLR", "NONE")
 #: Dense samples × block copies alive while one block is fitted (raw, normalized, transformed, Y, residuals, …).
@@ -129,11 +132,12 @@ class BlockJob:
     normalization: str
     transform: str
     scale: np.ndarray | None
+    variance: str = "classical"
 
 
 @dataclass(frozen=True)
 class BlockFit:
-    fit: LMResult
+    fit: LMResult | VariantFit
     nonzero: np.ndarray
 
 
@@ -151,7 +155,11 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockFit:
         else:
             values = raw
         transformed, nonzero = transform(values, job.transform), np.sum(raw > 0, axis=0)
-    return BlockFit(fit_lm(transformed if job.rows.all() else transformed[job.rows], job.design), nonzero)
+    Y = transformed if job.rows.all() else transformed[job.rows]
+    fit = fit_lm(Y, job.design)
+    if job.variance != "classical":  # per feature, so per block (compositional corrections are not)
+        fit = refine_linear(fit, Y, job.design, job.variance, "none", mixed=False)
+    return BlockFit(fit, nonzero)
 
 
 def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +185,7 @@ def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarra
     return out, np.bincount(cols[positive], minlength=b)
 
 
-def concat_fits(parts: Sequence[LMResult]) -> LMResult:
+def concat_fits(parts: Sequence[LMResult | VariantFit]) -> LMResult:
     """One :class:`LMResult` from per-block results (features along the last axis)."""
     names = ("coef", "stderr", "tval", "pval", "log_pval", "df", "n_used")
     return LMResult(*(np.concatenate([getattr(p, f) for p in parts], axis=-1) for f in names))
@@ -312,7 +320,8 @@ def associate_blocked(
     scheduler: object = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`osteobiome.associate.associate` (fixed effects, TSS/CLR/NONE) with the feature axis in blocks.
+    """:func:`osteobiome.associate.associate` (linear models with fixed effects, classical or HC3 variance, no
+    compositional correction; TSS/CLR/NONE) with the feature axis in blocks.
 
     ``block_size``: retained features per block (default: as many as fit :data:`BLOCK_BUDGET`);
     ``scheduler``: None (this process), ``"threads"``, ``"processes"``, a dask scheduler address or a
@@ -321,6 +330,13 @@ def associate_blocked(
     if options.pop("random", ()):
         raise InputError("random effects are not available in the blocked path yet; drop --block-size/--scheduler to fit them.")
     opts = resolve_options(preset, options)
+    unsupported = {k: opts[k] for k, v in BLOCKED_MODEL.items() if opts[k] != v}
+    if unsupported:
+        shown = ", ".join(f"{k}={v!r}" for k, v in unsupported.items())
+        raise InputError(
+            f"the blocked path (--block-size/--scheduler, feature stores) fits linear models without compositional "
+            f"correction, not {shown}; use --preset maaslin2 (or model='lm', compositional='none'), or drop those options."
+        )
     if opts["normalization"] not in BLOCKED_NORMALIZATIONS:
         raise InputError(
             f"normalization {opts['normalization']} needs the whole table at once; use one of "
@@ -352,7 +368,8 @@ def associate_blocked(
             f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
         )
     design = build_design(metadata, fixed, reference, opts["standardize"], preset, ())
-    job = BlockJob(design.matrix, design.rows, opts["normalization"], opts["transform"], table.scales(kept, opts["normalization"], block_size))
+    scale = table.scales(kept, opts["normalization"], block_size)
+    job = BlockJob(design.matrix, design.rows, opts["normalization"], opts["transform"], scale, opts["variance"])
     parts = run_blocks(fit_block, table.blocks(kept, block_size), job, scheduler)
     fit = concat_fits([p.fit for p in parts])
     nonzero = np.concatenate([p.nonzero for p in parts])

@@ -17,7 +17,7 @@ from rich.console import Console
 from osteobiome import __version__
 from osteobiome.errors import InputError, ResourceError
 
-COMMANDS: tuple[str, ...] = ("inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "convert")
+COMMANDS: tuple[str, ...] = ("inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "convert")
 
 app = typer.Typer(
     name="osteobiome",

@@ -1,0 +1,183 @@
+"""MaAsLin3-style two-part model, every feature at once: a logistic *prevalence* model (is the feature
+present?) on all samples and a linear *abundance* model of log2 relative abundance on the samples where the
+feature is present; their p-values combined into one joint p-value.
+
+Prevalence. ``logit P(y_ij > 0) = x_i' a_j``, fitted by Newton/IRLS for all features simultaneously (the
+p × p information matrices are stacked, m × p × p). Against complete separation, MaAsLin3 appends two copies
+of the data with the response set to 1 and to 0, each row weighted ``k / (2n)`` (k = number of non-intercept
+coefficients). Those 3n weighted rows have the same log-likelihood as the n original rows with weight
+``1 + k/n`` and the fractional response ``(y + k/(2n)) / (1 + k/n)``, which is what is fitted here;
+standard errors are ``sqrt(diag(I^-1))`` of that weighted fit (as R's ``glm`` reports them), Wald z tests.
+
+Abundance. ``log2 y_ij = x_i' b_j + e_ij`` on samples with ``y_ij > 0``: per feature its own rows, stacked
+as masked least squares ``b_j = (X' M_j X)^-1 X' M_j y_j``, df ``n_j - p``, classical t tests. The residuals
+(and on request the per-sample HC3 contributions ``c_ji r_ij / (1 - h_ij)``) feed the compositional median
+comparison. All stacked Gram matrices ``X' diag(w_j) X`` come from one BLAS product ``(x_i x_i')' W``.
+
+Joint. ``p = 1 - (1 - min(p_abundance, p_prevalence))^2`` (the Beta(1, 2) CDF of the minimum of two
+independent uniforms); if one part is missing, the other part's p-value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+MAX_CONDITION = 1e12
+
+
+@dataclass(frozen=True)
+class PartFit:
+    """One part for m features: ``coef``, ``stderr``, ``pval`` (p × m, NaN where not estimable)."""
+
+    coef: np.ndarray
+    stderr: np.ndarray
+    pval: np.ndarray
+
+
+@dataclass(frozen=True)
+class PrevalenceFit(PartFit):
+    """Prevalence part plus the per-sample score contributions ``influence`` (p × n × m, or None if not
+    asked for): ``[I_j^-1 x_i]_k w (y~_ij - pi_ij)``, whose Gram matrix is the sandwich covariance."""
+
+    influence: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class AbundanceFit(PartFit):
+    """Abundance part plus ``df`` (m,), ``n_used`` (m,), residuals (n × m, 0 where not used) and the HC3
+    per-sample contributions of every coefficient ``influence`` (p × n × m; None unless asked for)."""
+
+    df: np.ndarray
+    n_used: np.ndarray
+    resid: np.ndarray
+    influence: np.ndarray | None
+
+
+def _batched_inverse(info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses of a stack of p × p matrices and a mask of the well-conditioned ones (others -> NaN)."""
+    good = np.linalg.cond(info) < MAX_CONDITION
+    safe = np.where(good[:, None, None], info, np.eye(info.shape[1]))
+    inv = np.linalg.inv(safe)
+    inv[~good] = np.nan
+    return inv, good
+
+
+def _outer_rows(X: np.ndarray) -> np.ndarray:
+    """Row-wise outer products ``x_i x_i'`` flattened (n × p²): ``gram_j = reshape(XX' w_j)`` is one BLAS call."""
+    return (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+
+
+def _grams(outer: np.ndarray, weights: np.ndarray, p: int) -> np.ndarray:
+    """``X' diag(w_j) X`` for every column ``w_j`` of ``weights`` (m × p × p)."""
+    return (outer.T @ weights).T.reshape(weights.shape[1], p, p)
+
+
+def _solve(info: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``info_j^-1 rhs_j`` for a stack (m × p × p, p × m -> p × m); singular systems give NaN."""
+    try:
+        return np.linalg.solve(info, rhs.T[:, :, None])[:, :, 0].T
+    except np.linalg.LinAlgError:
+        inv, _ = _batched_inverse(info)
+        return np.einsum("mik,km->im", inv, rhs)
+
+
+def fit_prevalence(
+    present: np.ndarray,
+    X: np.ndarray,
+    augment: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    influence: bool = False,
+) -> PrevalenceFit:
+    """Logistic regression of presence (n × m, bool) on the design ``X`` (n × p, with intercept column 0).
+
+    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton steps are taken only for
+    the features not yet converged. Features whose iterations do not converge, or whose information matrix
+    is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(present, dtype=float)
+    n, p = X.shape
+    m = y.shape[1]
+    outer = _outer_rows(X)
+    k = p - 1 if augment else 0
+    weight = 1.0 + k / n
+    target = (y + k / (2 * n)) / weight
+    beta = np.zeros((p, m))
+    beta[0] = special.logit(np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6))
+    converged = np.zeros(m, dtype=bool)
+    active = np.arange(m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(max_iter):
+            prob = special.expit(X @ beta[:, active])
+            info = _grams(outer, weight * prob * (1.0 - prob), p)
+            step = _solve(info, X.T @ (weight * (target[:, active] - prob)))
+            beta[:, active] += step
+            done = np.max(np.abs(step), axis=0) < tol
+            converged[active[done]] = True
+            active = active[~done & np.all(np.isfinite(step), axis=0)]
+            if active.size == 0:
+                break
+    prob = special.expit(X @ np.nan_to_num(beta))
+    inv, good = _batched_inverse(_grams(outer, weight * prob * (1.0 - prob), p))
+    valid = converged & good & np.all(np.isfinite(beta), axis=0)
+    coef = np.where(valid, beta, np.nan)
+    stderr = np.where(valid, np.sqrt(np.einsum("mii->im", inv)), np.nan)
+    pval = 2.0 * stats.norm.sf(np.abs(coef / stderr))
+    contributions = None
+    if influence:
+        contrib = np.matmul(np.nan_to_num(inv), X.T)  # I_j^-1 x_i  (m × p × n)
+        contributions = np.transpose(contrib, (1, 2, 0)) * (weight * (target - prob))[None]
+        contributions[:, :, ~valid] = 0.0
+    return PrevalenceFit(coef, stderr, pval, contributions)
+
+
+def fit_abundance(log_abundance: np.ndarray, X: np.ndarray, influence: bool = False) -> AbundanceFit:
+    """OLS of ``log_abundance`` (n × m, NaN where the feature is absent) on ``X`` (n × p), per feature on its
+    present samples. Features with fewer than p + 1 present samples or a singular design get NaN.
+    ``influence=True`` also returns the HC3 per-sample contributions."""
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(log_abundance, dtype=float)
+    used = np.isfinite(Y)
+    mask = used.astype(float)
+    Y0 = np.where(used, Y, 0.0)
+    n, p = X.shape
+    n_used = used.sum(axis=0)
+    inv, good = _batched_inverse(_grams(_outer_rows(X), mask, p))
+    good &= n_used > p
+    inv[~good] = np.nan
+    beta = np.einsum("mik,km->im", inv, X.T @ Y0)
+    resid = np.where(used, Y0 - X @ np.nan_to_num(beta), 0.0)
+    df = (n_used - p).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma2 = np.where(good, np.sum(resid**2, axis=0) / df, np.nan)
+    stderr = np.sqrt(np.einsum("mii->im", inv) * sigma2)
+    pval = 2.0 * stats.t.sf(np.abs(beta / stderr), np.where(good, df, 1.0))
+    contributions = None
+    if influence:
+        # HC3: c_j = (X'M_jX)^-1 X' M_j (p × n per feature), h_ij = x_i'(X'M_jX)^-1 x_i
+        contrib = np.transpose(np.matmul(np.nan_to_num(inv), X.T), (1, 2, 0)) * mask[None]  # p × n × m
+        leverage = np.einsum("ni,inm->nm", X, contrib)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = np.where(used & (leverage < 1.0), resid / (1.0 - leverage), 0.0)
+        contributions = contrib * scaled[None]
+        contributions[:, :, ~good] = 0.0
+    return AbundanceFit(beta, stderr, pval, df, n_used, resid, contributions)
+
+
+def joint_pvalue(p_abundance: np.ndarray, p_prevalence: np.ndarray) -> np.ndarray:
+    """``1 - (1 - min(p_a, p_p))^2``; where one of the two is NaN, the other one (NaN if both are)."""
+    pa = np.asarray(p_abundance, dtype=float)
+    pp = np.asarray(p_prevalence, dtype=float)
+    joint = 1.0 - (1.0 - np.fmin(pa, pp)) ** 2
+    return np.where(np.isnan(pa) | np.isnan(pp), np.fmin(pa, pp), joint)
+
+
+def log2_nonzero(relative: np.ndarray) -> np.ndarray:
+    """log2 of the relative abundances (n × m), NaN where zero (the abundance part's response)."""
+    rel = np.asarray(relative, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(rel > 0, np.log2(np.where(rel > 0, rel, 1.0)), np.nan)

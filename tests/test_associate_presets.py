@@ -1,0 +1,99 @@
+"""The calibrated options of ``associate`` (issue 9): the default preset's two-part output and option errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from osteobiome import associate
+from osteobiome.associate import PRESETS
+from osteobiome.errors import InputError
+from osteobiome.models.twopart import joint_pvalue
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    n, m = 80, 15
+    metadata = pd.DataFrame(
+        {"age": rng.normal(60, 8, n), "bmi": rng.normal(27, 4, n)}, index=[f"s{i}" for i in range(n)]
+    )
+    counts = rng.poisson(rng.gamma(1.0, 30.0, m), size=(n, m)).astype(float)
+    counts[:, 0] *= np.exp(0.08 * (metadata["age"].to_numpy() - 60))
+    counts = np.round(counts)
+    return pd.DataFrame(counts, index=metadata.index, columns=[f"g{j}" for j in range(m)]), metadata
+
+
+def test_default_is_the_calibrated_two_part_model(data):
+    table, metadata = data
+    assert PRESETS["default"]["model"] == "twopart" and PRESETS["default"]["compositional"] == "median"
+    out = associate(table, metadata, ["age", "bmi"])
+    extra = ["pval.abundance", "coef.prevalence", "stderr.prevalence", "pval.prevalence", "N.present"]
+    assert list(out.columns[-5:]) == extra
+    np.testing.assert_allclose(out["pval"], joint_pvalue(out["pval.abundance"], out["pval.prevalence"]))
+    age = out[out["metadata"] == "age"].set_index("feature")
+    assert age.loc["g0", "coef"] > 0 and age.loc["g0", "qval"] < 0.05
+    # the median comparison centres the abundance coefficients of each variable
+    assert abs(np.median(age["coef"])) < 1e-12
+    assert (age["N.present"] <= age["N"]).all()
+
+
+def test_maaslin2_preset_is_untouched_by_the_new_options(data):
+    table, metadata = data
+    plain = associate(table, metadata, ["age", "bmi"], preset="maaslin2")
+    explicit = associate(
+        table,
+        metadata,
+        ["age", "bmi"],
+        preset="maaslin2",
+        model="lm",
+        variance="classical",
+        compositional="none",
+    )
+    pd.testing.assert_frame_equal(plain, explicit)
+    assert "pval.abundance" not in plain.columns
+
+
+def test_linear_variants_run_through_associate(data):
+    table, metadata = data
+    for options in ({"variance": "HC3"}, {"compositional": "median"}, {"compositional": "linda"}):
+        out = associate(table, metadata, ["age"], preset="maaslin2", fdr_scope="per-variable", **options)
+        assert out["pval"].between(0, 1).all() and len(out) == table.shape[1]
+    relative = table.div(table.sum(axis=1), axis=0)  # no read counts: the depth covariate is skipped
+    a = associate(relative, metadata, ["age"], depth_covariate="both")
+    b = associate(relative, metadata, ["age"])
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_option_errors(data):
+    table, metadata = data
+    with pytest.raises(InputError, match="model"):
+        associate(table, metadata, ["age"], model="glmm")
+    with pytest.raises(InputError, match="normalization='TSS'"):
+        associate(table, metadata, ["age"], normalization="CLR", transform="NONE")
+    with pytest.raises(InputError, match="variance"):
+        associate(table, metadata, ["age"], variance="HC0")
+
+
+def test_methods_paragraph_of_the_presets():
+    from osteobiome.associate import resolve_options
+    from osteobiome.models.variants import describe
+
+    default = describe(resolve_options("default", {}))
+    assert (
+        "two-part model" in default and "median coefficient" in default and "within each variable" in default
+    )
+    maaslin2 = describe(resolve_options("maaslin2", {}))
+    assert "log2 TSS-normalized" in maaslin2 and "over all coefficients together" in maaslin2
+    assert "more than 10% of samples" in maaslin2 and "median" not in maaslin2
+    assert "HC3" in describe(resolve_options("maaslin2", {"variance": "HC3"}))
+
+
+def test_default_with_random_effects_warns_and_fits_mixed_models(data):
+    table, metadata = data
+    metadata = metadata.assign(subject=np.repeat(np.arange(40), 2).astype(str))
+    with pytest.warns(UserWarning, match="two-part model has no random-effects version"):
+        out = associate(table, metadata, ["age"], random=("subject",))
+    assert "pval.abundance" not in out.columns and out["pval"].between(0, 1).all()
+    assert abs(np.median(out["coef"])) < 1e-12  # the median comparison still applies

@@ -1,0 +1,163 @@
+"""Calibration benchmark: metrics, sampling, summaries and reports (the end-to-end small grid is below)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from osteobiome import calibration as cal
+from osteobiome.errors import InputError
+
+
+def test_average_precision():
+    marker = np.array([True, False, True, False])
+    assert cal.average_precision(np.array([0.01, 0.5, 0.02, 0.9]), marker, 2) == pytest.approx(1.0)
+    assert cal.average_precision(np.array([0.9, 0.01, 0.8, 0.02]), marker, 2) == pytest.approx(
+        (1 / 3 + 2 / 4) / 2
+    )
+    # a marker that was not tested (absent from the result) counts as a miss
+    assert cal.average_precision(np.array([0.01, 0.5]), np.array([True, False]), 2) == pytest.approx(0.5)
+    assert cal.average_precision(np.array([np.nan, 0.1]), np.array([True, False]), 1) == 0.0
+
+
+def test_score_counts_false_and_true_discoveries():
+    result = pd.DataFrame(
+        {
+            "feature": ["a", "b", "c", "d"],
+            "coef": [0.8, -0.3, 0.1, 0.0],
+            "pval": [1e-5, 1e-3, 0.02, 0.5],
+            "qval": [4e-5, 0.002, 0.03, 0.5],
+        }
+    )
+    truth = pd.Series({"a": 1.0, "b": -1.0, "e": 1.0})
+    rows = {r["q"]: r for r in cal.score(result, truth, (0.01, 0.05))}
+    assert rows[0.01]["discoveries"] == 2 and rows[0.01]["false_discoveries"] == 0
+    assert rows[0.01]["recall"] == pytest.approx(2 / 3)
+    assert rows[0.05]["fdr"] == pytest.approx(1 / 3)
+    # bias: sign-aligned (coef - truth) over tested markers; both attenuated (a: -0.2, b: -0.7)
+    assert rows[0.05]["bias"] == pytest.approx(-0.45)
+    null = cal.score(result, pd.Series(dtype=float), (0.05,))[0]
+    assert null["false_discoveries"] == 3 and np.isnan(null["recall"]) and null["fdr"] == 1.0
+
+
+def test_draw_samples_and_markers():
+    rng = np.random.default_rng(0)
+    template = pd.DataFrame(np.ones((10, 3)))
+    small = cal.draw_samples(template, 6, rng)
+    assert len(set(small)) == 6
+    big = cal.draw_samples(template, 25, rng)
+    assert len(big) == 25 and set(range(10)) <= set(big)
+    markers = cal.choose_markers(pd.Index(list("abcdefghij")), 0.3, 0.5, rng)
+    assert list(markers.to_numpy()) == [0.5, -0.5, 0.5]
+    counts = pd.DataFrame({"x": [0, 1, 2, 3], "y": [0, 0, 0, 1]})
+    assert list(cal.prevalent_features(counts, 0.5)) == ["x"]
+
+
+def _fake_runs() -> pd.DataFrame:
+    rows = []
+    for method, fdr, recall, null_fd in (("default", 0.05, 0.6, 0.05), ("maaslin2", 0.2, 0.5, 0.3)):
+        for seed in range(3):
+            for effect in (0.0, 0.5, 1.0):
+                rows.append(
+                    {
+                        "method": method,
+                        "n": 100,
+                        "effect": effect,
+                        "seed": seed,
+                        "q": 0.1,
+                        "discoveries": 3,
+                        "false_discoveries": null_fd if effect == 0 else 1,
+                        "fdr": 0.0 if effect == 0 else fdr + 0.01 * seed,
+                        "recall": np.nan if effect == 0 else recall,
+                        "auprc": np.nan if effect == 0 else 0.7,
+                        "bias": np.nan if effect == 0 else -0.1,
+                        "seconds": 0.01,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_summary_criteria_and_report(tmp_path):
+    summary = cal.summarize(_fake_runs())
+    row = summary[(summary.method == "default") & (summary.effect == 0.5)].iloc[0]
+    assert row["fdr_mean"] == pytest.approx(0.06) and row["runs"] == 3
+    criteria = cal.check_criteria(summary)
+    assert criteria["ok"].all()
+    failing = cal.check_criteria(summary, method="maaslin2", baseline="default")
+    assert not failing["ok"].any()
+    cal.write_outputs(_fake_runs(), tmp_path)
+    text = (tmp_path / "calibration.md").read_text()
+    assert "empirical FDR at q = 0.1" in text and "criteria at q = 0.1" in text
+    assert (tmp_path / "calibration.png").stat().st_size > 1000
+    assert len(pd.read_csv(tmp_path / "summary.tsv", sep="\t")) == len(summary)
+
+
+def test_bad_requests(tmp_path):
+    with pytest.raises(InputError, match="not known"):
+        cal.run(cal.Template(pd.DataFrame(np.ones((5, 5)))), cal.Grid(methods=("maaslin3",)))
+    table = tmp_path / "t.tsv"
+    pd.DataFrame(
+        np.arange(1, 61).reshape(20, 3), index=[f"s{i}" for i in range(20)], columns=["a", "b", "c"]
+    ).rename_axis("sample").to_csv(table, sep="\t")
+    with pytest.raises(InputError, match="--metadata"):
+        cal.load_template(table, covariates=("age",))
+    meta = tmp_path / "m.tsv"
+    pd.DataFrame({"sample": [f"s{i}" for i in range(20)], "group": ["a", "b"] * 10, "age": range(20)}).to_csv(
+        meta, sep="\t", index=False
+    )
+    with pytest.raises(InputError, match="not numeric"):
+        cal.load_template(table, meta, ("group",))
+    with pytest.raises(InputError, match="no column"):
+        cal.load_template(table, meta, ("agee",))
+    assert cal.load_template(table, meta, ("age",)).covariates.shape == (20, 1)
+
+
+def test_small_grid_end_to_end_on_twins(shared, tmp_path):
+    """The CI version of the benchmark: Twins template, one effect, one n, two seeds, every candidate."""
+    template = cal.load_template(shared / "data" / "twins" / "Twins.csv")
+    runs = cal.run(template, cal.SMALL)
+    assert set(runs["method"]) == set(cal.STANDARD_METHODS)
+    assert len(runs) == len(cal.STANDARD_METHODS) * 2 * 2 * 3  # methods × seeds × (null + 1 effect) × q
+    again = cal.run(template, cal.SMALL)
+    pd.testing.assert_frame_equal(runs.drop(columns="seconds"), again.drop(columns="seconds"))
+    signal = runs[(runs["effect"] > 0) & (runs["q"] == 0.25)]
+    assert signal["auprc"].between(0, 1).all() and signal["recall"].between(0, 1).all()
+    summary = cal.write_outputs(runs, tmp_path)
+    assert (summary["runs"] == 2).all()
+
+
+def test_cli_runs_the_small_grid(shared, tmp_path):
+    from osteobiome.cli import main
+
+    out = tmp_path / "bench"
+    twins = str(shared / "data" / "twins" / "Twins.csv")
+    main(
+        [
+            "benchmark",
+            "calibration",
+            twins,
+            "--out",
+            str(out),
+            "--grid",
+            "small",
+            "--seeds",
+            "1",
+            "--methods",
+            "maaslin2,default",
+        ]
+    )
+    assert (out / "criteria.tsv").exists() and (out / "calibration.png").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "calibration", twins, "--out", str(out), "--grid", "small"])
+    assert exit_info.value.code == 2
+
+
+def test_user_covariates_are_used_instead_of_simulated_ones(shared):
+    twins = cal.load_template(shared / "data" / "twins" / "Twins.csv")
+    rng = np.random.default_rng(1)
+    covariates = pd.DataFrame({"age": rng.normal(50, 9, len(twins.counts))}, index=twins.counts.index)
+    template = cal.Template(twins.counts, covariates, "twins+age")
+    grid = cal.Grid(effects=(1.0,), sizes=(300,), seeds=1, null_draws=1, methods=("maaslin2", "default"))
+    runs = cal.run(template, grid)
+    assert len(runs) == 2 * 2 * 3 and runs["recall"].dropna().gt(0).any()

@@ -1,0 +1,94 @@
+"""Two-part model: logistic prevalence vs statsmodels, augmentation against separation, masked OLS, joint p."""
+
+from __future__ import annotations
+
+import numpy as np
+import statsmodels.api as sm
+
+from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
+
+
+def _design(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+
+
+def test_prevalence_matches_statsmodels_logit_without_augmentation():
+    rng = np.random.default_rng(11)
+    X = _design(rng, 150)
+    present = rng.random((150, 6)) < 1 / (1 + np.exp(-(X @ rng.normal(scale=0.8, size=(3, 6)))))
+    fit = fit_prevalence(present, X, augment=False)
+    for j in range(6):
+        ref = sm.Logit(present[:, j].astype(float), X).fit(disp=0)
+        np.testing.assert_allclose(fit.coef[:, j], ref.params, rtol=1e-7)
+        np.testing.assert_allclose(fit.stderr[:, j], ref.bse, rtol=1e-7)
+        np.testing.assert_allclose(fit.pval[:, j], ref.pvalues, rtol=1e-6)
+
+
+def test_augmentation_equals_maaslin3_three_copies_weighted_glm():
+    rng = np.random.default_rng(2)
+    n = 80
+    X = _design(rng, n)
+    present = (X[:, 1] > 0.3)[:, None] | (rng.random((n, 1)) < 0.1)  # near-separated
+    fit = fit_prevalence(present, X, augment=True)
+    k = X.shape[1] - 1
+    X3 = np.vstack([X, X, X])
+    y3 = np.concatenate([present[:, 0], np.ones(n), np.zeros(n)])
+    w3 = np.concatenate([np.ones(n), np.full(2 * n, k / (2 * n))])
+    ref = sm.GLM(y3, X3, family=sm.families.Binomial(), freq_weights=w3).fit(tol=1e-12)
+    np.testing.assert_allclose(fit.coef[:, 0], ref.params, rtol=1e-7)
+    np.testing.assert_allclose(fit.stderr[:, 0], ref.bse, rtol=1e-6)  # statsmodels: weights one step behind
+
+
+def test_complete_separation_is_finite_with_augmentation_and_nan_without():
+    rng = np.random.default_rng(4)
+    X = _design(rng, 60)
+    present = (X[:, 1] > 0)[:, None]
+    assert np.all(np.isfinite(fit_prevalence(present, X, augment=True).pval))
+    assert np.all(np.isnan(fit_prevalence(present, X, augment=False).coef))
+
+
+def test_abundance_on_present_samples_matches_per_feature_ols():
+    rng = np.random.default_rng(8)
+    n, m = 90, 5
+    X = _design(rng, n)
+    rel = rng.dirichlet(np.ones(m), size=n) * (rng.random((n, m)) < 0.7)
+    rel[:4, 4] = 0.2
+    rel[4:, 4] = 0.0  # 4 present samples, 3 coefficients: df = 1
+    fit = fit_abundance(log2_nonzero(rel), X, influence=True)
+    for j in range(m):
+        keep = rel[:, j] > 0
+        ref = sm.OLS(np.log2(rel[keep, j]), X[keep]).fit()
+        if j < 4:
+            np.testing.assert_allclose(fit.coef[:, j], ref.params, rtol=1e-9)
+            np.testing.assert_allclose(fit.stderr[:, j], ref.bse, rtol=1e-9)
+            np.testing.assert_allclose(fit.pval[:, j], ref.pvalues, rtol=1e-7)
+            hc3 = ref.get_robustcov_results(cov_type="HC3").bse
+            np.testing.assert_allclose(np.sqrt(np.sum(fit.influence[:, :, j] ** 2, axis=1)), hc3, rtol=1e-9)
+        assert fit.n_used[j] == keep.sum()
+    assert fit.df[4] == 1
+
+
+def test_too_few_present_samples_gives_nan():
+    rng = np.random.default_rng(1)
+    X = _design(rng, 30)
+    rel = np.zeros((30, 2))
+    rel[:, 0] = rng.random(30)
+    rel[:3, 1] = 0.5
+    fit = fit_abundance(log2_nonzero(rel), X, influence=True)
+    assert np.all(np.isfinite(fit.pval[:, 0])) and np.all(np.isnan(fit.pval[:, 1]))
+
+
+def test_joint_pvalue_is_beta_1_2_of_the_minimum_with_fallback():
+    got = joint_pvalue(np.array([0.01, np.nan, 0.5, np.nan]), np.array([0.2, 0.03, 0.5, np.nan]))
+    np.testing.assert_allclose(got[:3], [1 - 0.99**2, 0.03, 0.75])
+    assert np.isnan(got[3])
+
+
+def test_prevalence_influence_gram_is_the_sandwich_covariance():
+    rng = np.random.default_rng(12)
+    X = _design(rng, 200)
+    present = rng.random((200, 3)) < 0.4
+    fit = fit_prevalence(present, X, augment=False, influence=True)
+    assert fit_prevalence(present, X, augment=False).influence is None
+    ref = sm.Logit(present[:, 1].astype(float), X).fit(disp=0, cov_type="HC0")
+    np.testing.assert_allclose(np.sqrt(np.sum(fit.influence[:, :, 1] ** 2, axis=1)), ref.bse, rtol=1e-6)
