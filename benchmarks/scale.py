@@ -36,7 +36,7 @@ SEED = 20261121
 CONFIGS = [(10_000, 2_000), (10_000, 10_000), (100_000, 2_000), (100_000, 10_000), (1_000_000, 2_000)]
 BIG = [(1_000_000, 10_000)]
 COVARIATES = ["age", "bmi", "sex", "height", "calcium"]
-OPTIONS = {"min_prevalence": 0.0, "correction": "BH"}
+OPTIONS = {"min_prevalence": 0.0, "correction": "BH", "model": "lm", "compositional": "none"}  # the LM path
 
 
 def metadata(n_samples: int):
