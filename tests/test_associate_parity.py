@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _rnames import make_names
 
 from osteobiome import associate
+from osteobiome.taxonomy import make_names
 
 KEY = ["feature", "metadata", "value"]
 FIXED = ["diagnosis", "dysbiosis", "antibiotics", "age"]
@@ -63,25 +63,41 @@ LMM_RUNS = {
 }
 
 
-TWO_FACTOR_GAP = pytest.mark.xfail(
-    reason="site+subject fits: θ_site is weakly identified (deviance flat to ~1e-4); lme4's BOBYQA stop differs "
-    "from our tighter optimum, so some coef/pval differ beyond 1e-4 (see report)",
-    strict=False,
-)
+
+@pytest.fixture(scope="module")
+def lmm_fit(hmp2):
+    """Our result for a golden LMM run (computed once per module; significant rows only where the file is)."""
+    _, taxonomy, metadata = hmp2
+    cache = {}
+
+    def fit(name: str) -> pd.DataFrame:
+        if name not in cache:
+            fixed, random, options, significant_only = LMM_RUNS[name]
+            ours = associate(taxonomy, metadata, fixed, random=random, reference=REFERENCE, preset="maaslin2", **options)
+            cache[name] = ours[ours["qval"] <= 0.25] if significant_only else ours
+        return cache[name]
+
+    return fit
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "expected_default_lmm_subject.tsv",
-        pytest.param("expected_results_run1.tsv", marks=TWO_FACTOR_GAP),
-        pytest.param("expected_results_run2.tsv", marks=TWO_FACTOR_GAP),
-    ],
-)
-def test_lmm_parity(hmp2, name):
-    folder, taxonomy, metadata = hmp2
-    fixed, random, options, significant_only = LMM_RUNS[name]
-    ours = associate(taxonomy, metadata, fixed, random=random, reference=REFERENCE, preset="maaslin2", **options)
-    if significant_only:
-        ours = ours[ours["qval"] <= 0.25]
-    compare(ours, pd.read_csv(folder / name, sep="\t"), rtol=1e-4, same_order=False)
+def test_lmm_parity_subject(hmp2, lmm_fit):
+    name = "expected_default_lmm_subject.tsv"
+    compare(lmm_fit(name), pd.read_csv(hmp2[0] / name, sep="\t"), rtol=1e-4, same_order=False)
+
+
+@pytest.mark.parametrize("name", ["expected_results_run1.tsv", "expected_results_run2.tsv"])
+def test_lmm_two_factor_runs_agree_on_almost_all_rows(hmp2, lmm_fit, name):
+    """What the site+subject runs achieve today (the 1e-4 target is not met on every row: with 5 sites the site
+    variance is nearly flat and lme4's optimizer stops short of the REML optimum we reach): the same significant
+    rows; coef, stderr and pval of 95% of them within 1e-4, and no row off by more than 1% (coef, stderr) or
+    10% (pval, qval). q-values inherit every p of the call through BH's running minimum: median only."""
+    ours = lmm_fit(name).assign(feature=lambda frame: frame["feature"].map(make_names))
+    expected = pd.read_csv(hmp2[0] / name, sep="\t")
+    merged = expected.merge(ours, on=KEY, suffixes=("", "_ours"), validate="one_to_one")
+    assert len(merged) == len(expected) == len(ours)
+    for column in ["coef", "stderr", "pval", "qval"]:
+        relative = np.abs(merged[f"{column}_ours"] / merged[column] - 1)
+        assert np.median(relative) < 1e-5, column
+        if column != "qval":
+            assert np.quantile(relative, 0.95) < 1e-4, column
+        assert relative.max() < (1e-2 if column in ("coef", "stderr") else 0.1), column

@@ -67,7 +67,7 @@ def _label(level: object) -> str:
 
 def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
     """A text column whose values are mostly numbers is almost always a typo'd numeric variable."""
-    if pd.api.types.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
+    if pd.api.types.is_bool_dtype(column):
         return
     counts = column.dropna().astype(str).value_counts()
     if counts.empty:

@@ -7,52 +7,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from osteobiome.associate import run_association
 from osteobiome.blocked import run_blocked
 from osteobiome.engine import block_size_option, scheduler_option
-from osteobiome.errors import InputError, suggest
+from osteobiome.errors import InputError
+from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.store import is_store
 
 
 def register(app: typer.Typer) -> None:
     app.command("associate")(associate)
-
-
-def _read_tsv(path: Path, what: str) -> pd.DataFrame:
-    """Temporary reader (tab- or comma-separated, first column = ids) until ``osteobiome.io`` lands on main."""
-    if not path.is_file():
-        raise InputError(f"{path}: {what} file not found; check the path.")
-    try:
-        frame = pd.read_csv(path, sep=None, engine="python", index_col=0)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the {what} table ({exc}); give a TSV/CSV with ids in the first column.") from None
-    frame.index = frame.index.astype(str)
-    return frame
-
-
-def _orient(table: pd.DataFrame, metadata: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Samples as rows: transpose when the metadata ids match the table's columns rather than its rows."""
-    in_rows = table.index.isin(metadata.index).sum()
-    in_columns = table.columns.astype(str).isin(metadata.index).sum()
-    if in_rows == 0 and in_columns == 0:
-        raise InputError(f"{path}: no row or column name matches a metadata sample id; check the sample ids.")
-    return table if in_rows >= in_columns else table.T
-
-
-def _collapse(table: pd.DataFrame, taxonomy_path: Path, rank: str) -> pd.DataFrame:
-    """Sum features that share a label at ``rank`` (taxonomy: features as rows, ranks as columns)."""
-    taxonomy = _read_tsv(taxonomy_path, "taxonomy")
-    columns = {str(c).lower(): c for c in taxonomy.columns}
-    if rank.lower() not in columns:
-        raise InputError(f"{taxonomy_path}: no rank column {rank!r}{suggest(rank, taxonomy.columns)}.")
-    labels = taxonomy[columns[rank.lower()]].reindex(table.columns.astype(str))
-    if labels.isna().any():
-        missing = labels.index[labels.isna()]
-        raise InputError(f"{taxonomy_path}: {len(missing)} features have no {rank} label (e.g. {missing[0]!r}); complete the taxonomy.")
-    return table.T.groupby(labels.to_numpy(), sort=False).sum().T
 
 
 def _parse_reference(values: list[str]) -> dict[str, str]:
@@ -100,7 +66,7 @@ def _write(out: Path, result) -> None:  # noqa: ANN001
 
 
 def associate(
-    features: Path = typer.Argument(..., help="Feature table (samples as rows or columns; TSV/CSV)."),
+    features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."),
     metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
     fixed: str = typer.Option(..., "--fixed", help="Fixed effects, comma-separated: age,sex,bmi."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
@@ -122,11 +88,13 @@ def associate(
     scheduler: str | None = scheduler_option(),
 ) -> None:
     """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
-    meta = _read_tsv(metadata, "metadata")
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
         if random.strip() or rank is not None:
             raise InputError("--random and --rank are not available with --block-size/--scheduler or a feature store; drop one.")
-        source = str(features) if is_store(features) else _orient(_read_tsv(features, "feature"), meta, features)
+        if is_store(features):  # read block by block, never whole
+            source, meta = str(features), read_metadata(metadata)
+        else:
+            source, meta = load_cohort(features, metadata, taxonomy=taxonomy), None
         result = run_blocked(
             source,
             meta,
@@ -149,14 +117,12 @@ def associate(
         n_significant, cut = len(result.significant()), result.options["max_significance"]
         typer.echo(f"{len(result.results)} associations (blocked); {n_significant} with q <= {cut}; written to {out}")
         return
-    table = _orient(_read_tsv(features, "feature"), meta, features)
-    if rank is not None:
-        if taxonomy is None:
-            raise InputError("--rank needs --taxonomy FILE (features × ranks) to know each feature's label.")
-        table = _collapse(table, taxonomy, rank)
+    if rank is not None and taxonomy is None:
+        raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
+    cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
     result = run_association(
-        table,
-        meta,
+        cohort,
+        None,
         [name.strip() for name in fixed.split(",") if name.strip()],
         random=[name.strip() for name in random.split(",") if name.strip()],
         reference=_parse_reference(reference),

@@ -9,8 +9,8 @@ the profiled REML deviance (Bates et al. 2015, eq. 42) is
 
 β̂ = R_X⁻¹ c_β, σ̂² = r² / (n − p), cov(β̂) = σ̂² R_X⁻¹ R_X⁻ᵀ. Everything is computed from the cross-products
 ZᵀZ, ZᵀX, XᵀX (shared by all features with the same missing-value pattern) and Zᵀy, Xᵀy, yᵀy, so one
-deviance evaluation costs O(q³) independent of n (O(q) for a single grouping factor, where ΛZᵀZΛ + I is
-diagonal). Satterthwaite's df for coefficient i follow lmerTest: with varpar = (θ, σ),
+deviance evaluation is independent of n: the factor with most levels gives a diagonal block of ΛZᵀZΛ + I and
+the others a small dense Schur complement, O(q_big · q_small² + q_small³) (O(q) for a single factor). Satterthwaite's df for coefficient i follow lmerTest: with varpar = (θ, σ),
 A = 2 H⁻¹ (H the Hessian of the REML deviance d(θ, σ) = log|L|² + log|R_X|² + r²/σ² + (n − p) log(2πσ²),
 non-positive eigenvalues dropped), g = ∂ cov(β̂)_ii / ∂ varpar, df = 2 cov(β̂)_ii² / (gᵀ A g).
 """
@@ -47,7 +47,8 @@ class LMMResult:
 
 @dataclass(frozen=True)
 class _Shared:
-    """Feature-independent cross-products for one set of rows."""
+    """Feature-independent cross-products for one set of rows. Random-effect columns are ordered with the
+    factor that has most levels first: its block of ZᵀZ is diagonal (``big``), the rest is small and dense."""
 
     ztz: np.ndarray
     ztx: np.ndarray
@@ -55,21 +56,33 @@ class _Shared:
     factor: np.ndarray  # grouping factor of each random-effect column
     n: int
     p: int
-    diagonal: bool
+    n_big: int
 
 
 @dataclass(frozen=True)
 class _AtTheta:
-    """Pieces of the deviance that depend on θ only."""
+    """Pieces of the deviance that depend on θ only; L = [[diag(l11), 0], [l21, ls]]."""
 
     scale: np.ndarray  # Λ diagonal
-    chol: np.ndarray  # L (dense lower) or its diagonal
+    l11: np.ndarray
+    l21: np.ndarray
+    ls: np.ndarray
     rzx: np.ndarray
     rx_inv: np.ndarray  # R_X⁻¹ (upper triangular)
     logdet: float  # log|L|² + log|R_X|²
 
+    def lower_solve(self, rhs: np.ndarray) -> np.ndarray:
+        """L⁻¹ rhs by block forward substitution (vector or matrix right-hand side)."""
+        nb = self.l11.size
+        top = rhs[:nb] / (self.l11[:, None] if rhs.ndim == 2 else self.l11)
+        if self.ls.size == 0:
+            return top
+        bottom = linalg.lapack.dtrtrs(self.ls, rhs[nb:] - self.l21 @ top, lower=1)[0]
+        return np.concatenate([top, bottom])
+
 
 def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indicator matrix Z (rows × levels of every factor, largest factor first) and each column's factor."""
     blocks, factor = [], []
     for k, codes in enumerate(groups):
         _, local = np.unique(codes[rows], return_inverse=True)
@@ -77,36 +90,36 @@ def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarr
         z[np.arange(local.size), local] = 1.0
         blocks.append(z)
         factor.append(np.full(z.shape[1], k))
-    return np.hstack(blocks), np.concatenate(factor)
+    order = sorted(range(len(blocks)), key=lambda k: -blocks[k].shape[1])
+    return np.hstack([blocks[k] for k in order]), np.concatenate([factor[k] for k in order])
 
 
 def _shared(X: np.ndarray, Z: np.ndarray, factor: np.ndarray) -> _Shared:
-    ztz = Z.T @ Z
-    diagonal = bool(np.all(ztz == np.diag(np.diag(ztz))))
-    return _Shared(ztz, Z.T @ X, X.T @ X, factor, X.shape[0], X.shape[1], diagonal)
+    n_big = int(np.sum(factor == factor[0]))
+    return _Shared(Z.T @ Z, Z.T @ X, X.T @ X, factor, X.shape[0], X.shape[1], n_big)
 
 
 def _at_theta(shared: _Shared, theta: np.ndarray) -> _AtTheta | None:
+    """Block Cholesky of ΛZᵀZΛ + I: l11 = sqrt(θ² n_level + 1), l21 = (ΛCΛ)ᵀ / l11, ls = chol(ΛBΛ + I − l21 l21ᵀ)."""
     scale = theta[shared.factor]
-    if shared.diagonal:
-        chol = np.sqrt(scale**2 * np.diag(shared.ztz) + 1.0)
-        rzx = scale[:, None] * shared.ztx / chol[:, None]
-        logdet_l = 2.0 * np.sum(np.log(chol))
-    else:
-        chol = np.linalg.cholesky(scale[:, None] * shared.ztz * scale[None, :] + np.eye(scale.size))
-        rzx = linalg.lapack.dtrtrs(chol, scale[:, None] * shared.ztx, lower=1)[0]
-        logdet_l = 2.0 * np.sum(np.log(np.diag(chol)))
+    nb = shared.n_big
+    big, small = scale[:nb], scale[nb:]
+    l11 = np.sqrt(big**2 * np.diag(shared.ztz)[:nb] + 1.0)
+    l21 = (small[:, None] * shared.ztz[nb:, :nb] * big[None, :]) / l11[None, :]
+    schur = small[:, None] * shared.ztz[nb:, nb:] * small[None, :] + np.eye(small.size) - l21 @ l21.T
+    ls = np.linalg.cholesky(schur) if small.size else schur
+    at = _AtTheta(scale, l11, l21, ls, np.empty(0), np.empty(0), 0.0)
+    rzx = at.lower_solve(scale[:, None] * shared.ztx)
     rx, info = linalg.lapack.dpotrf(shared.xtx - rzx.T @ rzx, lower=0, clean=1)
     if info != 0:
         return None
-    rx_inv = linalg.lapack.dtrtri(rx, lower=0)[0]
-    return _AtTheta(scale, chol, rzx, rx_inv, logdet_l + 2.0 * np.sum(np.log(np.abs(np.diag(rx)))))
+    logdet = 2.0 * (np.sum(np.log(l11)) + np.sum(np.log(np.diag(ls))) + np.sum(np.log(np.abs(np.diag(rx)))))
+    return _AtTheta(scale, l11, l21, ls, rzx, linalg.lapack.dtrtri(rx, lower=0)[0], logdet)
 
 
 def _solve(shared: _Shared, at: _AtTheta, zty: np.ndarray, xty: np.ndarray, yty: float) -> tuple[float, np.ndarray]:
     """Penalized residual sum of squares r² and β̂ for one feature at θ."""
-    rhs = at.scale * zty
-    cu = rhs / at.chol if shared.diagonal else linalg.lapack.dtrtrs(at.chol, rhs, lower=1)[0]
+    cu = at.lower_solve(at.scale * zty)
     cb = at.rx_inv.T @ (xty - at.rzx.T @ cu)
     r2 = yty - cu @ cu - cb @ cb
     return r2, at.rx_inv @ cb
@@ -122,7 +135,9 @@ def _deviance(shared: _Shared, theta: np.ndarray, zty: np.ndarray, xty: np.ndarr
 
 
 def _optimize(shared: _Shared, start: np.ndarray, zty: np.ndarray, xty: np.ndarray, yty: float) -> np.ndarray:
-    """θ̂ ≥ 0 minimizing the profiled REML deviance (Brent for one factor, L-BFGS-B otherwise)."""
+    """θ̂ ≥ 0 minimizing the profiled REML deviance: bounded Brent for one factor; otherwise L-BFGS-B from the
+    warm start and from lme4's start (all ones), the better one polished by Nelder-Mead; components that do not
+    lower the deviance are set to exactly 0 (singular fit)."""
     objective = lambda theta: _deviance(shared, np.atleast_1d(theta), zty, xty, yty)  # noqa: E731
     if start.size == 1:
         upper = max(10.0, 4.0 * float(start[0]))
@@ -133,18 +148,20 @@ def _optimize(shared: _Shared, start: np.ndarray, zty: np.ndarray, xty: np.ndarr
             upper *= 10.0
         theta = np.array([best.x])
     else:
-        best = optimize.minimize(
-            objective, start, method="L-BFGS-B", bounds=[(0.0, None)] * start.size, options={"ftol": 1e-15, "gtol": 1e-9}
+        candidates = []
+        for initial in {tuple(start), (1.0,) * start.size}:  # warm start and lme4's start
+            fit = optimize.minimize(
+                objective, np.array(initial), method="L-BFGS-B", bounds=[(0.0, None)] * start.size,
+                options={"ftol": 1e-15, "gtol": 1e-10},
+            )
+            candidates.append(fit)
+        best = min(candidates, key=lambda fit: fit.fun)
+        # polish: the deviance can be very flat along a weakly identified θ_k (few levels); Nelder-Mead on |θ|
+        polished = optimize.minimize(
+            lambda t: objective(np.abs(t)), best.x, method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 800},
         )
-        theta = best.x
-        for k in range(theta.size):  # polish each component with a 1-D search (tight optimum, boundary exact)
-            def along(value, k=k):  # noqa: ANN001, ANN202
-                trial = theta.copy()
-                trial[k] = value
-                return objective(trial)
-
-            hi = max(10.0, 4.0 * theta[k])
-            theta[k] = optimize.minimize_scalar(along, bounds=(0.0, hi), method="bounded", options={"xatol": 1e-10}).x
+        theta = np.abs(polished.x) if polished.fun <= best.fun else best.x
     return _boundary(theta, objective)
 
 
@@ -175,11 +192,8 @@ def _satterthwaite(
     sigma = np.sqrt(sigma2)
     unscaled = at.rx_inv @ at.rx_inv.T  # C = (XᵀW⁻¹X)⁻¹
 
-    if shared.diagonal:
-        middle = np.diag(at.scale**2 / at.chol**2)
-    else:
-        inner = linalg.cho_solve((at.chol, True), np.eye(at.scale.size))
-        middle = at.scale[:, None] * inner * at.scale[None, :]
+    lower_inv = at.lower_solve(np.eye(at.scale.size))
+    middle = at.scale[:, None] * (lower_inv.T @ lower_inv) * at.scale[None, :]  # Λ (ΛZᵀZΛ + I)⁻¹ Λ
     ztz_middle = shared.ztz @ middle
     zwz = shared.ztz - ztz_middle @ shared.ztz
     zwx = shared.ztx - ztz_middle @ shared.ztx
