@@ -1,7 +1,8 @@
 """The LM association path for large sparse tables: the feature axis in blocks, memory bounded by a block.
 
-Same pipeline and numbers as :func:`osteobiome.associate.run_association` (fixed effects), in three passes
-over the non-zeros and never a dense copy of the table:
+Same pipeline and numbers as :func:`osteobiome.associate.run_association` for linear models (``model="lm"``,
+no compositional correction, fixed effects), in three passes over the non-zeros and never a dense copy of
+the table:
 
 1. :func:`column_stats` — prevalence, mean and variance of every feature from its non-zeros
    (``var = (Σ_nz (x − x̄)² + (n − nnz) x̄²) / (n − 1)``), giving MaAsLin2's filter.
@@ -9,7 +10,8 @@ over the non-zeros and never a dense copy of the table:
    the per-sample mean of ``ln(x + 1)`` (CLR), one pass.
 3. :func:`fit_block` per block of ``block_size`` retained features: densify (the only dense step: the
    transformed block is dense since log 0 ≠ 0), normalize with the per-sample scale, transform (LOG's
-   half-minimum pseudo-count is per feature, so per block), OLS by :func:`~osteobiome.models.lm.fit_lm`.
+   half-minimum pseudo-count is per feature, so per block), OLS by :func:`~osteobiome.models.lm.fit_lm`
+   (HC3 standard errors by :func:`~osteobiome.models.variants.refine_linear`, also per feature).
 
 Blocks run through :func:`osteobiome.engine.run_blocks` (this process, or dask threads / processes /
 cluster); the per-block fits are concatenated and :func:`osteobiome.associate.results_table` builds the
@@ -137,6 +139,8 @@ class BlockJob:
 
 @dataclass(frozen=True)
 class BlockFit:
+    """One block's fit and its number of values > 0 per feature (``N.not.0``)."""
+
     fit: LMResult | VariantFit
     nonzero: np.ndarray
 
