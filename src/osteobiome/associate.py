@@ -20,13 +20,16 @@ import pandas as pd
 from osteobiome.cohort import Cohort
 from osteobiome.design import Design, build_design
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.models.lm import fit_lm
-from osteobiome.models.variants import check_options, fit_two_part, refine_linear
+from osteobiome.memory import check_memory, dense_bytes
+from osteobiome.models.lm import LMResult, fit_lm
+from osteobiome.models.variants import VariantFit, check_options, fit_two_part, refine_linear
 from osteobiome.multitest import adjust_grouped
 from osteobiome.preprocess import check_combination, filter_features, normalize, transform
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
+#: Dense samples × features copies run_association holds at once (table, raw, filtered, normalized, transformed, Y).
+DENSE_COPIES = 6
 
 # Presets: every option of the pipeline, declaratively. ``maaslin2`` is MaAsLin2 1.15's defaults (one OLS per
 # feature on log2 TSS with half-minimum zeros, BH pooled over every coefficient of the call).
@@ -153,6 +156,39 @@ def _fit(Y: np.ndarray, relative: np.ndarray, depth: np.ndarray | None, design: 
     return refine_linear(base, Y, design.matrix, opts["variance"], opts["compositional"], mixed=bool(random))
 
 
+def results_table(
+    names: pd.Index, design: Design, fit: LMResult | VariantFit, n_samples: int, n_not0: np.ndarray, opts: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The tidy result table of a fit of ``names`` (per-feature arrays of ``fit``, coefficients on rows):
+    one row per feature × non-intercept coefficient (plus the fit's ``extra`` columns), q-values by ``opts``,
+    unfitted rows dropped with a warning, sorted by q-value (stable)."""
+    n_coef, n_feat = fit.coef.shape[0] - 1, len(names)
+    results = pd.DataFrame(
+        {
+            "feature": np.repeat(names.to_numpy(), n_coef),
+            "metadata": np.tile(design.terms[1:], n_feat),
+            "value": np.tile(design.values[1:], n_feat),
+            "coef": fit.coef[1:].T.ravel(),
+            "stderr": fit.stderr[1:].T.ravel(),
+            "N": n_samples,
+            "N.not.0": np.repeat(n_not0, n_coef),
+            "pval": fit.pval[1:].T.ravel(),
+            "N.used": np.repeat(fit.n_used, n_coef),
+            "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
+            "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
+        }
+    )
+    extra = getattr(fit, "extra", None) or {}
+    for column, values in extra.items():
+        results[column] = values[1:].T.ravel()
+    results["qval"] = adjust_grouped(results["pval"].to_numpy(), results["metadata"].to_numpy(), opts["correction"], opts["fdr_scope"])
+    failed = results.loc[results["qval"].isna(), "feature"].unique()
+    if len(failed):
+        warnings.warn(f"{len(failed)} features could not be fitted and are left out: {preview(failed)}.", stacklevel=3)
+    results = results.dropna(subset=["qval"]).sort_values("qval", kind="stable").reset_index(drop=True)
+    return results[MAASLIN2_COLUMNS + EXTRA_COLUMNS + list(extra)]
+
+
 def run_association(
     features: Cohort | pd.DataFrame,
     metadata: pd.DataFrame | None,
@@ -164,6 +200,13 @@ def run_association(
 ) -> Association:
     """Run the pipeline and keep the intermediate tables (the CLI writes them to ``features/``)."""
     opts = resolve_options(preset, options)
+    if isinstance(features, Cohort | pd.DataFrame):  # the dense path holds ~DENSE_COPIES copies of the table
+        n_samples, n_features = features.X.shape if isinstance(features, Cohort) else features.shape
+        check_memory(
+            dense_bytes(n_samples, n_features, DENSE_COPIES),
+            f"the dense association of {n_samples} samples × {n_features} features",
+            "the blocked sparse path (--block-size N, osteobiome.blocked.associate_blocked)",
+        )
     table, metadata = _aligned(features, metadata)
     raw = table.to_numpy(dtype=float)
     kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
@@ -180,31 +223,7 @@ def run_association(
 
     depth = raw.sum(axis=1)[design.rows] if np.array_equal(raw, np.round(raw)) else None  # read counts only
     fit = _fit(transformed[design.rows], normalized[design.rows], depth, design, list(random), opts)
-    n_coef, n_feat = fit.coef.shape[0] - 1, len(names)
-    results = pd.DataFrame(
-        {
-            "feature": np.repeat(names.to_numpy(), n_coef),
-            "metadata": np.tile(design.terms[1:], n_feat),
-            "value": np.tile(design.values[1:], n_feat),
-            "coef": fit.coef[1:].T.ravel(),
-            "stderr": fit.stderr[1:].T.ravel(),
-            "N": raw.shape[0],
-            "N.not.0": np.repeat(np.sum(filtered > 0, axis=0), n_coef),
-            "pval": fit.pval[1:].T.ravel(),
-            "N.used": np.repeat(fit.n_used, n_coef),
-            "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
-            "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
-        }
-    )
-    extra = getattr(fit, "extra", {})
-    for column, values in extra.items():
-        results[column] = values[1:].T.ravel()
-    results["qval"] = adjust_grouped(results["pval"].to_numpy(), results["metadata"].to_numpy(), opts["correction"], opts["fdr_scope"])
-    failed = results.loc[results["qval"].isna(), "feature"].unique()
-    if len(failed):
-        warnings.warn(f"{len(failed)} features could not be fitted and are left out: {preview(failed)}.", stacklevel=2)
-    results = results.dropna(subset=["qval"]).sort_values("qval", kind="stable").reset_index(drop=True)
-    results = results[MAASLIN2_COLUMNS + EXTRA_COLUMNS + list(extra)]
+    results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
 
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=table.index, columns=names)

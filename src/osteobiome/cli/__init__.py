@@ -18,7 +18,8 @@ from osteobiome import __version__
 from osteobiome.errors import InputError, ResourceError
 
 COMMANDS: tuple[str, ...] = (
-    "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "run", "validate", "demo",
+    "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "convert",
+    "run", "validate", "demo",
 )
 
 app = typer.Typer(

@@ -10,8 +10,11 @@ from pathlib import Path
 import typer
 
 from osteobiome.associate import run_association
+from osteobiome.blocked import run_blocked
+from osteobiome.engine import block_size_option, scheduler_option
 from osteobiome.errors import InputError
-from osteobiome.io import load_cohort
+from osteobiome.io import load_cohort, read_metadata
+from osteobiome.io.store import is_store
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +33,8 @@ def _parse_reference(values: list[str]) -> dict[str, str]:
 
 
 def _write(out: Path, result) -> None:  # noqa: ANN001
-    """Write the result folder atomically: a temporary sibling folder moved into place at the end."""
+    """Write the result folder atomically: a temporary sibling folder moved into place at the end (the blocked
+    path has no dense intermediate tables: ``result.filtered`` is None and ``features/`` is not written)."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -40,14 +44,15 @@ def _write(out: Path, result) -> None:  # noqa: ANN001
     try:
         result.results.to_csv(staging / "all_results.tsv", sep="\t", index=False)
         result.significant().to_csv(staging / "significant_results.tsv", sep="\t", index=False)
-        features = staging / "features"
-        features.mkdir()
-        for name, table in (
-            ("filtered_data", result.filtered),
-            ("filtered_data_norm", result.normalized),
-            ("filtered_data_norm_transformed", result.transformed),
-        ):
-            table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
+        if result.filtered is not None:
+            features = staging / "features"
+            features.mkdir()
+            for name, table in (
+                ("filtered_data", result.filtered),
+                ("filtered_data_norm", result.normalized),
+                ("filtered_data_norm_transformed", result.transformed),
+            ):
+                table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
         if out.exists():
             backup = out.with_name(f".{out.name}.old")
             os.replace(out, backup)
@@ -79,8 +84,39 @@ def associate(
     fdr_scope: str | None = typer.Option(None, "--fdr-scope", help="all (MaAsLin2) or per-variable."),
     max_significance: float | None = typer.Option(None, "--max-significance", help="q-value cut for significant_results."),
     preset: str = typer.Option("default", "--preset", help="default or maaslin2 (MaAsLin2 1.15 exactly)."),
+    block_size: int | None = block_size_option(),
+    scheduler: str | None = scheduler_option(),
 ) -> None:
     """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
+    if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
+        if random.strip() or rank is not None:
+            raise InputError("--random and --rank are not available with --block-size/--scheduler or a feature store; drop one.")
+        if is_store(features):  # read block by block, never whole
+            source, meta = str(features), read_metadata(metadata)
+        else:
+            source, meta = load_cohort(features, metadata, taxonomy=taxonomy), None
+        result = run_blocked(
+            source,
+            meta,
+            [name.strip() for name in fixed.split(",") if name.strip()],
+            _parse_reference(reference),
+            preset,
+            block_size=block_size,
+            scheduler=scheduler,
+            normalization=normalization,
+            transform=transform,
+            min_prevalence=min_prevalence,
+            min_abundance=min_abundance,
+            min_variance=min_variance,
+            standardize=standardize,
+            correction=correction,
+            fdr_scope=fdr_scope,
+            max_significance=max_significance,
+        )
+        _write(out, result)
+        n_significant, cut = len(result.significant()), result.options["max_significance"]
+        typer.echo(f"{len(result.results)} associations (blocked); {n_significant} with q <= {cut}; written to {out}")
+        return
     if rank is not None and taxonomy is None:
         raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
     cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from osteobiome.engine import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
@@ -89,12 +90,14 @@ def meta(
     q_threshold: float = typer.Option(
         0.25, "--q-threshold", help="q threshold for per-cohort and pooled significance."
     ),
+    scheduler: str | None = scheduler_option(),
 ) -> None:
     """Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv."""
     chosen = cohort_names(results, names)
     tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
     table = meta_analyze(
-        tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold
+        tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
+        scheduler=scheduler,
     )
     path = write_atomic(table, out)
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

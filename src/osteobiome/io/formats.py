@@ -12,15 +12,16 @@ from osteobiome.io.dada2 import read_seqtab
 from osteobiome.io.metaphlan import is_metaphlan, read_metaphlan
 from osteobiome.io.pathways import is_humann, is_picrust2, read_humann, read_picrust2
 from osteobiome.io.qiime2 import read_qza_table
+from osteobiome.io.store import is_store, read_store
 from osteobiome.io.tables import SamplesAs, is_sequence, read_table
 
-FORMATS: tuple[str, ...] = ("table", "biom-json", "biom-hdf5", "qiime2", "dada2", "metaphlan", "picrust2", "humann")
+FORMATS: tuple[str, ...] = ("table", "biom-json", "biom-hdf5", "qiime2", "dada2", "metaphlan", "picrust2", "humann", "store")
 
 
 def detect_format(path: str | Path) -> str:
     """One of :data:`FORMATS`, from the file's first bytes and first lines (never from its name alone).
 
-    Binary: HDF5 → ``biom-hdf5``; zip → ``qiime2``. Text: BIOM JSON; MetaPhlAn (``#mpa`` line,
+    Binary: HDF5 → ``store`` (written by ``osteobiome convert``) or ``biom-hdf5``; zip → ``qiime2``. Text: BIOM JSON; MetaPhlAn (``#mpa`` line,
     ``clade_name`` header or ``k__…|…`` clades); HUMAnN (``# Pathway`` header, UNMAPPED rows, ``|g__`` strata);
     PICRUSt2 (``pathway`` header); DADA2 (ASV sequences as labels); anything else ``table``.
     """
@@ -28,6 +29,8 @@ def detect_format(path: str | Path) -> str:
     with path.open("rb") as handle:
         head = handle.read(4096)
     kind = biom_kind(head)
+    if kind == "biom-hdf5" and is_store(path):
+        return "store"
     if kind:
         return kind
     if head.startswith(b"PK\x03\x04"):
@@ -68,6 +71,8 @@ def read_features(
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {list(FORMATS)}{suggest(fmt, FORMATS)}.")
     fmt = fmt or detect_format(path)
+    if fmt == "store":
+        return read_store(path)
     if fmt in ("biom-json", "biom-hdf5"):
         return read_biom(path)
     if fmt == "qiime2":

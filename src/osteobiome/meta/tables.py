@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.meta.pooling import pool
+from osteobiome.meta.blocks import pool_blocked
 from osteobiome.meta.replication import Q_THRESHOLD, replication_summary
 from osteobiome.multitest import adjust
 
@@ -74,6 +74,7 @@ def meta_analyze(
     preset: str | None = None,
     q_threshold: float = Q_THRESHOLD,
     cohort_q: float | Mapping[str, float] | None = None,
+    scheduler: object = None,
 ) -> pd.DataFrame:
     """Pool each feature × exposure over the cohorts (``tables``: cohort name → results table).
 
@@ -83,6 +84,7 @@ def meta_analyze(
     :func:`~osteobiome.meta.replication.replication_summary`. Features seen in one cohort carry that cohort's
     coef, stderr and p-value (``single_cohort`` True); BH and Bonferroni run over features per exposure.
     ``q_threshold`` marks pooled significance, ``cohort_q`` each cohort's own (default ``q_threshold``).
+    ``scheduler`` (threads, processes, a dask scheduler address) pools blocks of features through dask.
     """
     long = _select(_long_table(tables), exposure)
     cohorts = [str(c) for c in tables]
@@ -97,7 +99,7 @@ def meta_analyze(
             .to_numpy(float)
             for c in ("coef", "stderr", "pval", "qval")
         )
-        res = pool(yi, sei, method, test, preset=preset)
+        res = pool_blocked(yi, sei, method, test, preset=preset, scheduler=scheduler)
         single = res.k == 1
         only = np.argmax(np.isfinite(yi) & np.isfinite(sei) & (sei > 0), axis=1)
         carried = pvals[np.arange(len(features)), only]
