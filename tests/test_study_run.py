@@ -216,3 +216,45 @@ def test_model_errors_name_the_cohort_and_step(tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and re.search(r"cohort [AB], associations: .*filtered out", err[0])
     assert not (tmp_path / "res").exists() and leftovers(tmp_path, "res") == []
+
+
+def test_blocked_path_matches_the_in_memory_fit(tmp_path):
+    path = write_study(
+        tmp_path, n=(50, 40), diversity=False, report=False, association={"preset": "maaslin2"}
+    )
+    with pytest.warns(UserWarning):
+        plain = run_study(load_study(path), tmp_path / "plain", quiet=True).results
+    try:
+        main(
+            [
+                "run",
+                str(path),
+                "--out",
+                str(tmp_path / "blocked"),
+                "-q",
+                "--block-size",
+                "7",
+                "--scheduler",
+                "threads",
+            ]
+        )
+    except SystemExit as exc:
+        assert exc.code == 0
+    key = ["feature", "metadata", "value"]
+    for name, cohort in zip(("A", "B"), plain.cohorts, strict=True):
+        blocked = pd.read_csv(tmp_path / "blocked" / "cohorts" / name / "associations.tsv", sep="\t")
+        merged = cohort.associations.merge(blocked, on=key, suffixes=("", "_blocked"))
+        assert len(merged) == len(cohort.associations) == len(blocked)
+        for column in ("coef", "stderr", "pval", "qval"):
+            assert (
+                (merged[column] - merged[f"{column}_blocked"]).abs() <= 1e-9 * merged[column].abs() + 1e-12
+            ).all()
+    assert (tmp_path / "blocked" / "meta" / "meta_results.tsv").is_file()
+
+
+def test_blocked_path_refuses_the_two_part_default(tmp_path, capsys):
+    path = write_study(tmp_path, n=(40, 40), diversity=False, report=False)
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(path), "--out", str(tmp_path / "res"), "-q", "--block-size", "7"])
+    assert info.value.code == 2 and "--preset maaslin2" in capsys.readouterr().err
+    assert not (tmp_path / "res").exists()

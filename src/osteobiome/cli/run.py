@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from osteobiome.engine import block_size_option, scheduler_option
 from osteobiome.study import load_study, run_study
 from osteobiome.study.run import StudyRun
 
@@ -25,9 +26,16 @@ def run(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress display and no summary; only the report path."
     ),
+    block_size: int | None = block_size_option(),
+    scheduler: str | None = scheduler_option(),
 ) -> None:
-    """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html."""
-    finished = run_study(load_study(study), out, workers=workers, quiet=quiet)
+    """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.
+
+    --block-size/--scheduler fit the associations on the blocked linear-model path (large tables, dask).
+    """
+    finished = run_study(
+        load_study(study), out, workers=workers, quiet=quiet, block_size=block_size, scheduler=scheduler
+    )
     print_summary(finished, quiet)
 
 

@@ -21,10 +21,23 @@ import pandas as pd
 
 from osteobiome import diversity
 from osteobiome.associate import run_association
+from osteobiome.blocked import run_blocked
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The blocked linear-model path for the associations (``--block-size`` / ``--scheduler``), or off."""
+
+    block_size: int | None = None
+    scheduler: str | None = None
+
+    @property
+    def on(self) -> bool:
+        return self.block_size is not None or self.scheduler is not None
 
 
 @dataclass
@@ -63,18 +76,24 @@ def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
     return jobs
 
 
-def run_jobs(cfg: StudyConfig, jobs: list[Job], workers: int, finished: Callable[[Part], None]) -> list[Part]:
+def run_jobs(
+    cfg: StudyConfig,
+    jobs: list[Job],
+    workers: int,
+    finished: Callable[[Part], None],
+    blocked: Blocked = Blocked(),
+) -> list[Part]:
     """Run ``jobs`` over ``workers`` processes (1: in this process), calling ``finished(part)`` as each ends."""
     parts: list[Part] = []
     if workers == 1:
         for job in jobs:
-            parts.append(run_part(cfg, *job))
+            parts.append(run_part(cfg, *job, blocked=blocked))
             finished(parts[-1])
         return parts
     with ProcessPoolExecutor(
         min(workers, len(jobs)), mp_context=_worker_context(), initializer=_single_threaded_blas
     ) as pool:
-        for future in as_completed([pool.submit(run_part, cfg, *job) for job in jobs]):
+        for future in as_completed([pool.submit(run_part, cfg, *job, blocked=blocked) for job in jobs]):
             parts.append(future.result())
             finished(parts[-1])
     return parts
@@ -93,7 +112,13 @@ def chunked(items: list[str], n: int) -> list[tuple[str, ...]]:
 
 
 def run_part(
-    cfg: StudyConfig, name: str, kind: str, cohort: Cohort, covariates: list[str], phenotypes: tuple[str, ...]
+    cfg: StudyConfig,
+    name: str,
+    kind: str,
+    cohort: Cohort,
+    covariates: list[str],
+    phenotypes: tuple[str, ...],
+    blocked: Blocked = Blocked(),
 ) -> Part:
     """One job, with the user warnings it raised (prefixed with cohort and kind); input errors name both too."""
     start = time.perf_counter()
@@ -105,7 +130,7 @@ def run_part(
             elif kind == "permanova":
                 value = _permanovas(cohort, cfg, covariates, phenotypes)
             else:
-                value = _associations(cohort, cfg, covariates)
+                value = _associations(cohort, cfg, covariates, blocked)
         except InputError as exc:
             raise InputError(f"cohort {name}, {kind}: {exc}") from None
     messages = [
@@ -121,25 +146,40 @@ def reference_for(cfg: StudyConfig, variables: list[str]) -> dict[str, str] | No
     return {k: v for k, v in cfg.reference.items() if k in variables} or None
 
 
-def _associations(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> tuple[pd.DataFrame, dict]:
+def _associations(
+    cohort: Cohort, cfg: StudyConfig, covariates: list[str], blocked: Blocked
+) -> tuple[pd.DataFrame, dict]:
     """``feature ~ phenotype + covariates`` for each phenotype, keeping the phenotype's rows of each model.
 
     Also returns the preset's resolved options and the transformed abundance table (samples × features, the
-    same for every phenotype) that the set-level tests use.
+    same for every phenotype) that the set-level tests use (not kept on the blocked path, which never holds it).
     """
     frames, info = [], {}
     for phenotype in cfg.phenotypes:
         fixed = [phenotype, *covariates]
-        result = run_association(
-            cohort,
-            cohort.metadata,
-            fixed,
-            list(cfg.random_effects),
-            reference_for(cfg, fixed),
-            cfg.association.preset,
-            **cfg.association.options(),
-        )
-        info.setdefault("transformed", result.transformed)
+        if blocked.on:
+            result = run_blocked(
+                cohort,
+                cohort.metadata,
+                fixed,
+                reference_for(cfg, fixed),
+                cfg.association.preset,
+                block_size=blocked.block_size,
+                scheduler=blocked.scheduler,
+                random=list(cfg.random_effects),
+                **cfg.association.options(),
+            )
+        else:
+            result = run_association(
+                cohort,
+                cohort.metadata,
+                fixed,
+                list(cfg.random_effects),
+                reference_for(cfg, fixed),
+                cfg.association.preset,
+                **cfg.association.options(),
+            )
+            info.setdefault("transformed", result.transformed)
         info["options"] = dict(result.options)
         frames.append(result.results[result.results["metadata"] == phenotype])
     return pd.concat(frames, ignore_index=True), info

@@ -32,7 +32,7 @@ from osteobiome.meta import meta_analyze
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.mechanisms import mechanism_tables, significant_hits
 from osteobiome.study.outputs import atomic_output_dir, sha256, versions, write_tsv
-from osteobiome.study.parts import Part, plan_jobs, run_jobs, worker_count
+from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
@@ -63,12 +63,16 @@ def run_study(
     workers: int | None = None,
     quiet: bool = False,
     keep: tuple[str, ...] = (),
+    block_size: int | None = None,
+    scheduler: str | None = None,
 ) -> StudyRun:
     """Run the study described by ``cfg`` into the folder ``out``; see the module docstring for the steps.
 
     ``workers``: processes for the per-cohort analyses (default 1; with more, call this from a script guarded
     by ``if __name__ == "__main__":``, as for any multiprocessing code); ``quiet``: no progress display;
-    ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``).
+    ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``);
+    ``block_size`` / ``scheduler``: associations (and meta-analyses) on the blocked linear-model path of
+    :mod:`osteobiome.blocked` (``maaslin2``-style linear models only; no set-level tests then).
     """
     start = time.perf_counter()
     log = _RunLog()
@@ -79,7 +83,8 @@ def run_study(
             plan = validate_study(cfg)
         log.add(f"validated {cfg.source or 'study'}:\n{plan.describe()}")
         with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
-            results = _analyse(plan, worker_count(workers), progress, log, timings, caught)
+            blocked = Blocked(block_size, scheduler)
+            results = _analyse(plan, worker_count(workers), blocked, progress, log, timings, caught)
             with _timed(timings, "write tables"):
                 _write_tables(results, tmp)
             report = None
@@ -98,7 +103,13 @@ def run_study(
 
 
 def _analyse(
-    plan: StudyPlan, workers: int, progress: Callable, log: _RunLog, timings: dict[str, float], caught: list
+    plan: StudyPlan,
+    workers: int,
+    blocked: Blocked,
+    progress: Callable,
+    log: _RunLog,
+    timings: dict[str, float],
+    caught: list,
 ) -> StudyResults:
     """Per-cohort jobs, meta-analyses and mechanisms; warnings of worker processes go to ``caught``."""
     cfg = plan.config
@@ -111,7 +122,7 @@ def _analyse(
         log.add(f"{part.label} done in {part.seconds:.2f} s")
         advance()
 
-    parts = run_jobs(cfg, jobs, workers, finished)
+    parts = run_jobs(cfg, jobs, workers, finished, blocked)
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
     with _timed(timings, "meta-analysis"):
@@ -196,9 +207,10 @@ def _stacked_permanovas(
 
 # ---------------------------------------------------------------------- across cohorts
 def _meta_analysis(
-    tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable
+    tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable, scheduler: str | None = None
 ) -> pd.DataFrame | None:
-    """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts)."""
+    """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool
+    in blocks (see :mod:`osteobiome.engine`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
@@ -212,6 +224,7 @@ def _meta_analysis(
         preset=spec.preset,
         q_threshold=cfg.fdr.meta,
         cohort_q=cfg.fdr.cohort,
+        scheduler=scheduler,
     )
     advance()
     return meta
