@@ -1,7 +1,8 @@
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.study.outputs import atomic_output_dir, sha256, versions
+from osteobiome.outputs import atomic_output_dir
+from osteobiome.study.outputs import sha256, versions
 
 
 def siblings(path):

@@ -29,9 +29,10 @@ import pandas as pd
 
 from osteobiome.knowledge import knowledge_provenance
 from osteobiome.meta import meta_analyze
+from osteobiome.outputs import atomic_output_dir
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.mechanisms import mechanism_tables, significant_hits
-from osteobiome.study.outputs import atomic_output_dir, sha256, versions, write_tsv
+from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
