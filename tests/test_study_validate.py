@@ -31,6 +31,7 @@ def test_valid_study_prints_the_plan(tmp_path, capsys):
     code, out, err = cli(["validate", str(path)], capsys)
     assert code == 0
     assert "A: 80 samples × 30 features" in out and "B: 60 samples" in out
+    assert "complete samples per phenotype: 80 for each of the 2 phenotype(s)" in out
     assert "meta-analysis: REML" in out and "PERMANOVA" in out and out.strip().endswith("ok")
     assert "'sex' is constant in cohort B" in out + err
 

@@ -52,7 +52,7 @@ class StudyPlan:
         ]
         for plan in self.cohorts:
             c = plan.cohort
-            usable = ", ".join(f"{p} {n}" for p, n in plan.usable.items())
+            usable = _usable_text(plan.usable)
             path = f"; {plan.pathways.n_features} pathways" if plan.pathways is not None else ""
             lines.append(
                 f"  {plan.name}: {c.n_samples} samples × {c.n_features} features ({c.value_type}){path}"
@@ -85,6 +85,17 @@ class StudyPlan:
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
+
+
+def _usable_text(usable: dict[str, int]) -> str:
+    """Complete samples per phenotype, short: one number when all agree, a range when there are many."""
+    counts = set(usable.values())
+    if len(counts) == 1:
+        return f"{counts.pop()} for each of the {len(usable)} phenotype(s)"
+    if len(usable) <= 6:
+        return ", ".join(f"{p} {n}" for p, n in usable.items())
+    fewest = min(usable, key=usable.get)
+    return f"{min(counts)}–{max(counts)} (fewest: {fewest})"
 
 
 def validate_study(cfg: StudyConfig) -> StudyPlan:
