@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757d")
 POOLED_COLOUR = "#222222"
+MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
 MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
 RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
@@ -96,7 +97,7 @@ def heatmap(
     features = [features[i] for i in order]
     stacked = np.concatenate([v.reindex(features).to_numpy(float) for v in values.values()], axis=1)
     finite = np.abs(stacked[np.isfinite(stacked)])
-    vmax = max(2.0, float(np.quantile(finite, 0.98)) if finite.size else 2.0)
+    vmax = float(np.clip(np.quantile(finite, 0.98), 2.0, MAX_LOG_Q)) if finite.size else 2.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
 
     n_rows, n_cols = len(features), len(phenotypes)
@@ -131,13 +132,18 @@ def heatmap(
             ax.grid(which="minor", color="white", linewidth=1.2)
             ax.tick_params(which="minor", length=0)
         bar = fig.colorbar(
-            image, ax=list(axes[0]), shrink=min(1.0, 6 / max(n_rows, 1) + 0.3), pad=0.02, aspect=25
+            image,
+            ax=list(axes[0]),
+            shrink=min(1.0, 6 / max(n_rows, 1) + 0.3),
+            pad=0.02,
+            aspect=25,
+            extend="both" if finite.size and finite.max() > vmax else "neither",
         )
         bar.set_label("sign(coef) × −log10(q)")
         bar.outline.set_visible(False)
         bar.ax.text(
             0.0,
-            -0.04,
+            -0.1,
             "*  q < FDR threshold\n·  nominal p < 0.05\ngrey: not tested",
             fontsize=7.5,
             color="#444444",
