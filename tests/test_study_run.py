@@ -124,6 +124,7 @@ def test_report_shows_the_run(finished):
     folder, run = finished
     html = (folder / "out/report.html").read_text()
     assert "Small test study" in html and "constant in cohort B" in html
+    assert "<th>sign_agreement</th>" in html and "<th>loo_robust</th>" not in html  # LOO needs 3+ cohorts
     assert run.summary()[0].startswith("A: ") and any("meta-analysis" in s for s in run.summary())
 
 

@@ -19,6 +19,7 @@ TOP_HEATMAP = 40
 TOP_FOREST = 9
 MAX_TABLE_ROWS = 1000  # per table in the HTML; every row is in the results folder's TSV files
 FIGURES = ("heatmap", "volcano", "forest", "forest_note", "alpha", "pcoa", "pathway_heatmap", "sets")
+REPLICATION = ("sign_agreement", "n_significant", "loo_robust")  # shown when the meta-analysis filled them
 PERMANOVA_COLUMNS = ["Df", "SumOfSqs", "R2", "F", "pval"]
 
 
@@ -239,9 +240,13 @@ def _meta_view(meta: pd.DataFrame) -> pd.DataFrame:
         "I2",
         "tau2",
         "pval.tau2",
+        "sign_agreement",
+        "n_significant",
+        "loo_robust",
         *weights,
     ]
-    return view[[c for c in cols if c in view.columns]].rename(columns={"exposure": "phenotype"})
+    cols = [c for c in cols if c in view.columns and (c not in REPLICATION or view[c].notna().any())]
+    return view[cols].rename(columns={"exposure": "phenotype"})
 
 
 def _permanova_view(results: StudyResults) -> pd.DataFrame | None:
