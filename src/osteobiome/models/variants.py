@@ -29,6 +29,7 @@ from scipy import stats
 
 from osteobiome.errors import InputError
 from osteobiome.models import compositional as comp
+from osteobiome.models.lm import LMResult
 from osteobiome.models.robust import hc3_influence, hc3_stderr
 from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
 
@@ -40,16 +41,9 @@ MIN_FEATURES = 10
 
 
 @dataclass(frozen=True)
-class VariantFit:
-    """``coef stderr tval pval log_pval`` (p × m), ``df`` (m,) or (p × m), ``n_used`` (m,), ``extra``."""
+class VariantFit(LMResult):
+    """:class:`LMResult`'s arrays (``df`` (m,) or (p × m)) plus ``extra``: more per-coefficient arrays."""
 
-    coef: np.ndarray
-    stderr: np.ndarray
-    tval: np.ndarray
-    pval: np.ndarray
-    log_pval: np.ndarray
-    df: np.ndarray
-    n_used: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
