@@ -47,13 +47,6 @@ def cohort_names(folders: list[Path], names: str | None) -> list[str]:
     return chosen
 
 
-def write_atomic(table: pd.DataFrame, out: Path) -> Path:
-    """Write ``out/meta_results.tsv`` via a temporary sibling folder moved into place (old ``out`` replaced)."""
-    with atomic_output_dir(out) as tmp:
-        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
-    return out.resolve() / OUTPUT_FILE
-
-
 def meta(
     results: list[Path] = typer.Argument(
         ..., help="One associate output folder (with all_results.tsv) per cohort."
@@ -84,5 +77,7 @@ def meta(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
         scheduler=scheduler,
     )
-    path = write_atomic(table, out)
+    with atomic_output_dir(out) as tmp:
+        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
+    path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")
