@@ -23,6 +23,7 @@ per-feature t statistics and residuals (design from :mod:`osteobiome.design`, fi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -74,7 +75,8 @@ def t_to_z(t: np.ndarray, df: float) -> np.ndarray:
 
 def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -> pd.DataFrame:
     """:func:`~osteobiome.design.build_design` of ``~ phenotype + covariates`` (not standardized; categoricals
-    as treatment dummies against their first level) as a frame indexed by the complete samples."""
+    as treatment dummies against their first level; covariates constant on the complete samples, e.g. sex in an
+    all-male cohort, left out with a warning) as a frame indexed by the complete samples."""
     covariates = list(covariates)
     missing = [c for c in [phenotype, *covariates] if c not in metadata.columns]
     if missing:
@@ -83,6 +85,10 @@ def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -
         )
     if not pd.api.types.is_numeric_dtype(metadata[phenotype]):
         raise InputError(f"metadata column '{phenotype}': the set test needs a numeric phenotype; recode it.")
+    complete = metadata[[phenotype, *covariates]].dropna()
+    if constant := [c for c in covariates if complete[c].nunique() < 2]:
+        warnings.warn(f"set test: covariate(s) {preview(constant)} constant in this cohort; left out.", stacklevel=3)
+        covariates = [c for c in covariates if c not in constant]
     reference = {
         c: sorted(metadata[c].dropna().astype(str).unique())[0]
         for c in covariates
