@@ -11,28 +11,19 @@ Run: ``.venv/bin/python benchmarks/bench_associate.py`` (engine and baseline bot
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from _timing import best_of
 from threadpoolctl import threadpool_limits
 
 from osteobiome.associate import associate, run_association
 from osteobiome.models.lm import fit_lm
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "maaslin2_hmp2"
-
-
-def best_of(fn, repeats: int) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def statsmodels_loop(transformed: np.ndarray, X: np.ndarray) -> None:

@@ -7,26 +7,17 @@ features-as-rows TSV with a taxonomy column and as BIOM 2.1 HDF5. Times are the 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from _timing import timed
 
 from osteobiome.io import load_cohort, read_features
 
 N_SAMPLES, N_FEATURES, N_GENERA, SEED = 2000, 4000, 400, 7
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def synthetic(folder: Path) -> tuple[Path, Path]:
@@ -52,9 +43,9 @@ def synthetic(folder: Path) -> tuple[Path, Path]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tsv, hdf5 = synthetic(Path(tmp))
-        t_pandas, raw = best_of(lambda: pd.read_csv(tsv, sep="\t", index_col=0))
-        t_tsv, _ = best_of(lambda: read_features(tsv))
-        t_hdf5, data = best_of(lambda: read_features(hdf5))
+        t_pandas, raw = timed(lambda: pd.read_csv(tsv, sep="\t", index_col=0))
+        t_tsv, _ = timed(lambda: read_features(tsv))
+        t_hdf5, data = timed(lambda: read_features(hdf5))
         print(f"read {N_SAMPLES}x{N_FEATURES} TSV: pandas.read_csv {t_pandas:.3f} s, read_features {t_tsv:.3f} s "
               f"(ratio {t_tsv / t_pandas:.2f}x, includes type checks and taxonomy parsing)")
         print(f"read BIOM HDF5 (CSR, {data.X.nnz:,} non-zeros): {t_hdf5:.3f} s ({t_pandas / t_hdf5:.1f}x faster than pandas on the TSV)")
@@ -63,9 +54,9 @@ def main() -> None:
         dense_cohort = load_cohort(tsv)
         labels = raw["taxonomy"].str.rsplit("g__", n=1).str[-1]
         counts = raw.drop(columns="taxonomy")
-        t_base, _ = best_of(lambda: counts.groupby(labels.to_numpy()).sum().T)
-        t_sparse, genus_sparse = best_of(lambda: sparse_cohort.collapse("Genus"))
-        t_dense, genus_dense = best_of(lambda: dense_cohort.collapse("Genus"))
+        t_base, _ = timed(lambda: counts.groupby(labels.to_numpy()).sum().T)
+        t_sparse, genus_sparse = timed(lambda: sparse_cohort.collapse("Genus"))
+        t_dense, genus_dense = timed(lambda: dense_cohort.collapse("Genus"))
         assert np.array_equal(genus_sparse.dense(), genus_dense.dense())
         print(f"collapse to {genus_dense.n_features} genera: pandas groupby {t_base:.3f} s, Cohort.collapse dense "
               f"{t_dense:.3f} s (ratio {t_dense / t_base:.2f}x), sparse CSR {t_sparse:.3f} s (ratio {t_sparse / t_base:.2f}x)")

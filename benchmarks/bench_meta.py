@@ -9,11 +9,11 @@ over the same code). Usage: ``python benchmarks/bench_meta.py [n_features] [n_su
 from __future__ import annotations
 
 import sys
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 from statsmodels.stats.meta_analysis import combine_effects
 
 from osteobiome.meta import METHODS, meta_analyze, pool
@@ -29,26 +29,17 @@ def simulate(n: int, k: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     return y, se
 
 
-def timed(fn, repeat: int = 3) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main(n: int = 100_000, n_sub: int = 300) -> None:
     y, se = simulate(n)
     sub = np.flatnonzero(np.isfinite(y[:n_sub]).all(axis=1))
     print(f"pool(): {n:,} features × {y.shape[1]} cohorts, best of 3 (seconds)")
     vectorized = {}
     for method in METHODS:
-        vectorized[method] = timed(lambda m=method: pool(y, se, m))
+        vectorized[method] = best_of(lambda m=method: pool(y, se, m))
         iters = pool(y, se, method).iterations
         print(f"  {method:5s} {vectorized[method]:7.3f} s   (max iterations {iters.max()})")
-    vectorized["REML mmuphin"] = timed(lambda: pool(y, se, "REML", preset="mmuphin"))
-    vectorized["REML knha"] = timed(lambda: pool(y, se, "REML", "knha"))
+    vectorized["REML mmuphin"] = best_of(lambda: pool(y, se, "REML", preset="mmuphin"))
+    vectorized["REML knha"] = best_of(lambda: pool(y, se, "REML", "knha"))
     for label in ("REML mmuphin", "REML knha"):
         print(f"  {label:12s} {vectorized[label]:7.3f} s")
 
@@ -61,7 +52,7 @@ def main(n: int = 100_000, n_sub: int = 300) -> None:
         table["coef"], table["stderr"] = y[ok, c], se[ok, c]
         table["pval"] = table["qval"] = 0.5
         tables[f"cohort{c}"] = table
-    t_table = timed(lambda: meta_analyze(tables), 1)
+    t_table = best_of(lambda: meta_analyze(tables), 1)
     print(f"  meta_analyze (REML, tables in, incl. leave-one-out and BH) {t_table:7.3f} s")
 
     scale = n / sub.size
@@ -69,13 +60,13 @@ def main(n: int = 100_000, n_sub: int = 300) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method, method_re in (("DL", "chi2"), ("PM", "iterated")):
-            t = timed(lambda mr=method_re: [combine_effects(y[i], se[i] ** 2, method_re=mr) for i in sub], 1)
+            t = best_of(lambda mr=method_re: [combine_effects(y[i], se[i] ** 2, method_re=mr) for i in sub], 1)
             print(
                 f"  statsmodels combine_effects {method}: {t * scale:8.1f} s (extrapolated); "
                 f"vectorized pool is {t * scale / vectorized[method]:6.0f}× faster"
             )
         for method in ("REML", "DL", "PM"):
-            t = timed(lambda m=method: [pool(y[i], se[i], m) for i in sub], 1)
+            t = best_of(lambda m=method: [pool(y[i], se[i], m) for i in sub], 1)
             print(
                 f"  per-feature pool() loop {method}: {t * scale:8.1f} s (extrapolated); "
                 f"vectorized is {t * scale / vectorized[method]:6.0f}× faster"

@@ -10,24 +10,15 @@ Usage: ``python benchmarks/bench_models.py [n_samples] [n_features]``.
 from __future__ import annotations
 
 import sys
-import time
 import warnings
 
 import numpy as np
 import statsmodels.api as sm
+from _timing import best_of
 
 from osteobiome.models.compositional import median_contrast, residual_influence
 from osteobiome.models.robust import hc3_stderr
 from osteobiome.models.twopart import fit_abundance, fit_prevalence, log2_nonzero
-
-
-def best_of(fn, repeats: int = 3) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(n: int = 1227, m: int = 300) -> None:

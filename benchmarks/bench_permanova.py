@@ -11,13 +11,14 @@ Run: .venv/bin/python benchmarks/bench_permanova.py
 from __future__ import annotations
 
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _timing import best_of  # noqa: E402
 from naive_permanova import design, gower, permuted_F  # noqa: E402
 
 from osteobiome.diversity import beta_diversity, permanova  # noqa: E402
@@ -41,24 +42,17 @@ def cohort(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(counts, index=ids), meta
 
 
-def _timed(func, *args, **kwargs) -> float:  # noqa: ANN001
-    t0 = time.perf_counter()
-    func(*args, **kwargs)
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     rows = []
     for n in (500, 1000, 2000):
         table, meta = cohort(n)
         dm = beta_diversity(table, "braycurtis")
-        fast = min(_timed(permanova, dm, meta, TERMS, by="margin", permutations=PERMUTATIONS, seed=1)
-                   for _ in range(3))
+        fast = best_of(partial(permanova, dm, meta, TERMS, by="margin", permutations=PERMUTATIONS, seed=1))
 
         k = NAIVE_TIMED[n]
         G, blocks = gower(dm.data), design(meta, TERMS)
         perms = np.array([np.random.default_rng(i).permutation(n) for i in range(k)])
-        naive = _timed(permuted_F, G, blocks, "margin", perms) / k * (PERMUTATIONS + 1)
+        naive = best_of(partial(permuted_F, G, blocks, "margin", perms), 1) / k * (PERMUTATIONS + 1)
         rows.append((n, fast, naive, k))
         print(f"n={n:5d}  batched {fast:7.2f} s   refit-per-permutation {naive:8.1f} s "
               f"(extrapolated from {k} permutations)   ratio {naive / fast:6.1f}x", flush=True)

@@ -6,7 +6,6 @@ for benchmarks/RESULTS.md and writes benchmarks/figures/simulate_realism.png.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import best_of  # noqa: E402
 
 from osteobiome.simulate import default_params, simulate_cohort  # noqa: E402
 from osteobiome.simulate.copula import simulate_counts  # noqa: E402
@@ -41,15 +41,6 @@ def dirichlet_multinomial(real: np.ndarray, n: int, rng: np.random.Generator) ->
     return rng.multinomial(depth, probs)
 
 
-def best_of(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main() -> None:
     real = read_template(TWINS).to_numpy(float)
     params = default_params()
@@ -60,10 +51,10 @@ def main() -> None:
     ks_naive = compare_tables(real, naive).set_index("statistic")["ks"]
 
     t_fit = best_of(lambda: fit_params(read_template(TWINS)), repeats=1)
-    t_fhs = best_of(lambda: simulate_cohort("fhs", seed=1))
-    t_mros = best_of(lambda: simulate_cohort("mros", seed=1))
-    t_table = best_of(lambda: simulate_counts(params, 1227, np.random.default_rng(1)))
-    t_naive = best_of(lambda: dirichlet_multinomial(real, 1227, np.random.default_rng(1)))
+    t_fhs = best_of(lambda: simulate_cohort("fhs", seed=1), repeats=5)
+    t_mros = best_of(lambda: simulate_cohort("mros", seed=1), repeats=5)
+    t_table = best_of(lambda: simulate_counts(params, 1227, np.random.default_rng(1)), repeats=5)
+    t_naive = best_of(lambda: dirichlet_multinomial(real, 1227, np.random.default_rng(1)), repeats=5)
 
     stats = {
         "Twins (real)": realism_statistics(real),

@@ -58,3 +58,11 @@ def test_from_frames_rejects_text_and_duplicates():
         Cohort.from_frames(pd.DataFrame([[1, 2]], index=["s"], columns=["f", "f"]))
     with pytest.raises(InputError, match="empty"):
         Cohort.from_frames(pd.DataFrame(index=["s"]))
+
+
+def test_from_arrays_keeps_a_csr_float64_table_without_copying():
+    X = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 1]]))
+    cohort = Cohort.from_arrays(X, ["s1", "s2"], ["a", "b", "c"])
+    assert np.shares_memory(cohort.X.data, X.data)
+    counts = sp.csr_matrix(np.array([[1, 0, 2], [0, 3, 1]]))
+    assert Cohort.from_arrays(counts, ["s1", "s2"], ["a", "b", "c"]).X.dtype == np.float64

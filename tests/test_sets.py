@@ -228,3 +228,12 @@ def test_planted_group_found_and_other_groups_uniform_over_seeds():
     assert found >= 190
     for name, p in p_other.items():
         assert stats.kstest(p, "uniform").pvalue > 0.01, name
+
+
+def test_constant_covariate_is_left_out_with_a_warning():
+    features, metadata = simulate(n=60, seed=4)
+    single_sex = metadata.assign(sex="M")
+    with pytest.warns(UserWarning, match="'sex'.*left out"):
+        fit = ols_phenotype_fit(features, single_sex, "vbmd", ["age", "sex"])
+    ref = ols_phenotype_fit(features, metadata.drop(columns="sex"), "vbmd", ["age"])
+    assert np.allclose(fit.t, ref.t) and fit.df == ref.df == 57

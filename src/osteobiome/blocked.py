@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +191,7 @@ def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarra
 
 def concat_fits(parts: Sequence[LMResult | VariantFit]) -> LMResult:
     """One :class:`LMResult` from per-block results (features along the last axis)."""
-    names = ("coef", "stderr", "tval", "pval", "log_pval", "df", "n_used")
-    return LMResult(*(np.concatenate([getattr(p, f) for p in parts], axis=-1) for f in names))
+    return LMResult(*(np.concatenate([getattr(p, f.name) for p in parts], axis=-1) for f in fields(LMResult)))
 
 
 # ------------------------------------------------------------------ the table, aligned to the metadata

@@ -291,35 +291,21 @@ def run_one(template: Template, grid: Grid, n: int, seed: int) -> list[dict]:
         weights = dict.fromkeys(covariates.columns, USER_WEIGHT)
     candidates = prevalent_features(counts, grid.marker_prevalence)
     names = list(covariates.columns)
-    labels = {"n": n, "seed": seed}
+
+    def implant_and_score(markers: pd.Series, truth: pd.Series, effect: float, draw: int) -> list[dict]:
+        table, phenotype = _implant(counts, covariates, markers, weights, 1.0, rng)
+        metadata = covariates.assign(**{PHENOTYPE: phenotype})
+        labels = {"n": n, "seed": seed, "effect": effect, "draw": draw}
+        return _score_methods(grid.methods, table, metadata, names, truth, grid.q_levels, labels)
+
     # null phenotypes: one "marker" with log2 FC 0 (the table is only re-drawn at its depth)
     no_signal = pd.Series([0.0], index=candidates[:1])
     out = []
     for draw in range(grid.null_draws):
-        table, phenotype = _implant(counts, covariates, no_signal, weights, 1.0, rng)
-        metadata = covariates.assign(**{PHENOTYPE: phenotype})
-        out += _score_methods(
-            grid.methods,
-            table,
-            metadata,
-            names,
-            no_signal.iloc[:0],
-            grid.q_levels,
-            {**labels, "effect": 0.0, "draw": draw},
-        )
+        out += implant_and_score(no_signal, no_signal.iloc[:0], 0.0, draw)
     for effect in grid.effects:
         markers = choose_markers(candidates, grid.marker_fraction, effect, rng)
-        table, phenotype = _implant(counts, covariates, markers, weights, 1.0, rng)
-        metadata = covariates.assign(**{PHENOTYPE: phenotype})
-        out += _score_methods(
-            grid.methods,
-            table,
-            metadata,
-            names,
-            markers,
-            grid.q_levels,
-            {**labels, "effect": effect, "draw": 0},
-        )
+        out += implant_and_score(markers, markers, effect, 0)
     return out
 
 

@@ -109,7 +109,7 @@ class Cohort:
         that happen to be whole numbers are still relative abundances).
         """
         where = source or name
-        X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        X = X.tocsr().astype(np.float64, copy=False) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         samples = pd.Index([str(s) for s in samples], dtype=object, name="sample")
         features = pd.Index([str(f) for f in features], dtype=object, name="feature")
         if X.shape != (len(samples), len(features)):

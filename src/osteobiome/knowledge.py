@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import pandas as pd
 
 from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError, preview
+from osteobiome.outputs import atomic_output_file
 from osteobiome.taxonomy import is_unassigned, parse_lineage
 
 COLUMNS = ["entity_type", "entity", "trait", "direction", "reference", "note"]
@@ -160,14 +160,7 @@ def trait_sets(
 def export_knowledge(path: str | os.PathLike[str]) -> int:
     """Write the whole table (columns :data:`COLUMNS`, tab-separated, no comment lines) to ``path`` atomically
     (temporary sibling file, then rename). Returns the number of rows written."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(f"{target.parent}: folder does not exist; create it or choose another --out path.")
     table = load_knowledge()
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with atomic_output_file(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return len(table)

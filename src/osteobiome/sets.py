@@ -17,13 +17,13 @@ statistic; ignoring it (gene-permutation, Fisher over hits) gives far too many f
   intact by construction.
 - :func:`meta_set_results` — combines per-cohort set results (see its docstring for the method).
 
-All functions are pure and work on numpy arrays / pandas objects. :func:`ols_phenotype_fit` is a small
-self-contained OLS used to get t statistics and residuals; after the merge of ``osteobiome.models.lm`` the
-study wiring should call ``models.lm.fit_lm`` and pass its t statistics and residuals instead.
+All functions are pure and work on numpy arrays / pandas objects. :func:`ols_phenotype_fit` gives the
+per-feature t statistics and residuals (design from :mod:`osteobiome.design`, fit by ``models.lm.fit_lm``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from osteobiome.design import build_design
 from osteobiome.errors import InputError, preview
+from osteobiome.models.lm import fit_lm
 from osteobiome.multitest import adjust
 
 SET_COLUMNS = [
@@ -72,33 +74,37 @@ def t_to_z(t: np.ndarray, df: float) -> np.ndarray:
 
 
 def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -> pd.DataFrame:
-    """Intercept + phenotype + covariates (categoricals as treatment dummies); rows with NA dropped."""
+    """:func:`~osteobiome.design.build_design` of ``~ phenotype + covariates`` (not standardized; categoricals
+    as treatment dummies against their first level; covariates constant on the complete samples, e.g. sex in an
+    all-male cohort, left out with a warning) as a frame indexed by the complete samples."""
     covariates = list(covariates)
     missing = [c for c in [phenotype, *covariates] if c not in metadata.columns]
     if missing:
         raise InputError(
             f"metadata: column(s) {preview(missing)} not found; choose from {preview(metadata.columns)}."
         )
-    frame = metadata[[phenotype, *covariates]].dropna()
-    if not pd.api.types.is_numeric_dtype(frame[phenotype]):
+    if not pd.api.types.is_numeric_dtype(metadata[phenotype]):
         raise InputError(f"metadata column '{phenotype}': the set test needs a numeric phenotype; recode it.")
-    design = pd.get_dummies(
-        frame,
-        columns=[c for c in covariates if not pd.api.types.is_numeric_dtype(frame[c])],
-        drop_first=True,
-        dtype=float,
-    )
-    design.insert(0, "(Intercept)", 1.0)
-    return design.astype(float)
+    complete = metadata[[phenotype, *covariates]].dropna()
+    if constant := [c for c in covariates if complete[c].nunique() < 2]:
+        warnings.warn(f"set test: covariate(s) {preview(constant)} constant in this cohort; left out.", stacklevel=3)
+        covariates = [c for c in covariates if c not in constant]
+    reference = {
+        c: sorted(metadata[c].dropna().astype(str).unique())[0]
+        for c in covariates
+        if not pd.api.types.is_numeric_dtype(metadata[c]) and metadata[c].nunique() > 2
+    }
+    design = build_design(metadata, [phenotype, *covariates], reference, standardize=False)
+    return pd.DataFrame(design.matrix, index=design.samples, columns=design.columns)
 
 
 def ols_phenotype_fit(
     features: pd.DataFrame, metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str] = ()
 ) -> PhenotypeFit:
-    """OLS of every column of ``features`` (samples × features, already transformed, e.g. log) on the design.
+    """OLS (:func:`~osteobiome.models.lm.fit_lm`) of every column of ``features`` (samples × features, already
+    transformed, e.g. log) on the design; residuals ``Y - X coef``.
 
     Samples are matched by index; samples with a missing phenotype or covariate are dropped.
-    ``coef = (X'X)^-1 X'Y``, ``stderr = sqrt(sigma2 * [(X'X)^-1]_jj)`` with ``sigma2 = RSS / (n - p)``.
     """
     design = _design(metadata, phenotype, covariates)
     shared = features.index.intersection(design.index)
@@ -112,23 +118,16 @@ def ols_phenotype_fit(
     n, p = X.shape
     if n <= p:
         raise InputError(f"set test: {n} samples for {p} model terms; add samples or drop covariates.")
-    xtx_inv = np.linalg.pinv(X.T @ X)
-    beta = xtx_inv @ (X.T @ Y)
-    resid = Y - X @ beta
-    df = n - p
-    sigma2 = np.einsum("ij,ij->j", resid, resid) / df
+    fit = fit_lm(Y, X)
     j = design.columns.get_loc(phenotype)
-    se = np.sqrt(sigma2 * xtx_inv[j, j])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = beta[j] / se
     cols = features.columns
     return PhenotypeFit(
-        coef=pd.Series(beta[j], index=cols),
-        stderr=pd.Series(se, index=cols),
-        t=pd.Series(t, index=cols),
-        residuals=pd.DataFrame(resid, index=shared, columns=cols),
-        df=int(df),
-        n=int(n),
+        coef=pd.Series(fit.coef[j], index=cols),
+        stderr=pd.Series(fit.stderr[j], index=cols),
+        t=pd.Series(fit.tval[j], index=cols),
+        residuals=pd.DataFrame(Y - X @ fit.coef, index=shared, columns=cols),
+        df=n - p,
+        n=n,
     )
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import typer
@@ -15,6 +12,7 @@ from osteobiome.engine import block_size_option, scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.store import is_store
+from osteobiome.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +31,9 @@ def _parse_reference(values: list[str]) -> dict[str, str]:
 
 
 def _write(out: Path, result) -> None:  # noqa: ANN001
-    """Write the result folder atomically: a temporary sibling folder moved into place at the end (the blocked
-    path has no dense intermediate tables: ``result.filtered`` is None and ``features/`` is not written)."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)
-    try:
+    """Write the result folder atomically (the blocked path has no dense intermediate tables: ``result.filtered``
+    is None and ``features/`` is not written)."""
+    with atomic_output_dir(out) as staging:
         result.results.to_csv(staging / "all_results.tsv", sep="\t", index=False)
         result.significant().to_csv(staging / "significant_results.tsv", sep="\t", index=False)
         if result.filtered is not None:
@@ -53,16 +45,6 @@ def _write(out: Path, result) -> None:  # noqa: ANN001
                 ("filtered_data_norm_transformed", result.transformed),
             ):
                 table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old")
-            os.replace(out, backup)
-            os.replace(staging, out)
-            shutil.rmtree(backup)
-        else:
-            os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
 
 
 def associate(
@@ -88,6 +70,18 @@ def associate(
     scheduler: str | None = scheduler_option(),
 ) -> None:
     """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
+    options = {
+        "normalization": normalization,
+        "transform": transform,
+        "min_prevalence": min_prevalence,
+        "min_abundance": min_abundance,
+        "min_variance": min_variance,
+        "standardize": standardize,
+        "correction": correction,
+        "fdr_scope": fdr_scope,
+        "max_significance": max_significance,
+    }
+    terms = [name.strip() for name in fixed.split(",") if name.strip()]
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
         if random.strip() or rank is not None:
             raise InputError("--random and --rank are not available with --block-size/--scheduler or a feature store; drop one.")
@@ -98,20 +92,12 @@ def associate(
         result = run_blocked(
             source,
             meta,
-            [name.strip() for name in fixed.split(",") if name.strip()],
+            terms,
             _parse_reference(reference),
             preset,
             block_size=block_size,
             scheduler=scheduler,
-            normalization=normalization,
-            transform=transform,
-            min_prevalence=min_prevalence,
-            min_abundance=min_abundance,
-            min_variance=min_variance,
-            standardize=standardize,
-            correction=correction,
-            fdr_scope=fdr_scope,
-            max_significance=max_significance,
+            **options,
         )
         _write(out, result)
         n_significant, cut = len(result.significant()), result.options["max_significance"]
@@ -123,19 +109,11 @@ def associate(
     result = run_association(
         cohort,
         None,
-        [name.strip() for name in fixed.split(",") if name.strip()],
+        terms,
         random=[name.strip() for name in random.split(",") if name.strip()],
         reference=_parse_reference(reference),
         preset=preset,
-        normalization=normalization,
-        transform=transform,
-        min_prevalence=min_prevalence,
-        min_abundance=min_abundance,
-        min_variance=min_variance,
-        standardize=standardize,
-        correction=correction,
-        fdr_scope=fdr_scope,
-        max_significance=max_significance,
+        **options,
     )
     _write(out, result)
     n_significant = len(result.significant())

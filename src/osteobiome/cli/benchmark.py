@@ -3,8 +3,6 @@ implantation into a real table (yours, e.g. the Twins data)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +11,7 @@ import typer
 
 from osteobiome import calibration
 from osteobiome.errors import InputError
+from osteobiome.outputs import atomic_output_dir
 
 bench = typer.Typer(help="Benchmarks any user can rerun.", no_args_is_help=True)
 
@@ -77,12 +76,6 @@ def calibration_command(
     data = calibration.load_template(template, metadata, names)
     start = time.perf_counter()
     runs = calibration.run(data, chosen, workers=workers)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_output_dir(out) as tmp:
         calibration.write_outputs(runs, tmp)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     typer.echo(f"{len(runs)} rows in {time.perf_counter() - start:.1f} s -> {out}")

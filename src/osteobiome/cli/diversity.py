@@ -9,9 +9,6 @@ categorical term), ``pcoa.tsv`` (sample coordinates) and ``pcoa_explained.tsv`` 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +26,7 @@ from osteobiome.diversity import (
 from osteobiome.diversity.terms import require_terms
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
+from osteobiome.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +83,9 @@ def diversity(
     coords, explained = pcoa(dm)
     results["pcoa.tsv"] = coords.reset_index()
     results["pcoa_explained.tsv"] = explained.rename_axis("axis").reset_index()
-    _write_atomically(out, results)
+    with atomic_output_dir(out) as tmp:
+        for name, frame in results.items():
+            frame.to_csv(tmp / name, sep="\t", index=False, na_rep="NA")
     typer.echo(f"diversity: {len(meta)} samples, {metric}, {by}; results in {out}")
 
 
@@ -107,23 +107,3 @@ def _positive_float(text: str, option: str) -> float:
     if value <= 0 or value == 1:
         raise InputError(f"{option} '{text}': give 'e' or a positive number other than 1 (e.g. 2).")
     return value
-
-
-def _write_atomically(out: Path, results: dict[str, pd.DataFrame]) -> None:
-    """Write all files into a temporary sibling folder, then swap it into place."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, frame in results.items():
-            frame.to_csv(tmp / name, sep="\t", index=False, na_rep="NA")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)

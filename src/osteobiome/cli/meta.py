@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +10,7 @@ import typer
 from osteobiome.engine import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.meta import METHODS, TESTS, meta_analyze
+from osteobiome.outputs import atomic_output_dir
 
 RESULTS_FILE = "all_results.tsv"
 OUTPUT_FILE = "meta_results.tsv"
@@ -49,26 +47,6 @@ def cohort_names(folders: list[Path], names: str | None) -> list[str]:
     return chosen
 
 
-def write_atomic(table: pd.DataFrame, out: Path) -> Path:
-    """Write ``out/meta_results.tsv`` via a temporary sibling folder moved into place (old ``out`` replaced)."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return out / OUTPUT_FILE
-
-
 def meta(
     results: list[Path] = typer.Argument(
         ..., help="One associate output folder (with all_results.tsv) per cohort."
@@ -99,5 +77,7 @@ def meta(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
         scheduler=scheduler,
     )
-    path = write_atomic(table, out)
+    with atomic_output_dir(out) as tmp:
+        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
+    path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.errors import InputError
+from osteobiome.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +56,6 @@ def power_command(
     """Power (recall of planted associations) and empirical FDR over sample sizes × effects, with a figure."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from osteobiome.simulate.output import atomic_dir
     from osteobiome.simulate.power import power
     from osteobiome.simulate.power_plot import plot_power
 
@@ -90,7 +90,7 @@ def power_command(
             progress=lambda k: bar.advance(task, k),
         )
     source = f"template {template.name}" if template is not None else f"preset {preset or 'mros'}"
-    with atomic_dir(out) as tmp:
+    with atomic_output_dir(out) as tmp:
         result.summary.to_csv(tmp / "power.tsv", sep="\t", index=False, float_format="%.4g")
         result.replicates.to_csv(tmp / "replicates.tsv", sep="\t", index=False, float_format="%.4g")
         plot_power(

@@ -3,14 +3,13 @@ simulator to a real count table."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import typer
 
 from osteobiome.errors import InputError
+from osteobiome.outputs import atomic_output_file
 
 simulate_app = typer.Typer(
     invoke_without_command=True,
@@ -83,9 +82,6 @@ def fit(
             raise InputError(f"{relabel}: relabel table not found.")
         params = relabel_params(params, pd.read_csv(relabel, sep="\t", comment="#"), where=str(relabel))
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    params.save(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    with atomic_output_file(out) as tmp:
+        params.save(tmp)
     typer.echo(f"fitted {params.n_features} features on {table.shape[0]} samples → {out}")

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData
+from osteobiome.outputs import atomic_output_file
 
 FORMAT = "osteobiome-store"
 VERSION = 1
@@ -61,14 +62,8 @@ def write_store(
     Streams: only one block is in memory at a time. The file is written beside ``path`` and renamed into place.
     """
     path = Path(path)
-    samples = [str(s) for s in samples]
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        _write(tmp, samples, features_blocks, source)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(path)
+    with atomic_output_file(path) as tmp:
+        _write(tmp, [str(s) for s in samples], features_blocks, source)
     return path
 
 

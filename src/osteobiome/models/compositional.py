@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from osteobiome.models.lm import t_test
+
 
 @dataclass(frozen=True)
 class CorrectedTest:
@@ -80,7 +82,7 @@ def reference_weights(coef: np.ndarray, fraction: float = 0.5) -> np.ndarray:
 
 def _t_pvalues(coef: np.ndarray, stderr: np.ndarray, df: np.ndarray | float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 2.0 * stats.t.sf(np.abs(coef / stderr), df)
+        return t_test(coef / stderr, df)[0]
 
 
 def median_contrast(

@@ -24,25 +24,18 @@ import numpy as np
 from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
-from osteobiome.models.lm import t_test
+from osteobiome.models.lm import LMResult, t_test
 
 _EIGEN_TOL = 1e-8  # lmerTest drops Hessian eigenvalues below this
 
 
 @dataclass(frozen=True)
-class LMMResult:
-    """Per-coefficient × per-feature arrays (``df`` is Satterthwaite's, per coefficient); ``theta``
-    (grouping factors × features) holds σ_b / σ, ``sigma`` the residual sd, ``n_used`` rows per feature."""
+class LMMResult(LMResult):
+    """:class:`LMResult`'s arrays (``df`` is Satterthwaite's, per coefficient) plus ``theta`` (grouping factors
+    × features), σ_b / σ, and ``sigma``, the residual sd."""
 
-    coef: np.ndarray
-    stderr: np.ndarray
-    tval: np.ndarray
-    pval: np.ndarray
-    log_pval: np.ndarray
-    df: np.ndarray
     theta: np.ndarray
     sigma: np.ndarray
-    n_used: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -266,7 +259,7 @@ def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray]) -> LMMRe
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / stderr
     pval, log_pval = t_test(tval, df)
-    return LMMResult(coef, stderr, tval, pval, log_pval, df, theta, sigma, n_used)
+    return LMMResult(coef, stderr, tval, pval, log_pval, df, n_used, theta=theta, sigma=sigma)
 
 
 def _fit_patterns(Y, X, groups, missing, n_patterns, pattern_of, coef, stderr, df, theta, sigma, n_used) -> None:  # noqa: ANN001

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from osteobiome.models.lm import t_test
+
 MAX_CONDITION = 1e12
 
 
@@ -155,7 +157,8 @@ def fit_abundance(log_abundance: np.ndarray, X: np.ndarray, influence: bool = Fa
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(good, np.sum(resid**2, axis=0) / df, np.nan)
     stderr = np.sqrt(np.einsum("mii->im", inv) * sigma2)
-    pval = 2.0 * stats.t.sf(np.abs(beta / stderr), np.where(good, df, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pval = t_test(beta / stderr, np.where(good, df, 1.0))[0]
     contributions = None
     if influence:
         # HC3: c_j = (X'M_jX)^-1 X' M_j (p × n per feature), h_ij = x_i'(X'M_jX)^-1 x_i

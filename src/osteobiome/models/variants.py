@@ -25,10 +25,10 @@ import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import stats
 
 from osteobiome.errors import InputError
 from osteobiome.models import compositional as comp
+from osteobiome.models.lm import LMResult, t_test
 from osteobiome.models.robust import hc3_influence, hc3_stderr
 from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
 
@@ -40,16 +40,9 @@ MIN_FEATURES = 10
 
 
 @dataclass(frozen=True)
-class VariantFit:
-    """``coef stderr tval pval log_pval`` (p × m), ``df`` (m,) or (p × m), ``n_used`` (m,), ``extra``."""
+class VariantFit(LMResult):
+    """:class:`LMResult`'s arrays (``df`` (m,) or (p × m)) plus ``extra``: more per-coefficient arrays."""
 
-    coef: np.ndarray
-    stderr: np.ndarray
-    tval: np.ndarray
-    pval: np.ndarray
-    log_pval: np.ndarray
-    df: np.ndarray
-    n_used: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -116,7 +109,7 @@ def refine_linear(
             )
         stderr = hc3_stderr(X, resid)
         with np.errstate(divide="ignore", invalid="ignore"):
-            pval = 2.0 * stats.t.sf(np.abs(coef / stderr), df)
+            pval = t_test(coef / stderr, df)[0]
     if _enough_features(Y.shape[1], compositional):
         for k in range(1, X.shape[1]):
             influence = (

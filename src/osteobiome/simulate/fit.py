@@ -19,6 +19,7 @@ The shipped ``osteobiome/data/twins_params.json`` is regenerated with::
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,17 +106,7 @@ def relabel(params: SimParams, mapping: pd.DataFrame, where: str = "relabel tabl
         dup = pd.Index(names)[pd.Index(names).duplicated()]
         raise InputError(f"{where}: new names are not unique: {preview(dup)}.")
     taxonomy.index = pd.Index(names, name="feature")
-    return SimParams(
-        features=names,
-        prevalence=params.prevalence,
-        meanlog=params.meanlog,
-        sdlog=params.sdlog,
-        loadings=params.loadings,
-        depth_meanlog=params.depth_meanlog,
-        depth_sdlog=params.depth_sdlog,
-        taxonomy=taxonomy,
-        source=params.source,
-    )
+    return replace(params, features=names, taxonomy=taxonomy)
 
 
 def read_template(path: str | Path, samples_as: str | None = None) -> pd.DataFrame:
@@ -197,7 +188,7 @@ def _calibrate(
     prev_low = np.clip(prev_obs, MIN_PREVALENCE, MAX_PREVALENCE)
     prev_high = np.clip(4 * prev_obs + 0.05, prev_low, MAX_PREVALENCE)
     for _ in range(rounds):
-        current = _with_marginals(params, prev, mu, sigma)
+        current = replace(params, prevalence=prev, meanlog=mu, sdlog=sigma)
         rng = np.random.default_rng(seed)
         depths = rng.choice(depth.astype(np.int64), size=n_sim, replace=True)
         counts = sequence(latent_abundances(current, n_sim, rng), depths, rng)
@@ -213,18 +204,4 @@ def _calibrate(
         sigma = np.clip(sigma, np.maximum(0.5 * sd_obs, 0.05), np.minimum(2.0 * sd_obs, 5.0))
     if not np.isfinite(mu).all():
         warnings.warn("simulator fit: calibration left non-finite means; check the template.", stacklevel=2)
-    return _with_marginals(params, prev, mu, sigma)
-
-
-def _with_marginals(params: SimParams, prev: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> SimParams:
-    return SimParams(
-        features=params.features,
-        prevalence=prev,
-        meanlog=mu,
-        sdlog=sigma,
-        loadings=params.loadings,
-        depth_meanlog=params.depth_meanlog,
-        depth_sdlog=params.depth_sdlog,
-        taxonomy=params.taxonomy,
-        source=params.source,
-    )
+    return replace(params, prevalence=prev, meanlog=mu, sdlog=sigma)

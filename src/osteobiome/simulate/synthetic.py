@@ -11,10 +11,10 @@ import pandas as pd
 
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
+from osteobiome.outputs import atomic_output_dir
 from osteobiome.simulate.associations import associations_for, log2_shifts
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.host import simulate_host
-from osteobiome.simulate.output import atomic_dir
 from osteobiome.simulate.params import SimParams, resolve_params
 from osteobiome.simulate.presets import cohort_preset, covariate_effects
 
@@ -37,7 +37,7 @@ class SimulatedCohort:
     def write(self, out: str | Path) -> Path:
         """Write ``features.tsv`` (samples × features), ``taxonomy.tsv``, ``metadata.tsv``, ``truth.tsv`` atomically."""
         out = Path(out)
-        with atomic_dir(out) as tmp:
+        with atomic_output_dir(out) as tmp:
             self.features.to_csv(tmp / "features.tsv", sep="\t", index_label="sample")
             self.metadata.to_csv(tmp / "metadata.tsv", sep="\t", index_label="sample")
             if self.taxonomy is not None:
