@@ -32,13 +32,13 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, suggest
+from osteobiome.parallel import process_pool
 
 TWOPART_MEDIAN = {"fdr_scope": "per-variable", "model": "twopart", "compositional": "median"}
 #: Candidate methods: name -> (preset of :func:`osteobiome.associate`, option overrides). Every candidate
@@ -320,7 +320,7 @@ def run(template: Template, grid: Grid, workers: int = 1) -> pd.DataFrame:
         )
     tasks = [(n, seed) for n in grid.sizes for seed in range(grid.seeds)]
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             parts = list(
                 pool.map(run_one, [template] * len(tasks), [grid] * len(tasks), *zip(*tasks, strict=True))
             )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import product
 
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, suggest
+from osteobiome.parallel import process_pool
 from osteobiome.simulate.implant import implant_signal
 from osteobiome.simulate.presets import cohort_preset
 from osteobiome.simulate.synthetic import simulate_cohort
@@ -117,7 +117,7 @@ def power(
             if progress:
                 progress(1)
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_set_design, initargs=(design,)) as pool:
+        with process_pool(workers, initializer=_set_design, initargs=(design,)) as pool:
             for row in pool.map(_replicate_in_worker, [(seed, *task) for task in tasks]):
                 rows.append(row)
                 if progress:

@@ -11,10 +11,8 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from typing import Any
 
 import pandas as pd
@@ -24,6 +22,7 @@ from osteobiome.associate import run_association
 from osteobiome.blocked import run_blocked
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
+from osteobiome.parallel import process_pool
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
 
@@ -90,9 +89,7 @@ def run_jobs(
             parts.append(run_part(cfg, *job, blocked=blocked))
             finished(parts[-1])
         return parts
-    with ProcessPoolExecutor(
-        min(workers, len(jobs)), mp_context=_worker_context(), initializer=_single_threaded_blas
-    ) as pool:
+    with process_pool(min(workers, len(jobs)), preload=[__name__]) as pool:
         for future in as_completed([pool.submit(run_part, cfg, *job, blocked=blocked) for job in jobs]):
             parts.append(future.result())
             finished(parts[-1])
@@ -228,19 +225,3 @@ def _permanovas(
         out[metric] = pd.concat(tables, ignore_index=True)
     return out
 
-
-def _worker_context() -> BaseContext:
-    """Worker processes forked from a clean server process that has this module imported.
-
-    Not plain ``fork``: forking a process that runs threads (BLAS pools, other executors) can deadlock the child.
-    """
-    context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def _single_threaded_blas() -> None:
-    """One BLAS thread per worker process: the workers already use the cores (no oversubscription)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
