@@ -9,7 +9,7 @@ from study_data import HUMANN_PATHWAYS, write_study
 
 from osteobiome.contributions import CONTRIBUTION_COLUMNS
 from osteobiome.study import load_study, run_study
-from osteobiome.study.mechanisms import PATHWAY_COLUMNS, TOP_PATHWAYS, top_pathways
+from osteobiome.study.mechanisms import PATHWAY_COLUMNS, TOP_PATHWAYS, pathway_contributions, top_pathways
 
 BUTYRATE = "PWY-5676: acetyl-CoA fermentation to butanoate II"
 CENTFERM = "CENTFERM-PWY: pyruvate fermentation to butanoate"
@@ -108,7 +108,9 @@ def test_report_shows_the_contribution_table(humann):
     assert len(body) == len(table)
     genus = shown["header"].index("genus")
     assert {row[genus] for row in body} >= {"Roseburia", "Faecalibacterium", "Anaerostipes", "Coprococcus"}
-    assert "Genera contributing to the top pathways" in (folder / "out/report.html").read_text()
+    html = (folder / "out/report.html").read_text()
+    assert "Genera contributing to the top pathways" in html
+    assert "pathways selected by meta-analysis q &lt; 0.25" in html
 
 
 def test_one_cohort_ranks_by_the_cohort_q(tmp_path):
@@ -160,3 +162,18 @@ def test_top_pathways_none_significant_takes_the_smallest_p_and_says_so():
     top, label = top_pathways({}, meta, fdr_cohort=0.1, fdr_meta=0.25)
     assert label == "top 5 by meta-analysis p (none at q < 0.25)"
     assert list(top["pathway"]) == ["PWY-3", "PWY-1", "PWY-5", "PWY-2", "PWY-0"]
+
+
+def test_no_contributions_when_the_top_pathways_have_no_strata():
+    strata = pd.DataFrame(
+        [[1.0, 2.0], [3.0, 0.0]],
+        index=["PWY-1: one|g__Blautia.s__Blautia_obeum", "PWY-1: one|unclassified"],
+        columns=["S1", "S2"],
+    )
+    top = pd.DataFrame(
+        {"pathway": ["PWY-2: two"], "phenotype": "vbmd", "coef": 0.1, "pval": 0.01, "qval": 0.02}
+    )
+    assert pathway_contributions({"A": strata}, top, "cohort q < 0.1").empty
+    found = pathway_contributions({"A": strata}, top.assign(pathway="PWY-1"), "cohort q < 0.1")
+    assert list(found["genus"]) == ["Blautia", "unclassified"]
+    assert found["mean_share"].tolist() == pytest.approx([(0.25 + 1.0) / 2, 0.75 / 2])
