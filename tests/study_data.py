@@ -78,7 +78,59 @@ def write_pathways(folder: Path, meta: pd.DataFrame, rng: np.random.Generator) -
     table.to_csv(folder / "path_abun_unstrat.tsv", sep="\t")
 
 
-def write_cohort(folder: Path, prefix: str, n: int, rng: np.random.Generator, both_sexes: bool) -> None:
+HUMANN_PATHWAYS = {
+    "PWY-5676: acetyl-CoA fermentation to butanoate II": (
+        0.6,
+        [
+            "Faecalibacterium.s__Faecalibacterium_prausnitzii",
+            "Roseburia.s__Roseburia_intestinalis",
+            "Roseburia.s__Roseburia_hominis",
+        ],
+    ),
+    "CENTFERM-PWY: pyruvate fermentation to butanoate": (
+        -0.5,
+        ["Anaerostipes.s__Anaerostipes_hadrus", "Coprococcus.s__Coprococcus_comes"],
+    ),
+    "PRPP-PWY: superpathway of histidine, purine, and pyrimidine biosynthesis": (
+        0.0,
+        ["Bacteroides.s__Bacteroides_vulgatus", "Escherichia.s__Escherichia_coli"],
+    ),
+    "HISTSYN-PWY: L-histidine biosynthesis": (0.0, ["Bacteroides.s__Bacteroides_uniformis"]),
+    "P108-PWY: pyruvate fermentation to propanoate I": (
+        0.0,
+        ["Veillonella.s__Veillonella_parvula", "Dialister.s__Dialister_invisus"],
+    ),
+    "PWY-7219: adenosine ribonucleotides de novo biosynthesis": (0.0, ["Blautia.s__Blautia_obeum"]),
+}
+
+
+def write_humann(folder: Path, meta: pd.DataFrame, rng: np.random.Generator) -> None:
+    """A joined HUMAnN ``pathabundance.tsv``: per pathway the stratified rows (``|g__Genus.s__species``, some zero,
+    plus ``|unclassified``) and the community row (their sum); UNMAPPED and UNINTEGRATED rows first.
+
+    PWY-5676 rises and CENTFERM-PWY falls with vBMD (all strata scaled alike)."""
+    z = ((meta["vbmd"] - 300) / 40).to_numpy()
+    rows = {
+        "UNMAPPED": rng.lognormal(9, 0.2, len(meta)),
+        "UNINTEGRATED": rng.lognormal(10, 0.2, len(meta)),
+    }
+    for name, (effect, species) in HUMANN_PATHWAYS.items():
+        scale = np.exp(effect * z) * rng.lognormal(0, 0.3, len(meta))
+        strata = {
+            f"{name}|g__{s}": rng.lognormal(5, 0.5) * scale * (rng.uniform(size=len(meta)) > 0.2)
+            for s in species
+        }
+        strata[f"{name}|unclassified"] = rng.lognormal(3, 0.5) * scale
+        rows[name] = sum(strata.values())
+        rows.update(strata)
+    table = pd.DataFrame(rows, index=[f"{s}_Abundance" for s in meta.index]).T.round(3)
+    table.index.name = "# Pathway"
+    table.to_csv(folder / "pathabundance.tsv", sep="\t")
+
+
+def write_cohort(
+    folder: Path, prefix: str, n: int, rng: np.random.Generator, both_sexes: bool, humann: bool = False
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     samples = [f"{prefix}{i:03d}" for i in range(n)]
     meta = pd.DataFrame(
@@ -102,16 +154,23 @@ def write_cohort(folder: Path, prefix: str, n: int, rng: np.random.Generator, bo
     table.to_csv(folder / "features.tsv", sep="\t")
     meta.to_csv(folder / "metadata.tsv", sep="\t")
     write_pathways(folder, meta, rng)
+    if humann:
+        write_humann(folder, meta, rng)
 
 
 def write_study(
-    folder: Path, n: tuple[int, int] = (80, 60), seed: int = 1, pathways: bool = False, **overrides: object
+    folder: Path,
+    n: tuple[int, int] = (80, 60),
+    seed: int = 1,
+    pathways: bool | str = False,
+    **overrides: object,
 ) -> Path:
     """Two cohorts (A with both sexes, B men only) and ``folder/study.yaml``; ``pathways`` adds each cohort's
-    PICRUSt2 table to the study; ``overrides`` replace top-level keys."""
+    PICRUSt2 table to the study (``"humann"``: its HUMAnN table); ``overrides`` replace top-level keys."""
     rng = np.random.default_rng(seed)
-    write_cohort(folder / "a", "A", n[0], rng, both_sexes=True)
-    write_cohort(folder / "b", "B", n[1], rng, both_sexes=False)
+    humann = pathways == "humann"
+    write_cohort(folder / "a", "A", n[0], rng, both_sexes=True, humann=humann)
+    write_cohort(folder / "b", "B", n[1], rng, both_sexes=False, humann=humann)
     study = {
         "study": "Small test study",
         "cohorts": [
@@ -142,7 +201,7 @@ def write_study(
     }
     if pathways:
         for entry, sub in zip(study["cohorts"], ("a", "b"), strict=True):
-            entry["pathways"] = f"{sub}/path_abun_unstrat.tsv"
+            entry["pathways"] = f"{sub}/{'pathabundance.tsv' if humann else 'path_abun_unstrat.tsv'}"
     study.update(overrides)
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))

@@ -259,3 +259,10 @@ def test_blocked_path_refuses_the_two_part_default(tmp_path, capsys):
         main(["run", str(path), "--out", str(tmp_path / "res"), "-q", "--block-size", "7"])
     assert info.value.code == 2 and "--preset maaslin2" in capsys.readouterr().err
     assert not (tmp_path / "res").exists()
+
+
+def test_no_contribution_table_for_picrust2_pathways(finished):
+    folder, run = finished
+    assert "contributions" not in run.results.mechanisms
+    assert not (folder / "out/mechanisms/contributions.tsv").exists()
+    assert 'id="mechanisms-contributions"' not in (folder / "out/report.html").read_text()

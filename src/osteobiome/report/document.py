@@ -211,11 +211,18 @@ def _tables(results: StudyResults) -> dict[str, object]:
         if c.pathway_associations is not None
     ]
     tables["mechanisms"] = [
-        (TITLES.get(name, name), html_table(frame, f"mechanisms-{name}", MAX_TABLE_ROWS))
+        (TITLES.get(name, name), html_table(frame, f"mechanisms-{name}", MAX_TABLE_ROWS, _selection(frame)))
         for name, frame in results.mechanisms.items()
         if len(frame)
     ]
     return tables
+
+
+def _selection(frame: pd.DataFrame) -> str:
+    """How a table's rows were chosen (the contribution table's ``selected`` label), shown above it."""
+    if "selected" not in frame.columns:
+        return ""
+    return f"pathways selected by {'; '.join(frame['selected'].astype(str).unique())}"
 
 
 def _assoc_view(table: pd.DataFrame) -> pd.DataFrame:

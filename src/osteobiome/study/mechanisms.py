@@ -2,7 +2,8 @@
 
 Uses the knowledge table (:mod:`osteobiome.knowledge`) and the competitive set tests (:mod:`osteobiome.sets`):
 per cohort, CAMERA for each trait set × phenotype on the transformed abundances with that cohort's covariates;
-across cohorts, the set results are combined by :func:`osteobiome.sets.meta_set_results`.
+across cohorts, the set results are combined by :func:`osteobiome.sets.meta_set_results`. For HUMAnN pathway
+tables with stratified rows, :func:`pathway_contributions` says which genera carry the top pathways.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from osteobiome.contributions import CONTRIBUTION_COLUMNS, contribution_table, parse_stratified, pathway_id
+
 TITLES = {
     "sets": "Set-level tests",
     "sets_by_cohort": "Set-level tests per cohort",
     "annotated_hits": "Significant features with their traits and references",
+    "contributions": "Genera contributing to the top pathways (HUMAnN stratified rows)",
 }
 MIN_SET_SIZE = 3
+TOP_PATHWAYS = 5
+PATHWAY_COLUMNS = ["cohort", "pathway", "pathway_id", "phenotype", "coef", "pval", "qval", "selected"]
 
 
 def mechanism_tables(
@@ -102,3 +108,62 @@ def significant_hits(
     if not frames:
         return pd.DataFrame(columns=["feature", "phenotype", "source", "coef", "q"])
     return pd.concat(frames, ignore_index=True).sort_values("q", kind="stable").reset_index(drop=True)
+
+
+def top_pathways(
+    associations: Mapping[str, pd.DataFrame],
+    meta: pd.DataFrame | None,
+    fdr_cohort: float,
+    fdr_meta: float,
+    n: int = TOP_PATHWAYS,
+) -> tuple[pd.DataFrame, str]:
+    """The (at most ``n``) most significant pathways and how they were chosen.
+
+    Ranked by meta-analysis q (then p) when there is a meta-analysis, otherwise by the cohorts' q (then p); a
+    pathway's best feature × phenotype row counts. Only pathways at q below the threshold are taken (smallest q
+    first); when none is, the ``n`` with the smallest p are taken and the label says so. Returns (frame with ``pathway phenotype coef
+    pval qval``, label).
+    """
+    if meta is not None and len(meta):
+        rows = meta.rename(columns={"exposure": "phenotype", "qval.fdr": "qval"})
+        threshold, where = fdr_meta, "meta-analysis"
+    else:
+        rows = pd.concat(list(associations.values()), ignore_index=True).rename(
+            columns={"metadata": "phenotype"}
+        )
+        threshold, where = fdr_cohort, "cohort"
+    usable = rows.dropna(subset=["pval"]).rename(columns={"feature": "pathway"})[
+        ["pathway", "phenotype", "coef", "pval", "qval"]
+    ]
+    significant = usable[usable["qval"] < threshold].sort_values(["qval", "pval"], kind="stable")
+    if len(significant):
+        chosen = significant.drop_duplicates("pathway").head(n).reset_index(drop=True)
+        return chosen, f"{where} q < {threshold:g}"
+    chosen = (
+        usable.sort_values("pval", kind="stable").drop_duplicates("pathway").head(n).reset_index(drop=True)
+    )
+    return chosen, f"top {len(chosen)} by {where} p (none at q < {threshold:g})"
+
+
+def pathway_contributions(strata: Mapping[str, pd.DataFrame], top: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Per cohort, the genera contributing to the ``top`` pathways (:func:`top_pathways`), most significant first.
+
+    ``strata``: cohort → HUMAnN stratified rows (raw row names × samples). Columns: ``cohort``, the pathway's
+    top row (``phenotype coef pval qval``), ``selected`` (= ``label``), then the contribution columns of
+    :func:`osteobiome.contributions.contribution_table`; empty when no top pathway has stratified rows.
+    """
+    rank = {pathway_id(p): i for i, p in enumerate(top["pathway"])}
+    chosen = top.set_index(top["pathway"].map(pathway_id)).drop(columns="pathway")
+    frames = []
+    for name, rows in strata.items():
+        present = {pathway_id(p) for p in parse_stratified(rows.index)["pathway"]}
+        wanted = [p for p in top["pathway"] if pathway_id(p) in present]
+        if wanted:
+            table = contribution_table(rows, pathways=wanted).join(chosen, on="pathway_id")
+            order = table["pathway_id"].map(rank)
+            table = table.iloc[order.argsort(kind="stable")]
+            frames.append(table.assign(cohort=name, selected=label))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    return out[[*PATHWAY_COLUMNS, *(c for c in CONTRIBUTION_COLUMNS if c not in PATHWAY_COLUMNS)]]

@@ -31,7 +31,12 @@ from osteobiome.knowledge import knowledge_provenance
 from osteobiome.meta import meta_analyze
 from osteobiome.outputs import atomic_output_dir
 from osteobiome.study.config import StudyConfig
-from osteobiome.study.mechanisms import mechanism_tables, significant_hits
+from osteobiome.study.mechanisms import (
+    mechanism_tables,
+    pathway_contributions,
+    significant_hits,
+    top_pathways,
+)
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
@@ -238,7 +243,8 @@ def _mechanisms(
     meta: pd.DataFrame | None,
     pathway_meta: pd.DataFrame | None,
 ) -> dict[str, pd.DataFrame]:
-    """Set-level tests of the curated traits and the significant features annotated."""
+    """Set-level tests of the curated traits, the significant features annotated, and the genera contributing to
+    the top pathways (cohorts with HUMAnN stratified pathway rows)."""
     cfg = plan.config
     transformed = {p.cohort: p.value[1].get("transformed") for p in parts if p.kind == "associations"}
     inputs = {
@@ -262,7 +268,17 @@ def _mechanisms(
         ],
         ignore_index=True,
     )
-    return mechanism_tables(inputs, hits, cfg.phenotypes)
+    out = mechanism_tables(inputs, hits, cfg.phenotypes)
+    strata = {cp.name: cp.pathway_strata for cp in plan.cohorts if cp.pathway_strata is not None}
+    if strata:
+        pathway_tables = {
+            c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
+        }
+        top, label = top_pathways(pathway_tables, pathway_meta, cfg.fdr.cohort, cfg.fdr.meta)
+        contributions = pathway_contributions(strata, top, label)
+        if len(contributions):
+            out["contributions"] = contributions
+    return out
 
 
 # ---------------------------------------------------------------------- writing

@@ -24,7 +24,10 @@ PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
 
 @dataclass
 class CohortPlan:
-    """One cohort as it will be analysed: loaded data and the covariates its models will use."""
+    """One cohort as it will be analysed: loaded data and the covariates its models will use.
+
+    ``pathway_strata``: HUMAnN stratified pathway rows (raw row names × the pathway table's samples), when given.
+    """
 
     name: str
     cohort: Cohort
@@ -32,6 +35,7 @@ class CohortPlan:
     usable: dict[str, int]
     pathways: Cohort | None = None
     notes: list[str] = field(default_factory=list)
+    pathway_strata: pd.DataFrame | None = None
 
 
 @dataclass
@@ -124,12 +128,12 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
             cohort = _load(
                 spec.features, metadata, spec.taxonomy, spec.name, spec.samples_as, cfg.rank, notes
             )
-            pathways = None
+            pathways, strata = None, None
             if spec.pathways is not None:
-                pathways = _load(spec.pathways, metadata, None, f"{spec.name} pathways", None, None, notes)
+                pathways, strata = _load_pathways(spec.pathways, metadata, f"{spec.name} pathways")
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
-        plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes))
+        plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes, strata))
     _check_diversity(cfg, plans)
     return StudyPlan(cfg, plans)
 
@@ -156,6 +160,18 @@ def _load(
             f"{Path(path).name} has no taxonomy; its features are taken to be at rank {rank!r} as given"
         )
     return load_cohort(data, metadata, taxonomy, name=name, rank=rank if known else None)
+
+
+def _load_pathways(path: Path, metadata: pd.DataFrame, name: str) -> tuple[Cohort, pd.DataFrame | None]:
+    """A pathway table matched to the metadata, with its HUMAnN stratified rows (row names × samples) if any."""
+    from osteobiome.io import load_cohort, read_features
+
+    data = read_features(path, sample_ids=metadata.index)
+    cohort = load_cohort(data, metadata, name=name)
+    strata = data.extra.get("stratified")
+    if not isinstance(strata, pd.DataFrame) or strata.shape[1] == 0:
+        return cohort, None
+    return cohort, strata.loc[list(cohort.samples)].T
 
 
 def _check_reference_keys(cfg: StudyConfig) -> None:
@@ -230,7 +246,12 @@ def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFra
 
 
 def _cohort_plan(
-    cfg: StudyConfig, name: str, cohort: Cohort, pathways: Cohort | None, notes: list[str]
+    cfg: StudyConfig,
+    name: str,
+    cohort: Cohort,
+    pathways: Cohort | None,
+    notes: list[str],
+    strata: pd.DataFrame | None = None,
 ) -> CohortPlan:
     """Covariates usable in this cohort (constant ones dropped with a note) and complete samples per phenotype."""
     meta = cohort.metadata
@@ -263,4 +284,4 @@ def _cohort_plan(
                 f"{n_params}. Check the sample ids and missing values."
             )
         usable[phenotype] = n
-    return CohortPlan(name, cohort, covariates, usable, pathways, notes)
+    return CohortPlan(name, cohort, covariates, usable, pathways, notes, strata)
