@@ -120,7 +120,8 @@ def test_report_shows_the_contribution_table(humann):
 def test_one_cohort_ranks_by_the_cohort_q(tmp_path):
     path = write_study(tmp_path, n=(60, 40), pathways="humann", diversity=None)
     cfg = load_study(path)
-    run = run_study(cfg.model_copy(update={"cohorts": cfg.cohorts[:1]}), tmp_path / "out", quiet=True)
+    with pytest.warns(UserWarning, match="needs at least 10 features"):
+        run = run_study(cfg.model_copy(update={"cohorts": cfg.cohorts[:1]}), tmp_path / "out", quiet=True)
     table = run.results.mechanisms["contributions"]
     assert set(table["cohort"]) == {"A"} and set(table["selected"]) == {"cohort q < 0.1"}
     assert table["qval"].lt(0.1).all() and BUTYRATE in set(table["pathway"])
