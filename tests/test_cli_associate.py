@@ -59,6 +59,7 @@ def test_rank_random_and_reference(files, tmp_path):
         (["--fixed", "age", "--reference", "sex"], "variable=level"),
         (["--fixed", "age", "--rank", "genus"], "--rank needs --taxonomy"),
         (["--fixed", "age", "--normalization", "CLR"], "cannot follow normalization CLR"),
+        (["--fixed", "age", "--model", "glm"], "option model='glm' is not known"),
     ],
 )
 def test_errors_are_one_line_exit_2(files, tmp_path, capsys, extra, message):
@@ -78,3 +79,16 @@ def test_constant_and_text_exposure_through_cli(files, tmp_path, capsys):
         code = run(["associate", str(files["features"]), str(files["metadata"]), "--fixed", fixed, "--out", str(tmp_path / "y")])
         err = capsys.readouterr().err.strip()
         assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_model_options_override_the_preset(files, tmp_path):
+    """``--model lm --compositional none`` on the default preset is MaAsLin2's LM with BH per variable."""
+    common = [str(files["features"]), str(files["metadata"]), "--fixed", "age,sex", "--max-significance", "1"]
+    main(["associate", *common, "--model", "lm", "--compositional", "none", "--out", str(tmp_path / "a")])
+    main(["associate", *common, "--preset", "maaslin2", "--fdr-scope", "per-variable", "--out", str(tmp_path / "b")])
+    overridden = pd.read_csv(tmp_path / "a" / "all_results.tsv", sep="\t")
+    maaslin2 = pd.read_csv(tmp_path / "b" / "all_results.tsv", sep="\t")
+    pd.testing.assert_frame_equal(overridden, maaslin2)
+    main(["associate", *common, "--out", str(tmp_path / "c")])
+    default = pd.read_csv(tmp_path / "c" / "all_results.tsv", sep="\t")
+    assert "pval.prevalence" in default.columns and "pval.prevalence" not in overridden.columns

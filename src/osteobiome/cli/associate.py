@@ -65,7 +65,15 @@ def associate(
     correction: str | None = typer.Option(None, "--correction", help="BH, BY, holm, bonferroni or hochberg."),
     fdr_scope: str | None = typer.Option(None, "--fdr-scope", help="all (MaAsLin2) or per-variable."),
     max_significance: float | None = typer.Option(None, "--max-significance", help="q-value cut for significant_results."),
-    preset: str = typer.Option("default", "--preset", help="default or maaslin2 (MaAsLin2 1.15 exactly)."),
+    model: str | None = typer.Option(None, "--model", help="lm (one linear model per feature) or twopart (prevalence + abundance where present)."),
+    compositional: str | None = typer.Option(None, "--compositional", help="none, median (test against the median coefficient) or linda."),
+    variance: str | None = typer.Option(None, "--variance", help="classical or HC3 (robust)."),
+    preset: str = typer.Option(
+        "default",
+        "--preset",
+        help="default: two-part model, median compositional correction, BH per variable; "
+        "maaslin2: MaAsLin2 1.15 exactly (LM, BH over all coefficients). Options given here override the preset.",
+    ),
     block_size: int | None = block_size_option(),
     scheduler: str | None = scheduler_option(),
 ) -> None:
@@ -80,6 +88,9 @@ def associate(
         "correction": correction,
         "fdr_scope": fdr_scope,
         "max_significance": max_significance,
+        "model": model,
+        "compositional": compositional,
+        "variance": variance,
     }
     terms = [name.strip() for name in fixed.split(",") if name.strip()]
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
