@@ -45,7 +45,7 @@ def test_rank_random_and_reference(files, tmp_path):
     out = tmp_path / "genus"
     main([
         "associate", str(files["features"]), str(files["metadata"]), "--fixed", "age,sex", "--random", "subject",
-        "--reference", "sex=M", "--taxonomy", str(files["taxonomy"]), "--rank", "genus", "--preset", "maaslin2", "--out", str(out),
+        "--reference", "sex=M", "--taxonomy", str(files["taxonomy"]), "--rank", "genus", "--preset", "maaslin2", "--workers", "2", "--out", str(out),
     ])
     results = pd.read_csv(out / "all_results.tsv", sep="\t")
     assert set(results["feature"]) == {"A", "B", "C", "D"} and set(results["value"]) == {"age", "F"}

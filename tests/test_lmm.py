@@ -47,3 +47,15 @@ def test_missing_values_and_two_factors():
     result = fit_lmm(Y, X, [site, g])
     assert result.n_used.tolist() == [72, 71]
     assert np.all(np.isfinite(result.pval)) and result.theta.shape == (2, 2)
+
+
+def test_workers_give_the_same_fits_as_one_process():
+    # more features than one chunk, two missing-value patterns: chunks (not workers) fix the warm starts
+    y, X, g = balanced(seed=3)
+    rng = np.random.default_rng(3)
+    Y = y[:, None] + rng.normal(scale=0.5, size=(y.size, 40))
+    Y[5, ::7] = np.nan
+    one, two = fit_lmm(Y, X, [g % 3, g]), fit_lmm(Y, X, [g % 3, g], workers=2)
+    for name in ("coef", "stderr", "df", "pval", "theta", "sigma", "n_used"):
+        np.testing.assert_array_equal(getattr(two, name), getattr(one, name), err_msg=name)
+    assert one.n_used.min() == y.size - 1 and np.all(np.isfinite(one.pval))

@@ -127,9 +127,18 @@ def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> 
     return table.loc[shared], metadata.loc[shared]
 
 
-def _fit(Y: np.ndarray, relative: np.ndarray, depth: np.ndarray | None, design: Design, random: Sequence[str], opts: Mapping[str, Any]):  # noqa: ANN202
-    """The preset's model on the rows of ``design``: two-part, or linear (random intercepts if ``random``)
-    refined by the ``variance`` and ``compositional`` options (:mod:`osteobiome.models.variants`)."""
+def _fit(  # noqa: ANN202
+    Y: np.ndarray,
+    relative: np.ndarray,
+    depth: np.ndarray | None,
+    design: Design,
+    random: Sequence[str],
+    opts: Mapping[str, Any],
+    workers: int = 1,
+):
+    """The preset's model on the rows of ``design``: two-part, or linear (random intercepts if ``random``, fitted
+    over ``workers`` processes) refined by the ``variance`` and ``compositional`` options
+    (:mod:`osteobiome.models.variants`)."""
     model = opts["model"]
     if model == "twopart" and random:
         warnings.warn(
@@ -150,7 +159,7 @@ def _fit(Y: np.ndarray, relative: np.ndarray, depth: np.ndarray | None, design: 
     if random:
         from osteobiome.models.lmm import fit_lmm
 
-        base = fit_lmm(Y, design.matrix, [design.groups[name] for name in random])
+        base = fit_lmm(Y, design.matrix, [design.groups[name] for name in random], workers=workers)
     else:
         base = fit_lm(Y, design.matrix)
     return refine_linear(base, Y, design.matrix, opts["variance"], opts["compositional"], mixed=bool(random))
@@ -196,6 +205,7 @@ def run_association(
     random: Sequence[str] = (),
     reference: Mapping[str, str] | None = None,
     preset: str = "default",
+    workers: int = 1,
     **options: Any,
 ) -> Association:
     """Run the pipeline and keep the intermediate tables (the CLI writes them to ``features/``)."""
@@ -222,7 +232,7 @@ def run_association(
     design = build_design(metadata, fixed, reference, opts["standardize"], preset, random)
 
     depth = raw.sum(axis=1)[design.rows] if np.array_equal(raw, np.round(raw)) else None  # read counts only
-    fit = _fit(transformed[design.rows], normalized[design.rows], depth, design, list(random), opts)
+    fit = _fit(transformed[design.rows], normalized[design.rows], depth, design, list(random), opts, workers)
     results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
 
     def frame(values: np.ndarray) -> pd.DataFrame:
@@ -238,6 +248,7 @@ def associate(
     random: Sequence[str] = (),
     reference: Mapping[str, str] | None = None,
     preset: str = "default",
+    workers: int = 1,
     **options: Any,
 ) -> pd.DataFrame:
     """Test every feature against the ``fixed`` metadata variables; one row per feature × coefficient.
@@ -246,6 +257,7 @@ def associate(
     samples × features DataFrame; ``metadata``: DataFrame indexed by sample id; ``random``: grouping variables
     for random intercepts (``('subject',)``, ``('site', 'subject')``); ``reference``: ``{"sex": "F"}``;
     ``preset``: ``'maaslin2'`` (MaAsLin2 1.15 exactly, BH over all coefficients) or ``'default'``;
+    ``workers``: processes for the random-intercept fits (> 1 needs an ``if __name__ == "__main__":`` guard);
     ``options`` override the preset: normalization, transform, min_abundance, min_prevalence (fraction),
     min_variance, standardize, correction, fdr_scope (``all`` | ``per-variable``), max_significance, model
     (``lm`` | ``twopart``), variance (``classical`` | ``HC3``), compositional (``none`` | ``median`` |
@@ -254,4 +266,4 @@ def associate(
     joint p-value, and the columns ``pval.abundance coef.prevalence stderr.prevalence pval.prevalence
     N.present`` are added.
     """
-    return run_association(features, metadata, fixed, random, reference, preset, **options).results
+    return run_association(features, metadata, fixed, random, reference, preset, workers, **options).results

@@ -76,6 +76,7 @@ def associate(
     ),
     block_size: int | None = block_size_option(),
     scheduler: str | None = scheduler_option(),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for the random-intercept (REML) fits."),
 ) -> None:
     """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
     options = {
@@ -124,6 +125,7 @@ def associate(
         random=[name.strip() for name in random.split(",") if name.strip()],
         reference=_parse_reference(reference),
         preset=preset,
+        workers=workers,
         **options,
     )
     _write(out, result)

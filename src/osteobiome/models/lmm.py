@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from osteobiome.models.lm import LMResult, t_test
 
 _EIGEN_TOL = 1e-8  # lmerTest drops Hessian eigenvalues below this
+CHUNK = 16  # features per job (the warm start runs within a chunk)
 
 
 @dataclass(frozen=True)
@@ -241,9 +242,13 @@ def _fit_pattern(Y: np.ndarray, X: np.ndarray, Z: np.ndarray, factor: np.ndarray
     return coef, stderr, df, theta_out, sigma_out
 
 
-def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray]) -> LMMResult:
+def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], workers: int = 1) -> LMMResult:
     """REML random-intercept fits of every column of ``Y`` (n × m, NaN = missing) on ``X`` (n × p) with one
-    intercept per level of each grouping factor in ``groups`` (integer codes, length n)."""
+    intercept per level of each grouping factor in ``groups`` (integer codes, length n).
+
+    Features are fitted in chunks of :data:`CHUNK` (each chunk warm-starts θ from feature to feature, starting
+    at lme4's θ = 1), over ``workers`` processes when > 1; the chunks do not depend on ``workers``, so neither do
+    the results."""
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
@@ -254,23 +259,35 @@ def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray]) -> LMMRe
     theta, sigma, n_used = np.full((k, m), np.nan), np.full(m, np.nan), np.zeros(m, dtype=int)
     missing = np.isnan(Y)
     patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
-    with threadpool_limits(1):  # many tiny factorizations: BLAS threads only add overhead
-        _fit_patterns(Y, X, groups, missing, patterns.shape[1], pattern_of.ravel(), coef, stderr, df, theta, sigma, n_used)
+    jobs = []
+    for index in range(patterns.shape[1]):
+        cols = np.flatnonzero(pattern_of.ravel() == index)
+        rows = ~missing[:, cols[0]]
+        if rows.sum() > p + 1:
+            jobs += [(rows, chunk) for chunk in np.array_split(cols, -(-cols.size // CHUNK))]
+    for (rows, chunk), out in zip(jobs, _run_chunks(Y, X, groups, jobs, workers), strict=True):
+        coef[:, chunk], stderr[:, chunk], df[:, chunk], theta[:, chunk], sigma[chunk] = out
+        n_used[chunk] = rows.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / stderr
     pval, log_pval = t_test(tval, df)
     return LMMResult(coef, stderr, tval, pval, log_pval, df, n_used, theta=theta, sigma=sigma)
 
 
-def _fit_patterns(Y, X, groups, missing, n_patterns, pattern_of, coef, stderr, df, theta, sigma, n_used) -> None:  # noqa: ANN001
-    """Fit each group of features that share a missing-value pattern, filling the output arrays in place."""
-    p, k = X.shape[1], len(groups)
-    for index in range(n_patterns):
-        cols = np.flatnonzero(pattern_of == index)
-        rows = ~missing[:, cols[0]]
-        if rows.sum() <= p + 1:
-            continue
+def _fit_chunk(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_fit_pattern` of the columns of ``Y`` (all observed on ``rows``) with one BLAS thread: many tiny
+    factorizations, where threads only add overhead."""
+    with threadpool_limits(1):
         Z, factor = _indicator(groups, rows)
-        out = _fit_pattern(Y[np.ix_(rows, cols)], X[rows], Z, factor, k)
-        coef[:, cols], stderr[:, cols], df[:, cols], theta[:, cols], sigma[cols] = out
-        n_used[cols] = rows.sum()
+        return _fit_pattern(Y[rows], X[rows], Z, factor, len(groups))
+
+
+def _run_chunks(Y, X, groups, jobs, workers: int):  # noqa: ANN001, ANN202
+    """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes."""
+    if workers <= 1 or len(jobs) == 1:
+        return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
+    from osteobiome.parallel import process_pool
+
+    with process_pool(min(workers, len(jobs))) as pool:
+        futures = [pool.submit(_fit_chunk, Y[:, cols], X, groups, rows) for rows, cols in jobs]
+        return [future.result() for future in futures]
