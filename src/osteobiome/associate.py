@@ -111,8 +111,9 @@ def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> 
         raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
     table = table.set_axis(table.index.astype(str), axis=0).set_axis(table.columns.astype(str), axis=1)
     metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
-    non_numeric = [c for c, dtype in table.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
-    if non_numeric:
+    bad_dtypes = [dtype for dtype in set(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    if bad_dtypes:
+        non_numeric = table.columns[table.dtypes.isin(bad_dtypes)]
         raise InputError(f"feature table has non-numeric columns {preview(non_numeric)}; features must be numbers.")
     shared = table.index[table.index.isin(metadata.index)]
     if shared.empty:
@@ -124,7 +125,16 @@ def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> 
         extra = ids.difference(shared)
         if len(extra):
             warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=3)
+    if len(shared) == len(table.index):  # every table sample has metadata: keep the table as it is
+        return table, metadata.loc[shared]
     return table.loc[shared], metadata.loc[shared]
+
+
+def _read_depth(raw: np.ndarray, rows: np.ndarray, opts: Mapping[str, Any]) -> np.ndarray | None:
+    """Reads per sample (of ``rows``) when a two-part model uses depth and the table holds counts; else None."""
+    if opts["model"] != "twopart" or opts["depth_covariate"] == "none" or not np.array_equal(raw, np.round(raw)):
+        return None
+    return raw.sum(axis=1)[rows]
 
 
 def _fit(  # noqa: ANN202
@@ -231,12 +241,12 @@ def run_association(
     transformed = transform(normalized, opts["transform"])
     design = build_design(metadata, fixed, reference, opts["standardize"], preset, random)
 
-    depth = raw.sum(axis=1)[design.rows] if np.array_equal(raw, np.round(raw)) else None  # read counts only
+    depth = _read_depth(raw, design.rows, opts)
     fit = _fit(transformed[design.rows], normalized[design.rows], depth, design, list(random), opts, workers)
     results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
 
     def frame(values: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(values, index=table.index, columns=names)
+        return pd.DataFrame(values, index=table.index, columns=names, copy=False)
 
     return Association(results, frame(filtered), frame(normalized), frame(transformed), design, opts)
 

@@ -58,10 +58,13 @@ def filter_features(
         raise InputError(f"min_prevalence {min_prevalence} must be a fraction between 0 and 1 (e.g. 0.1 for 10%).")
     X = np.asarray(X, dtype=float)
     n = X.shape[0]
-    prevalent = np.sum(np.nan_to_num(X, nan=0.0) > min_abundance, axis=0) > n * min_prevalence
+    prevalent = np.count_nonzero(X > min_abundance, axis=0) > n * min_prevalence  # NaN > a is False
     with np.errstate(invalid="ignore", divide="ignore"):
-        variance = np.nanvar(X, axis=0, ddof=1) if n > 1 else np.zeros(X.shape[1])
-    return prevalent & (np.nan_to_num(variance, nan=-np.inf) > min_variance)
+        if n <= 1:
+            variance = np.zeros(X.shape[1])
+        else:
+            variance = np.nanvar(X, axis=0, ddof=1) if np.isnan(X).any() else X.var(axis=0, ddof=1)
+    return prevalent & (variance > min_variance)  # an all-NaN feature's variance is NaN: not kept
 
 
 def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
@@ -85,7 +88,8 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
     if np.nanmin(X) < 0:
         raise InputError(f"{method} normalization needs non-negative abundances; the table has negative values.")
     if method == "TSS":
-        totals = np.maximum(np.finfo(float).eps, np.nansum(X, axis=1, keepdims=True))
+        totals = np.nansum(X, axis=1, keepdims=True) if np.isnan(X).any() else X.sum(axis=1, keepdims=True)
+        totals = np.maximum(np.finfo(float).eps, totals)
         return X / totals
     if method == "CSS":
         return X / (_css_factors(X) / 1000.0)[:, None]
