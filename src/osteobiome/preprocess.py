@@ -73,7 +73,7 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
     - TSS: x / row total (NaN ignored; an all-zero row stays 0, as vegan's ``decostand('total')``).
     - CLR: ln(x + 1) − mean_j ln(x_j + 1) (per sample; MaAsLin2's ``chemometrics::clr(x + 1)``).
     - CSS: metagenomeSeq cumulative-sum scaling, x / (s_p / 1000) with s_p the sum of counts up to the
-      sample's p-th quantile of non-zero counts and p from ``cumNormStat`` (relative change > 0.1; at least 0.5).
+      sample's p-th quantile of non-zero counts and p from ``cumNormStatFast`` (relative change > 0.1; at least 0.5), as MaAsLin2 calls it.
     - TMM: edgeR trimmed mean of M-values (30% / 5% trims, precision weights), x / (lib · f) · mean(lib · f).
     """
     method = _choice(method, NORMALIZATIONS, "normalization")
@@ -99,7 +99,7 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
 
 
 def _css_quantile(X: np.ndarray) -> float:
-    """metagenomeSeq ``cumNormStat``: the data-driven quantile p for CSS."""
+    """metagenomeSeq ``cumNormStatFast``: the data-driven quantile p for CSS."""
     if np.any(np.sum(X > 0, axis=1) <= 1):
         raise InputError("CSS needs every sample to have at least two non-zero features; drop near-empty samples.")
     reference = np.sort(np.sort(X, axis=1).mean(axis=0))
