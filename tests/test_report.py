@@ -185,6 +185,13 @@ def test_methods_paragraph_states_what_ran():
         assert phrase in text, phrase
 
 
+def test_methods_paragraph_mentions_contributions_only_when_there_are_some():
+    settings = {"rank": "genus", "preset": "maaslin2", "association": {}, "covariates_by_cohort": {"A": ["age"]}}
+    assert "stratified" not in methods_paragraph(settings, {"A": 10}, ["bmd"], 0.1, 0.25, {})
+    text = methods_paragraph(settings, {"A": 10}, ["bmd"], 0.1, 0.25, {}, contributions=3)
+    assert "For the 3 most significant pathways" in text and "genus-stratified rows" in text
+
+
 def test_methods_paragraph_describes_the_calibrated_default():
     assoc = {
         "normalization": "TSS",

@@ -115,6 +115,8 @@ def test_report_shows_the_contribution_table(humann):
     html = (folder / "out/report.html").read_text()
     assert "Genera contributing to the top pathways" in html
     assert "pathways selected by meta-analysis q &lt; 0.25" in html
+    n_pathways = table["pathway"].nunique()
+    assert f"For the {n_pathways} most significant pathway" in html and "genus-stratified rows" in html
 
 
 def test_one_cohort_ranks_by_the_cohort_q(tmp_path):

@@ -23,6 +23,11 @@ REPLICATION = ("sign_agreement", "n_significant", "loo_robust")  # shown when th
 PERMANOVA_COLUMNS = ["Df", "SumOfSqs", "R2", "F", "pval"]
 
 
+def _n_contributing_pathways(results: StudyResults) -> int:
+    table = results.mechanisms.get("contributions")
+    return 0 if table is None else int(table["pathway"].nunique())
+
+
 def render(results: StudyResults, out: str | Path) -> Path:
     """Write ``out/report.html`` and ``out/figures/*.svg|png``; return the report's path."""
     out = Path(out)
@@ -41,6 +46,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
             results.fdr_cohort,
             results.fdr_meta,
             results.versions,
+            contributions=_n_contributing_pathways(results),
         ),
         "top_heatmap": TOP_HEATMAP,
         "css": _asset("report.css"),

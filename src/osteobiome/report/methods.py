@@ -93,8 +93,10 @@ def methods_paragraph(
     fdr_cohort: float,
     fdr_meta: float,
     versions: Mapping[str, str],
+    contributions: int = 0,
 ) -> str:
-    """The Methods paragraph for a run: cohorts (name → n), phenotypes, thresholds and software versions."""
+    """The Methods paragraph for a run: cohorts (name → n), phenotypes, thresholds and software versions;
+    ``contributions``: how many top HUMAnN pathways have a table of contributing genera (0: none)."""
     rank = settings.get("rank") or "feature"
     assoc = dict(settings.get("association", {}))
     preset = settings.get("preset", "default")
@@ -135,6 +137,12 @@ def methods_paragraph(
         parts.append(
             f"Predicted pathway abundances of {_join(settings['pathways'])} went through the same models"
             f"{' and meta-analysis' if meta and len(settings['pathways']) > 1 else ''}."
+        )
+    if contributions:
+        parts.append(
+            f"For the {contributions} most significant pathway{'s' if contributions > 1 else ''} (by q-value, or by "
+            "p-value when none passed the threshold), HUMAnN's genus-stratified rows gave each genus's share of the "
+            "pathway's abundance."
         )
     software = _join(f"{k} {v}" for k, v in versions.items() if k not in ("osteobiome", "python"))
     if software:
