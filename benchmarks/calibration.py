@@ -65,8 +65,10 @@ def choice_text(summary: pd.DataFrame) -> str:
     return f"""### Choice of the default
 
 `default` = MaAsLin3-style **two-part model** (logistic prevalence with weighted augmentation + log2 abundance
-on the samples where the genus is present, joint p-value) with the **median comparison** of the abundance
-coefficient (analytic covariance, no Monte Carlo: `models/compositional.py`) and **BH per variable**. Why:
+on the samples where the genus is present, joint p-value; a genus present in every sample has no prevalence
+model and is judged on its abundance p-value alone, as in MaAsLin3) with the **median comparison** of the
+abundance coefficient (analytic covariance, no Monte Carlo: `models/compositional.py`) and **BH per
+variable**. Why:
 
 1. *FDR under closure.* When markers move, every other genus moves in relative abundance. Without a
    compositional correction the phenotype's FDR exceeds q at large effects (n = {big}, 1 log2 FC per SD:
