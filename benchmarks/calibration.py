@@ -88,7 +88,7 @@ variable**. Why:
 Limits, read before quoting a cell: at effects ≤ 0.25 every method finds < 15% of the markers and the FDR of
 a run is mostly 0 or 1 (one false, no true discovery), so those cells have standard errors ≈ 0.05 at 40
 seeds. Recall below MaAsLin2's at q = 0.1 ({deficit or "none"}): ~1 marker of the 160 implanted over
-the seeds, at effects where both find < 5%. n = 500 uses all
+the seeds, at effects where both find < 5% (why, and what was tried: § calibration diagnosis). n = 500 uses all
 278 samples plus 222 drawn again, counts re-drawn at implantation (pseudo-replicates). With random effects
 the two-part model is not available yet: `associate` warns and fits linear mixed models (with the median
 comparison). `--preset maaslin2` gives MaAsLin2's behaviour exactly.

@@ -7,13 +7,16 @@ A. *Is the median comparison's standard error right?* One implanted data set (n 
    ``beta_j - median`` against the mean estimated SE, and the rejection rates at 0.05 / 0.01. Estimators: the
    default (:func:`osteobiome.models.compositional.median_contrast`, uniform weights on the central half) and
    the alternative examined here, the Bahadur representation of the sample median (below), unweighted and
-   with weights ``1/s_l`` (precision-weighted median).
+   with weights ``1/s_l`` (precision-weighted median); and the default fed with HC3 per-sample terms
+   (``variance="HC3"``) instead of the classical residual ones.
 B. *What does an exactly calibrated BH give on the null phenotype?* ``E[V]`` and ``P(V >= 1)`` for ``m``
    independent uniform p-values at q = 0.1 (Monte Carlo).
-C. *Expected criteria on fresh seeds* (not the standard grid's): per run the two parts' p-values and the
+C. *Criteria per estimator*: per run the two parts' p-values and the
    centred abundance p-values of every estimator, BH per run, recall / FDR / null false discoveries per
-   (n, effect), against the ``maaslin2`` preset; variants ``+c`` drop the prevalence part of genera present
-   in every sample (what the default does now, as MaAsLin3).
+   (n, effect), against the ``maaslin2`` preset, on fresh seeds and on the standard grid's seeds. Variants
+   ``+c`` have no prevalence part for genera present in every sample (what the two-part model does now, as
+   MaAsLin3); without ``+c`` that part has p = 1 (what the augmented fit of a constant gave before), which
+   doubles the joint p-value; ``+epv10`` / ``+epv40`` also drop it below 10 / 40 absent (or present) samples.
 
 Bahadur alternative. For the sample (weighted) median ``M`` of coefficients ``beta_l`` with SEs ``s_l``,
 correlation ``rho_jl`` and weights ``w_l``: ``M - theta ~ sum_l w_l (1/2 - 1{beta_l <= theta}) / D`` with
@@ -110,23 +113,27 @@ def se_calibration(template: C.Template, draws: int, n: int = 278, seed: int = 0
     log_abundance = log2_nonzero(run.normalized.to_numpy()[run.design.rows])
     weights = np.array([C.PHENOTYPE_WEIGHTS[c] for c in ("age", "bmi", "sex")])
     redraw = np.random.default_rng(1)
-    coef = {k: [] for k in ESTIMATORS}
-    se = {k: [] for k in ESTIMATORS}
+    names = [*ESTIMATORS, "default, HC3 terms"]
+    coef = {k: [] for k in names}
+    se = {k: [] for k in names}
     raw = []
     for _ in range(draws):
         y = X[:, 2:] @ weights + redraw.normal(size=n)
         X[:, 1] = (y - y.mean()) / y.std(ddof=1)
-        fit = fit_abundance(log_abundance, X)
+        fit = fit_abundance(log_abundance, X, influence=True)
         raw.append(fit.coef[1])
         U = comp.residual_influence(fit.stderr[1], fit.resid)
         for name, estimator in ESTIMATORS.items():
             test = estimator(fit.coef[1], U, fit.df)
             coef[name].append(test.coef)
             se[name].append(test.stderr)
+        test = comp.median_contrast(fit.coef[1], fit.influence[1], fit.df)  # HC3 per-sample terms
+        coef["default, HC3 terms"].append(test.coef)
+        se["default, HC3 terms"].append(test.stderr)
     rows = []
     features = run.normalized.columns
     precise = features[np.argmin(np.std(raw, axis=0))]
-    for name in ESTIMATORS:
+    for name in names:
         c, s = np.array(coef[name]), np.array(se[name])
         ratio = np.sqrt(np.mean(s**2, axis=0)) / np.std(c, axis=0)
         pval = 2.0 * stats.t.sf(np.abs(c / s), fit.df)
@@ -188,6 +195,8 @@ def _one(template: C.Template, n: int, seed: int) -> pd.DataFrame:
                 "draw": draw,
                 "feature": names,
                 "marker": names.isin(truth.index),
+                "n_samples": len(metadata),
+                "n_present": ab.n_used,
                 "everywhere": ab.n_used == len(metadata),
                 "p_prevalence": pr.pval[1],
                 "q_maaslin2": m2.reindex(names).to_numpy(),
@@ -200,33 +209,71 @@ def _one(template: C.Template, n: int, seed: int) -> pd.DataFrame:
     return pd.concat(out)
 
 
-def expected_criteria(template: C.Template, seeds: range, workers: int) -> pd.DataFrame:
+def collect(template: C.Template, seeds: range, workers: int) -> pd.DataFrame:
+    """Per-genus p-values of every run of ``seeds`` (all n, null draws and effects)."""
     tasks = [(n, s) for n in GRID.sizes for s in seeds]
     with process_pool(workers) as pool:
         parts = list(pool.map(_one, [template] * len(tasks), *zip(*tasks, strict=True)))
-    data = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)
+
+
+def method_qvalues(data: pd.DataFrame) -> dict[str, np.ndarray]:
+    """q-values (BH per run) of maaslin2 and of every estimator without / with ``+c``; for the default also
+    with the prevalence part dropped below 10 or 10 x (coefficients - 1) = 40 events (``+epv``)."""
     run_id = data.groupby(["n", "seed", "effect", "draw"]).ngroup().to_numpy()
+    minority = np.minimum(data["n_present"], data["n_samples"] - data["n_present"])
     qvals = {"maaslin2": data["q_maaslin2"].to_numpy()}
+    prevalence = {
+        "": data["p_prevalence"].mask(data["everywhere"], 1.0),
+        "+c": data["p_prevalence"],
+        "+c+epv10": data["p_prevalence"].where(minority >= 10),
+        "+c+epv40": data["p_prevalence"].where(minority >= 10 * (len(FIXED))),
+    }
     for name in ESTIMATORS:
-        for suffix, prevalence in (
-            ("", data["p_prevalence"]),
-            ("+c", data["p_prevalence"].mask(data["everywhere"])),
-        ):
-            joint = joint_pvalue(data[f"p_{name}"].to_numpy(), prevalence.to_numpy())
+        for suffix, p_prev in prevalence.items():
+            if "epv" in suffix and name != "default":
+                continue
+            joint = joint_pvalue(data[f"p_{name}"].to_numpy(), p_prev.to_numpy())
             qvals[name + suffix] = adjust_grouped(joint, run_id, "BH", "per-variable")
-    rows = []
-    for method, q in qvals.items():
-        found = np.nan_to_num(q, nan=1.0) <= Q
-        per_run = data.assign(found=found, true=found & data["marker"]).groupby(
-            ["n", "effect", "seed", "draw"]
+    return qvals
+
+
+def report(data: pd.DataFrame, label: str) -> None:
+    """Print recall / FDR per cell, null false discoveries and P(V >= 1), and who finds what."""
+    qvals = method_qvalues(data)
+    found = {m: np.nan_to_num(q, nan=1.0) <= Q for m, q in qvals.items()}
+    small = (data["effect"] > 0) & (data["effect"] <= 0.25) & data["marker"]
+    for a, b in (("maaslin2", "default+c"), ("default+c", "maaslin2")):
+        only = data.loc[small & found[a] & ~found[b], "feature"].value_counts()
+        print(
+            f"markers at effects <= 0.25 found by {a}, missed by {b}: {only.sum()} ({only.head(4).to_dict()})"
         )
+    prevalence_won = data["p_prevalence"] < data["p_default"]
+    hits = found["default+c"]
+    print(
+        "default+c discoveries decided by the prevalence part: "
+        f"{int((hits & data['marker'] & prevalence_won).sum())} of {int((hits & data['marker']).sum())} true, "
+        f"{int((hits & ~data['marker'] & prevalence_won).sum())} of {int((hits & ~data['marker']).sum())} false"
+    )
+    rows = []
+    for method, hit in found.items():
+        per_run = data.assign(found=hit, true=hit & data["marker"]).groupby(["n", "effect", "seed", "draw"])
         agg = per_run.agg(found=("found", "sum"), true=("true", "sum"), markers=("marker", "sum"))
         agg["fdr"] = (agg["found"] - agg["true"]) / agg["found"].clip(lower=1)
         agg["recall"] = agg["true"] / agg["markers"].replace(0, np.nan)
         agg["false"] = agg["found"] - agg["true"]
-        cell = agg.groupby(["n", "effect"]).mean()
-        rows.append(cell[["recall", "fdr", "false"]].assign(method=method).reset_index())
-    return pd.concat(rows)
+        agg["any_false"] = agg["false"] > 0
+        rows.append(agg.groupby(["n", "effect"]).mean().assign(method=method).reset_index())
+    crit = pd.concat(rows)
+    print(f"\nC. criteria at q = {Q}, {label}")
+    for metric in ("recall", "fdr"):
+        table = crit[crit.effect > 0].pivot_table(index="method", columns=["n", "effect"], values=metric)
+        print(f"\n{metric}\n{table.round(4).to_string()}")
+    null = crit[crit.effect == 0]
+    table = null.pivot_table(index="method", columns="n", values="false")
+    table["all"] = table.mean(axis=1)
+    table["P(V>=1) all"] = null.groupby("method")["any_false"].mean()
+    print(f"\nnull phenotype: false discoveries per run, and P(V >= 1)\n{table.round(3).to_string()}")
 
 
 def main(seeds: int = 100, draws: int = 2000, workers: int = 2) -> None:
@@ -238,16 +285,14 @@ def main(seeds: int = 100, draws: int = 2000, workers: int = 2) -> None:
     print(se_calibration(template, draws).round(3).to_string(index=False))
     e_v, p_any = calibrated_bh_null(m=47)
     print(
-        f"\nB. exactly calibrated BH, 47 independent null p-values, q = {Q}: E[V] = {e_v:.3f}, P(V >= 1) = {p_any:.3f}"
+        f"\nB. exactly calibrated BH, 47 independent null p-values, q = {Q}: "
+        f"E[V] = {e_v:.3f}, P(V >= 1) = {p_any:.3f}\n"
     )
-    crit = expected_criteria(template, range(40, 40 + seeds), workers)
-    print(f"\nC. expected criteria at q = {Q} over seeds 40..{39 + seeds} (not the standard grid's)")
-    for metric in ("recall", "fdr"):
-        table = crit[crit.effect > 0].pivot_table(index="method", columns=["n", "effect"], values=metric)
-        print(f"\n{metric}\n{table.round(4).to_string()}")
-    null = crit[crit.effect == 0].pivot_table(index="method", columns="n", values="false")
-    null["all"] = null.mean(axis=1)
-    print(f"\nnull false discoveries per run\n{null.round(3).to_string()}")
+    report(
+        collect(template, range(40, 40 + seeds), workers), f"fresh seeds 40..{39 + seeds} (expected values)"
+    )
+    print()
+    report(collect(template, range(GRID.seeds), workers), f"the standard grid's seeds 0..{GRID.seeds - 1}")
     print(f"\n{time.perf_counter() - start:.0f} s wall")
 
 

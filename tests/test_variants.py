@@ -110,6 +110,8 @@ def test_two_part_feature_in_every_sample_is_judged_on_abundance_alone():
     assert np.all(np.isnan(fit.extra["pval.prevalence"][:, 0]))
     np.testing.assert_array_equal(fit.pval[:, 0], fit.extra["pval.abundance"][:, 0])  # no Beta(1, 2) penalty
     assert np.all(np.isfinite(fit.extra["pval.prevalence"][1, 1:]))
+    plain = fit_two_part(rel, X, "none")  # joint p-value = the OLS p-value of log2 abundance
+    np.testing.assert_allclose(plain.pval[:, 0], sm.OLS(np.log2(rel[:, 0]), X).fit().pvalues, rtol=1e-8)
 
 
 def test_two_part_median_ignores_a_per_sample_load_change():
