@@ -65,8 +65,10 @@ def choice_text(summary: pd.DataFrame) -> str:
     return f"""### Choice of the default
 
 `default` = MaAsLin3-style **two-part model** (logistic prevalence with weighted augmentation + log2 abundance
-on the samples where the genus is present, joint p-value) with the **median comparison** of the abundance
-coefficient (analytic covariance, no Monte Carlo: `models/compositional.py`) and **BH per variable**. Why:
+on the samples where the genus is present, joint p-value; a genus present in every sample has no prevalence
+model and is judged on its abundance p-value alone, as in MaAsLin3) with the **median comparison** of the
+abundance coefficient (analytic covariance, no Monte Carlo: `models/compositional.py`) and **BH per
+variable**. Why:
 
 1. *FDR under closure.* When markers move, every other genus moves in relative abundance. Without a
    compositional correction the phenotype's FDR exceeds q at large effects (n = {big}, 1 log2 FC per SD:
@@ -86,7 +88,7 @@ coefficient (analytic covariance, no Monte Carlo: `models/compositional.py`) and
 Limits, read before quoting a cell: at effects ≤ 0.25 every method finds < 15% of the markers and the FDR of
 a run is mostly 0 or 1 (one false, no true discovery), so those cells have standard errors ≈ 0.05 at 40
 seeds. Recall below MaAsLin2's at q = 0.1 ({deficit or "none"}): ~1 marker of the 160 implanted over
-the seeds, at effects where both find < 5%. n = 500 uses all
+the seeds, at effects where both find < 5% (why, and what was tried: § calibration diagnosis). n = 500 uses all
 278 samples plus 222 drawn again, counts re-drawn at implantation (pseudo-replicates). With random effects
 the two-part model is not available yet: `associate` warns and fits linear mixed models (with the median
 comparison). `--preset maaslin2` gives MaAsLin2's behaviour exactly.

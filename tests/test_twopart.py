@@ -47,6 +47,23 @@ def test_complete_separation_is_finite_with_augmentation_and_nan_without():
     assert np.all(np.isnan(fit_prevalence(present, X, augment=False).coef))
 
 
+def test_constant_presence_has_no_prevalence_model_as_maaslin3():
+    rng = np.random.default_rng(5)
+    X = _design(rng, 70)
+    present = rng.random((70, 3)) < 0.5
+    present[:, 0] = True  # in every sample
+    present[:, 1] = False  # in none
+    fit = fit_prevalence(present, X, augment=True, influence=True)
+    assert np.all(np.isnan(fit.pval[:, :2])) and np.all(np.isnan(fit.coef[:, :2]))
+    assert np.all(fit.influence[:, :, :2] == 0.0)
+    # the other features are untouched: the same fit as on their own
+    alone = fit_prevalence(present[:, 2:], X, augment=True)
+    np.testing.assert_allclose(fit.coef[:, 2], alone.coef[:, 0], rtol=1e-12)
+    # one absence is enough for a prevalence model again
+    present[0, 0] = False
+    assert np.all(np.isfinite(fit_prevalence(present, X, augment=True).pval[:, 0]))
+
+
 def test_abundance_on_present_samples_matches_per_feature_ols():
     rng = np.random.default_rng(8)
     n, m = 90, 5

@@ -102,6 +102,18 @@ def test_two_part_reports_both_parts_and_their_joint_p():
     assert np.all(fit.n_used == X.shape[0])
 
 
+def test_two_part_feature_in_every_sample_is_judged_on_abundance_alone():
+    X, rel = _relative(3)
+    rel = rel.copy()
+    rel[:, 0] = np.random.default_rng(3).uniform(0.05, 0.2, X.shape[0])  # present everywhere
+    fit = fit_two_part(rel, X, "median")
+    assert np.all(np.isnan(fit.extra["pval.prevalence"][:, 0]))
+    np.testing.assert_array_equal(fit.pval[:, 0], fit.extra["pval.abundance"][:, 0])  # no Beta(1, 2) penalty
+    assert np.all(np.isfinite(fit.extra["pval.prevalence"][1, 1:]))
+    plain = fit_two_part(rel, X, "none")  # joint p-value = the OLS p-value of log2 abundance
+    np.testing.assert_allclose(plain.pval[:, 0], sm.OLS(np.log2(rel[:, 0]), X).fit().pvalues, rtol=1e-8)
+
+
 def test_two_part_median_ignores_a_per_sample_load_change():
     X, rel = _relative(5)
     loaded = rel * 2.0 ** (0.8 * X[:, [1]])  # every feature's absolute load moves with the exposure

@@ -35,9 +35,10 @@ DENSE_COPIES = 6
 # feature on log2 TSS with half-minimum zeros, BH pooled over every coefficient of the call).
 # ``default`` was chosen by the calibration benchmark (issue 9; ``osteobiome benchmark calibration``, numbers in
 # benchmarks/RESULTS.md § calibration): a MaAsLin3-style two-part model (logistic prevalence with weighted
-# augmentation + log2 abundance on the samples where the feature is present, joint p-value), the abundance
-# coefficient compared with the median coefficient of the same variable (compositional correction, analytic
-# covariance, no Monte Carlo), BH per variable. On Twins implantations (q = 0.1) it has 1.7x MaAsLin2's recall at
+# augmentation + log2 abundance on the samples where the feature is present, joint p-value; no prevalence model
+# for a feature present in every sample, as MaAsLin3), the abundance coefficient compared with the median
+# coefficient of the same variable (compositional correction, analytic covariance, no Monte Carlo), BH per
+# variable. On Twins implantations (q = 0.1) it has 1.7x MaAsLin2's recall at
 # effects >= 0.5 log2 FC per SD, the least biased effect sizes (-0.14 vs -0.41 at 1 log2 FC per SD), and keeps the
 # phenotype's FDR <= 0.10 where MaAsLin2 and the uncorrected models lose it to compositional closure (n = 500,
 # 1 log2 FC per SD: 0.096 vs 0.197).

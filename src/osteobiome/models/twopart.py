@@ -8,6 +8,10 @@ of the data with the response set to 1 and to 0, each row weighted ``k / (2n)`` 
 coefficients). Those 3n weighted rows have the same log-likelihood as the n original rows with weight
 ``1 + k/n`` and the fractional response ``(y + k/(2n)) / (1 + k/n)``, which is what is fitted here;
 standard errors are ``sqrt(diag(I^-1))`` of that weighted fit (as R's ``glm`` reports them), Wald z tests.
+A feature present in every sample (or in none) has no prevalence model: augmentation would make its
+coefficients estimable (all 0, p = 1) although the data hold no information on them, and the joint p-value
+below would then double the abundance p-value for nothing. As MaAsLin3 (``length(unique(expr)) < 2`` -> NA,
+joint p-value = the other part's), its prevalence part is NaN.
 
 Abundance. ``log2 y_ij = x_i' b_j + e_ij`` on samples with ``y_ij > 0``: per feature its own rows, stacked
 as masked least squares ``b_j = (X' M_j X)^-1 X' M_j y_j``, df ``n_j - p``, classical t tests. The residuals
@@ -97,8 +101,8 @@ def fit_prevalence(
     """Logistic regression of presence (n × m, bool) on the design ``X`` (n × p, with intercept column 0).
 
     ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton steps are taken only for
-    the features not yet converged. Features whose iterations do not converge, or whose information matrix
-    is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
+    the features not yet converged. Features present in all samples or in none, whose iterations do not
+    converge, or whose information matrix is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(present, dtype=float)
@@ -125,7 +129,8 @@ def fit_prevalence(
                 break
     prob = special.expit(X @ np.nan_to_num(beta))
     inv, good = _batched_inverse(_grams(outer, weight * prob * (1.0 - prob), p))
-    valid = converged & good & np.all(np.isfinite(beta), axis=0)
+    varies = np.any(y != y[:1], axis=0)
+    valid = varies & converged & good & np.all(np.isfinite(beta), axis=0)
     coef = np.where(valid, beta, np.nan)
     stderr = np.where(valid, np.sqrt(np.einsum("mii->im", inv)), np.nan)
     pval = 2.0 * stats.norm.sf(np.abs(coef / stderr))

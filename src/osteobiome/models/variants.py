@@ -198,7 +198,8 @@ def describe(options: dict) -> str:
             "with a two-part model (as MaAsLin3): a logistic regression of presence, with weighted data "
             "augmentation against separation, and a linear regression of log2 relative abundance (total-sum "
             "scaling) on the samples where the feature was present; the two p-values were combined as "
-            "1 - (1 - min(p_abundance, p_prevalence))^2"
+            "1 - (1 - min(p_abundance, p_prevalence))^2 (a feature present in every sample has no presence model "
+            "and was tested on its abundance alone, as in MaAsLin3)"
         )
         if options["depth_covariate"] != "none":
             parts = "both parts" if options["depth_covariate"] == "both" else "the presence part"
