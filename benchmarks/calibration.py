@@ -1,6 +1,6 @@
 """Calibration benchmark of the association presets on the Twins template (issue 9).
 
-Runs the standard grid (effects 0.1, 0.25, 0.5, 1 log2 FC per SD; n = 150, 278, 500; 40 seeds, 3 null
+Runs the standard grid (effects 0.1, 0.25, 0.5, 1 log2 FC per SD; n = 150, 278, 500; 100 seeds, 3 null
 phenotypes per seed; q = 0.05, 0.1, 0.25; every candidate of :data:`osteobiome.calibration.CANDIDATES`), prints the wall time and each method's
 fitting time relative to the ``maaslin2`` preset, writes ``benchmarks/results/calibration_summary.tsv`` and
 ``benchmarks/results/calibration.png`` and replaces the ``## calibration`` section of ``RESULTS.md``.
@@ -95,7 +95,7 @@ comparison). `--preset maaslin2` gives MaAsLin2's behaviour exactly.
 """
 
 
-def main(workers: int = 2, seeds: int = 40) -> None:
+def main(workers: int = 2, seeds: int = calibration.STANDARD.seeds) -> None:
     grid = replace(calibration.STANDARD, seeds=seeds)
     template = calibration.load_template(TWINS)
     start = time.perf_counter()

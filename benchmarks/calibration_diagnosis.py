@@ -289,7 +289,8 @@ def main(seeds: int = 100, draws: int = 2000, workers: int = 2) -> None:
         f"E[V] = {e_v:.3f}, P(V >= 1) = {p_any:.3f}\n"
     )
     report(
-        collect(template, range(40, 40 + seeds), workers), f"fresh seeds 40..{39 + seeds} (expected values)"
+        collect(template, range(GRID.seeds, GRID.seeds + seeds), workers),
+        f"fresh seeds {GRID.seeds}..{GRID.seeds + seeds - 1} (expected values)",
     )
     print()
     report(collect(template, range(GRID.seeds), workers), f"the standard grid's seeds 0..{GRID.seeds - 1}")

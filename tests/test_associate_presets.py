@@ -28,10 +28,15 @@ def data():
 def test_default_is_the_calibrated_two_part_model(data):
     table, metadata = data
     assert PRESETS["default"]["model"] == "twopart" and PRESETS["default"]["compositional"] == "median"
+    assert PRESETS["default"]["joint"] == "cauchy"
     out = associate(table, metadata, ["age", "bmi"])
     extra = ["pval.abundance", "coef.prevalence", "stderr.prevalence", "pval.prevalence", "N.present"]
     assert list(out.columns[-5:]) == extra
-    np.testing.assert_allclose(out["pval"], joint_pvalue(out["pval.abundance"], out["pval.prevalence"]))
+    present = out["N.present"] / out["N.used"]
+    expected = joint_pvalue(out["pval.abundance"], out["pval.prevalence"], "cauchy", present)
+    np.testing.assert_allclose(out["pval"], expected, rtol=1e-12)
+    beta = associate(table, metadata, ["age", "bmi"], joint="beta")
+    np.testing.assert_allclose(beta["pval"], joint_pvalue(beta["pval.abundance"], beta["pval.prevalence"]), rtol=1e-12)
     age = out[out["metadata"] == "age"].set_index("feature")
     assert age.loc["g0", "coef"] > 0 and age.loc["g0", "qval"] < 0.05
     # the median comparison centres the abundance coefficients of each variable
@@ -74,6 +79,8 @@ def test_option_errors(data):
         associate(table, metadata, ["age"], normalization="CLR", transform="NONE")
     with pytest.raises(InputError, match="variance"):
         associate(table, metadata, ["age"], variance="HC0")
+    with pytest.raises(InputError, match="option joint='fisher' is not known; use one of beta, cauchy"):
+        associate(table, metadata, ["age"], joint="fisher")
 
 
 def test_methods_paragraph_of_the_presets():
@@ -84,6 +91,8 @@ def test_methods_paragraph_of_the_presets():
     assert (
         "two-part model" in default and "median coefficient" in default and "within each variable" in default
     )
+    assert "Cauchy combination" in default and "1 - (1 - min" not in default
+    assert "1 - (1 - min" in describe(resolve_options("default", {"joint": "beta"}))
     maaslin2 = describe(resolve_options("maaslin2", {}))
     assert "log2 TSS-normalized" in maaslin2 and "over all coefficients together" in maaslin2
     assert "more than 10% of samples" in maaslin2 and "median" not in maaslin2

@@ -201,6 +201,7 @@ def test_methods_paragraph_describes_the_calibrated_default():
         "compositional": "median",
         "compositional_prevalence": True,
         "depth_covariate": "prevalence",
+        "joint": "cauchy",
         "correction": "BH",
         "fdr_scope": "per-variable",
     }
@@ -219,6 +220,7 @@ def test_methods_paragraph_describes_the_calibrated_default():
         "median coefficient",
         "prevalence part too",
         "log read depth",
+        "Cauchy combination test weighted by the fraction",
         "per phenotype",
     ):
         assert phrase in text, phrase

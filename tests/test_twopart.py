@@ -101,6 +101,31 @@ def test_joint_pvalue_is_beta_1_2_of_the_minimum_with_fallback():
     assert np.isnan(got[3])
 
 
+def test_cauchy_joint_pvalue_weights_by_presence():
+    # equal p-values combine to themselves (any weights); NaN parts fall back to the other part
+    p = np.array([0.3, 1e-4, 1e-200])
+    np.testing.assert_allclose(joint_pvalue(p, p, "cauchy", np.array([0.2, 0.5, 0.9])), p, rtol=1e-9)
+    got = joint_pvalue(np.array([0.02, np.nan]), np.array([np.nan, 0.04]), "cauchy", np.array([0.5, 0.5]))
+    np.testing.assert_allclose(got, [0.02, 0.04])
+    # by hand: w = 1 / (2 - 0.75) = 0.8; T = w cot(pa π) + (1 - w) cot(pp π); p = 1/2 - arctan(T)/π
+    pa, pp = 0.01, 0.6
+    stat = 0.8 / np.tan(pa * np.pi) + 0.2 / np.tan(pp * np.pi)
+    got = joint_pvalue(np.array([pa]), np.array([pp]), "cauchy", np.array([0.75]))
+    np.testing.assert_allclose(got, 0.5 - np.arctan(stat) / np.pi, rtol=1e-12)
+    # a tiny abundance p-value is divided by its weight, not doubled as by the Beta(1, 2) rule
+    tiny = joint_pvalue(np.array([1e-30]), np.array([0.5]), "cauchy", np.array([0.9]))
+    np.testing.assert_allclose(tiny, 1e-30 * (2 - 0.9), rtol=1e-6)
+
+
+def test_cauchy_joint_pvalue_is_calibrated_for_independent_null_parts():
+    rng = np.random.default_rng(0)
+    pa, pp = rng.uniform(size=(2, 400_000))
+    present = rng.uniform(0.1, 0.95, size=pa.size)
+    joint = joint_pvalue(pa, pp, "cauchy", present)
+    for alpha in (0.05, 0.01, 0.001):
+        assert abs(np.mean(joint <= alpha) / alpha - 1) < 0.1, alpha
+
+
 def test_prevalence_influence_gram_is_the_sandwich_covariance():
     rng = np.random.default_rng(12)
     X = _design(rng, 200)

@@ -14,6 +14,8 @@ Options (columns of the presets table in :mod:`osteobiome.associate`):
   borrowed from the per-sample score contributions, z tests).
 - ``depth_covariate`` (``twopart``): ``"none"``, ``"prevalence"`` or ``"both"``: adjust the prevalence (and
   abundance) part for log read depth when the input holds counts.
+- ``joint`` (``twopart``): ``"beta"`` (MaAsLin3's ``1 - (1 - min p)^2``) or ``"cauchy"`` (presence-weighted
+  Cauchy combination): :func:`osteobiome.models.twopart.joint_pvalue`.
 
 Every function returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
 columns) plus ``extra``: additional per-coefficient arrays reported as extra result columns.
@@ -36,6 +38,7 @@ MODELS = ("lm", "twopart")
 VARIANCES = ("classical", "HC3")
 COMPOSITIONAL = ("none", "median", "linda")
 DEPTH_COVARIATE = ("none", "prevalence", "both")
+JOINT = ("beta", "cauchy")
 MIN_FEATURES = 10
 
 
@@ -46,9 +49,12 @@ class VariantFit(LMResult):
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def check_options(model: str, variance: str, compositional: str, depth_covariate: str = "none") -> None:
+def check_options(
+    model: str, variance: str, compositional: str, depth_covariate: str = "none", joint: str = "beta"
+) -> None:
     """InputError naming the option when a value is unknown."""
     for name, value, allowed in (
+        ("joint", joint, JOINT),
         ("model", model, MODELS),
         ("variance", variance, VARIANCES),
         ("compositional", compositional, COMPOSITIONAL),
@@ -136,6 +142,7 @@ def fit_two_part(
     depth: np.ndarray | None = None,
     depth_covariate: str = "none",
     variance: str = "HC3",
+    joint: str = "beta",
 ) -> VariantFit:
     """Two-part model of ``relative`` abundances (n × m, rows of ``X``). ``coef``/``stderr`` are the abundance
     part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts.
@@ -187,7 +194,9 @@ def fit_two_part(
         "N.present": np.broadcast_to(abundance.n_used, coef.shape),
     }
     n_used = np.full(relative.shape[1], X.shape[0])
-    return _with_tests(coef, stderr, joint_pvalue(p_abund, p_prev), abundance.df, n_used, extra)
+    present = abundance.n_used / relative.shape[0]
+    pval = joint_pvalue(p_abund, p_prev, joint, np.broadcast_to(present, coef.shape))
+    return _with_tests(coef, stderr, pval, abundance.df, n_used, extra)
 
 
 def describe(options: dict) -> str:
@@ -197,9 +206,15 @@ def describe(options: dict) -> str:
         model = (
             "with a two-part model (as MaAsLin3): a logistic regression of presence, with weighted data "
             "augmentation against separation, and a linear regression of log2 relative abundance (total-sum "
-            "scaling) on the samples where the feature was present; the two p-values were combined as "
-            "1 - (1 - min(p_abundance, p_prevalence))^2 (a feature present in every sample has no presence model "
-            "and was tested on its abundance alone, as in MaAsLin3)"
+            "scaling) on the samples where the feature was present; "
+            + (
+                "the two p-values were combined by a Cauchy combination test weighted by the fraction π of samples "
+                "where the feature was present (weights 1/(2 − π) for abundance, (1 − π)/(2 − π) for presence)"
+                if options.get("joint") == "cauchy"
+                else "the two p-values were combined as 1 - (1 - min(p_abundance, p_prevalence))^2"
+            )
+            + " (a feature present in every sample has no presence model and was tested on its abundance alone, "
+            "as in MaAsLin3)"
         )
         if options["depth_covariate"] != "none":
             parts = "both parts" if options["depth_covariate"] == "both" else "the presence part"

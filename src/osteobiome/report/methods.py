@@ -42,6 +42,13 @@ COMPOSITIONAL = {
     ),
     "linda": "abundance coefficients were corrected for compositional bias by the mode of their distribution (LinDA)",
 }
+JOINT = {
+    "cauchy": (
+        "the two parts' p-values were joined by a Cauchy combination test weighted by the fraction π of samples in "
+        "which the feature is present (1/(2 − π) for abundance, (1 − π)/(2 − π) for presence)"
+    ),
+    "beta": "the two parts' p-values were joined as 1 − (1 − min p)² (MaAsLin3)",
+}
 DEPTH = {
     "prevalence": "log read depth was added as a covariate of the prevalence part",
     "both": "log read depth was added as a covariate of both parts",
@@ -211,6 +218,8 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str, settings_mode
             text += ", for the prevalence part too"
     if assoc.get("depth_covariate") in DEPTH:
         text += f"; {DEPTH[assoc['depth_covariate']]}"
+    if model == "TWOPART" and assoc.get("joint") in JOINT:
+        text += f"; {JOINT[assoc['joint']]}"
     return text + "."
 
 
