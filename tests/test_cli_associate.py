@@ -60,6 +60,7 @@ def test_rank_random_and_reference(files, tmp_path):
         (["--fixed", "age", "--rank", "genus"], "--rank needs --taxonomy"),
         (["--fixed", "age", "--normalization", "CLR"], "cannot follow normalization CLR"),
         (["--fixed", "age", "--model", "glm"], "option model='glm' is not known"),
+        (["--fixed", "age", "--joint", "fisher"], "option joint='fisher' is not known"),
     ],
 )
 def test_errors_are_one_line_exit_2(files, tmp_path, capsys, extra, message):

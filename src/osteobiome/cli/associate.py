@@ -68,6 +68,9 @@ def associate(
     model: str | None = typer.Option(None, "--model", help="lm (one linear model per feature) or twopart (prevalence + abundance where present)."),
     compositional: str | None = typer.Option(None, "--compositional", help="none, median (test against the median coefficient) or linda."),
     variance: str | None = typer.Option(None, "--variance", help="classical or HC3 (robust)."),
+    joint: str | None = typer.Option(
+        None, "--joint", help="Two-part p-value: cauchy (presence-weighted Cauchy combination) or beta (MaAsLin3's)."
+    ),
     preset: str = typer.Option(
         "default",
         "--preset",
@@ -92,6 +95,7 @@ def associate(
         "model": model,
         "compositional": compositional,
         "variance": variance,
+        "joint": joint,
     }
     terms = [name.strip() for name in fixed.split(",") if name.strip()]
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
