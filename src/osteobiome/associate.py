@@ -277,7 +277,8 @@ def associate(
     ``options`` override the preset: normalization, transform, min_abundance, min_prevalence (fraction),
     min_variance, standardize, correction, fdr_scope (``all`` | ``per-variable``), max_significance, model
     (``lm`` | ``twopart``), variance (``classical`` | ``HC3``), compositional (``none`` | ``median`` |
-    ``linda``), compositional_prevalence, depth_covariate (``none`` | ``prevalence`` | ``both``). With
+    ``linda``), compositional_prevalence, depth_covariate (``none`` | ``prevalence`` | ``both``), joint
+    (``cauchy`` | ``beta``: how the two-part model's p-values are combined). With
     ``model='twopart'`` (the default preset) ``coef``/``stderr`` are the abundance part's, ``pval`` is the
     joint p-value, and the columns ``pval.abundance coef.prevalence stderr.prevalence pval.prevalence
     N.present`` are added.
