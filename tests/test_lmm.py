@@ -59,3 +59,11 @@ def test_workers_give_the_same_fits_as_one_process():
     for name in ("coef", "stderr", "df", "pval", "theta", "sigma", "n_used"):
         np.testing.assert_array_equal(getattr(two, name), getattr(one, name), err_msg=name)
     assert one.n_used.min() == y.size - 1 and np.all(np.isfinite(one.pval))
+
+
+def test_no_fittable_feature_with_workers_gives_nan_not_an_error():
+    y, X, g = balanced(seed=4)
+    Y = np.full((y.size, 3), np.nan)
+    Y[:3] = 1.0  # 3 observed rows for 3 coefficients: nothing can be fitted
+    result = fit_lmm(Y, X, [g], workers=2)
+    assert np.isnan(result.pval).all() and result.n_used.tolist() == [0, 0, 0]

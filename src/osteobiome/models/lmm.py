@@ -284,7 +284,7 @@ def _fit_chunk(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], rows:
 
 def _run_chunks(Y, X, groups, jobs, workers: int):  # noqa: ANN001, ANN202
     """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes."""
-    if workers <= 1 or len(jobs) == 1:
+    if workers <= 1 or len(jobs) <= 1:
         return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
     from osteobiome.parallel import process_pool
 
