@@ -85,18 +85,22 @@ def test_option_errors(data):
 
 def test_methods_paragraph_of_the_presets():
     from osteobiome.associate import resolve_options
-    from osteobiome.models.variants import describe
+    from osteobiome.report.methods import methods_paragraph
 
-    default = describe(resolve_options("default", {}))
-    assert (
-        "two-part model" in default and "median coefficient" in default and "within each variable" in default
-    )
-    assert "Cauchy combination" in default and "1 - (1 - min" not in default
-    assert "1 - (1 - min" in describe(resolve_options("default", {"joint": "beta"}))
-    maaslin2 = describe(resolve_options("maaslin2", {}))
-    assert "log2 TSS-normalized" in maaslin2 and "over all coefficients together" in maaslin2
+    def describe(preset: str, **overrides) -> str:
+        settings = {"preset": preset, "association": resolve_options(preset, overrides), "covariates_by_cohort": {}}
+        return methods_paragraph(settings, {"A": 10}, ["bmd"], 0.1, 0.25, {})
+
+    default = describe("default")
+    assert "two-part model" in default and "median coefficient" in default and "per phenotype" in default
+    assert "present in every sample has no presence model" in default
+    assert "Cauchy combination" in default and "1 − (1 − min p)²" not in default
+    assert "1 − (1 − min p)²" in describe("default", joint="beta")
+    maaslin2 = describe("maaslin2")
+    assert "total-sum scaled" in maaslin2 and "log2-transformed (zeros replaced by half" in maaslin2
+    assert "over all feature × coefficient p-values of each model call together" in maaslin2
     assert "more than 10% of samples" in maaslin2 and "median" not in maaslin2
-    assert "HC3" in describe(resolve_options("maaslin2", {"variance": "HC3"}))
+    assert "HC3" in describe("maaslin2", variance="HC3")
 
 
 def test_default_with_random_effects_warns_and_fits_mixed_models(data):

@@ -32,7 +32,9 @@ MODEL = {
     "TWOPART": (
         "a two-part model per feature (as in MaAsLin3): a logistic model of presence (with weighted augmentation "
         "against separation) and a linear model of log2 abundance on the samples where the feature is present, "
-        "the reported coefficient being the abundance part's and the p-value the joint p-value of both parts"
+        "the reported coefficient being the abundance part's and the p-value the joint p-value of both parts "
+        "(a feature present in every sample has no presence model and is tested on its abundance alone, as in "
+        "MaAsLin3)"
     ),
 }
 COMPOSITIONAL = {
