@@ -77,6 +77,18 @@ def test_convert_streams_features_as_rows(tmp_path, gzipped):
     pd.testing.assert_frame_equal(read_features(out).table, read_features(path).table)
 
 
+def test_convert_streams_a_quoted_r_csv_like_read_features(tmp_path):
+    # R's write.csv quotes every cell and, with row names, leaves the corner cell empty
+    import csv
+
+    table = _table(m=30)
+    path = tmp_path / "t.csv"
+    table.T.to_csv(path, quoting=csv.QUOTE_ALL, index_label="")
+    out = convert(path, tmp_path / "t.h5", samples_as="columns", block_size=7)
+    assert list(FeatureStore(out).samples[:2]) == ["S0", "S1"]
+    pd.testing.assert_frame_equal(read_features(out).table, read_features(path, samples_as="columns").table)
+
+
 def test_convert_humann_genefamilies(tmp_path):
     lines = [
         "# Gene Family\tS1_Abundance-RPKs\tS2_Abundance-RPKs",

@@ -133,6 +133,26 @@ def delimiter(path: Path, header: str) -> str:
     return "," if ("," in header and "\t" not in header) else "\t"
 
 
+def table_header(path: Path, lines: list[str], comment_lines: bool = True) -> tuple[int, str, list[str]]:
+    """(index of the header line in ``lines``, delimiter, header cells with the corner cell first) of a delimited
+    file: leading comment lines (when ``comment_lines``) and blank lines skipped, quoted cells unquoted, and a
+    header one cell shorter than the first row (R's ``write.table``) given an empty corner cell."""
+    start = 0
+    if comment_lines:
+        while start < len(lines) - 1 and _is_comment(lines[start], lines[start + 1]):
+            start += 1
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    if start >= len(lines):
+        raise InputError(f"{path}: the file holds no data.")
+    sep = delimiter(path, lines[start])
+    header = next(csv.reader([lines[start]], delimiter=sep))
+    following = next((line for line in lines[start + 1 :] if line.strip()), None)
+    if following is not None and len(next(csv.reader([following], delimiter=sep))) == len(header) + 1:
+        header = ["", *header]
+    return start, sep, header
+
+
 def read_delimited(
     path: Path, text: str | None = None, comment_lines: bool = True, numbers: bool = False
 ) -> pd.DataFrame:
@@ -146,21 +166,8 @@ def read_delimited(
     """
     text = read_text(path) if text is None else text
     lines = text.splitlines()
-    start = 0
-    if comment_lines:
-        while start < len(lines) - 1 and _is_comment(lines[start], lines[start + 1]):
-            start += 1
-    while start < len(lines) and not lines[start].strip():
-        start += 1
-    if start >= len(lines):
-        raise InputError(f"{path}: the file holds no data.")
-    sep = delimiter(path, lines[start])
+    start, sep, header = table_header(path, lines, comment_lines)
     body = [line for line in lines[start:] if line.strip()]
-    header = next(csv.reader([body[0]], delimiter=sep))
-    if len(body) > 1:
-        first_row = next(csv.reader([body[1]], delimiter=sep))
-        if len(first_row) == len(header) + 1:  # R write.table: no corner cell
-            header = ["", *header]
     if len(body) < 2:
         raise InputError(f"{path}: only a header line, no data rows.")
     try:

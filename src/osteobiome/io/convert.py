@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError, preview
-from osteobiome.io.base import _is_comment, checked_path, delimiter, head_text, numeric_frame, read_delimited
+from osteobiome.io.base import checked_path, head_text, numeric_frame, read_delimited, table_header
 from osteobiome.io.formats import detect_format, read_features
 from osteobiome.io.pathways import _SUFFIX, HUMANN_SPECIAL
 from osteobiome.io.store import feature_blocks, write_store
@@ -45,32 +45,20 @@ def convert(
         raise InputError(f"--block-size {block_size}: give a positive number of features per block.")
     fmt = fmt or detect_format(path)
     if fmt in STREAMED:
-        head = read_delimited(path, text=head_text(path, max_lines=200))
+        text = head_text(path, max_lines=200)
+        head = read_delimited(path, text=text)
         axis = "columns" if fmt == "humann" else orientation(head.index, head.columns, head.index.name, path, samples_as)
         if axis == "columns":
-            return _stream(path, Path(out), fmt, block_size)
+            return _stream(path, Path(out), fmt, block_size, text.splitlines())
     data = read_features(path, samples_as=samples_as, fmt=fmt)
     block_size = block_size or max(1, BLOCK_BUDGET // (32 * len(data.samples)))
     return write_store(out, data.samples, feature_blocks(data.X, data.features, block_size), source=str(path))
 
 
-def _header(path: Path) -> tuple[int, list[str], str]:
-    """(lines before the header, header cells with the corner first, delimiter) of a delimited file."""
-    lines = head_text(path, max_lines=200).splitlines()
-    start = 0
-    while start < len(lines) - 1 and (_is_comment(lines[start], lines[start + 1]) or not lines[start].strip()):
-        start += 1
-    sep = delimiter(path, lines[start])
-    header = [c.strip() for c in lines[start].split(sep)]
-    following = next((line for line in lines[start + 1 :] if line.strip()), "")
-    if len(following.split(sep)) == len(header) + 1:  # R write.table: no corner cell
-        header = ["", *header]
-    return start, header, sep
-
-
-def _stream(path: Path, out: Path, fmt: str, block_size: int | None) -> Path:
-    skip, header, sep = _header(path)
-    samples = header[1:]
+def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[str]) -> Path:
+    """Stream the rows of the delimited file ``path`` (first lines ``head``) into the store ``out``."""
+    skip, sep, header = table_header(path, head)
+    samples = [c.strip() for c in header[1:]]
     block_size = block_size or max(1, BLOCK_BUDGET // (32 * len(samples)))
     taxonomy = [i for i, c in enumerate(samples) if c.lower() in _TAXONOMY_COLUMNS]
     if taxonomy:
@@ -108,7 +96,7 @@ def _stream(path: Path, out: Path, fmt: str, block_size: int | None) -> Path:
             if fmt == "humann":
                 keep = ~chunk.index.str.contains("|", regex=False) & ~chunk.index.isin(HUMANN_SPECIAL)
                 chunk = chunk[keep]
-            dup = chunk.index[chunk.index.duplicated() | chunk.index.isin(list(seen))]
+            dup = chunk.index[chunk.index.duplicated() | np.fromiter((f in seen for f in chunk.index), bool, len(chunk))]
             if len(dup):
                 raise InputError(f"{path}: duplicate feature ids: {preview(dup.unique())}; make them unique or sum them first.")
             seen.update(chunk.index)
