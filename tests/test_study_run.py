@@ -6,7 +6,9 @@ import pytest
 from study_data import write_study
 
 import osteobiome.report
+import osteobiome.study.run
 from osteobiome.cli import main
+from osteobiome.meta import meta_analyze
 from osteobiome.study import load_study, run_study
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
@@ -219,12 +221,19 @@ def test_model_errors_name_the_cohort_and_step(tmp_path, capsys):
     assert not (tmp_path / "res").exists() and leftovers(tmp_path, "res") == []
 
 
-def test_blocked_path_matches_the_in_memory_fit(tmp_path):
+def test_blocked_path_matches_the_in_memory_fit(tmp_path, monkeypatch):
     path = write_study(
         tmp_path, n=(50, 40), diversity=False, report=False, association={"preset": "maaslin2"}
     )
     with pytest.warns(UserWarning):
         plain = run_study(load_study(path), tmp_path / "plain", quiet=True).results
+    schedulers = []
+
+    def recording(*args, **kwargs):
+        schedulers.append(kwargs.get("scheduler"))
+        return meta_analyze(*args, **kwargs)
+
+    monkeypatch.setattr(osteobiome.study.run, "meta_analyze", recording)
     try:
         main(
             [
@@ -251,6 +260,7 @@ def test_blocked_path_matches_the_in_memory_fit(tmp_path):
                 (merged[column] - merged[f"{column}_blocked"]).abs() <= 1e-9 * merged[column].abs() + 1e-12
             ).all()
     assert (tmp_path / "blocked" / "meta" / "meta_results.tsv").is_file()
+    assert schedulers == ["threads"]  # --scheduler reaches the meta-analysis too
 
 
 def test_blocked_path_refuses_the_two_part_default(tmp_path, capsys):

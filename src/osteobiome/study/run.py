@@ -132,11 +132,17 @@ def _analyse(
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
     with _timed(timings, "meta-analysis"):
-        meta = _meta_analysis({c.name: c.associations for c in cohorts}, cfg, progress)
+        meta = _meta_analysis(
+            {c.name: c.associations for c in cohorts}, cfg, progress, scheduler=blocked.scheduler
+        )
         pathway_tables = {
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
-        pathway_meta = _meta_analysis(pathway_tables, cfg, progress) if len(pathway_tables) > 1 else None
+        pathway_meta = (
+            _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
+            if len(pathway_tables) > 1
+            else None
+        )
     log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
     with _timed(timings, "mechanisms"):
         mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
