@@ -22,6 +22,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from osteobiome.report.tables import format_number  # noqa: E402
+
 COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757d")
 POOLED_COLOUR = "#222222"
 MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
@@ -262,8 +264,8 @@ def forest(
             ax.spines["left"].set_visible(False)
             ax.tick_params(axis="y", length=0)
             ax.set_title(f"{_short(feature, 34)}\n{_short(phenotype, 34)}", fontsize=9, loc="left")
-            ax.get_title(loc="left")
-            stats = f"q = {_fmt_p(pooled['qval.fdr'])}   I² = {float(pooled.get('I2', np.nan)):.0f}%"
+            q = format_number(float(pooled["qval.fdr"]), p_value=True)
+            stats = f"q = {q}   I² = {float(pooled.get('I2', np.nan)):.0f}%"
             ax.text(
                 1.0,
                 1.02,
@@ -276,11 +278,6 @@ def forest(
             )
             ax.set_xlabel("coefficient (95% CI)")
     return fig
-
-
-def _fmt_p(value: object) -> str:
-    v = float(value)
-    return "NA" if not np.isfinite(v) else (f"{v:.2g}" if v >= 1e-3 else f"{v:.1e}")
 
 
 # ---------------------------------------------------------------------- volcano plots
