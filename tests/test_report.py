@@ -192,6 +192,23 @@ def test_methods_paragraph_mentions_contributions_only_when_there_are_some():
     assert "For the 3 most significant pathways" in text and "genus-stratified rows" in text
 
 
+def test_methods_paragraph_names_the_set_combination_only_across_cohorts():
+    settings = {"rank": "genus", "preset": "maaslin2", "association": {}, "covariates_by_cohort": {"A": ["age"]}}
+    sets = {"compiled": "2025-01", "method": "CAMERA, full residual correlation"}
+    one = methods_paragraph({**settings, "mechanisms": {**sets, "combination": None}}, {"A": 10}, ["bmd"], 0.1, 0.25, {})
+    assert "competitive set test (CAMERA, full residual correlation)" in one
+    assert "combined by" not in one and "none" not in one
+    two = methods_paragraph(
+        {**settings, "mechanisms": {**sets, "combination": "weighted Stouffer (weights √N)"}},
+        {"A": 10, "B": 12},
+        ["bmd"],
+        0.1,
+        0.25,
+        {},
+    )
+    assert "in each cohort, and cohorts were combined by weighted Stouffer (weights √N)." in two
+
+
 def test_methods_paragraph_describes_the_calibrated_default():
     assoc = {
         "normalization": "TSS",

@@ -276,3 +276,13 @@ def test_no_contribution_table_for_picrust2_pathways(finished):
     assert "contributions" not in run.results.mechanisms
     assert not (folder / "out/mechanisms/contributions.tsv").exists()
     assert 'id="mechanisms-contributions"' not in (folder / "out/report.html").read_text()
+
+
+def test_mechanism_settings_combine_cohorts_only_when_there_are_several():
+    from osteobiome.study.run import _mechanism_settings
+
+    sets = pd.DataFrame({"set": ["butyrate producer"], "phenotype": ["vbmd"], "pval": [0.1]})
+    assert _mechanism_settings({}) is None
+    assert _mechanism_settings({"sets": sets})["combination"] is None
+    both = _mechanism_settings({"sets": sets, "sets_by_cohort": sets.assign(cohort="A")})
+    assert both["combination"].startswith("weighted Stouffer")

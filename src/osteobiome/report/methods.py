@@ -136,11 +136,12 @@ def methods_paragraph(
         )
     sets = settings.get("mechanisms")
     if sets:
+        combination = sets.get("combination")
         parts.append(
             f"Genera and pathways were annotated with bone-relevant traits and mechanism groups from the curated "
             f"knowledge table shipped with osteobiome (compiled {sets.get('compiled', 'n/a')}); for each trait set × "
             f"phenotype, a competitive set test ({sets.get('method', 'CAMERA')}) compared the set's features with all "
-            f"others in each cohort, and cohorts were combined by {sets.get('combination', 'weighted Stouffer')}."
+            f"others in each cohort{f', and cohorts were combined by {combination}' if combination else ''}."
         )
     if settings.get("pathways"):
         parts.append(

@@ -315,12 +315,13 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
 
 
-def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str] | None:
-    """Provenance of the knowledge table and the set-test method, when set-level results exist."""
+def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
+    """Provenance of the knowledge table, the set-test method and how cohorts were combined (``None`` with
+    one cohort), when set-level results exist."""
     if "sets" not in mechanisms:
         return None
     compiled = knowledge_provenance().get("compiled", "n/a")
-    combination = "weighted Stouffer (weights √N)" if "sets_by_cohort" in mechanisms else "none (one cohort)"
+    combination = "weighted Stouffer (weights √N)" if "sets_by_cohort" in mechanisms else None
     return {"compiled": compiled, "method": "CAMERA, full residual correlation", "combination": combination}
 
 
