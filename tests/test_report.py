@@ -88,6 +88,17 @@ def test_figures_are_inline_svg_and_saved_as_files(rendered):
         assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_set_dots_ring_at_the_cohort_threshold_with_one_cohorts_table(rendered):
+    from osteobiome.report.document import sets_threshold
+
+    _, html, _ = rendered  # its mechanisms hold "sets" only, i.e. one cohort's CAMERA table
+    assert "ringed, q &lt; 0.1." in html
+    results = synthetic_results(with_mechanisms=True)
+    assert sets_threshold(results) == results.fdr_cohort == 0.1
+    results.mechanisms["sets_by_cohort"] = results.mechanisms["sets"].assign(cohort="FHS")
+    assert sets_threshold(results) == results.fdr_meta == 0.25
+
+
 def test_nothing_is_loaded_from_the_network(rendered):
     _, html, page = rendered
     for tag, attrs in page.tags:

@@ -48,6 +48,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
             results.versions,
             contributions=_n_contributing_pathways(results),
         ),
+        "sets_threshold": sets_threshold(results),
         "top_heatmap": TOP_HEATMAP,
         "css": _asset("report.css"),
         "js": _asset("report.js"),
@@ -128,9 +129,15 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
     sets = results.mechanisms.get("sets")
     if sets is not None and len(sets):
         out["sets"] = figures.save(
-            figures.set_dotplot(sets, results.fdr_meta, results.phenotypes), figdir, "mechanism_sets"
+            figures.set_dotplot(sets, sets_threshold(results), results.phenotypes), figdir, "mechanism_sets"
         )
     return out
+
+
+def sets_threshold(results: StudyResults) -> float:
+    """The q threshold of the set-level table: the meta-analysis one when cohorts were combined, else the
+    cohort one (with one cohort ``sets`` is that cohort's own table)."""
+    return results.fdr_meta if "sets_by_cohort" in results.mechanisms else results.fdr_cohort
 
 
 def _association_panels(
