@@ -234,13 +234,12 @@ def camera(
         m = int(mask.sum())
         m2 = G - m
         independent = 1.0 / m + 1.0 / m2
+        in_set = unit[:, mask].sum(axis=1) if unit is not None else None  # summed unit residuals of the set
         if correlation is not None and unit is None:
             rho = float(correlation)
         else:
-            summed = unit[:, mask].sum(axis=1)
-            rho = (summed @ summed - m) / (m * (m - 1))
+            rho = (in_set @ in_set - m) / (m * (m - 1))
         if variance == "full":
-            in_set = unit[:, mask].sum(axis=1)
             contrast = in_set / m - (total - in_set) / m2
             v = max(float(contrast @ contrast), 1e-12)
         else:
