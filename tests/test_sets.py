@@ -213,6 +213,22 @@ def test_set_tests_across_cohorts_meta_finds_planted_group():
     assert (meta.set_index("set").drop("butyrate producer")["pval"] > 0.01).all()
 
 
+def test_set_tests_across_cohorts_with_covariates_per_cohort_skip_cohorts_without_sets():
+    fhs, mros = simulate(n=80, seed=23), simulate(n=70, seed=24)
+    covariates = {"fhs": ["age", "sex"], "mros": ["age"]}
+    per_cohort, meta = set_tests_across_cohorts({"fhs": fhs, "mros": mros}, ["vbmd"], SETS, covariates)
+    for name, (features, metadata) in (("fhs", fhs), ("mros", mros)):
+        alone = camera_by_phenotype(features, metadata, ["vbmd"], SETS, covariates[name])
+        rows = per_cohort[per_cohort["cohort"] == name].drop(columns="cohort").reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows, alone)
+    assert meta["k"].eq(2).all()
+    renamed = (mros[0].add_prefix("x"), mros[1])  # no feature of any set: no table for this cohort
+    per_cohort, meta = set_tests_across_cohorts({"fhs": fhs, "mros": renamed}, ["vbmd"], SETS, covariates)
+    assert set(per_cohort["cohort"]) == {"fhs"} and meta is None
+    per_cohort, meta = set_tests_across_cohorts({"mros": renamed}, ["vbmd"], SETS, covariates)
+    assert per_cohort.empty and list(per_cohort.columns[:3]) == ["cohort", "set", "phenotype"] and meta is None
+
+
 def test_planted_group_found_and_other_groups_uniform_over_seeds():
     """Study-like size (300 genera): butyrate producers carry a shared planted association; the other sets
     must stay calibrated. (With few features the competitive null shifts: a strongly associated set raises

@@ -441,19 +441,27 @@ def set_tests_across_cohorts(
     cohorts: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]],
     phenotypes: Iterable[str],
     sets: Mapping[str, Iterable[str]],
-    covariates: Iterable[str] = (),
+    covariates: Iterable[str] | Mapping[str, Iterable[str]] = (),
     min_size: int = 3,
     variance: str = "full",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Set tests per cohort and meta-analysed: ``cohorts`` maps a name to ``(features, metadata)``
-    (samples × transformed features, metadata indexed by sample). Returns ``(per_cohort, meta)``:
-    ``per_cohort`` stacks :func:`camera_by_phenotype` results with a leading ``cohort`` column (``qval`` is
-    BH within each cohort); ``meta`` is :func:`meta_set_results` over the cohorts."""
-    phenotypes, covariates = list(phenotypes), list(covariates)
-    tables = {
-        str(name): camera_by_phenotype(features, metadata, phenotypes, sets, covariates, min_size, variance)
-        for name, (features, metadata) in cohorts.items()
-    }
+    (samples × transformed features, metadata indexed by sample); ``covariates``: the same for every cohort,
+    or cohort name → that cohort's covariates. Returns ``(per_cohort, meta)``: ``per_cohort`` stacks the
+    non-empty :func:`camera_by_phenotype` results (cohorts with no set of ``min_size`` features are left out)
+    with a leading ``cohort`` column (``qval`` is BH within each cohort); ``meta`` is :func:`meta_set_results`
+    over those cohorts, ``None`` when fewer than two have results."""
+    phenotypes = list(phenotypes)
+    by_cohort = isinstance(covariates, Mapping)
+    shared = [] if by_cohort else list(covariates)
+    tables = {}
+    for name, (features, metadata) in cohorts.items():
+        adjust_for = list(covariates[name]) if by_cohort else shared
+        table = camera_by_phenotype(features, metadata, phenotypes, sets, adjust_for, min_size, variance)
+        if len(table):
+            tables[str(name)] = table
+    if not tables:
+        return pd.DataFrame(columns=["cohort", "set", "phenotype", *SET_COLUMNS[1:], "N"]), None
     per_cohort = pd.concat([t.assign(cohort=name) for name, t in tables.items()], ignore_index=True)
     per_cohort = per_cohort[["cohort", *[c for c in per_cohort.columns if c != "cohort"]]]
-    return per_cohort, meta_set_results(tables)
+    return per_cohort, meta_set_results(tables) if len(tables) > 1 else None

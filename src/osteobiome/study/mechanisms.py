@@ -34,26 +34,23 @@ def mechanism_tables(
     with ``feature``, ``phenotype``, ``coef``, ``q`` (and ``source``). Returns the tables keyed as :data:`TITLES`
     (``sets`` has ``set phenotype effect pval qval``); empty when no feature matches the knowledge table."""
     from osteobiome.knowledge import annotate, trait_sets
-    from osteobiome.sets import camera_by_phenotype, meta_set_results
+    from osteobiome.sets import set_tests_across_cohorts
 
     features = list(dict.fromkeys(f for table, _, _ in cohorts.values() for f in table.columns))
     sets = trait_sets(features, min_size=MIN_SET_SIZE)
     out: dict[str, pd.DataFrame] = {}
     if sets:
-        per_cohort = {
-            name: camera_by_phenotype(
-                table, meta, list(phenotypes), sets, list(covariates), min_size=MIN_SET_SIZE
-            )
-            for name, (table, meta, covariates) in cohorts.items()
-        }
-        per_cohort = {k: v for k, v in per_cohort.items() if len(v)}
-        if len(per_cohort) > 1:
-            out["sets"] = meta_set_results(per_cohort)
-            out["sets_by_cohort"] = pd.concat(
-                [t.assign(cohort=name) for name, t in per_cohort.items()], ignore_index=True
-            )
-        elif per_cohort:
-            out["sets"] = next(iter(per_cohort.values()))
+        per_cohort, combined = set_tests_across_cohorts(
+            {name: (table, meta) for name, (table, meta, _) in cohorts.items()},
+            phenotypes,
+            sets,
+            {name: covariates for name, (_, _, covariates) in cohorts.items()},
+            min_size=MIN_SET_SIZE,
+        )
+        if combined is not None:
+            out["sets"], out["sets_by_cohort"] = combined, per_cohort
+        elif len(per_cohort):
+            out["sets"] = per_cohort.drop(columns="cohort")  # one cohort: its own table
     if len(hits):
         notes = annotate(hits["feature"].unique())
         if len(notes):
