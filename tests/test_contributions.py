@@ -20,6 +20,7 @@ def humann_frame():
         f"{PRPP}|g__Bacteroides.s__Bacteroides_vulgatus": [5.0, 0.0, 2.0],
         f"{PRPP}|g__Escherichia.s__Escherichia_coli": [0.0, 5.0, 3.0],
         "UNINTEGRATED|g__Roseburia.s__Roseburia_hominis": [50.0, 50.0, 50.0],
+        "UNGROUPED|g__Roseburia.s__Roseburia_hominis": [20.0, 20.0, 20.0],
     }
     return pd.DataFrame(rows, index=["s1", "s2", "s3"]).T
 
@@ -38,7 +39,7 @@ def test_contribution_shares_by_hand():
     prpp = table[table["pathway_id"] == "PRPP-PWY"].set_index("genus")
     assert prpp.loc["Escherichia", "prevalence"] == pytest.approx(2 / 3)
     assert table.groupby("pathway")["mean_share"].sum().to_numpy() == pytest.approx(np.ones(2))
-    assert "UNINTEGRATED" not in set(table["pathway"])
+    assert not {"UNINTEGRATED", "UNGROUPED"} & set(table["pathway"])
 
 
 def test_contribution_filters_and_min_share():

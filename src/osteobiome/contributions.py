@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview
+from osteobiome.io.pathways import HUMANN_SPECIAL
 
 CONTRIBUTION_COLUMNS = [
     "pathway",
@@ -25,7 +26,6 @@ CONTRIBUTION_COLUMNS = [
     "prevalence",
 ]
 
-NON_PATHWAY_ROWS = ("UNMAPPED", "UNINTEGRATED")  # HUMAnN bookkeeping rows, never reported as pathways
 _GENUS = re.compile(r"(?:^|[.;|])g__([^.;|]+)")
 
 
@@ -67,7 +67,7 @@ def contribution_table(
     if not isinstance(stratified, pd.DataFrame):
         raise InputError("contribution table: pass a DataFrame of stratified rows (row names × samples).")
     parsed = parse_stratified(stratified.index)
-    strat = (parsed["genus"].notna() & ~parsed["pathway"].isin(NON_PATHWAY_ROWS)).to_numpy()
+    strat = (parsed["genus"].notna() & ~parsed["pathway"].isin(HUMANN_SPECIAL)).to_numpy()
     if not strat.any():
         raise InputError(
             f"contribution table: no stratified rows ('PATHWAY|g__Genus.s__species') among {preview(stratified.index)}; "
