@@ -2,7 +2,8 @@
 
 HUMAnN writes stratified rows as ``<pathway>|g__<Genus>.s__<species>`` (or ``<pathway>|unclassified``), next
 to the community row ``<pathway>``. The input here is a DataFrame indexed by those raw row names with samples
-as columns (what the HUMAnN reader keeps in ``FeatureData.extra``); community rows (no ``|``) are ignored.
+as columns (the transpose of ``FeatureData.extra["stratified"]``, which the HUMAnN reader keeps as samples ×
+row names); community rows (no ``|``) and HUMAnN's bookkeeping rows (``UNMAPPED`` …) are ignored.
 """
 
 from __future__ import annotations
