@@ -47,7 +47,7 @@ def alpha_diversity(
     ``rarefy_to``: subsample every sample to this many reads first (``seed``); samples with fewer reads are
     dropped with a warning and listed in ``result.attrs["dropped"]``.
     """
-    names = [_metric_name(m) for m in metrics]
+    names = [alpha_metric(m) for m in metrics]
     if rarefy_to is not None:
         table, dropped = rarefy(table, rarefy_to, seed)
     else:
@@ -115,10 +115,11 @@ def rarefy(
     return pd.DataFrame(drawn, index=samples[keep], columns=features), dropped
 
 
-def _metric_name(metric: str) -> str:
+def alpha_metric(metric: str) -> str:
+    """Canonical index name (aliases as :data:`ALIASES`) or InputError."""
     name = ALIASES.get(metric.strip().lower(), metric.strip().lower())
     if name not in ALPHA_METRICS:
         raise InputError(
-            f"alpha index '{metric}': unknown{suggest(metric, ALPHA_METRICS)}; choose from {', '.join(ALPHA_METRICS)}."
+            f"unknown alpha index '{metric}'{suggest(metric, ALPHA_METRICS)}; choose from {', '.join(ALPHA_METRICS)}."
         )
     return name

@@ -198,17 +198,14 @@ def _check_diversity(cfg: StudyConfig, plans: list[CohortPlan]) -> None:
     """Alpha indices and beta distances are known, need no tree (the study file takes none), and Chao1 gets counts."""
     if cfg.diversity is None:
         return
-    from osteobiome.diversity import ALPHA_METRICS
-    from osteobiome.diversity.alpha import ALIASES
+    from osteobiome.diversity.alpha import alpha_metric
     from osteobiome.diversity.beta import beta_metric
 
     for i, metric in enumerate(cfg.diversity.alpha):
-        name = ALIASES.get(metric.strip().lower(), metric.strip().lower())
-        if name not in ALPHA_METRICS:
-            raise InputError(
-                f"{cfg.where('diversity', 'alpha', i)}: unknown alpha index {metric!r}{suggest(metric, ALPHA_METRICS)}; "
-                f"choose from {', '.join(m for m in ALPHA_METRICS if m not in PHYLOGENETIC)}."
-            )
+        try:
+            name = alpha_metric(metric)
+        except InputError as exc:
+            raise InputError(f"{cfg.where('diversity', 'alpha', i)}: {exc}") from None
         _no_tree_needed(cfg, ("diversity", "alpha", i), name)
         relative = [p.name for p in plans if p.cohort.value_type != "counts"]
         if name == "chao1" and relative:
