@@ -112,6 +112,18 @@ def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
     assert summary["n"] == 75 and summary["samples left out"] == 5 and summary["genera"] == 30
     assert summary["age"].count("±") == 1 and summary["female"].endswith("%")
     assert "(" in summary["depth (median, IQR)"]
+    assert cohort_summary(plan.cohorts[0].cohort, "Class")["classes"] == 30  # every rank has its plural
+
+
+def test_methods_and_overview_name_a_rank_alike():
+    from osteobiome.cohort import RANKS
+    from osteobiome.report.methods import methods_paragraph
+    from osteobiome.study.summary import RANK_PLURAL
+
+    assert list(RANK_PLURAL) == [r.lower() for r in RANKS]
+    settings = {"rank": "class", "association": {}, "covariates_by_cohort": {"A": [], "B": []}, "meta": {"method": "REML"}}
+    text = methods_paragraph(settings, {"A": 10, "B": 12}, ["bmd"], 0.1, 0.25, {})
+    assert "Benjamini–Hochberg across classes within each phenotype" in text
 
 
 @pytest.mark.filterwarnings("ignore:.*constant in cohort B")

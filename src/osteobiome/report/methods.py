@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from osteobiome.study.summary import RANK_PLURAL
+
 NORMALIZATION = {
     "TSS": "total-sum scaled (relative abundances over the retained features)",
     "CLR": "centred log-ratio transformed",
@@ -85,13 +87,6 @@ BETA = {
     "weighted_unifrac": "weighted UniFrac",
     "unweighted_unifrac": "unweighted UniFrac",
 }
-PLURAL = {
-    "genus": "genera",
-    "species": "species",
-    "family": "families",
-    "phylum": "phyla",
-    "class": "classes",
-}
 PERMANOVA_NOTE = "sums of squares entered sequentially with the covariates first, so the phenotype term is covariate-adjusted"
 
 
@@ -122,7 +117,7 @@ def methods_paragraph(
         parts.append(
             f"For each {rank} × phenotype, the per-cohort coefficients were pooled by "
             f"{META.get(meta.get('method', 'REML'), meta.get('method'))} with {test}; heterogeneity is given as "
-            f"Cochran's Q, I² and τ², and pooled p-values were adjusted with Benjamini–Hochberg across {PLURAL.get(rank, rank + 's')} within "
+            f"Cochran's Q, I² and τ², and pooled p-values were adjusted with Benjamini–Hochberg across {RANK_PLURAL.get(rank, rank + 's')} within "
             f"each phenotype (q < {fdr_meta:g} called significant)."
         )
     div = settings.get("diversity")

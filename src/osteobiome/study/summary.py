@@ -8,12 +8,14 @@ import pandas as pd
 from osteobiome.cohort import Cohort
 
 FEMALE = {"f", "female", "woman", "women", "2"}
-FEATURE_WORD = {
-    "genus": "genera",
-    "family": "families",
-    "species": "species",
-    "order": "orders",
+RANK_PLURAL = {  # the ranks of osteobiome.cohort.RANKS, lower case, in the plural
+    "kingdom": "kingdoms",
     "phylum": "phyla",
+    "class": "classes",
+    "order": "orders",
+    "family": "families",
+    "genus": "genera",
+    "species": "species",
 }
 
 
@@ -36,7 +38,7 @@ def cohort_summary(cohort: Cohort, rank: str | None) -> dict[str, object]:
         summary["depth (median, IQR)"] = f"{med:,.0f} ({q1:,.0f}–{q3:,.0f})"
     else:
         summary["depth (median, IQR)"] = "relative abundances"
-    summary[FEATURE_WORD.get((rank or "").lower(), "features")] = cohort.n_features
+    summary[RANK_PLURAL.get((rank or "").lower(), "features")] = cohort.n_features
     return summary
 
 
