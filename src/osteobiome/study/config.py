@@ -113,7 +113,11 @@ class DiversitySpec(_Section):
 
 
 class StudyConfig(_Section):
-    """A whole study: cohorts, phenotypes, covariates and how to analyse them."""
+    """A whole study: cohorts, phenotypes, covariates and how to analyse them.
+
+    ``seed`` seeds nothing: it is recorded in ``run.json`` only (the demo writes its simulation seed there);
+    the seeds of random steps are set per step (``diversity.seed`` for the PERMANOVA permutations).
+    """
 
     study: str = "Microbiome and bone study"
     cohorts: list[CohortSpec] = Field(min_length=1)
@@ -127,7 +131,11 @@ class StudyConfig(_Section):
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
     report: bool = True
-    seed: int = 1
+    seed: int = Field(
+        default=1,
+        description="Recorded in run.json only (the demo's simulation seed); seeds of random steps are set "
+        "per step (diversity.seed …).",
+    )
 
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[KeyPath, int] = PrivateAttr(default_factory=dict)
