@@ -221,7 +221,7 @@ def test_model_errors_name_the_cohort_and_step(tmp_path, capsys):
     assert not (tmp_path / "res").exists() and leftovers(tmp_path, "res") == []
 
 
-def test_blocked_path_matches_the_in_memory_fit(tmp_path, monkeypatch):
+def test_blocked_path_matches_the_in_memory_fit(tmp_path, monkeypatch, capsys):
     path = write_study(
         tmp_path, n=(50, 40), diversity=False, report=False, association={"preset": "maaslin2"}
     )
@@ -250,6 +250,7 @@ def test_blocked_path_matches_the_in_memory_fit(tmp_path, monkeypatch):
         )
     except SystemExit as exc:
         assert exc.code == 0
+    assert "warning: set-level tests skipped: the --block-size/--scheduler path" in capsys.readouterr().err
     key = ["feature", "metadata", "value"]
     for name, cohort in zip(("A", "B"), plain.cohorts, strict=True):
         blocked = pd.read_csv(tmp_path / "blocked" / "cohorts" / name / "associations.tsv", sep="\t")

@@ -31,7 +31,8 @@ def run(
 ) -> None:
     """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.
 
-    --block-size/--scheduler fit the associations on the blocked linear-model path (large tables, dask).
+    --block-size/--scheduler fit the associations on the blocked linear-model path (large tables, dask);
+    the set-level tests of the Mechanisms section are skipped then (a warning says so).
     """
     finished = run_study(
         load_study(study), out, workers=workers, quiet=quiet, block_size=block_size, scheduler=scheduler

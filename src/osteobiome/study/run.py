@@ -145,6 +145,12 @@ def _analyse(
         )
     log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
     with _timed(timings, "mechanisms"):
+        if blocked.on:
+            warnings.warn(
+                "set-level tests skipped: the --block-size/--scheduler path does not keep the transformed "
+                "abundance tables they need; run without these options for the Mechanisms set tests.",
+                stacklevel=2,
+            )
         mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
     log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
     return StudyResults(
