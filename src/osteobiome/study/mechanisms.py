@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from osteobiome.contributions import CONTRIBUTION_COLUMNS, contribution_table, parse_stratified, pathway_id
+from osteobiome.contributions import CONTRIBUTION_COLUMNS, contribution_table, pathway_id
 
 TITLES = {
     "sets": "Set-level tests",
@@ -153,7 +153,8 @@ def pathway_contributions(strata: Mapping[str, pd.DataFrame], top: pd.DataFrame,
     chosen = top.set_index(top["pathway"].map(pathway_id)).drop(columns="pathway")
     frames = []
     for name, rows in strata.items():
-        present = {pathway_id(p) for p in parse_stratified(rows.index)["pathway"]}
+        # the pathway part of the row names only; contribution_table parses the strata
+        present = {pathway_id(str(row).partition("|")[0]) for row in rows.index}
         wanted = [p for p in top["pathway"] if pathway_id(p) in present]
         if wanted:
             table = contribution_table(rows, pathways=wanted).join(chosen, on="pathway_id")
