@@ -132,12 +132,11 @@ def _analyse(
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
     with _timed(timings, "meta-analysis"):
-        meta = _meta_analysis(
-            {c.name: c.associations for c in cohorts}, cfg, progress, scheduler=blocked.scheduler
-        )
+        associations = {c.name: c.associations for c in cohorts}
         pathway_tables = {
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
+        meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
         pathway_meta = (
             _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
             if len(pathway_tables) > 1
@@ -151,7 +150,7 @@ def _analyse(
                 "abundance tables they need; run without these options for the Mechanisms set tests.",
                 stacklevel=2,
             )
-        mechanisms = _mechanisms(plan, parts, cohorts, meta, pathway_meta)
+        mechanisms = _mechanisms(plan, parts, associations, pathway_tables, meta, pathway_meta)
     log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
     return StudyResults(
         title=cfg.study,
@@ -251,12 +250,14 @@ def _meta_analysis(
 def _mechanisms(
     plan: StudyPlan,
     parts: list[Part],
-    cohorts: list[CohortResults],
+    associations: dict[str, pd.DataFrame],
+    pathway_tables: dict[str, pd.DataFrame],
     meta: pd.DataFrame | None,
     pathway_meta: pd.DataFrame | None,
 ) -> dict[str, pd.DataFrame]:
     """Set-level tests of the curated traits, the significant features annotated, and the genera contributing to
-    the top pathways (cohorts with HUMAnN stratified pathway rows)."""
+    the top pathways (cohorts with HUMAnN stratified pathway rows); ``associations`` / ``pathway_tables``: cohort
+    name → its (pathway) association table."""
     cfg = plan.config
     transformed = {p.cohort: p.value[1].get("transformed") for p in parts if p.kind == "associations"}
     inputs = {
@@ -266,13 +267,9 @@ def _mechanisms(
     }
     hits = pd.concat(
         [
-            significant_hits({c.name: c.associations for c in cohorts}, meta, cfg.fdr.cohort, cfg.fdr.meta),
+            significant_hits(associations, meta, cfg.fdr.cohort, cfg.fdr.meta),
             significant_hits(
-                {
-                    f"{c.name} pathways": c.pathway_associations
-                    for c in cohorts
-                    if c.pathway_associations is not None
-                },
+                {f"{name} pathways": table for name, table in pathway_tables.items()},
                 pathway_meta,
                 cfg.fdr.cohort,
                 cfg.fdr.meta,
@@ -283,9 +280,6 @@ def _mechanisms(
     out = mechanism_tables(inputs, hits, cfg.phenotypes)
     strata = {cp.name: cp.pathway_strata for cp in plan.cohorts if cp.pathway_strata is not None}
     if strata:
-        pathway_tables = {
-            c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
-        }
         top, label = top_pathways(pathway_tables, pathway_meta, cfg.fdr.cohort, cfg.fdr.meta)
         contributions = pathway_contributions(strata, top, label)
         if len(contributions):
