@@ -40,6 +40,7 @@ from scipy import stats
 from osteobiome import calibration as C
 from osteobiome.associate import associate, run_association
 from osteobiome.models import compositional as comp
+from osteobiome.models.lm import t_test
 from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
 from osteobiome.multitest import adjust_grouped
 from osteobiome.parallel import process_pool
@@ -74,8 +75,8 @@ def bahadur_contrast(coef: np.ndarray, influence: np.ndarray, df, weighted: bool
     se = np.sqrt(np.clip(s**2 - 2.0 * cov + var_m, 0.0, None))
     centred = coef - shift
     with np.errstate(divide="ignore", invalid="ignore"):
-        pval = 2.0 * stats.t.sf(np.abs(centred / se), df)
-    return comp.CorrectedTest(centred, se, pval, shift)
+        pval, log_pval = t_test(centred / se, df)
+    return comp.CorrectedTest(centred, se, pval, log_pval, shift)
 
 
 ESTIMATORS = {
