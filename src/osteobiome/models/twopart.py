@@ -18,8 +18,13 @@ as masked least squares ``b_j = (X' M_j X)^-1 X' M_j y_j``, df ``n_j - p``, clas
 (and on request the per-sample HC3 contributions ``c_ji r_ij / (1 - h_ij)``) feed the compositional median
 comparison. All stacked Gram matrices ``X' diag(w_j) X`` come from one BLAS product ``(x_i x_i')' W``.
 
-Joint. ``p = 1 - (1 - min(p_abundance, p_prevalence))^2`` (the Beta(1, 2) CDF of the minimum of two
-independent uniforms); if one part is missing, the other part's p-value.
+Joint (:func:`joint_pvalue`). The default rule (``"cauchy"``) is a presence-weighted Cauchy combination
+(Liu & Xie 2020): ``T = w tan((1/2 - p_abundance)π) + (1 - w) tan((1/2 - p_prevalence)π)``,
+``p = 1/2 - arctan(T)/π``, with ``w = 1 / (2 - π_j)`` from the fraction ``π_j`` of samples where the feature is
+present, so a feature present almost everywhere is tested on its abundance. MaAsLin3's rule (``"beta"``):
+``p = 1 - (1 - min(p_abundance, p_prevalence))^2`` (the Beta(1, 2) CDF of the minimum of two independent
+uniforms). With either rule, if one part is missing, the other part's p-value. :func:`log_joint_pvalue` gives
+its log where it underflows.
 """
 
 from __future__ import annotations
