@@ -113,6 +113,15 @@ def test_blocked_from_store_with_extra_samples(cohort, tmp_path):
         assert_same(expected, associate_blocked(FeatureStore.open(path), metadata, ["age", "sex"], block_size=1000, **LM))
 
 
+def test_blocked_refuses_duplicate_sample_ids(cohort):
+    metadata = pd.concat([cohort.metadata, cohort.metadata.iloc[[7]]])
+    with pytest.raises(InputError, match="the metadata has duplicate sample ids 's7'"):
+        associate_blocked(cohort.table, metadata, ["age"], block_size=10, **LM)
+    table = cohort.table.rename(index={"s1": "s2"})
+    with pytest.raises(InputError, match="the feature table has duplicate sample ids 's2'"):
+        associate_blocked(table, cohort.metadata, ["age"], block_size=10, **LM)
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [

@@ -21,7 +21,6 @@ features DataFrame, or a feature store (:mod:`osteobiome.io.store`, read block b
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,11 +30,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.associate import resolve_options, results_table
+from osteobiome.associate import align_samples, resolve_options, results_table
 from osteobiome.cohort import Cohort
 from osteobiome.design import build_design
 from osteobiome.engine import parse_scheduler, run_blocks
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError
 from osteobiome.io.store import FeatureStore
 from osteobiome.memory import check_memory, dense_bytes
 from osteobiome.models.lm import LMResult, fit_lm
@@ -254,20 +253,8 @@ def _aligned_table(features: Any, metadata: pd.DataFrame | None) -> tuple[_Table
         raise InputError(
             f"features must be a Cohort, a samples × features DataFrame or a feature store path, not {type(features).__name__}."
         )
-    if metadata is None:
-        raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
+    used, metadata = align_samples(samples, metadata)
     samples = pd.Index(samples.astype(str))
-    used = samples.isin(metadata.index)
-    if not used.any():
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(samples)}) and the metadata ({preview(metadata.index)}); "
-            "check which axis holds samples."
-        )
-    for what, extra in (("feature table", samples[~used]), ("metadata", metadata.index.difference(samples))):
-        if len(extra):
-            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=3)
     rows = np.flatnonzero(used)
     if store is not None:
         table = _Table(samples[rows], pd.Index(names.astype(str)), store=store, rows=None if used.all() else rows)
@@ -275,7 +262,7 @@ def _aligned_table(features: Any, metadata: pd.DataFrame | None) -> tuple[_Table
         matrix = matrix[rows] if not used.all() else matrix
         matrix = matrix.tocsc() if sp.issparse(matrix) else np.asarray(matrix, dtype=float)
         table = _Table(samples[rows], pd.Index(names.astype(str)), matrix=matrix)
-    return table, metadata.loc[table.samples]
+    return table, metadata
 
 
 def auto_block_size(n_samples: int, budget: int = BLOCK_BUDGET) -> int:
