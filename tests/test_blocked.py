@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from osteobiome.associate import associate
-from osteobiome.blocked import associate_blocked, column_stats, sparse_log
+from osteobiome.blocked import associate_blocked, column_stats, run_blocked, sparse_log
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
 from osteobiome.io.store import FeatureStore, feature_blocks, write_store
@@ -158,3 +158,10 @@ def test_blocked_input_errors(cohort):
         associate_blocked(negative, cohort.metadata, ["age"], **LM)
     with pytest.raises(InputError, match="LOG transform needs non-negative"):
         associate_blocked(negative, cohort.metadata, ["age"], normalization="NONE", min_prevalence=0.0, **LM)
+
+
+def test_run_blocked_keeps_the_resolved_options_and_the_significant_rows(cohort):
+    result = run_blocked(cohort, None, ["age", "bmi"], preset="maaslin2", block_size=10, max_significance=0.5)
+    assert result.options["max_significance"] == 0.5 and result.options["model"] == "lm"
+    expected = result.results[result.results["qval"] <= 0.5].reset_index(drop=True)
+    pd.testing.assert_frame_equal(result.significant(), expected)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.associate import align_samples, resolve_options, results_table
+from osteobiome.associate import Association, align_samples, resolve_options, results_table
 from osteobiome.cohort import Cohort
 from osteobiome.design import build_design
 from osteobiome.engine import parse_scheduler, run_blocks
@@ -278,25 +278,7 @@ class BlockedAssociation:
     options: dict[str, Any]
     filtered: None = None
 
-    def significant(self) -> pd.DataFrame:
-        """Rows with q <= ``max_significance``."""
-        return self.results[self.results["qval"] <= self.options["max_significance"]].reset_index(drop=True)
-
-
-def run_blocked(
-    features: Cohort | pd.DataFrame | FeatureStore | str | Path,
-    metadata: pd.DataFrame | None,
-    fixed: Sequence[str],
-    reference: Mapping[str, str] | None = None,
-    preset: str = "default",
-    *,
-    block_size: int | None = None,
-    scheduler: object = None,
-    **options: Any,
-) -> BlockedAssociation:
-    """:func:`associate_blocked` and the resolved options (what the CLI writes)."""
-    results = associate_blocked(features, metadata, fixed, reference, preset, block_size=block_size, scheduler=scheduler, **options)
-    return BlockedAssociation(results, resolve_options(preset, {k: v for k, v in options.items() if k != "random"}))
+    significant = Association.significant
 
 
 def associate_blocked(
@@ -317,6 +299,23 @@ def associate_blocked(
     ``scheduler``: None (this process), ``"threads"``, ``"processes"``, a dask scheduler address or a
     ``distributed.Client``. Results equal ``associate(...)``'s to rounding (about 1e-15 relative).
     """
+    return run_blocked(
+        features, metadata, fixed, reference, preset, block_size=block_size, scheduler=scheduler, **options
+    ).results
+
+
+def run_blocked(
+    features: Cohort | pd.DataFrame | FeatureStore | str | Path,
+    metadata: pd.DataFrame | None,
+    fixed: Sequence[str],
+    reference: Mapping[str, str] | None = None,
+    preset: str = "default",
+    *,
+    block_size: int | None = None,
+    scheduler: object = None,
+    **options: Any,
+) -> BlockedAssociation:
+    """:func:`associate_blocked`'s table and the resolved options (what the CLI writes)."""
     if options.pop("random", ()):
         raise InputError("random effects are not available in the blocked path yet; drop --block-size/--scheduler to fit them.")
     opts = resolve_options(preset, options)
@@ -363,4 +362,4 @@ def associate_blocked(
     parts = run_blocks(fit_block, table.blocks(kept, block_size), job, scheduler)
     fit = concat_fits([p.fit for p in parts])
     nonzero = np.concatenate([p.nonzero for p in parts])
-    return results_table(table.features[kept], design, fit, n, nonzero, opts)
+    return BlockedAssociation(results_table(table.features[kept], design, fit, n, nonzero, opts), opts)
