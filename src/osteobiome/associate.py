@@ -154,8 +154,13 @@ def _read_depth(raw: np.ndarray, rows: np.ndarray, opts: Mapping[str, Any]) -> n
     return raw.sum(axis=1)[rows]
 
 
+def _rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` (boolean ``rows``), without a copy when every row is used."""
+    return values if rows.all() else values[rows]
+
+
 def _fit(  # noqa: ANN202
-    Y: np.ndarray,
+    transformed: np.ndarray,
     relative: np.ndarray,
     depth: np.ndarray | None,
     design: Design,
@@ -163,9 +168,9 @@ def _fit(  # noqa: ANN202
     opts: Mapping[str, Any],
     workers: int = 1,
 ):
-    """The preset's model on the rows of ``design``: two-part, or linear (random intercepts if ``random``, fitted
-    over ``workers`` processes) refined by the ``variance`` and ``compositional`` options
-    (:mod:`osteobiome.models.variants`)."""
+    """The preset's model on the rows of ``design`` (all samples × features in): two-part on ``relative``, or
+    linear on ``transformed`` (random intercepts if ``random``, fitted over ``workers`` processes) refined by
+    the ``variance`` and ``compositional`` options (:mod:`osteobiome.models.variants`)."""
     model = opts["model"]
     if model == "twopart" and random:
         warnings.warn(
@@ -175,7 +180,7 @@ def _fit(  # noqa: ANN202
         model = "lm"
     if model == "twopart":
         return fit_two_part(
-            relative,
+            _rows(relative, design.rows),
             design.matrix,
             opts["compositional"],
             opts["compositional_prevalence"],
@@ -184,6 +189,7 @@ def _fit(  # noqa: ANN202
             opts["variance"],
             opts["joint"],
         )
+    Y = _rows(transformed, design.rows)
     if random:
         from osteobiome.models.lmm import fit_lmm
 
@@ -260,7 +266,7 @@ def run_association(
     design = build_design(metadata, fixed, reference, opts["standardize"], preset, random)
 
     depth = _read_depth(raw, design.rows, opts)
-    fit = _fit(transformed[design.rows], normalized[design.rows], depth, design, list(random), opts, workers)
+    fit = _fit(transformed, normalized, depth, design, list(random), opts, workers)
     results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
 
     def frame(values: np.ndarray) -> pd.DataFrame:
