@@ -144,7 +144,7 @@ def test_cli_runs_the_small_grid(shared, tmp_path):
             "--seeds",
             "1",
             "--methods",
-            "maaslin2,default",
+            "maaslin2, default",  # items are stripped
         ]
     )
     assert (out / "criteria.tsv").exists() and (out / "calibration.png").exists()

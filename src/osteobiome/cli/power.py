@@ -6,21 +6,13 @@ from pathlib import Path
 
 import typer
 
+from osteobiome.cli._lists import names, numbers
 from osteobiome.errors import InputError
 from osteobiome.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:
     app.command("power")(power_command)
-
-
-def _numbers(text: str, kind: type, option: str) -> list:
-    try:
-        return [kind(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r}: give comma-separated numbers, e.g. {option} 300,1000,3000."
-        ) from None
 
 
 def power_command(
@@ -66,8 +58,8 @@ def power_command(
         if metadata is None:
             raise InputError("--template needs --metadata (the covariates the phenotype is drawn from).")
         table, meta = _read_template(template, metadata)
-    ns, effects = _numbers(n, int, "--n"), _numbers(effect, float, "--effect")
-    covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
+    ns, effects = numbers(n, "--n", int), numbers(effect, "--effect", float)
+    covs = names(covariates) or None
     total = len(ns) * len(effects) * replicates
     with Progress(
         TextColumn("power"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
