@@ -80,9 +80,13 @@ def associate(
     ),
     block_size: int | None = block_size_option(),
     scheduler: str | None = scheduler_option(),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes for the random-intercept (REML) fits."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."
+    ),
 ) -> None:
-    """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
+    """Test every feature against the metadata, one model per feature: by default a two-part model (prevalence
+    + abundance where present) with the median compositional correction; --preset maaslin2: OLS (MaAsLin2);
+    --random: REML random intercepts (linear models; --workers processes)."""
     options = {
         "normalization": normalization,
         "transform": transform,
