@@ -37,7 +37,11 @@ def power_command(
         None, "--phenotype", help="Phenotype (preset default tibia_Ct_vBMD)."
     ),
     covariates: str | None = typer.Option(
-        None, "--covariates", help="Adjustment covariates, comma-separated."
+        None,
+        "--covariates",
+        help="Adjustment covariates, comma-separated (default: age, sex, BMI of the preset; with --template "
+        "the first 3 numeric metadata columns). With --template the phenotype is also drawn from them: "
+        "0.5 × each one's z-score (a two-level one: 0/1) plus N(0, 1) noise.",
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes (replicates run in parallel)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
