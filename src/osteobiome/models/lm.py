@@ -58,6 +58,17 @@ def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pval, log_pval
 
 
+def missing_patterns(missing: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Columns of ``missing`` (n × m, True = missing) grouped by their missing-value pattern: one
+    ``(rows, cols)`` per distinct pattern, ``rows`` the observed rows (bool, n) shared by the columns ``cols``."""
+    patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
+    groups = []
+    for k in range(patterns.shape[1]):
+        cols = np.flatnonzero(pattern_of.ravel() == k)
+        groups.append((~missing[:, cols[0]], cols))
+    return groups
+
+
 def _fit_complete(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """coef (p × m), stderr (p × m) and residual df for complete data; NaN if X is rank deficient."""
     n, p = X.shape
@@ -91,10 +102,7 @@ def fit_lm(Y: np.ndarray, X: np.ndarray) -> LMResult:
         coef, stderr, d = _fit_complete(X, Y)
         df[:], n_used[:] = d, n
     else:
-        patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
-        for k in range(patterns.shape[1]):
-            cols = np.flatnonzero(pattern_of.ravel() == k)
-            rows = ~missing[:, cols[0]]
+        for rows, cols in missing_patterns(missing):
             if rows.sum() == 0:
                 continue
             coef[:, cols], stderr[:, cols], df[cols] = _fit_complete(X[rows], Y[np.ix_(rows, cols)])
