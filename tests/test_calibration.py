@@ -93,6 +93,14 @@ def test_summary_criteria_and_report(tmp_path):
     assert len(pd.read_csv(tmp_path / "summary.tsv", sep="\t")) == len(summary)
 
 
+def test_criteria_text_reports_check_criteria_verdicts_and_thresholds():
+    summary = cal.summarize(_fake_runs())
+    text = cal.criteria_text(cal.check_criteria(summary))
+    assert "default's mean empirical FDR ≤ 0.1 in every cell: yes" in text
+    strict = cal.criteria_text(cal.check_criteria(summary, max_fdr=0.01, max_null=0.0))
+    assert "FDR ≤ 0.01 in every cell: no" in strict and "per run ≤ 0 at every n: no" in strict
+
+
 def test_bad_requests(tmp_path):
     with pytest.raises(InputError, match="not known"):
         cal.run(cal.Template(pd.DataFrame(np.ones((5, 5)))), cal.Grid(methods=("maaslin3",)))
