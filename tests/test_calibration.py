@@ -54,6 +54,20 @@ def test_draw_samples_and_markers():
     assert list(cal.prevalent_features(counts, 0.5)) == ["x"]
 
 
+def test_prepare_run_plans_the_null_draws_then_each_effect_reproducibly():
+    rng = np.random.default_rng(4)
+    counts = pd.DataFrame(rng.poisson(20, (40, 30)), columns=[f"g{j}" for j in range(30)])
+    grid = cal.Grid(effects=(0.5, 1.0), sizes=(30,), seeds=1, null_draws=2)
+    plans = []
+    for _ in range(2):
+        prepared = cal.prepare_run(cal.Template(counts), grid, 30, 0)
+        assert list(prepared.covariates.columns) == ["age", "bmi", "sex"] and len(prepared.counts) == 30
+        steps = [(m.to_dict(), len(t), e, d, prepared.implant(m)[1][cal.PHENOTYPE].sum()) for m, t, e, d in prepared.plan()]
+        plans.append(steps)
+    assert [(e, d) for _, _, e, d, _ in plans[0]] == [(0.0, 0), (0.0, 1), (0.5, 0), (1.0, 0)]
+    assert [t for _, t, _, _, _ in plans[0][:2]] == [0, 0] and plans[0] == plans[1]
+
+
 def _fake_runs() -> pd.DataFrame:
     rows = []
     for method, fdr, recall, null_fd in (("default", 0.05, 0.6, 0.05), ("maaslin2", 0.2, 0.5, 0.3)):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -276,8 +276,38 @@ def _score_methods(
     return rows
 
 
-def run_one(template: Template, grid: Grid, n: int, seed: int) -> list[dict]:
-    """All methods on one (n, seed): the null phenotype, then each effect of the grid (same samples)."""
+@dataclass(frozen=True)
+class PreparedRun:
+    """One (n, seed) of a grid before any phenotype: the drawn samples (``counts``, with the covariate signal
+    when the covariates are simulated), ``covariates``, the phenotype's covariate ``weights``, the marker
+    ``candidates`` and the run's ``rng`` (consumed by :meth:`plan` and :meth:`implant` in that order)."""
+
+    grid: Grid
+    counts: pd.DataFrame
+    covariates: pd.DataFrame
+    weights: dict[str, float]
+    candidates: pd.Index
+    rng: np.random.Generator
+
+    def plan(self) -> Iterator[tuple[pd.Series, pd.Series, float, int]]:
+        """``(markers, truth, effect, draw)``: the ``null_draws`` null phenotypes (one "marker" with log2 FC 0:
+        the table is only re-drawn at its depth), then each effect's markers, drawn when reached."""
+        no_signal = pd.Series([0.0], index=self.candidates[:1])
+        for draw in range(self.grid.null_draws):
+            yield no_signal, no_signal.iloc[:0], 0.0, draw
+        for effect in self.grid.effects:
+            markers = choose_markers(self.candidates, self.grid.marker_fraction, effect, self.rng)
+            yield markers, markers, effect, 0
+
+    def implant(self, markers: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The table with ``markers`` implanted and the metadata (covariates + the drawn :data:`PHENOTYPE`)."""
+        table, phenotype = _implant(self.counts, self.covariates, markers, self.weights, 1.0, self.rng)
+        return table, self.covariates.assign(**{PHENOTYPE: phenotype})
+
+
+def prepare_run(template: Template, grid: Grid, n: int, seed: int) -> PreparedRun:
+    """Draw the samples of (n, seed) (rng ``[grid.base_seed, seed, n]``) and their covariates: the template's, or
+    simulated ones with the covariate signal."""
     rng = np.random.default_rng([grid.base_seed, seed, n])
     rows = draw_samples(template.counts, n, rng)
     counts = _relabel(template.counts.iloc[rows])
@@ -290,23 +320,18 @@ def run_one(template: Template, grid: Grid, n: int, seed: int) -> list[dict]:
     else:
         covariates = _relabel(template.covariates.iloc[rows])
         weights = dict.fromkeys(covariates.columns, USER_WEIGHT)
-    candidates = prevalent_features(counts, grid.marker_prevalence)
-    names = list(covariates.columns)
+    return PreparedRun(grid, counts, covariates, weights, prevalent_features(counts, grid.marker_prevalence), rng)
 
-    def implant_and_score(markers: pd.Series, truth: pd.Series, effect: float, draw: int) -> list[dict]:
-        table, phenotype = _implant(counts, covariates, markers, weights, 1.0, rng)
-        metadata = covariates.assign(**{PHENOTYPE: phenotype})
-        labels = {"n": n, "seed": seed, "effect": effect, "draw": draw}
-        return _score_methods(grid.methods, table, metadata, names, truth, grid.q_levels, labels)
 
-    # null phenotypes: one "marker" with log2 FC 0 (the table is only re-drawn at its depth)
-    no_signal = pd.Series([0.0], index=candidates[:1])
+def run_one(template: Template, grid: Grid, n: int, seed: int) -> list[dict]:
+    """All methods on one (n, seed): the null phenotypes, then each effect of the grid (same samples)."""
+    prepared = prepare_run(template, grid, n, seed)
+    names = list(prepared.covariates.columns)
     out = []
-    for draw in range(grid.null_draws):
-        out += implant_and_score(no_signal, no_signal.iloc[:0], 0.0, draw)
-    for effect in grid.effects:
-        markers = choose_markers(candidates, grid.marker_fraction, effect, rng)
-        out += implant_and_score(markers, markers, effect, 0)
+    for markers, truth, effect, draw in prepared.plan():
+        table, metadata = prepared.implant(markers)
+        labels = {"n": n, "seed": seed, "effect": effect, "draw": draw}
+        out += _score_methods(grid.methods, table, metadata, names, truth, grid.q_levels, labels)
     return out
 
 
