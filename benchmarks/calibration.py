@@ -1,7 +1,7 @@
 """Calibration benchmark of the association presets on the Twins template (issue 9).
 
 Runs the standard grid (effects 0.1, 0.25, 0.5, 1 log2 FC per SD; n = 150, 278, 500; 100 seeds, 3 null
-phenotypes per seed; q = 0.05, 0.1, 0.25; every candidate of :data:`osteobiome.calibration.CANDIDATES`), prints the wall time and each method's
+phenotypes per seed; q = 0.05, 0.1, 0.25; every method of :data:`osteobiome.calibration.STANDARD_METHODS`), prints the wall time and each method's
 fitting time relative to the ``maaslin2`` preset, writes ``benchmarks/results/calibration_summary.tsv`` and
 ``benchmarks/results/calibration.png`` and replaces the ``## calibration`` section of ``RESULTS.md``.
 Same as ``osteobiome benchmark calibration ../shared/data/twins/Twins.csv --out DIR --workers 2``.
@@ -132,7 +132,7 @@ def main(workers: int = 2, seeds: int = calibration.STANDARD.seeds) -> None:
     print(f"mean time per fit (ratio to the maaslin2 preset): {timing}")
     header = (
         f"`python benchmarks/calibration.py {workers} {seeds}` — Twins template ({template.counts.shape[0]} samples × "
-        f"{template.counts.shape[1]} genera), standard grid, {seeds} seeds per cell and {3 * seeds} null phenotypes per n: **{wall:.0f} s wall on "
+        f"{template.counts.shape[1]} genera), standard grid, {seeds} seeds per cell and {grid.null_draws * seeds} null phenotypes per n: **{wall:.0f} s wall on "
         f"{workers} workers** (load average {os.getloadavg()[0]:.1f} at the end). Mean time per fit (ratio to maaslin2): {timing}.\n\n"
         "![calibration](results/calibration.png)\n\n"
     )

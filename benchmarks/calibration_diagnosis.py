@@ -12,8 +12,10 @@ A. *Is the median comparison's standard error right?* One implanted data set (n 
 B. *What does an exactly calibrated BH give on the null phenotype?* ``E[V]`` and ``P(V >= 1)`` for ``m``
    independent uniform p-values at q = 0.1 (Monte Carlo).
 C. *Criteria per estimator*: per run the two parts' p-values and the
-   centred abundance p-values of every estimator, BH per run, recall / FDR / null false discoveries per
-   (n, effect), against the ``maaslin2`` preset, on fresh seeds and on the standard grid's seeds. Variants
+   centred abundance p-values of every estimator, joined by MaAsLin3's Beta(1, 2) rule (``joint="beta"``: so
+   ``default`` here is today's ``twopart-median-beta`` candidate, not the Cauchy-joint default preset), BH
+   per run, recall / FDR / null false discoveries per (n, effect), against the ``maaslin2`` preset, on fresh
+   seeds and on the standard grid's seeds. Variants
    ``+c`` have no prevalence part for genera present in every sample (what the two-part model does now, as
    MaAsLin3); without ``+c`` that part has p = 1 (what the augmented fit of a constant gave before), which
    doubles the joint p-value; ``+epv10`` / ``+epv40`` also drop it below 10 / 40 absent (or present) samples.
@@ -40,6 +42,7 @@ from scipy import stats
 from osteobiome import calibration as C
 from osteobiome.associate import associate, run_association
 from osteobiome.models import compositional as comp
+from osteobiome.models.lm import t_test
 from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
 from osteobiome.multitest import adjust_grouped
 from osteobiome.parallel import process_pool
@@ -74,8 +77,8 @@ def bahadur_contrast(coef: np.ndarray, influence: np.ndarray, df, weighted: bool
     se = np.sqrt(np.clip(s**2 - 2.0 * cov + var_m, 0.0, None))
     centred = coef - shift
     with np.errstate(divide="ignore", invalid="ignore"):
-        pval = 2.0 * stats.t.sf(np.abs(centred / se), df)
-    return comp.CorrectedTest(centred, se, pval, shift)
+        pval, log_pval = t_test(centred / se, df)
+    return comp.CorrectedTest(centred, se, pval, log_pval, shift)
 
 
 ESTIMATORS = {
@@ -83,17 +86,6 @@ ESTIMATORS = {
     "bahadur": lambda coef, U, df: bahadur_contrast(coef, U, df, weighted=False),
     "weighted": lambda coef, U, df: bahadur_contrast(coef, U, df, weighted=True),
 }
-
-
-def _dataset(template: C.Template, n: int, seed: int):  # noqa: ANN202
-    """The standard grid's samples, covariates and covariate signal for (n, seed), and its rng."""
-    rng = np.random.default_rng([GRID.base_seed, seed, n])
-    counts = C._relabel(template.counts.iloc[C.draw_samples(template.counts, n, rng)])
-    covariates = C.simulate_covariates(n, rng).set_axis(counts.index)
-    counts = C._covariate_signal(
-        counts, covariates, C.prevalent_features(counts, GRID.marker_prevalence), rng
-    )
-    return counts, covariates, rng
 
 
 def _parts(table: pd.DataFrame, metadata: pd.DataFrame):  # noqa: ANN202
@@ -105,10 +97,9 @@ def _parts(table: pd.DataFrame, metadata: pd.DataFrame):  # noqa: ANN202
 
 # ------------------------------------------------------------------------------------------------ A
 def se_calibration(template: C.Template, draws: int, n: int = 278, seed: int = 0) -> pd.DataFrame:
-    counts, covariates, rng = _dataset(template, n, seed)
-    no_signal = pd.Series([0.0], index=C.prevalent_features(counts, GRID.marker_prevalence)[:1])
-    table, phenotype = C._implant(counts, covariates, no_signal, C.PHENOTYPE_WEIGHTS, 1.0, rng)
-    run, X, _, _ = _parts(table, covariates.assign(phenotype=phenotype))
+    prepared = C.prepare_run(template, GRID, n, seed)
+    no_signal = next(prepared.plan())[0]  # the first null phenotype
+    run, X, _, _ = _parts(*prepared.implant(no_signal))
     X = X.copy()
     log_abundance = log2_nonzero(run.normalized.to_numpy()[run.design.rows])
     weights = np.array([C.PHENOTYPE_WEIGHTS[c] for c in ("age", "bmi", "sex")])
@@ -170,19 +161,10 @@ def calibrated_bh_null(m: int, reps: int = 40000, seed: int = 0) -> tuple[float,
 # ------------------------------------------------------------------------------------------------ C
 def _one(template: C.Template, n: int, seed: int) -> pd.DataFrame:
     warnings.simplefilter("ignore")
-    counts, covariates, rng = _dataset(template, n, seed)
-    candidates = C.prevalent_features(counts, GRID.marker_prevalence)
-    no_signal = pd.Series([0.0], index=candidates[:1])
+    prepared = C.prepare_run(template, GRID, n, seed)  # the calibration benchmark's own samples and plan
     out = []
-    plan = [(no_signal, no_signal.iloc[:0], 0.0, d) for d in range(GRID.null_draws)] + list(GRID.effects)
-    for item in plan:
-        if isinstance(item, tuple):
-            markers, truth, effect, draw = item
-        else:
-            markers = truth = C.choose_markers(candidates, GRID.marker_fraction, item, rng)
-            effect, draw = item, 0
-        table, phenotype = C._implant(counts, covariates, markers, C.PHENOTYPE_WEIGHTS, 1.0, rng)
-        metadata = covariates.assign(phenotype=phenotype)
+    for markers, truth, effect, draw in prepared.plan():
+        table, metadata = prepared.implant(markers)
         run, _, ab, pr = _parts(table, metadata)
         m2 = associate(table, metadata, fixed=FIXED, preset="maaslin2")
         m2 = m2[m2["metadata"] == "phenotype"].set_index("feature")["qval"]
@@ -233,7 +215,7 @@ def method_qvalues(data: pd.DataFrame) -> dict[str, np.ndarray]:
         for suffix, p_prev in prevalence.items():
             if "epv" in suffix and name != "default":
                 continue
-            joint = joint_pvalue(data[f"p_{name}"].to_numpy(), p_prev.to_numpy())
+            joint = joint_pvalue(data[f"p_{name}"].to_numpy(), p_prev.to_numpy(), "beta")
             qvals[name + suffix] = adjust_grouped(joint, run_id, "BH", "per-variable")
     return qvals
 

@@ -64,6 +64,17 @@ def test_sample_alignment_warns(data):
     assert (out["N"] == 58).all()
 
 
+@pytest.mark.parametrize("where", ["metadata", "feature table"])
+def test_duplicate_sample_ids_are_refused_in_one_line(data, where):
+    table, metadata = data
+    if where == "metadata":
+        metadata = pd.concat([metadata, metadata.iloc[[3, 5]]])
+    else:
+        table = table.rename(index={"s1": "s0"})
+    with pytest.raises(InputError, match=f"the {where} has duplicate sample ids 's[03]'"):
+        associate(table, metadata, ["age"], preset="maaslin2")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -9,6 +9,7 @@ import pytest
 from osteobiome import associate
 from osteobiome.associate import PRESETS
 from osteobiome.errors import InputError
+from osteobiome.models.lm import t_test
 from osteobiome.models.twopart import joint_pvalue
 
 
@@ -110,3 +111,24 @@ def test_default_with_random_effects_warns_and_fits_mixed_models(data):
         out = associate(table, metadata, ["age"], random=("subject",))
     assert "pval.abundance" not in out.columns and out["pval"].between(0, 1).all()
     assert abs(np.median(out["coef"])) < 1e-12  # the median comparison still applies
+
+
+@pytest.mark.parametrize(
+    ("preset", "options"),
+    [("default", {}), ("default", {"joint": "beta"}), ("maaslin2", {"variance": "HC3"}), ("maaslin2", {"compositional": "median"})],
+)
+def test_log10_pval_stays_finite_where_the_pvalue_underflows(preset, options):
+    rng = np.random.default_rng(8)
+    n, m = 2000, 12
+    metadata = pd.DataFrame({"age": rng.normal(60, 8, n)}, index=[f"s{i}" for i in range(n)])
+    log_abundance = rng.normal(0, 1, (n, m))
+    log_abundance[:, 0] = 0.2 * (metadata["age"].to_numpy() - 60) + rng.normal(0, 0.05, n)
+    table = pd.DataFrame(np.exp(log_abundance), index=metadata.index, columns=[f"g{j}" for j in range(m)])
+    out = associate(table, metadata, ["age"], preset=preset, **options).set_index("feature")
+    strong = out.loc["g0"]
+    assert strong["pval"] == 0.0  # below the smallest double
+    expected = t_test(np.array([strong["coef"] / strong["stderr"]]), np.array([strong["df"]]))[1][0] / np.log(10)
+    if preset == "default":  # present everywhere: no prevalence part, the joint is the abundance part's p
+        assert np.isnan(strong["pval.prevalence"])
+    assert np.isfinite(strong["log10.pval"]) and strong["log10.pval"] < -300
+    np.testing.assert_allclose(strong["log10.pval"], expected, rtol=1e-9)

@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from osteobiome.associate import associate
-from osteobiome.blocked import associate_blocked, column_stats, sparse_log
+from osteobiome.blocked import associate_blocked, column_stats, run_blocked, sparse_log
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
 from osteobiome.io.store import FeatureStore, feature_blocks, write_store
@@ -113,6 +113,15 @@ def test_blocked_from_store_with_extra_samples(cohort, tmp_path):
         assert_same(expected, associate_blocked(FeatureStore.open(path), metadata, ["age", "sex"], block_size=1000, **LM))
 
 
+def test_blocked_refuses_duplicate_sample_ids(cohort):
+    metadata = pd.concat([cohort.metadata, cohort.metadata.iloc[[7]]])
+    with pytest.raises(InputError, match="the metadata has duplicate sample ids 's7'"):
+        associate_blocked(cohort.table, metadata, ["age"], block_size=10, **LM)
+    table = cohort.table.rename(index={"s1": "s2"})
+    with pytest.raises(InputError, match="the feature table has duplicate sample ids 's2'"):
+        associate_blocked(table, cohort.metadata, ["age"], block_size=10, **LM)
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
@@ -149,3 +158,10 @@ def test_blocked_input_errors(cohort):
         associate_blocked(negative, cohort.metadata, ["age"], **LM)
     with pytest.raises(InputError, match="LOG transform needs non-negative"):
         associate_blocked(negative, cohort.metadata, ["age"], normalization="NONE", min_prevalence=0.0, **LM)
+
+
+def test_run_blocked_keeps_the_resolved_options_and_the_significant_rows(cohort):
+    result = run_blocked(cohort, None, ["age", "bmi"], preset="maaslin2", block_size=10, max_significance=0.5)
+    assert result.options["max_significance"] == 0.5 and result.options["model"] == "lm"
+    expected = result.results[result.results["qval"] <= 0.5].reset_index(drop=True)
+    pd.testing.assert_frame_equal(result.significant(), expected)

@@ -54,6 +54,20 @@ def test_draw_samples_and_markers():
     assert list(cal.prevalent_features(counts, 0.5)) == ["x"]
 
 
+def test_prepare_run_plans_the_null_draws_then_each_effect_reproducibly():
+    rng = np.random.default_rng(4)
+    counts = pd.DataFrame(rng.poisson(20, (40, 30)), columns=[f"g{j}" for j in range(30)])
+    grid = cal.Grid(effects=(0.5, 1.0), sizes=(30,), seeds=1, null_draws=2)
+    plans = []
+    for _ in range(2):
+        prepared = cal.prepare_run(cal.Template(counts), grid, 30, 0)
+        assert list(prepared.covariates.columns) == ["age", "bmi", "sex"] and len(prepared.counts) == 30
+        steps = [(m.to_dict(), len(t), e, d, prepared.implant(m)[1][cal.PHENOTYPE].sum()) for m, t, e, d in prepared.plan()]
+        plans.append(steps)
+    assert [(e, d) for _, _, e, d, _ in plans[0]] == [(0.0, 0), (0.0, 1), (0.5, 0), (1.0, 0)]
+    assert [t for _, t, _, _, _ in plans[0][:2]] == [0, 0] and plans[0] == plans[1]
+
+
 def _fake_runs() -> pd.DataFrame:
     rows = []
     for method, fdr, recall, null_fd in (("default", 0.05, 0.6, 0.05), ("maaslin2", 0.2, 0.5, 0.3)):
@@ -91,6 +105,14 @@ def test_summary_criteria_and_report(tmp_path):
     assert "empirical FDR at q = 0.1" in text and "criteria at q = 0.1" in text
     assert (tmp_path / "calibration.png").stat().st_size > 1000
     assert len(pd.read_csv(tmp_path / "summary.tsv", sep="\t")) == len(summary)
+
+
+def test_criteria_text_reports_check_criteria_verdicts_and_thresholds():
+    summary = cal.summarize(_fake_runs())
+    text = cal.criteria_text(cal.check_criteria(summary))
+    assert "default's mean empirical FDR ≤ 0.1 in every cell: yes" in text
+    strict = cal.criteria_text(cal.check_criteria(summary, max_fdr=0.01, max_null=0.0))
+    assert "FDR ≤ 0.01 in every cell: no" in strict and "per run ≤ 0 at every n: no" in strict
 
 
 def test_bad_requests(tmp_path):
@@ -144,7 +166,7 @@ def test_cli_runs_the_small_grid(shared, tmp_path):
             "--seeds",
             "1",
             "--methods",
-            "maaslin2,default",
+            "maaslin2, default",  # items are stripped
         ]
     )
     assert (out / "criteria.tsv").exists() and (out / "calibration.png").exists()

@@ -1,7 +1,7 @@
 import numpy as np
 import statsmodels.api as sm
 
-from osteobiome.models.lm import fit_lm
+from osteobiome.models.lm import fit_lm, missing_patterns
 
 
 def test_matches_statsmodels_with_missing_values():
@@ -44,3 +44,9 @@ def test_log_p_value_continues_the_survival_function():
     assert p_big[0] == 0.0 and np.isfinite(log_big[0])
     tail = np.log(2) + t_dist.logpdf(200.0, 1500.0) + np.log((1500 + 200.0**2) / (200.0 * 1499))
     np.testing.assert_allclose(log_big, tail, rtol=1e-4)
+
+
+def test_missing_patterns_group_columns_by_their_observed_rows():
+    missing = np.array([[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 0]], dtype=bool)
+    groups = {tuple(cols): rows.tolist() for rows, cols in missing_patterns(missing)}
+    assert groups == {(0, 2): [False, True, True], (1,): [True, True, False], (3,): [True, True, True]}

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import statsmodels.api as sm
 
-from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
+from osteobiome.models.twopart import (
+    fit_abundance,
+    fit_prevalence,
+    joint_pvalue,
+    log2_nonzero,
+    log_joint_pvalue,
+)
 
 
 def _design(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -134,3 +141,17 @@ def test_prevalence_influence_gram_is_the_sandwich_covariance():
     assert fit_prevalence(present, X, augment=False).influence is None
     ref = sm.Logit(present[:, 1].astype(float), X).fit(disp=0, cov_type="HC0")
     np.testing.assert_allclose(np.sqrt(np.sum(fit.influence[:, :, 1] ** 2, axis=1)), ref.bse, rtol=1e-6)
+
+
+@pytest.mark.parametrize("rule", ["beta", "cauchy"])
+def test_log_joint_pvalue_is_the_log_of_the_joint_and_stays_finite_where_it_underflows(rule):
+    pa = np.array([0.3, 1e-12, 0.02, 1e-200, np.nan, 1e-5])
+    pp = np.array([0.6, 0.4, 1e-15, 1e-190, 0.04, np.nan])
+    present = np.array([0.2, 0.5, 0.9, 0.75, 0.5, 0.5])
+    got = log_joint_pvalue(np.log(pa), np.log(pp), rule, present)
+    np.testing.assert_allclose(got, np.log(joint_pvalue(pa, pp, rule, present)), rtol=1e-9)
+    # both parts far below the smallest double: by hand, log p = -log(w e^2000 + (1 - w) e^2100) for Cauchy
+    la, lp, w = np.array([-2000.0]), np.array([-2100.0]), 1 / (2 - 0.75)
+    got = log_joint_pvalue(la, lp, rule, np.array([0.75]))
+    expected = -2100 - np.log(1 - w + w * np.exp(-100)) if rule == "cauchy" else -2100 + np.log(2)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -104,6 +104,32 @@ class Association:
         return self.results[self.results["qval"] <= self.options["max_significance"]].reset_index(drop=True)
 
 
+def align_samples(samples: pd.Index, metadata: pd.DataFrame | None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Match the feature table's sample ids to the metadata (both compared as strings).
+
+    Returns a boolean mask of the table's samples that have metadata and the metadata rows in the table's
+    order. Duplicate ids (in the table or the metadata), no shared id or no metadata raise InputError;
+    samples on one side only are left out with a warning."""
+    if metadata is None:
+        raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
+    samples = pd.Index(samples).astype(str)
+    metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
+    for what, ids in (("feature table", samples), ("metadata", metadata.index)):
+        if ids.has_duplicates:
+            dup = ids[ids.duplicated()].unique()
+            raise InputError(f"the {what} has duplicate sample ids {preview(dup)}; give each sample one row.")
+    used = samples.isin(metadata.index)
+    if not used.any():
+        raise InputError(
+            f"no sample id is in both the feature table ({preview(samples)}) and the metadata "
+            f"({preview(metadata.index)}); check which axis holds samples."
+        )
+    for what, extra in (("feature table", samples[~used]), ("metadata", metadata.index.difference(samples))):
+        if len(extra):
+            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=4)
+    return used, metadata.loc[samples[used]]
+
+
 def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     if isinstance(features, Cohort):
         table = features.table
@@ -112,27 +138,13 @@ def _aligned(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> 
         table = features
     else:
         raise InputError(f"features must be a Cohort or a samples × features DataFrame, not {type(features).__name__}.")
-    if metadata is None:
-        raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
+    used, metadata = align_samples(table.index, metadata)
     table = table.set_axis(table.index.astype(str), axis=0).set_axis(table.columns.astype(str), axis=1)
-    metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
     bad_dtypes = [dtype for dtype in set(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
     if bad_dtypes:
         non_numeric = table.columns[table.dtypes.isin(bad_dtypes)]
         raise InputError(f"feature table has non-numeric columns {preview(non_numeric)}; features must be numbers.")
-    shared = table.index[table.index.isin(metadata.index)]
-    if shared.empty:
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(table.index)}) and the metadata "
-            f"({preview(metadata.index)}); check which axis holds samples."
-        )
-    for what, ids in (("feature table", table.index), ("metadata", metadata.index)):
-        extra = ids.difference(shared)
-        if len(extra):
-            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=3)
-    if len(shared) == len(table.index):  # every table sample has metadata: keep the table as it is
-        return table, metadata.loc[shared]
-    return table.loc[shared], metadata.loc[shared]
+    return (table if used.all() else table.loc[used]), metadata
 
 
 def _read_depth(raw: np.ndarray, rows: np.ndarray, opts: Mapping[str, Any]) -> np.ndarray | None:
@@ -142,8 +154,13 @@ def _read_depth(raw: np.ndarray, rows: np.ndarray, opts: Mapping[str, Any]) -> n
     return raw.sum(axis=1)[rows]
 
 
+def _rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` (boolean ``rows``), without a copy when every row is used."""
+    return values if rows.all() else values[rows]
+
+
 def _fit(  # noqa: ANN202
-    Y: np.ndarray,
+    transformed: np.ndarray,
     relative: np.ndarray,
     depth: np.ndarray | None,
     design: Design,
@@ -151,9 +168,9 @@ def _fit(  # noqa: ANN202
     opts: Mapping[str, Any],
     workers: int = 1,
 ):
-    """The preset's model on the rows of ``design``: two-part, or linear (random intercepts if ``random``, fitted
-    over ``workers`` processes) refined by the ``variance`` and ``compositional`` options
-    (:mod:`osteobiome.models.variants`)."""
+    """The preset's model on the rows of ``design`` (all samples × features in): two-part on ``relative``, or
+    linear on ``transformed`` (random intercepts if ``random``, fitted over ``workers`` processes) refined by
+    the ``variance`` and ``compositional`` options (:mod:`osteobiome.models.variants`)."""
     model = opts["model"]
     if model == "twopart" and random:
         warnings.warn(
@@ -163,7 +180,7 @@ def _fit(  # noqa: ANN202
         model = "lm"
     if model == "twopart":
         return fit_two_part(
-            relative,
+            _rows(relative, design.rows),
             design.matrix,
             opts["compositional"],
             opts["compositional_prevalence"],
@@ -172,6 +189,7 @@ def _fit(  # noqa: ANN202
             opts["variance"],
             opts["joint"],
         )
+    Y = _rows(transformed, design.rows)
     if random:
         from osteobiome.models.lmm import fit_lmm
 
@@ -248,7 +266,7 @@ def run_association(
     design = build_design(metadata, fixed, reference, opts["standardize"], preset, random)
 
     depth = _read_depth(raw, design.rows, opts)
-    fit = _fit(transformed[design.rows], normalized[design.rows], depth, design, list(random), opts, workers)
+    fit = _fit(transformed, normalized, depth, design, list(random), opts, workers)
     results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
 
     def frame(values: np.ndarray) -> pd.DataFrame:

@@ -21,7 +21,6 @@ features DataFrame, or a feature store (:mod:`osteobiome.io.store`, read block b
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,11 +30,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.associate import resolve_options, results_table
+from osteobiome.associate import Association, align_samples, resolve_options, results_table
 from osteobiome.cohort import Cohort
 from osteobiome.design import build_design
 from osteobiome.engine import parse_scheduler, run_blocks
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError
 from osteobiome.io.store import FeatureStore
 from osteobiome.memory import check_memory, dense_bytes
 from osteobiome.models.lm import LMResult, fit_lm
@@ -254,20 +253,8 @@ def _aligned_table(features: Any, metadata: pd.DataFrame | None) -> tuple[_Table
         raise InputError(
             f"features must be a Cohort, a samples × features DataFrame or a feature store path, not {type(features).__name__}."
         )
-    if metadata is None:
-        raise InputError("no metadata given; pass a DataFrame indexed by sample id.")
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
+    used, metadata = align_samples(samples, metadata)
     samples = pd.Index(samples.astype(str))
-    used = samples.isin(metadata.index)
-    if not used.any():
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(samples)}) and the metadata ({preview(metadata.index)}); "
-            "check which axis holds samples."
-        )
-    for what, extra in (("feature table", samples[~used]), ("metadata", metadata.index.difference(samples))):
-        if len(extra):
-            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=3)
     rows = np.flatnonzero(used)
     if store is not None:
         table = _Table(samples[rows], pd.Index(names.astype(str)), store=store, rows=None if used.all() else rows)
@@ -275,7 +262,7 @@ def _aligned_table(features: Any, metadata: pd.DataFrame | None) -> tuple[_Table
         matrix = matrix[rows] if not used.all() else matrix
         matrix = matrix.tocsc() if sp.issparse(matrix) else np.asarray(matrix, dtype=float)
         table = _Table(samples[rows], pd.Index(names.astype(str)), matrix=matrix)
-    return table, metadata.loc[table.samples]
+    return table, metadata
 
 
 def auto_block_size(n_samples: int, budget: int = BLOCK_BUDGET) -> int:
@@ -291,25 +278,7 @@ class BlockedAssociation:
     options: dict[str, Any]
     filtered: None = None
 
-    def significant(self) -> pd.DataFrame:
-        """Rows with q <= ``max_significance``."""
-        return self.results[self.results["qval"] <= self.options["max_significance"]].reset_index(drop=True)
-
-
-def run_blocked(
-    features: Cohort | pd.DataFrame | FeatureStore | str | Path,
-    metadata: pd.DataFrame | None,
-    fixed: Sequence[str],
-    reference: Mapping[str, str] | None = None,
-    preset: str = "default",
-    *,
-    block_size: int | None = None,
-    scheduler: object = None,
-    **options: Any,
-) -> BlockedAssociation:
-    """:func:`associate_blocked` and the resolved options (what the CLI writes)."""
-    results = associate_blocked(features, metadata, fixed, reference, preset, block_size=block_size, scheduler=scheduler, **options)
-    return BlockedAssociation(results, resolve_options(preset, {k: v for k, v in options.items() if k != "random"}))
+    significant = Association.significant
 
 
 def associate_blocked(
@@ -330,6 +299,23 @@ def associate_blocked(
     ``scheduler``: None (this process), ``"threads"``, ``"processes"``, a dask scheduler address or a
     ``distributed.Client``. Results equal ``associate(...)``'s to rounding (about 1e-15 relative).
     """
+    return run_blocked(
+        features, metadata, fixed, reference, preset, block_size=block_size, scheduler=scheduler, **options
+    ).results
+
+
+def run_blocked(
+    features: Cohort | pd.DataFrame | FeatureStore | str | Path,
+    metadata: pd.DataFrame | None,
+    fixed: Sequence[str],
+    reference: Mapping[str, str] | None = None,
+    preset: str = "default",
+    *,
+    block_size: int | None = None,
+    scheduler: object = None,
+    **options: Any,
+) -> BlockedAssociation:
+    """:func:`associate_blocked`'s table and the resolved options (what the CLI writes)."""
     if options.pop("random", ()):
         raise InputError("random effects are not available in the blocked path yet; drop --block-size/--scheduler to fit them.")
     opts = resolve_options(preset, options)
@@ -376,4 +362,4 @@ def associate_blocked(
     parts = run_blocks(fit_block, table.blocks(kept, block_size), job, scheduler)
     fit = concat_fits([p.fit for p in parts])
     nonzero = np.concatenate([p.nonzero for p in parts])
-    return results_table(table.features[kept], design, fit, n, nonzero, opts)
+    return BlockedAssociation(results_table(table.features[kept], design, fit, n, nonzero, opts), opts)

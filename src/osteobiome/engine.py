@@ -5,7 +5,8 @@ cluster given by its scheduler address).
 single-process path (``scheduler=None``) consumes ``items`` lazily, one at a time, so peak memory is one
 block; the dask paths hand the items to dask (``dask.delayed`` tasks, or ``Client.map`` on a cluster).
 Dask is an optional extra, imported only when a scheduler is asked for. CLI commands share
-:data:`SCHEDULER_HELP` and :func:`parse_scheduler` (see ``osteobiome.cli.options``).
+:data:`SCHEDULER_HELP`, :func:`parse_scheduler` and the typer options :func:`scheduler_option` and
+:func:`block_size_option` defined here.
 """
 
 from __future__ import annotations

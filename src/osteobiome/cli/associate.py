@@ -8,6 +8,7 @@ import typer
 
 from osteobiome.associate import run_association
 from osteobiome.blocked import run_blocked
+from osteobiome.cli._lists import names
 from osteobiome.engine import block_size_option, scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
@@ -79,9 +80,13 @@ def associate(
     ),
     block_size: int | None = block_size_option(),
     scheduler: str | None = scheduler_option(),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes for the random-intercept (REML) fits."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."
+    ),
 ) -> None:
-    """Test every feature against the metadata, one model per feature (OLS, or REML random intercepts)."""
+    """Test every feature against the metadata, one model per feature: by default a two-part model (prevalence
+    + abundance where present) with the median compositional correction; --preset maaslin2: OLS (MaAsLin2);
+    --random: REML random intercepts (linear models; --workers processes)."""
     options = {
         "normalization": normalization,
         "transform": transform,
@@ -97,7 +102,7 @@ def associate(
         "variance": variance,
         "joint": joint,
     }
-    terms = [name.strip() for name in fixed.split(",") if name.strip()]
+    terms = names(fixed)
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
         if random.strip() or rank is not None:
             raise InputError("--random and --rank are not available with --block-size/--scheduler or a feature store; drop one.")
@@ -126,7 +131,7 @@ def associate(
         cohort,
         None,
         terms,
-        random=[name.strip() for name in random.split(",") if name.strip()],
+        random=names(random),
         reference=_parse_reference(reference),
         preset=preset,
         workers=workers,

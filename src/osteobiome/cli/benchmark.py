@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from osteobiome import calibration
+from osteobiome.cli._lists import names, numbers
 from osteobiome.errors import InputError
 from osteobiome.outputs import atomic_output_dir
 
@@ -18,17 +19,6 @@ bench = typer.Typer(help="Benchmarks any user can rerun.", no_args_is_help=True)
 
 def register(app: typer.Typer) -> None:
     app.add_typer(bench, name="benchmark")
-
-
-def _numbers(text: str | None, kind: type, option: str) -> tuple | None:
-    if text is None:
-        return None
-    try:
-        return tuple(kind(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r}: give comma-separated {kind.__name__} values, e.g. 150,278."
-        ) from None
 
 
 @bench.command("calibration")
@@ -67,13 +57,12 @@ def calibration_command(
     chosen = grids[grid]
     overrides = {
         "seeds": seeds,
-        "sizes": _numbers(sizes, int, "--sizes"),
-        "effects": _numbers(effects, float, "--effects"),
-        "methods": _numbers(methods, str, "--methods"),
+        "sizes": None if sizes is None else tuple(numbers(sizes, "--sizes", int)),
+        "effects": None if effects is None else tuple(numbers(effects, "--effects", float)),
+        "methods": None if methods is None else tuple(names(methods)),
     }
     chosen = replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
-    names = _numbers(covariates, str, "--covariates") or ()
-    data = calibration.load_template(template, metadata, names)
+    data = calibration.load_template(template, metadata, tuple(names(covariates)))
     start = time.perf_counter()
     runs = calibration.run(data, chosen, workers=workers)
     with atomic_output_dir(out) as tmp:

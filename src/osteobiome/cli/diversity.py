@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from osteobiome.cli._lists import names
 from osteobiome.diversity import (
     alpha_associations,
     alpha_diversity,
@@ -56,8 +57,8 @@ def diversity(
     ),
 ) -> None:
     """Alpha and beta diversity vs metadata: alpha associations, PERMANOVA (adonis2), PERMDISP (betadisper), PCoA."""
-    term_list = [t.strip() for t in terms.split(",") if t.strip()]
-    factors = [c.strip() for c in categorical.split(",") if c.strip()]
+    term_list = names(terms)
+    factors = names(categorical)
     base = math.e if shannon_base.strip().lower() == "e" else _positive_float(shannon_base, "--shannon-base")
     if samples_as is not None and samples_as not in ("rows", "columns"):
         raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
@@ -65,14 +66,14 @@ def diversity(
     table, meta = cohort, cohort.metadata
     require_terms(meta, term_list)
     check_columns(meta, ([strata] if strata else []) + factors, "--strata/--categorical")
-    tested = [p.strip() for p in (phenotypes or term_list[0]).split(",") if p.strip()]
+    tested = names(phenotypes or term_list[0])
     require_terms(meta, tested, "--phenotypes")
     adjusters = [t for t in term_list if t not in tested]
     meta = meta.assign(**{c: meta[c].astype("string") for c in factors})
     if rarefy_depth is not None:
         table, _ = rarefy(cohort, rarefy_depth, seed)
         meta = meta.loc[table.index]
-    alpha_table = alpha_diversity(table, [m for m in alpha.split(",") if m.strip()], tree=tree, base=base)
+    alpha_table = alpha_diversity(table, names(alpha), tree=tree, base=base)
     dm = beta_diversity(table, metric, tree=tree)
     results = {
         "alpha.tsv": alpha_table.reset_index(),

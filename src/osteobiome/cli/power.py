@@ -6,21 +6,13 @@ from pathlib import Path
 
 import typer
 
+from osteobiome.cli._lists import names, numbers
 from osteobiome.errors import InputError
 from osteobiome.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:
     app.command("power")(power_command)
-
-
-def _numbers(text: str, kind: type, option: str) -> list:
-    try:
-        return [kind(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r}: give comma-separated numbers, e.g. {option} 300,1000,3000."
-        ) from None
 
 
 def power_command(
@@ -45,7 +37,11 @@ def power_command(
         None, "--phenotype", help="Phenotype (preset default tibia_Ct_vBMD)."
     ),
     covariates: str | None = typer.Option(
-        None, "--covariates", help="Adjustment covariates, comma-separated."
+        None,
+        "--covariates",
+        help="Adjustment covariates, comma-separated (default: age, sex, BMI of the preset; with --template "
+        "the first 3 numeric metadata columns). With --template the phenotype is also drawn from them: "
+        "0.5 × each one's z-score (a two-level one: 0/1) plus N(0, 1) noise.",
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes (replicates run in parallel)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -66,8 +62,8 @@ def power_command(
         if metadata is None:
             raise InputError("--template needs --metadata (the covariates the phenotype is drawn from).")
         table, meta = _read_template(template, metadata)
-    ns, effects = _numbers(n, int, "--n"), _numbers(effect, float, "--effect")
-    covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else None
+    ns, effects = numbers(n, "--n", int), numbers(effect, "--effect", float)
+    covs = names(covariates) or None
     total = len(ns) * len(effects) * replicates
     with Progress(
         TextColumn("power"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True

@@ -47,11 +47,13 @@ from osteobiome.models.lm import t_test
 
 @dataclass(frozen=True)
 class CorrectedTest:
-    """Centred coefficients of one exposure (m features): ``coef = beta - shift``, its ``stderr``, ``pval``."""
+    """Centred coefficients of one exposure (m features): ``coef = beta - shift``, its ``stderr``, ``pval`` and
+    ``log_pval`` (natural log, finite where ``pval`` underflows)."""
 
     coef: np.ndarray
     stderr: np.ndarray
     pval: np.ndarray
+    log_pval: np.ndarray
     shift: float
 
 
@@ -80,9 +82,9 @@ def reference_weights(coef: np.ndarray, fraction: float = 0.5) -> np.ndarray:
     return inside / inside.sum()
 
 
-def _t_pvalues(coef: np.ndarray, stderr: np.ndarray, df: np.ndarray | float) -> np.ndarray:
+def _t_pvalues(coef: np.ndarray, stderr: np.ndarray, df: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return t_test(coef / stderr, df)[0]
+        return t_test(coef / stderr, df)
 
 
 def median_contrast(
@@ -105,7 +107,7 @@ def median_contrast(
     stderr = np.sqrt(np.clip(var, 0.0, None))
     shift = float(np.median(coef[ok]))
     centred = coef - shift
-    return CorrectedTest(centred, stderr, _t_pvalues(centred, stderr, df), shift)
+    return CorrectedTest(centred, stderr, *_t_pvalues(centred, stderr, df), shift)
 
 
 def kernel_mode(values: np.ndarray, tol: float = 1e-10, max_iter: int = 500) -> float:
@@ -132,4 +134,4 @@ def linda_correct(coef: np.ndarray, stderr: np.ndarray, df: np.ndarray | float) 
     stderr = np.asarray(stderr, dtype=float)
     shift = kernel_mode(coef)
     centred = coef - shift
-    return CorrectedTest(centred, stderr, _t_pvalues(centred, stderr, df), shift)
+    return CorrectedTest(centred, stderr, *_t_pvalues(centred, stderr, df), shift)

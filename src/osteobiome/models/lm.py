@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, special
+from scipy.stats import norm
 from scipy.stats import t as t_dist
 
 
@@ -34,13 +35,16 @@ def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided t-test p-values and their natural logs: p = 2 · sf(|t|; df).
 
     Where p underflows (< 1e-300) its log comes from p = I_x(ν/2, 1/2) with x = ν / (ν + t²) and
-    I_x(a, b) = x^a (1 − x)^b 2F1(a + b, 1; a + 1; x) / (a B(a, b)) (DLMF 8.17.8), all in log space.
+    I_x(a, b) = x^a (1 − x)^b 2F1(a + b, 1; a + 1; x) / (a B(a, b)) (DLMF 8.17.8), all in log space;
+    for infinite df (z tests) from the normal's log survival function.
     """
     abs_t, df = np.broadcast_arrays(np.abs(tval), df)
     pval = 2.0 * t_dist.sf(abs_t, df)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_pval = np.log(pval)
-        tiny = pval < 1e-300
+        normal = (pval < 1e-300) & np.isinf(df)
+        log_pval[normal] = np.log(2.0) + norm.logsf(abs_t[normal])
+        tiny = (pval < 1e-300) & ~normal
         if np.any(tiny):
             a, t2 = df[tiny] / 2.0, abs_t[tiny] ** 2
             x = df[tiny] / (df[tiny] + t2)
@@ -52,6 +56,17 @@ def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 - special.betaln(a, 0.5)
             )
     return pval, log_pval
+
+
+def missing_patterns(missing: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Columns of ``missing`` (n × m, True = missing) grouped by their missing-value pattern: one
+    ``(rows, cols)`` per distinct pattern, ``rows`` the observed rows (bool, n) shared by the columns ``cols``."""
+    patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
+    groups = []
+    for k in range(patterns.shape[1]):
+        cols = np.flatnonzero(pattern_of.ravel() == k)
+        groups.append((~missing[:, cols[0]], cols))
+    return groups
 
 
 def _fit_complete(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -87,10 +102,7 @@ def fit_lm(Y: np.ndarray, X: np.ndarray) -> LMResult:
         coef, stderr, d = _fit_complete(X, Y)
         df[:], n_used[:] = d, n
     else:
-        patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
-        for k in range(patterns.shape[1]):
-            cols = np.flatnonzero(pattern_of.ravel() == k)
-            rows = ~missing[:, cols[0]]
+        for rows, cols in missing_patterns(missing):
             if rows.sum() == 0:
                 continue
             coef[:, cols], stderr[:, cols], df[cols] = _fit_complete(X[rows], Y[np.ix_(rows, cols)])

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
-from osteobiome.models.lm import LMResult, t_test
+from osteobiome.models.lm import LMResult, missing_patterns, t_test
 
 _EIGEN_TOL = 1e-8  # lmerTest drops Hessian eigenvalues below this
 CHUNK = 16  # features per job (the warm start runs within a chunk)
@@ -258,11 +258,8 @@ def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], workers:
     coef, stderr, df = (np.full((p, m), np.nan) for _ in range(3))
     theta, sigma, n_used = np.full((k, m), np.nan), np.full(m, np.nan), np.zeros(m, dtype=int)
     missing = np.isnan(Y)
-    patterns, pattern_of = np.unique(np.packbits(missing, axis=0), axis=1, return_inverse=True)
     jobs = []
-    for index in range(patterns.shape[1]):
-        cols = np.flatnonzero(pattern_of.ravel() == index)
-        rows = ~missing[:, cols[0]]
+    for rows, cols in missing_patterns(missing):
         if rows.sum() > p + 1:
             jobs += [(rows, chunk) for chunk in np.array_split(cols, -(-cols.size // CHUNK))]
     for (rows, chunk), out in zip(jobs, _run_chunks(Y, X, groups, jobs, workers), strict=True):

@@ -32,7 +32,13 @@ from osteobiome.errors import InputError
 from osteobiome.models import compositional as comp
 from osteobiome.models.lm import LMResult, t_test
 from osteobiome.models.robust import hc3_influence, hc3_stderr
-from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
+from osteobiome.models.twopart import (
+    fit_abundance,
+    fit_prevalence,
+    joint_pvalue,
+    log2_nonzero,
+    log_joint_pvalue,
+)
 
 MODELS = ("lm", "twopart")
 VARIANCES = ("classical", "HC3")
@@ -69,10 +75,12 @@ def _log(p: np.ndarray) -> np.ndarray:
         return np.log(p)
 
 
-def _with_tests(coef, stderr, pval, df, n_used, extra=None) -> VariantFit:  # noqa: ANN001
+def _with_tests(coef, stderr, pval, df, n_used, extra=None, log_pval=None) -> VariantFit:  # noqa: ANN001
+    """``VariantFit`` with ``tval = coef / stderr``; ``log_pval`` (finite where ``pval`` underflows) defaults to
+    ``log(pval)``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / stderr
-    return VariantFit(coef, stderr, tval, pval, _log(pval), df, n_used, extra or {})
+    return VariantFit(coef, stderr, tval, pval, _log(pval) if log_pval is None else log_pval, df, n_used, extra or {})
 
 
 def _enough_features(m: int, compositional: str) -> bool:
@@ -86,12 +94,12 @@ def _enough_features(m: int, compositional: str) -> bool:
 
 
 def _centre(coef, stderr, influence, df, compositional):  # noqa: ANN001, ANN202
-    """One coefficient row centred by ``compositional``: (coef, stderr, pval)."""
+    """One coefficient row centred by ``compositional``: (coef, stderr, pval, log_pval)."""
     if compositional == "median":
         test = comp.median_contrast(coef, influence, df)
     else:
         test = comp.linda_correct(coef, stderr, df)
-    return test.coef, test.stderr, test.pval
+    return test.coef, test.stderr, test.pval, test.log_pval
 
 
 def refine_linear(
@@ -99,7 +107,7 @@ def refine_linear(
 ) -> VariantFit:  # noqa: ANN001
     """Apply ``variance`` and ``compositional`` to a linear fit (``LMResult`` of ``Y`` on ``X``; ``mixed``:
     it came from random-intercept models, whose marginal residuals ``Y - X coef`` carry the correlation)."""
-    coef, stderr, pval = fit.coef.copy(), fit.stderr.copy(), fit.pval.copy()
+    coef, stderr, pval, log_pval = fit.coef.copy(), fit.stderr.copy(), fit.pval.copy(), fit.log_pval.copy()
     df = np.asarray(fit.df, dtype=float)
     if variance == "classical" and compositional == "none":
         return VariantFit(coef, stderr, fit.tval, pval, fit.log_pval, fit.df, fit.n_used)
@@ -115,20 +123,20 @@ def refine_linear(
             )
         stderr = hc3_stderr(X, resid)
         with np.errstate(divide="ignore", invalid="ignore"):
-            pval = t_test(coef / stderr, df)[0]
+            pval, log_pval = t_test(coef / stderr, df)
     if _enough_features(Y.shape[1], compositional):
         for k in range(1, X.shape[1]):
             influence = (
                 hc3_influence(X, resid, k) if variance == "HC3" else comp.residual_influence(stderr[k], resid)
             )
             row_df = df if df.ndim == 1 else df[k]
-            coef[k], stderr[k], pval[k] = _centre(coef[k], stderr[k], influence, row_df, compositional)
-    return _with_tests(coef, stderr, pval, fit.df, fit.n_used)
+            coef[k], stderr[k], pval[k], log_pval[k] = _centre(coef[k], stderr[k], influence, row_df, compositional)
+    return _with_tests(coef, stderr, pval, fit.df, fit.n_used, log_pval=log_pval)
 
 
 def _first_rows(fit, p: int):  # noqa: ANN001, ANN202
     """``fit`` restricted to its first ``p`` coefficients (drops the depth nuisance term)."""
-    changes = {name: getattr(fit, name)[:p] for name in ("coef", "stderr", "pval")}
+    changes = {name: getattr(fit, name)[:p] for name in ("coef", "stderr", "pval", "log_pval")}
     if fit.influence is not None:
         changes["influence"] = fit.influence[:p]
     return replace(fit, **changes)
@@ -171,6 +179,7 @@ def fit_two_part(
     abundance, prevalence = _first_rows(abundance, p), _first_rows(prevalence, p)
     coef, stderr, p_abund = abundance.coef.copy(), abundance.stderr.copy(), abundance.pval.copy()
     p_coef, p_stderr, p_prev = prevalence.coef.copy(), prevalence.stderr.copy(), prevalence.pval.copy()
+    log_abund, log_prev = abundance.log_pval.copy(), prevalence.log_pval.copy()
     if _enough_features(relative.shape[1], compositional):
         for k in range(1, X.shape[1]):
             influence = (
@@ -178,12 +187,12 @@ def fit_two_part(
                 if variance == "HC3"
                 else comp.residual_influence(stderr[k], abundance.resid)
             )
-            coef[k], stderr[k], p_abund[k] = _centre(
+            coef[k], stderr[k], p_abund[k], log_abund[k] = _centre(
                 coef[k], stderr[k], influence, abundance.df, compositional
             )
             if compositional_prevalence:
                 influence = comp.residual_influence(p_stderr[k], prevalence.influence[k])
-                p_coef[k], p_stderr[k], p_prev[k] = _centre(
+                p_coef[k], p_stderr[k], p_prev[k], log_prev[k] = _centre(
                     p_coef[k], p_stderr[k], influence, np.inf, compositional
                 )
     extra = {
@@ -195,5 +204,7 @@ def fit_two_part(
     }
     n_used = np.full(relative.shape[1], X.shape[0])
     present = abundance.n_used / relative.shape[0]
-    pval = joint_pvalue(p_abund, p_prev, joint, np.broadcast_to(present, coef.shape))
-    return _with_tests(coef, stderr, pval, abundance.df, n_used, extra)
+    present = np.broadcast_to(present, coef.shape)
+    pval = joint_pvalue(p_abund, p_prev, joint, present)
+    log_pval = log_joint_pvalue(log_abund, log_prev, joint, present)
+    return _with_tests(coef, stderr, pval, abundance.df, n_used, extra, log_pval)
