@@ -84,7 +84,8 @@ def meta_analyze(
     :func:`~osteobiome.meta.replication.replication_summary`. Features seen in one cohort carry that cohort's
     coef, stderr and p-value (``single_cohort`` True); BH and Bonferroni run over features per exposure.
     ``q_threshold`` marks pooled significance, ``cohort_q`` each cohort's own (default ``q_threshold``).
-    ``scheduler`` (threads, processes, a dask scheduler address) pools blocks of features through dask.
+    ``scheduler`` (threads, processes, a dask scheduler address) pools blocks of features through dask, the
+    leave-one-out poolings included.
     """
     long = _select(_long_table(tables), exposure)
     cohorts = [str(c) for c in tables]
@@ -133,6 +134,7 @@ def meta_analyze(
             q_threshold=q_threshold,
             cohort_q=cohort_q,
             pooled_pval=pval,
+            scheduler=scheduler,
             preset=preset,
         )
         frames.append(pd.concat([out, replication], axis=1))
