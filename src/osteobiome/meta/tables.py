@@ -14,8 +14,6 @@ from osteobiome.multitest import adjust
 
 #: Columns each per-cohort table must have (MaAsLin2's ``all_results.tsv`` layout).
 REQUIRED = ("feature", "metadata", "value", "coef", "stderr", "pval", "qval")
-HEAD = ["feature", "exposure", "coef", "stderr", "pval", "k", "tau2", "stderr.tau2", "pval.tau2", "I2", "H2"]
-TAIL = ["pval.bonf", "qval.fdr", "Q", "ci.lb", "ci.ub", "method", "converged", "single_cohort"]
 
 
 def exposure_names(table: pd.DataFrame) -> pd.Series:
