@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError, preview, unique_ids
 
 RANKS: tuple[str, ...] = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species")
 ValueType = Literal["counts", "relative"]
@@ -116,10 +116,8 @@ class Cohort:
             raise ValueError(f"X has shape {X.shape}, ids give {(len(samples), len(features))}")
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise InputError(f"{where}: the feature table is empty ({X.shape[0]} samples × {X.shape[1]} features).")
-        for axis, ids in (("sample", samples), ("feature", features)):
-            if ids.has_duplicates:
-                dup = ids[ids.duplicated()].unique()
-                raise InputError(f"{where}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first.")
+        unique_ids(samples, "sample", where)
+        unique_ids(features, "feature", where)
         _check_values(X, samples, features, where)
 
         drops: list[Drop] = []

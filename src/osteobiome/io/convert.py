@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError, unique_ids
 from osteobiome.io.base import checked_path, head_text, numeric_frame, read_delimited, table_header
 from osteobiome.io.formats import detect_format, read_features
 from osteobiome.io.pathways import _SUFFIX, HUMANN_SPECIAL
@@ -72,9 +72,7 @@ def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[
         samples = [_SUFFIX.sub("", s) for s in samples]
     kept_columns = [i for i in range(len(samples)) if i not in taxonomy]
     samples = [samples[i] for i in kept_columns]
-    if len(set(samples)) != len(samples):
-        dup = pd.Index(samples)[pd.Index(samples).duplicated()]
-        raise InputError(f"{path}: duplicate sample ids: {preview(dup.unique())}; make them unique.")
+    unique_ids(pd.Index(samples), "sample", path)
     with path.open("rb") as handle:
         compression = "gzip" if handle.read(2) == b"\x1f\x8b" else None
     seen: set[str] = set()
@@ -101,9 +99,7 @@ def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[
             if fmt == "humann":
                 keep = ~chunk.index.str.contains("|", regex=False) & ~chunk.index.isin(HUMANN_SPECIAL)
                 chunk = chunk[keep]
-            dup = chunk.index[chunk.index.duplicated() | np.fromiter((f in seen for f in chunk.index), bool, len(chunk))]
-            if len(dup):
-                raise InputError(f"{path}: duplicate feature ids: {preview(dup.unique())}; make them unique or sum them first.")
+            unique_ids(chunk.index, "feature", path, seen)
             seen.update(chunk.index)
             values = numeric_frame(chunk, path, rows_are="feature").to_numpy()
             if np.any(values < 0):
