@@ -151,7 +151,8 @@ class Cohort:
         if not keep.all():
             X = X[np.flatnonzero(keep)]
             samples = samples[keep]
-        value_type = value_type or _value_type(X, samples, where)
+            depth = depth[keep]
+        value_type = value_type or _value_type(X, depth, samples, where)
 
         if taxonomy is not None:
             taxonomy = _aligned_taxonomy(taxonomy, features, where)
@@ -325,12 +326,12 @@ def _check_values(X: np.ndarray | sp.csr_matrix, samples: pd.Index, features: pd
             )
 
 
-def _value_type(X: np.ndarray | sp.csr_matrix, samples: pd.Index, where: str) -> ValueType:
+def _value_type(X: np.ndarray | sp.csr_matrix, depth: np.ndarray, samples: pd.Index, where: str) -> ValueType:
     """``counts`` when every value is an integer, else ``relative`` (proportions, percentages or other
     non-integer abundances such as PICRUSt2 predictions or HUMAnN RPKs).
 
     A mix is an error: some samples hold integer counts summing to more than 101 while others hold
-    fractional values summing to at most 101 (proportions or percentages).
+    fractional values summing to at most 101 (proportions or percentages); ``depth``: the row sums of ``X``.
     """
     values = _stored_values(X)
     fractional = values != np.floor(values)
@@ -341,7 +342,6 @@ def _value_type(X: np.ndarray | sp.csr_matrix, samples: pd.Index, where: str) ->
         row_fractional = np.bincount(rows, weights=fractional, minlength=X.shape[0]) > 0
     else:
         row_fractional = fractional.any(axis=1)
-    depth = np.asarray(X.sum(axis=1)).ravel()
     counts_rows = ~row_fractional & (depth > 101)
     proportion_rows = row_fractional & (depth <= 101)
     if counts_rows.any() and proportion_rows.any():
