@@ -44,14 +44,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tsv, hdf5 = synthetic(Path(tmp))
         t_pandas, raw = timed(lambda: pd.read_csv(tsv, sep="\t", index_col=0))
-        t_tsv, _ = timed(lambda: read_features(tsv))
+        t_tsv, tsv_data = timed(lambda: read_features(tsv))
         t_hdf5, data = timed(lambda: read_features(hdf5))
         print(f"read {N_SAMPLES}x{N_FEATURES} TSV: pandas.read_csv {t_pandas:.3f} s, read_features {t_tsv:.3f} s "
               f"(ratio {t_tsv / t_pandas:.2f}x, includes type checks and taxonomy parsing)")
         print(f"read BIOM HDF5 (CSR, {data.X.nnz:,} non-zeros): {t_hdf5:.3f} s ({t_pandas / t_hdf5:.1f}x faster than pandas on the TSV)")
 
-        sparse_cohort = load_cohort(hdf5)
-        dense_cohort = load_cohort(tsv)
+        sparse_cohort = load_cohort(data)
+        dense_cohort = load_cohort(tsv_data)
         labels = raw["taxonomy"].str.rsplit("g__", n=1).str[-1]
         counts = raw.drop(columns="taxonomy")
         t_base, _ = timed(lambda: counts.groupby(labels.to_numpy()).sum().T)

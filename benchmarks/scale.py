@@ -2,7 +2,7 @@
 
 ``python benchmarks/scale.py [--big] [--out DIR]`` runs every configuration (features × samples, 2% non-zero,
 5 covariates, LM with BH per variable, min_prevalence 0 so that every feature is fitted) in its own
-subprocess, so that peak RSS (``ru_maxrss``) does not accumulate, in three modes:
+subprocess, so that peak RSS (``ru_maxrss``) does not accumulate, in four modes:
 
 - ``single``: :func:`osteobiome.blocked.associate_blocked` in this process, table in memory (CSR);
 - ``store``: the same reading blocks from the HDF5 feature store (the table is never in memory);

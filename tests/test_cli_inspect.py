@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from osteobiome.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "osteobiome" / "data" / "example"
@@ -67,3 +69,15 @@ def test_help_lists_inspect(capsys):
         assert exc.code == 0
     out = capsys.readouterr().out
     assert "inspect" in out and "--samples-as" not in out
+
+
+def test_inspect_taxonomy_missing_a_feature_names_the_file(tmp_path, capsys):
+    table = tmp_path / "t.tsv"
+    table.write_text("#OTU ID\tS1\no1\t3\no9\t4\n")
+    tax = tmp_path / "taxonomy.tsv"
+    tax.write_text("Feature ID\tTaxon\no1\tk__B; g__G\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", str(table), "--taxonomy", str(tax)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert f"{tax}: 1 feature(s)" in err and "no taxonomy row: 'o9'" in err and "same run" in err

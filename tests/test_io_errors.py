@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from osteobiome.cli import main
-from osteobiome.errors import InputError
+from osteobiome.errors import InputError, unique_ids
 from osteobiome.io import load_cohort, read_features, read_metadata
+from osteobiome.io.base import unique_ids as base_unique_ids
 
 
 def run_cli(args, capsys):
@@ -150,3 +152,12 @@ def test_damaged_biom_and_qza(tmp_path, capsys):
     qza = tmp_path / "t.qza"
     qza.write_bytes(b"PK\x03\x04 not really a zip")
     assert_cli_error(["inspect", qza], capsys, "not a QIIME 2 artifact")
+
+
+def test_unique_ids_within_and_across_blocks():
+    assert base_unique_ids is unique_ids  # re-exported for the readers
+    unique_ids(pd.Index(["a", "b"]), "feature", "t.tsv", seen={"c"})
+    with pytest.raises(InputError, match="t.tsv: duplicate feature ids: 'a'; make them unique"):
+        unique_ids(pd.Index(["a", "b", "a"]), "feature", "t.tsv")
+    with pytest.raises(InputError, match="duplicate feature ids: 'b';"):
+        unique_ids(pd.Index(["a", "b"]), "feature", "t.tsv", seen={"b", "z"})

@@ -10,7 +10,7 @@ from scipy import stats
 from osteobiome import meta_analyze
 from osteobiome.cli import main
 from osteobiome.errors import InputError
-from osteobiome.meta import pool
+from osteobiome.meta import blocks, pool
 
 COHORTS = ("Cedars-Sinai", "Cincinnati", "Emory", "MGH", "MGH Pediatrics")
 
@@ -149,6 +149,24 @@ def test_loo_flags_a_cohort_that_carries_the_signal():
         and not out.loc["f0", "loo_robust"]
         and out.loc["f0", "loo_flips"] == "D"
     )
+
+
+def test_loo_pooling_runs_through_the_scheduler(monkeypatch):
+    rng = np.random.default_rng(5)
+    features = [f"f{i}" for i in range(30)]
+    tables = {
+        name: _result_table(
+            pd.Series(rng.normal(0, 0.2, 30), index=features), pd.Series(rng.uniform(0.05, 0.3, 30), index=features)
+        )
+        for name in ("A", "B", "C", "D")
+    }
+    expected = meta_analyze(tables, method="PM", test="knha")
+    calls = []
+    run_blocks = blocks.run_blocks
+    monkeypatch.setattr(blocks, "run_blocks", lambda *args: calls.append(args[-1]) or run_blocks(*args))
+    got = meta_analyze(tables, method="PM", test="knha", scheduler="threads")
+    pd.testing.assert_frame_equal(got, expected)
+    assert calls == ["threads"] * 5  # the full pooling and one leave-one-out pooling per cohort
 
 
 def test_table_errors():

@@ -36,7 +36,7 @@ from osteobiome.design import build_design
 from osteobiome.engine import parse_scheduler, run_blocks
 from osteobiome.errors import InputError
 from osteobiome.io.store import FeatureStore
-from osteobiome.memory import check_memory, dense_bytes
+from osteobiome.memory import BLOCK_BUDGET, check_memory, dense_bytes
 from osteobiome.models.lm import LMResult, fit_lm
 from osteobiome.models.variants import VariantFit, refine_linear
 from osteobiome.preprocess import transform
@@ -47,8 +47,6 @@ BLOCKED_MODEL = {"model": "lm", "compositional": "none", "depth_covariate": "non
 BLOCKED_NORMALIZATIONS = ("TSS", "CLR", "NONE")
 #: Dense samples × block copies alive while one block is fitted (raw, normalized, transformed, Y, residuals, …).
 BLOCK_COPIES = 8
-#: Memory target of one block when ``block_size`` is not given.
-BLOCK_BUDGET = 256 * 1024**2
 
 Matrix = sp.spmatrix | np.ndarray
 

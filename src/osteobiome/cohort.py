@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError, preview, unique_ids
 
 RANKS: tuple[str, ...] = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species")
 ValueType = Literal["counts", "relative"]
@@ -116,10 +116,8 @@ class Cohort:
             raise ValueError(f"X has shape {X.shape}, ids give {(len(samples), len(features))}")
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise InputError(f"{where}: the feature table is empty ({X.shape[0]} samples × {X.shape[1]} features).")
-        for axis, ids in (("sample", samples), ("feature", features)):
-            if ids.has_duplicates:
-                dup = ids[ids.duplicated()].unique()
-                raise InputError(f"{where}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first.")
+        unique_ids(samples, "sample", where)
+        unique_ids(features, "feature", where)
         _check_values(X, samples, features, where)
 
         drops: list[Drop] = []
@@ -153,7 +151,8 @@ class Cohort:
         if not keep.all():
             X = X[np.flatnonzero(keep)]
             samples = samples[keep]
-        value_type = value_type or _value_type(X, samples, where)
+            depth = depth[keep]
+        value_type = value_type or _value_type(X, depth, samples, where)
 
         if taxonomy is not None:
             taxonomy = _aligned_taxonomy(taxonomy, features, where)
@@ -327,12 +326,12 @@ def _check_values(X: np.ndarray | sp.csr_matrix, samples: pd.Index, features: pd
             )
 
 
-def _value_type(X: np.ndarray | sp.csr_matrix, samples: pd.Index, where: str) -> ValueType:
+def _value_type(X: np.ndarray | sp.csr_matrix, depth: np.ndarray, samples: pd.Index, where: str) -> ValueType:
     """``counts`` when every value is an integer, else ``relative`` (proportions, percentages or other
     non-integer abundances such as PICRUSt2 predictions or HUMAnN RPKs).
 
     A mix is an error: some samples hold integer counts summing to more than 101 while others hold
-    fractional values summing to at most 101 (proportions or percentages).
+    fractional values summing to at most 101 (proportions or percentages); ``depth``: the row sums of ``X``.
     """
     values = _stored_values(X)
     fractional = values != np.floor(values)
@@ -343,7 +342,6 @@ def _value_type(X: np.ndarray | sp.csr_matrix, samples: pd.Index, where: str) ->
         row_fractional = np.bincount(rows, weights=fractional, minlength=X.shape[0]) > 0
     else:
         row_fractional = fractional.any(axis=1)
-    depth = np.asarray(X.sum(axis=1)).ravel()
     counts_rows = ~row_fractional & (depth > 101)
     proportion_rows = row_fractional & (depth <= 101)
     if counts_rows.any() and proportion_rows.any():

@@ -8,7 +8,15 @@ without a traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
 
 
 class InputError(ValueError):
@@ -40,3 +48,13 @@ def preview(ids: Iterable[object], n: int = 4) -> str:
     ids = list(ids)
     shown = ", ".join(repr(str(i)) for i in ids[:n])
     return f"{shown}, … ({len(ids)} in all)" if len(ids) > n else shown
+
+
+def unique_ids(ids: pd.Index, axis: str, where: Path | str, seen: Collection[str] | None = None) -> None:
+    """Duplicate ids (within ``ids``, or already in ``seen``: the ids of earlier blocks of a streamed file)
+    are an :class:`InputError` that lists a few of them."""
+    dup = ids.duplicated()
+    if seen:
+        dup |= np.fromiter((i in seen for i in ids), bool, len(ids))
+    if dup.any():
+        raise InputError(f"{where}: duplicate {axis} ids: {preview(ids[dup].unique())}; make them unique or sum them first.")

@@ -13,6 +13,8 @@ from osteobiome.errors import ResourceError
 
 #: Refuse when an operation needs more than this fraction of the memory available right now.
 HEADROOM = 0.8
+#: Memory target of one block of features (its dense copies) when no block size is given: 256 MiB.
+BLOCK_BUDGET = 256 * 1024**2
 _MEMINFO = Path("/proc/meminfo")
 
 

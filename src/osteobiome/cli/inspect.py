@@ -12,7 +12,7 @@ from rich.table import Table
 
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview
-from osteobiome.io import FORMATS, FeatureData, read_features, read_metadata, read_taxonomy
+from osteobiome.io import FORMATS, FeatureData, load_cohort, read_features, read_metadata
 from osteobiome.taxonomy import is_unassigned, rank_labels
 
 
@@ -35,10 +35,7 @@ def inspect(
         raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
     meta = read_metadata(metadata, id_column=id_column) if metadata is not None else None
     data = read_features(features, samples_as=samples_as, sample_ids=None if meta is None else meta.index, fmt=fmt)
-    tax = read_taxonomy(taxonomy) if taxonomy is not None else data.taxonomy
-    cohort = Cohort.from_arrays(
-        data.X, data.samples, data.features, meta, tax, name=features.name, source=str(features), value_type=data.value_type
-    )
+    cohort = load_cohort(data, meta, taxonomy, name=features.name)
     console = Console()
     console.print(summary_table(data, cohort))
     if meta is not None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError, preview, unique_ids  # noqa: F401  (unique_ids: re-exported)
 
 
 @dataclass(frozen=True)
@@ -229,10 +229,3 @@ def numeric_frame(frame: pd.DataFrame, path: Path | str, rows_are: str = "featur
         )
         raise InputError(f"{path}: {problem} for feature {feature!r}, sample {sample!r}; {todo}.")
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
-
-
-def unique_ids(ids: pd.Index, axis: str, path: Path | str) -> None:
-    """Duplicate ids are an error that lists a few of them."""
-    if ids.has_duplicates:
-        dup = ids[ids.duplicated()].unique()
-        raise InputError(f"{path}: duplicate {axis} ids: {preview(dup)}; make them unique or sum them first.")

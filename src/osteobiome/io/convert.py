@@ -19,15 +19,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError, unique_ids
 from osteobiome.io.base import checked_path, head_text, numeric_frame, read_delimited, table_header
 from osteobiome.io.formats import detect_format, read_features
 from osteobiome.io.pathways import _SUFFIX, HUMANN_SPECIAL
 from osteobiome.io.store import feature_blocks, write_store
 from osteobiome.io.tables import _TAXONOMY_COLUMNS, SamplesAs, orientation
+from osteobiome.memory import BLOCK_BUDGET
 
-#: Memory target of one streamed block of rows (parsed floats and their copies).
-BLOCK_BUDGET = 256 * 1024**2
 STREAMED = ("table", "humann")
 
 
@@ -39,7 +38,7 @@ def convert(
     block_size: int | None = None,
 ) -> Path:
     """Write the feature table at ``path`` to the store ``out``; returns ``out``. ``block_size``: features per
-    block (default: as many rows as fit :data:`BLOCK_BUDGET` at 4 float64 copies per cell)."""
+    block (default: as many rows as fit :data:`~osteobiome.memory.BLOCK_BUDGET`, see :func:`_rows_per_block`)."""
     path = checked_path(path)
     if block_size is not None and block_size < 1:
         raise InputError(f"--block-size {block_size}: give a positive number of features per block.")
@@ -51,15 +50,21 @@ def convert(
         if axis == "columns":
             return _stream(path, Path(out), fmt, block_size, text.splitlines())
     data = read_features(path, samples_as=samples_as, fmt=fmt)
-    block_size = block_size or max(1, BLOCK_BUDGET // (32 * len(data.samples)))
+    block_size = block_size or _rows_per_block(len(data.samples))
     return write_store(out, data.samples, feature_blocks(data.X, data.features, block_size), source=str(path))
+
+
+def _rows_per_block(n_samples: int) -> int:
+    """Feature rows per block that fit :data:`~osteobiome.memory.BLOCK_BUDGET` at 4 float64 copies (32 bytes)
+    per cell."""
+    return max(1, BLOCK_BUDGET // (32 * n_samples))
 
 
 def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[str]) -> Path:
     """Stream the rows of the delimited file ``path`` (first lines ``head``) into the store ``out``."""
     skip, sep, header = table_header(path, head)
     samples = [c.strip() for c in header[1:]]
-    block_size = block_size or max(1, BLOCK_BUDGET // (32 * len(samples)))
+    block_size = block_size or _rows_per_block(len(samples))
     taxonomy = [i for i, c in enumerate(samples) if c.lower() in _TAXONOMY_COLUMNS]
     if taxonomy:
         warnings.warn(f"{path}: the {samples[taxonomy[0]]!r} column is not stored in the feature store.", stacklevel=3)
@@ -67,9 +72,7 @@ def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[
         samples = [_SUFFIX.sub("", s) for s in samples]
     kept_columns = [i for i in range(len(samples)) if i not in taxonomy]
     samples = [samples[i] for i in kept_columns]
-    if len(set(samples)) != len(samples):
-        dup = pd.Index(samples)[pd.Index(samples).duplicated()]
-        raise InputError(f"{path}: duplicate sample ids: {preview(dup.unique())}; make them unique.")
+    unique_ids(pd.Index(samples), "sample", path)
     with path.open("rb") as handle:
         compression = "gzip" if handle.read(2) == b"\x1f\x8b" else None
     seen: set[str] = set()
@@ -96,9 +99,7 @@ def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[
             if fmt == "humann":
                 keep = ~chunk.index.str.contains("|", regex=False) & ~chunk.index.isin(HUMANN_SPECIAL)
                 chunk = chunk[keep]
-            dup = chunk.index[chunk.index.duplicated() | np.fromiter((f in seen for f in chunk.index), bool, len(chunk))]
-            if len(dup):
-                raise InputError(f"{path}: duplicate feature ids: {preview(dup.unique())}; make them unique or sum them first.")
+            unique_ids(chunk.index, "feature", path, seen)
             seen.update(chunk.index)
             values = numeric_frame(chunk, path, rows_are="feature").to_numpy()
             if np.any(values < 0):

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.meta.pooling import MetaResult, pool
+from osteobiome.meta.blocks import pool_blocked
+from osteobiome.meta.pooling import MetaResult
 from osteobiome.multitest import adjust
 
 #: MaAsLin2's default ``max_significance``: the q threshold of per-cohort and pooled significance.
@@ -25,6 +26,7 @@ def replication_summary(
     q_threshold: float = Q_THRESHOLD,
     cohort_q: float | Mapping[str, float] | None = None,
     pooled_pval: np.ndarray | None = None,
+    scheduler: object = None,
     **pool_options,
 ) -> pd.DataFrame:
     """Per feature (rows of ``yi``, features × cohorts):
@@ -38,6 +40,8 @@ def replication_summary(
       features within each LOO fit); ``loo_robust`` is True when none does (NA when ``k < 3``).
 
     ``pooled_pval`` replaces ``pooled.pval`` as the full-data p-values (e.g. with carried single-cohort ones).
+    ``scheduler`` (threads, processes, a dask scheduler address) runs each LOO pooling in blocks of features
+    through dask (:func:`~osteobiome.meta.blocks.pool_blocked`); the same numbers either way.
     """
     yi, sei = np.asarray(yi, float), np.asarray(sei, float)
     present = np.isfinite(yi) & np.isfinite(sei) & (sei > 0)
@@ -66,7 +70,7 @@ def replication_summary(
                 continue
             y_loo = yi[rows].copy()
             y_loo[:, c] = np.nan
-            loo = pool(y_loo, sei[rows], pooled.method, pooled.test, **pool_options)
+            loo = pool_blocked(y_loo, sei[rows], pooled.method, pooled.test, scheduler=scheduler, **pool_options)
             max_rel[rows] = np.fmax(
                 max_rel[rows], np.abs(loo.coef - pooled.coef[rows]) / np.abs(pooled.coef[rows])
             )

@@ -14,8 +14,8 @@ from osteobiome.multitest import adjust
 
 #: Columns each per-cohort table must have (MaAsLin2's ``all_results.tsv`` layout).
 REQUIRED = ("feature", "metadata", "value", "coef", "stderr", "pval", "qval")
-HEAD = ["feature", "exposure", "coef", "stderr", "pval", "k", "tau2", "stderr.tau2", "pval.tau2", "I2", "H2"]
-TAIL = ["pval.bonf", "qval.fdr", "Q", "ci.lb", "ci.ub", "method", "converged", "single_cohort"]
+#: Per-cohort columns pooled or carried per feature.
+VALUES = ("coef", "stderr", "pval", "qval")
 
 
 def exposure_names(table: pd.DataFrame) -> pd.Series:
@@ -46,7 +46,7 @@ def _long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             raise InputError(
                 f"{name}: feature × exposure rows repeated ({preview(rows)}); give one row each."
             )
-        for column in ("coef", "stderr", "pval", "qval"):
+        for column in VALUES:
             part[column] = pd.to_numeric(part[column], errors="coerce")
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
@@ -84,21 +84,17 @@ def meta_analyze(
     :func:`~osteobiome.meta.replication.replication_summary`. Features seen in one cohort carry that cohort's
     coef, stderr and p-value (``single_cohort`` True); BH and Bonferroni run over features per exposure.
     ``q_threshold`` marks pooled significance, ``cohort_q`` each cohort's own (default ``q_threshold``).
-    ``scheduler`` (threads, processes, a dask scheduler address) pools blocks of features through dask.
+    ``scheduler`` (threads, processes, a dask scheduler address) pools blocks of features through dask, the
+    leave-one-out poolings included.
     """
     long = _select(_long_table(tables), exposure)
     cohorts = [str(c) for c in tables]
     label = f"{method}, {test}" + (f", {preset}" if preset else "")
     frames = []
-    for name in long["exposure"].unique():
-        rows = long[long["exposure"] == name]
+    for name, rows in long.groupby("exposure", sort=False):
         features = rows["feature"].unique()
-        yi, sei, pvals, qvals = (
-            rows.pivot(index="feature", columns="cohort", values=c)
-            .reindex(index=features, columns=cohorts)
-            .to_numpy(float)
-            for c in ("coef", "stderr", "pval", "qval")
-        )
+        wide = rows.pivot(index="feature", columns="cohort", values=list(VALUES))
+        yi, sei, pvals, qvals = (wide[c].reindex(index=features, columns=cohorts).to_numpy(float) for c in VALUES)
         res = pool_blocked(yi, sei, method, test, preset=preset, scheduler=scheduler)
         single = res.k == 1
         only = np.argmax(np.isfinite(yi) & np.isfinite(sei) & (sei > 0), axis=1)
@@ -133,6 +129,7 @@ def meta_analyze(
             q_threshold=q_threshold,
             cohort_q=cohort_q,
             pooled_pval=pval,
+            scheduler=scheduler,
             preset=preset,
         )
         frames.append(pd.concat([out, replication], axis=1))
