@@ -19,6 +19,7 @@ import pandas as pd
 
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.io import check_columns
 from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.copula import LN2
 
@@ -164,11 +165,8 @@ def _markers(
 
 def _systematic_part(metadata: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
     y = np.zeros(len(metadata))
+    check_columns(metadata, weights, "covariate_weights")
     for column, weight in weights.items():
-        if column not in metadata.columns:
-            raise InputError(
-                f"covariate {column!r} is not in the metadata{suggest(column, metadata.columns)}."
-            )
         x = metadata[column]
         if pd.api.types.is_numeric_dtype(x):
             v = standardized(x.to_numpy(dtype=float))

@@ -29,7 +29,8 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from osteobiome.errors import InputError, suggest
+from osteobiome.errors import InputError
+from osteobiome.io import check_columns
 from osteobiome.parallel import process_pool
 from osteobiome.simulate.implant import implant_signal
 from osteobiome.simulate.presets import cohort_preset
@@ -241,11 +242,7 @@ def _preset_design(preset, phenotype, covariates, n_markers, q, cohorts, min_pre
     name = phenotype or "tibia_Ct_vBMD"
     default = ("age", "sex", "BMI") if 0 < spec["female_fraction"] < 1 else ("age", "BMI")
     covariates = tuple(default if covariates is None else covariates)
-    for column in (name, *covariates):
-        if column not in probe.metadata.columns:
-            raise InputError(
-                f"{column!r} is not a column of the {preset} preset{suggest(column, probe.metadata.columns)}."
-            )
+    check_columns(probe.metadata, (name, *covariates), f"{preset} preset")
     candidates = _candidates(probe.features, min_prevalence, max_abundance, n_markers, f"preset {preset}")
     return PowerDesign(name, covariates, candidates, n_markers, q, cohorts, preset=preset)
 
@@ -276,11 +273,7 @@ def _template_design(
         weights = {c: 0.5 for c in (covariates if covariates is not None else numeric[:3])}
     name = phenotype or "phenotype"
     covariates = tuple(weights if covariates is None else covariates)
-    for column in (*weights, *covariates):
-        if column not in metadata.columns:
-            raise InputError(
-                f"covariate {column!r} is not in the metadata{suggest(column, metadata.columns)}."
-            )
+    check_columns(metadata, (*weights, *covariates), "covariates")
     candidates = _candidates(table, min_prevalence, max_abundance, n_markers, "template")
     return PowerDesign(
         name,
