@@ -64,7 +64,7 @@ def implant_signal(
         table = table.table
     if metadata is None:
         metadata = pd.DataFrame(index=table.index)
-    values, metadata = _aligned(table, metadata)
+    values, metadata = aligned_samples(table, metadata)
     if phenotype in metadata.columns:
         raise InputError(f"metadata already has a column {phenotype!r}; choose another phenotype name.")
     is_counts = bool(np.equal(np.floor(values), values).all())
@@ -107,7 +107,9 @@ def implant_signal(
     )
 
 
-def _aligned(table: pd.DataFrame, metadata: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def aligned_samples(table: pd.DataFrame, metadata: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """``(values, metadata rows in table order, ids as str)``; InputError for a sample without metadata, a
+    negative or non-finite abundance, or an all-zero sample."""
     table_ids = table.index.astype(str)
     meta = metadata.copy()
     meta.index = meta.index.astype(str)

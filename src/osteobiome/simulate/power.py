@@ -32,7 +32,7 @@ import pandas as pd
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns
 from osteobiome.parallel import process_pool
-from osteobiome.simulate.implant import implant_signal
+from osteobiome.simulate.implant import aligned_samples, implant_signal
 from osteobiome.simulate.presets import cohort_preset
 from osteobiome.simulate.synthetic import simulate_cohort
 
@@ -254,20 +254,11 @@ def _template_design(
         raise InputError(
             "template mode needs the metadata (--metadata): the phenotype is drawn from its covariates."
         )
-    table = table.copy()
-    table.index = table.index.astype(str)
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
-    missing = table.index.difference(metadata.index)
-    if len(missing):
-        raise InputError(
-            f"metadata: no row for {len(missing)} template sample(s), e.g. {missing[0]!r}; add them."
-        )
     values = table.to_numpy(dtype=float)
     if not np.equal(np.floor(values), values).all() or (values < 0).any():
         raise InputError("template: power by implantation needs raw counts (non-negative integers).")
-    keep = values.sum(axis=1) > 0
-    table, metadata = table.loc[keep], metadata.loc[table.index[keep]]
+    table = table.loc[values.sum(axis=1) > 0]
+    _, metadata = aligned_samples(table, metadata)
     if weights is None:
         numeric = [c for c in metadata.columns if pd.api.types.is_numeric_dtype(metadata[c])]
         weights = {c: 0.5 for c in (covariates if covariates is not None else numeric[:3])}
