@@ -77,7 +77,7 @@ def implant_signal(
         raise InputError(
             "the implanted phenotype is constant; give covariate_weights or a positive noise_sd."
         )
-    z = (y - y.mean()) / y.std(ddof=1)
+    z = standardized(y)
 
     depth = values.sum(axis=1)
     rel = values / depth[:, None]
