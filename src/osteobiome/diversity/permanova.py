@@ -77,7 +77,7 @@ def permanova(
     D = D[np.ix_(keep, keep)]
     n = len(rows)
     blocks = term_blocks(rows, terms, categorical)
-    basis = _test_basis([b.columns for b in blocks], by)
+    basis = _test_basis(blocks, by)
     rank = basis.Q.shape[1]
     df_resid = n - rank - 1
     if df_resid < 1:
