@@ -7,8 +7,10 @@ For every setting (per-cohort sample size ``n`` × effect, in log2 fold change p
    ``|log2fc| = effect`` per SD of ``phenotype``, either in cohorts simulated from a preset (host data and
    covariate confounding included) or implanted into ``n`` samples drawn from a user's table
    (:func:`~osteobiome.simulate.implant.implant_signal`);
-2. the real analysis: :func:`osteobiome.associate.associate` with ``phenotype`` + covariates as fixed effects
-   in each cohort, then :func:`osteobiome.meta.meta_analyze` (REML) when ``cohorts > 1``;
+2. the real analysis: :func:`osteobiome.associate.associate` with its ``default`` preset (two-part model,
+   abundance coefficient compared with the median coefficient, presence-weighted Cauchy joint p-value, BH per
+   variable) and ``phenotype`` + covariates as fixed effects in each cohort, then
+   :func:`osteobiome.meta.meta_analyze` (REML) when ``cohorts > 1``;
 3. discoveries = features with ``q ≤ q`` for the phenotype (``qval``, or ``qval.fdr`` after pooling);
    power = discovered planted / planted (planted genera filtered out before testing count as missed);
    FDR = false discoveries / discoveries (0 when nothing is discovered).
