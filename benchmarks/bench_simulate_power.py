@@ -39,8 +39,10 @@ def main() -> None:
     print("## simulate: power (mros preset)\n")
     print(
         f"`osteobiome power --preset mros --n 300,1000,3000 --effect 0.1,0.2,0.35 --replicates {REPLICATES} "
-        f"--workers {workers}` (10 planted genera per replicate on tibia Ct.vBMD, adjusted for age and BMI, "
-        f"MaAsLin2-default LM via `osteobiome.associate`, q = {Q}).\n"
+        f"--workers {workers}` (10 planted genera per replicate on tibia Ct.vBMD, adjusted for age and BMI; "
+        "`osteobiome.associate` with its default preset: two-part model (logistic prevalence + log2 abundance "
+        "where present), abundance coefficient compared with the median coefficient, presence-weighted Cauchy "
+        f"joint p-value, BH per variable; q = {Q}).\n"
     )
     print("| n | effect | power | power_sd | fdr | fdr_sd |")
     print("|---|---|---|---|---|---|")
@@ -54,6 +56,8 @@ def main() -> None:
         f"One setting (n=1000, effect 0.2, {REPLICATES} replicates): serial {t_serial:.1f} s, {workers} workers "
         f"{t_parallel:.1f} s (speed-up {t_serial / t_parallel:.1f}×; process start-up included)."
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Machine load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores.")
 
 
 if __name__ == "__main__":

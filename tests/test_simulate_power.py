@@ -33,6 +33,14 @@ def engine():
         ({"phenotype": "tibia_vBMD"}, "did you mean"),
         ({"n_markers": 200}, "plant fewer markers"),
         ({"table": pd.DataFrame({"a": [1, 2]})}, "needs the metadata"),
+        ({"table": pd.DataFrame({"a": [1.5, 2]}), "metadata": pd.DataFrame({"age": [70, 71]})}, "raw counts"),
+        (
+            {
+                "table": pd.DataFrame({"a": [1, 2]}, index=["x", "y"]),
+                "metadata": pd.DataFrame({"age": [70]}, index=["x"]),
+            },
+            "no row for sample",
+        ),
     ],
 )
 def test_power_checks(kwargs, message):

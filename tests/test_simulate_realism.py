@@ -17,12 +17,13 @@ D > 0.7 on sparsity, Shannon diversity and Bray–Curtis.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from osteobiome.simulate import default_params
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.fit import read_template
-from osteobiome.simulate.realism import compare_tables
+from osteobiome.simulate.realism import compare_statistics, compare_tables, realism_statistics
 
 THRESHOLDS = {
     "feature prevalence": 0.20,
@@ -41,3 +42,11 @@ def test_twins_parameters_reproduce_the_twins_table(shared, seed):
     table = compare_tables(real, simulated, seed=seed).set_index("statistic")
     for name, limit in THRESHOLDS.items():
         assert table.loc[name, "ks"] <= limit, (name, table.loc[name].to_dict())
+
+
+def test_compare_statistics_reuses_precomputed_statistics():
+    rng = np.random.default_rng(3)
+    real, simulated = rng.poisson(3.0, (40, 12)), rng.poisson(2.0, (60, 12))
+    from_stats = compare_statistics(realism_statistics(real), realism_statistics(simulated))
+    pd.testing.assert_frame_equal(from_stats, compare_tables(real, simulated))
+    assert from_stats.loc[from_stats.statistic == "sample sparsity", "ks"].iloc[0] > 0

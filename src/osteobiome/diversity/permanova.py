@@ -26,7 +26,7 @@ import pandas as pd
 from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
-from osteobiome.diversity.permutations import check_strata, permutation_batches, permutation_pvalue
+from osteobiome.diversity.permutations import BATCH, check_strata, permutation_batches, permutation_pvalue
 from osteobiome.diversity.terms import orthonormal_basis, require_terms, term_blocks
 from osteobiome.errors import InputError, suggest
 
@@ -77,7 +77,7 @@ def permanova(
     D = D[np.ix_(keep, keep)]
     n = len(rows)
     blocks = term_blocks(rows, terms, categorical)
-    basis = _test_basis([b.columns for b in blocks], by)
+    basis = _test_basis(blocks, by)
     rank = basis.Q.shape[1]
     df_resid = n - rank - 1
     if df_resid < 1:
@@ -175,7 +175,7 @@ def _null_F(
             raise InputError(f"permutations: an index matrix must have {n} columns (one per sample).")
         if not (np.sort(permutations, axis=1) == np.arange(n)).all():
             raise InputError(f"permutations: every row of the index matrix must be a permutation of 0…{n - 1}.")
-        batches = [permutations[i : i + 128] for i in range(0, len(permutations), 128)]
+        batches = [permutations[i : i + BATCH] for i in range(0, len(permutations), BATCH)]
     else:
         if int(permutations) < 0:
             raise InputError("permutations: must be 0 or more.")

@@ -9,7 +9,6 @@ the intercept is implicit (adonis2 does the same).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,17 +21,9 @@ ALIAS_TOL = 1e-7
 (R's ``qr`` tolerance, as used by adonis2)."""
 
 
-@dataclass(frozen=True)
-class TermBlock:
-    """One term: its name, its centred design columns (n × m) and their names."""
-
-    name: str
-    columns: np.ndarray
-    labels: tuple[str, ...]
-
-
-def term_blocks(metadata: pd.DataFrame, terms: Sequence[str], categorical: Sequence[str] = ()) -> list[TermBlock]:
-    """Centred design blocks for ``terms`` (in formula order) from ``metadata`` rows (no missing values)."""
+def term_blocks(metadata: pd.DataFrame, terms: Sequence[str], categorical: Sequence[str] = ()) -> list[np.ndarray]:
+    """Centred design blocks (n × columns of the term) for ``terms`` (in formula order) from ``metadata`` rows
+    (no missing values)."""
     require_terms(metadata, terms)
     return [_block(term, metadata[term], term in categorical) for term in terms]
 
@@ -44,13 +35,13 @@ def require_terms(metadata: pd.DataFrame, terms: Sequence[str], what: str = "ter
     check_columns(metadata, terms, what)
 
 
-def _block(term: str, values: pd.Series, force_categorical: bool) -> TermBlock:
+def _block(term: str, values: pd.Series, force_categorical: bool) -> np.ndarray:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and not force_categorical:
         x = values.to_numpy(dtype=float)
         if np.ptp(x) == 0:
             raise InputError(f"term '{term}': the column is constant over the samples used; drop the term.")
-        return TermBlock(term, (x - x.mean())[:, None], (term,))
+        return (x - x.mean())[:, None]
     if isinstance(values.dtype, pd.CategoricalDtype):
         levels = [lv for lv in values.cat.categories if (values == lv).any()]
     else:
@@ -59,7 +50,7 @@ def _block(term: str, values: pd.Series, force_categorical: bool) -> TermBlock:
     if len(levels) < 2:
         raise InputError(f"term '{term}': only one level ({levels[0]!r}) among the samples used; drop the term.")
     dummies = np.column_stack([(values == lv).to_numpy(dtype=float) for lv in levels[1:]])
-    return TermBlock(term, dummies - dummies.mean(axis=0), tuple(f"{term}{lv}" for lv in levels[1:]))
+    return dummies - dummies.mean(axis=0)
 
 
 def orthonormal_basis(

@@ -54,12 +54,14 @@ def associations_for(
 ) -> pd.DataFrame:
     """The rows that apply to ``cohort`` (default table when ``None``), checked against features and metadata."""
     if associations is None:
-        table, where = default_associations(), "default associations"
+        where = "default associations"
+        table = checked_associations(default_associations(), where)
     elif isinstance(associations, pd.DataFrame):
-        table, where = checked_associations(associations), "associations"
+        where = "associations"
+        table = checked_associations(associations, where)
     else:
-        table, where = read_associations(associations), str(associations)
-    table = checked_associations(table, where)
+        where = str(associations)
+        table = read_associations(associations)  # checked by the reader
     keep = table["cohort"].str.lower().isin(ALL_COHORTS) | (table["cohort"] == cohort)
     table = table.loc[keep].reset_index(drop=True)
     for name in table["feature"].unique():

@@ -36,7 +36,6 @@ def simulate_host(preset: dict, n: int, rng: np.random.Generator, sample_prefix:
     sdlog = np.sqrt(np.log1p((bmi_sd / bmi_mean) ** 2))
     bmi = np.exp(rng.normal(np.log(bmi_mean) - sdlog**2 / 2, sdlog, n))
     weight = bmi * (height / 100.0) ** 2
-    bmi = weight / (height / 100.0) ** 2
 
     width = len(str(n))
     index = pd.Index([f"{sample_prefix}{i + 1:0{max(width, 4)}d}" for i in range(n)], name="sample")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.io import check_columns
 from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.copula import LN2
 
@@ -63,7 +64,7 @@ def implant_signal(
         table = table.table
     if metadata is None:
         metadata = pd.DataFrame(index=table.index)
-    values, metadata = _aligned(table, metadata)
+    values, metadata = aligned_samples(table, metadata)
     if phenotype in metadata.columns:
         raise InputError(f"metadata already has a column {phenotype!r}; choose another phenotype name.")
     is_counts = bool(np.equal(np.floor(values), values).all())
@@ -76,7 +77,7 @@ def implant_signal(
         raise InputError(
             "the implanted phenotype is constant; give covariate_weights or a positive noise_sd."
         )
-    z = (y - y.mean()) / y.std(ddof=1)
+    z = standardized(y)
 
     depth = values.sum(axis=1)
     rel = values / depth[:, None]
@@ -106,7 +107,9 @@ def implant_signal(
     )
 
 
-def _aligned(table: pd.DataFrame, metadata: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def aligned_samples(table: pd.DataFrame, metadata: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """``(values, metadata rows in table order, ids as str)``; InputError for a sample without metadata, a
+    negative or non-finite abundance, or an all-zero sample."""
     table_ids = table.index.astype(str)
     meta = metadata.copy()
     meta.index = meta.index.astype(str)
@@ -164,11 +167,8 @@ def _markers(
 
 def _systematic_part(metadata: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
     y = np.zeros(len(metadata))
+    check_columns(metadata, weights, "covariate_weights")
     for column, weight in weights.items():
-        if column not in metadata.columns:
-            raise InputError(
-                f"covariate {column!r} is not in the metadata{suggest(column, metadata.columns)}."
-            )
         x = metadata[column]
         if pd.api.types.is_numeric_dtype(x):
             v = standardized(x.to_numpy(dtype=float))

@@ -7,8 +7,10 @@ For every setting (per-cohort sample size ``n`` × effect, in log2 fold change p
    ``|log2fc| = effect`` per SD of ``phenotype``, either in cohorts simulated from a preset (host data and
    covariate confounding included) or implanted into ``n`` samples drawn from a user's table
    (:func:`~osteobiome.simulate.implant.implant_signal`);
-2. the real analysis: :func:`osteobiome.associate.associate` with ``phenotype`` + covariates as fixed effects
-   in each cohort, then :func:`osteobiome.meta.meta_analyze` (REML) when ``cohorts > 1``;
+2. the real analysis: :func:`osteobiome.associate.associate` with its ``default`` preset (two-part model,
+   abundance coefficient compared with the median coefficient, presence-weighted Cauchy joint p-value, BH per
+   variable) and ``phenotype`` + covariates as fixed effects in each cohort, then
+   :func:`osteobiome.meta.meta_analyze` (REML) when ``cohorts > 1``;
 3. discoveries = features with ``q ≤ q`` for the phenotype (``qval``, or ``qval.fdr`` after pooling);
    power = discovered planted / planted (planted genera filtered out before testing count as missed);
    FDR = false discoveries / discoveries (0 when nothing is discovered).
@@ -29,9 +31,10 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from osteobiome.errors import InputError, suggest
+from osteobiome.errors import InputError
+from osteobiome.io import check_columns
 from osteobiome.parallel import process_pool
-from osteobiome.simulate.implant import implant_signal
+from osteobiome.simulate.implant import aligned_samples, implant_signal
 from osteobiome.simulate.presets import cohort_preset
 from osteobiome.simulate.synthetic import simulate_cohort
 
@@ -241,11 +244,7 @@ def _preset_design(preset, phenotype, covariates, n_markers, q, cohorts, min_pre
     name = phenotype or "tibia_Ct_vBMD"
     default = ("age", "sex", "BMI") if 0 < spec["female_fraction"] < 1 else ("age", "BMI")
     covariates = tuple(default if covariates is None else covariates)
-    for column in (name, *covariates):
-        if column not in probe.metadata.columns:
-            raise InputError(
-                f"{column!r} is not a column of the {preset} preset{suggest(column, probe.metadata.columns)}."
-            )
+    check_columns(probe.metadata, (name, *covariates), f"{preset} preset")
     candidates = _candidates(probe.features, min_prevalence, max_abundance, n_markers, f"preset {preset}")
     return PowerDesign(name, covariates, candidates, n_markers, q, cohorts, preset=preset)
 
@@ -257,30 +256,17 @@ def _template_design(
         raise InputError(
             "template mode needs the metadata (--metadata): the phenotype is drawn from its covariates."
         )
-    table = table.copy()
-    table.index = table.index.astype(str)
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
-    missing = table.index.difference(metadata.index)
-    if len(missing):
-        raise InputError(
-            f"metadata: no row for {len(missing)} template sample(s), e.g. {missing[0]!r}; add them."
-        )
     values = table.to_numpy(dtype=float)
     if not np.equal(np.floor(values), values).all() or (values < 0).any():
         raise InputError("template: power by implantation needs raw counts (non-negative integers).")
-    keep = values.sum(axis=1) > 0
-    table, metadata = table.loc[keep], metadata.loc[table.index[keep]]
+    table = table.loc[values.sum(axis=1) > 0]
+    _, metadata = aligned_samples(table, metadata)
     if weights is None:
         numeric = [c for c in metadata.columns if pd.api.types.is_numeric_dtype(metadata[c])]
         weights = {c: 0.5 for c in (covariates if covariates is not None else numeric[:3])}
     name = phenotype or "phenotype"
     covariates = tuple(weights if covariates is None else covariates)
-    for column in (*weights, *covariates):
-        if column not in metadata.columns:
-            raise InputError(
-                f"covariate {column!r} is not in the metadata{suggest(column, metadata.columns)}."
-            )
+    check_columns(metadata, (*weights, *covariates), "covariates")
     candidates = _candidates(table, min_prevalence, max_abundance, n_markers, "template")
     return PowerDesign(
         name,

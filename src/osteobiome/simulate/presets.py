@@ -19,10 +19,6 @@ def _load() -> dict:
     return yaml.safe_load(resources.files("osteobiome.data").joinpath(PRESET_FILE).read_text())
 
 
-def preset_names() -> tuple[str, ...]:
-    return tuple(_load()["cohorts"])
-
-
 def cohort_preset(name: str) -> dict:
     """The settings of one cohort preset (``fhs`` or ``mros``)."""
     cohorts = _load()["cohorts"]

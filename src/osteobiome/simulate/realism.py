@@ -51,7 +51,12 @@ def realism_statistics(
 
 def compare_tables(real: np.ndarray, simulated: np.ndarray, seed: int = 0) -> pd.DataFrame:
     """One row per statistic: real and simulated medians and the two-sample KS statistic."""
-    a, b = realism_statistics(real, seed=seed), realism_statistics(simulated, seed=seed)
+    return compare_statistics(realism_statistics(real, seed=seed), realism_statistics(simulated, seed=seed))
+
+
+def compare_statistics(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> pd.DataFrame:
+    """:func:`compare_tables` on statistics already computed by :func:`realism_statistics` (real ``a``,
+    simulated ``b``)."""
     rows = []
     for name in STATISTICS:
         rows.append(
