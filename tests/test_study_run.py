@@ -9,6 +9,7 @@ import osteobiome.report
 import osteobiome.study.run
 from osteobiome.cli import main
 from osteobiome.meta import meta_analyze
+from osteobiome.outputs import MARKER
 from osteobiome.study import load_study, run_study
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
@@ -167,9 +168,10 @@ def test_failure_mid_run_leaves_no_partial_folder_and_keeps_old_results(tmp_path
 
     (tmp_path / "res").mkdir()
     (tmp_path / "res" / "previous.txt").write_text("old results")
+    (tmp_path / "res" / MARKER).write_text("")  # a previous result
     with pytest.raises(RuntimeError):
         run_study(load_study(path), tmp_path / "res", quiet=True)
-    assert [p.name for p in (tmp_path / "res").iterdir()] == ["previous.txt"]
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [MARKER, "previous.txt"]
     assert leftovers(tmp_path, "res") == []
 
 
