@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from osteobiome.outputs import MARKER
 from osteobiome.cli import main
+from osteobiome.outputs import MARKER
 
 
 def _run(argv):

@@ -112,7 +112,7 @@ def test_two_processes_writing_the_same_folder_never_race(tmp_path):
         for tag in ("A", "B")
     ]
     results = [p.communicate(timeout=60) for p in procs]
-    for proc, (stdout, stderr) in zip(procs, results, strict=True):
+    for proc, (_, stderr) in zip(procs, results, strict=True):
         assert proc.returncode == 0, stderr
     assert sum(int(stdout.split()[0]) for stdout, _ in results) >= 40
     contents = {p.read_text() for p in out.glob("part*.tsv")}

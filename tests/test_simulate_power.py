@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from osteobiome.outputs import MARKER
 from osteobiome.cli import main
 from osteobiome.errors import InputError
+from osteobiome.outputs import MARKER
 from osteobiome.simulate import power, simulate_cohort
 from osteobiome.simulate.power import POWER_COLUMNS
 from osteobiome.simulate.power_plot import plot_power

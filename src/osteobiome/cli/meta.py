@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from osteobiome.cli._output import overwrite_option
 from osteobiome.engine import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.meta import METHODS, TESTS, meta_analyze
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.outputs import atomic_output_dir, check_output_dir
 
 RESULTS_FILE = "all_results.tsv"
 OUTPUT_FILE = "meta_results.tsv"
@@ -69,15 +70,17 @@ def meta(
         0.25, "--q-threshold", help="q threshold for per-cohort and pooled significance."
     ),
     scheduler: str | None = scheduler_option(),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv."""
+    check_output_dir(out, overwrite, results)
     chosen = cohort_names(results, names)
     tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
     table = meta_analyze(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
         scheduler=scheduler,
     )
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=results) as tmp:
         table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
     path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

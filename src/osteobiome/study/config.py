@@ -38,7 +38,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
 from pydantic_core import PydanticCustomError
 
 from osteobiome.errors import InputError, suggest
