@@ -60,7 +60,7 @@ def test_run_refuses_a_foreign_folder_unless_overwrite(tmp_path, capsys):
 
 
 def test_associate_refuses_a_foreign_folder_before_fitting(tmp_path, capsys):
-    study = write_study(tmp_path / "study", n=(20, 20))
+    write_study(tmp_path / "study", n=(20, 20))
     out = tmp_path / "photos"
     out.mkdir()
     (out / "holiday.jpg").write_text("x")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -74,7 +73,7 @@ def test_workers_forkserver_and_resource_tracker_die_with_a_killed_parent(tmp_pa
 def slow_study(tmp_path: Path) -> Path:
     return write_study(
         tmp_path / "study",
-        n=(120, 120),
+        n=(300, 300),
         diversity={"alpha": ["shannon"], "beta": ["braycurtis", "jaccard"], "permutations": 20000, "seed": 1},
     )
 

@@ -36,6 +36,13 @@ def read_metadata(
     """A metadata file → DataFrame indexed by sample id (``str``), columns typed as described above."""
     path = checked_path(path)
     raw = read_delimited(path, comment_lines=False)
+    repeated = raw.columns[raw.columns.duplicated()].unique()
+    if len(repeated):
+        name = repeated[0]
+        raise InputError(
+            f"{path}: column {name!r} appears {list(raw.columns).count(name)} times in the header; "
+            "give each column its own name."
+        )
     raw = raw.reset_index(names=raw.index.name or "id")
     if id_column is None:
         id_column = raw.columns[0]
