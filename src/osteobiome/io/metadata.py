@@ -73,7 +73,9 @@ def read_metadata(
     for name in raw.columns:
         text = raw[name].map(lambda v: None if pd.isna(v) or str(v).strip() in MISSING else str(v).strip())
         columns[name] = _typed(text, name, path, name in forced_numeric, name in forced_categorical)
-    return pd.DataFrame(columns, index=raw.index)
+    frame = pd.DataFrame(columns, index=raw.index)
+    frame.attrs["source"] = str(path)  # model-check errors name the file (osteobiome.fittable.model_design)
+    return frame
 
 
 def _typed(text: pd.Series, name: str, path: Path, force_numeric: bool, force_categorical: bool) -> pd.Series:
