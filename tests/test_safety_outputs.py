@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.outputs import MARKER, atomic_output_dir
+from osteobiome.outputs import MARKER, atomic_output_dir, atomic_output_file
 
 
 def write_result(out: Path, name: str = "a.tsv", **kwargs) -> None:
@@ -148,3 +148,12 @@ def test_a_full_disk_names_the_folder_and_the_space(tmp_path):
     message = str(info.value)
     assert str(out) in message and "2.5 MB" in message and "free" in message
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_full_disk_while_writing_one_file_names_it(tmp_path):
+    path = tmp_path / "store.h5"
+    with pytest.raises(InputError) as info, atomic_output_file(path) as tmp:
+        tmp.write_bytes(b"x" * 1_500_000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(path) in str(info.value) and "1.5 MB" in str(info.value)
+    assert list(tmp_path.iterdir()) == []

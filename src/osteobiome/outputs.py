@@ -238,6 +238,12 @@ def atomic_output_file(path: str | Path) -> Iterator[Path]:
         tmp.chmod(0o666 & ~_umask())
         yield tmp
         tmp.replace(path)
+    except OSError as exc:
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)
+        if exc.errno in _NO_SPACE:
+            raise InputError(_no_space(path, written)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
