@@ -97,8 +97,14 @@ def check_model(
     ``options`` are the resolved preset options (:func:`osteobiome.associate.resolve_options`)."""
     check_samples(X.shape[0])
     design = model_design(metadata, fixed, reference, options["standardize"], preset, random)
+    above = present_counts(X > options["min_abundance"], np.ones(X.shape[0], bool))
+    kept = above > X.shape[0] * options["min_prevalence"]
+    if not kept.any():
+        raise InputError(
+            f"all {X.shape[1]} features were filtered out (min_prevalence={options['min_prevalence']}, "
+            f"min_abundance={options['min_abundance']}); lower the thresholds."
+        )
     if options["compositional"] == "median":
-        kept = present_counts(X, np.ones(X.shape[0], bool)) > X.shape[0] * options["min_prevalence"]
         check_median_fittable(X[:, np.flatnonzero(kept)], design, options["model"], random)
     return design
 
