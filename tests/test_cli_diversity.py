@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from osteobiome.cli import main
-from osteobiome.outputs import MARKER
+from osteobiome.io.outputs import MARKER
 
 
 @pytest.fixture(scope="module")

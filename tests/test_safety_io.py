@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import osteobiome.memory
+import osteobiome.compute.memory
 from osteobiome.errors import InputError, ResourceError
 from osteobiome.io import read_features, read_metadata
 from osteobiome.io.convert import convert
@@ -79,7 +79,7 @@ def test_a_qza_member_larger_than_memory_is_refused_before_reading(tmp_path, mon
     big = b"\0" * 30_000_000  # compresses to ~30 KB: a zip bomb in miniature
     path = qza(tmp_path / "table.qza", b"type: FeatureTable[Frequency]\n", {"data/feature-table.biom": big})
     assert path.stat().st_size < 200_000
-    monkeypatch.setattr(osteobiome.memory, "available_memory", lambda: 20_000_000)
+    monkeypatch.setattr(osteobiome.compute.memory, "available_memory", lambda: 20_000_000)
     read, original = [], zipfile.ZipFile.read
     monkeypatch.setattr(zipfile.ZipFile, "read", lambda self, name, pwd=None: read.append(name) or original(self, name))
     with pytest.raises(ResourceError, match=r"table\.qza.*feature-table\.biom.*28\.6 MB"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.outputs import MARKER, atomic_output_dir, atomic_output_file
+from osteobiome.io.outputs import MARKER, atomic_output_dir, atomic_output_file
 
 
 def write_result(out: Path, name: str = "a.tsv", **kwargs) -> None:
@@ -88,7 +88,7 @@ RACER = textwrap.dedent(
     import sys
     from pathlib import Path
     from osteobiome.errors import InputError
-    from osteobiome.outputs import atomic_output_dir
+    from osteobiome.io.outputs import atomic_output_dir
     out, tag = Path(sys.argv[1]), sys.argv[2]
     done = refused = 0
     for i in range(40):

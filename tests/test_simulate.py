@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.outputs import MARKER
+from osteobiome.io.outputs import MARKER
 from osteobiome.simulate import SimParams, default_params, fit_params, simulate_cohort
 from osteobiome.simulate.fit import marginal_moments, read_template, relabel
 from osteobiome.simulate.presets import phenotype_specs

@@ -8,8 +8,8 @@ from study_data import write_study
 import osteobiome.report
 import osteobiome.study.run
 from osteobiome.cli import main
+from osteobiome.io.outputs import MARKER
 from osteobiome.meta import meta_analyze
-from osteobiome.outputs import MARKER
 from osteobiome.study import load_study, run_study
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]

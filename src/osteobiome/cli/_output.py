@@ -1,4 +1,4 @@
-"""The ``--overwrite`` option shared by every command that writes a results folder (see :mod:`osteobiome.outputs`)."""
+"""The ``--overwrite`` option shared by every command that writes a results folder (see :mod:`osteobiome.io.outputs`)."""
 
 from __future__ import annotations
 

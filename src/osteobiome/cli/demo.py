@@ -8,7 +8,7 @@ import typer
 
 from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.run import print_summary
-from osteobiome.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.study import load_study, run_study
 from osteobiome.study.demo import write_demo_inputs
 

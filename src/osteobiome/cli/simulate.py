@@ -10,7 +10,7 @@ import typer
 
 from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_file, check_output_dir
+from osteobiome.io.outputs import atomic_output_file, check_output_dir
 
 simulate_app = typer.Typer(
     invoke_without_command=True,

@@ -74,7 +74,7 @@ def read_metadata(
         text = raw[name].map(lambda v: None if pd.isna(v) or str(v).strip() in MISSING else str(v).strip())
         columns[name] = _typed(text, name, path, name in forced_numeric, name in forced_categorical)
     frame = pd.DataFrame(columns, index=raw.index)
-    frame.attrs["source"] = str(path)  # model-check errors name the file (osteobiome.fittable.model_design)
+    frame.attrs["source"] = str(path)  # model-check errors name the file (osteobiome.stats.fittable.model_design)
     return frame
 
 

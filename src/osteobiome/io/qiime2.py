@@ -13,10 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from osteobiome.compute.memory import check_memory, human_bytes
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData
 from osteobiome.io.biom import read_biom
-from osteobiome.memory import check_memory, human_bytes
 
 TABLE_TYPES = ("FeatureTable[Frequency]", "FeatureTable[RelativeFrequency]")
 TAXONOMY_TYPE = "FeatureData[Taxonomy]"

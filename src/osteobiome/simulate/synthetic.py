@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.io.cohort import Cohort
+from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.simulate.associations import associations_for, log2_shifts
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.host import simulate_host
@@ -36,7 +36,7 @@ class SimulatedCohort:
 
     def write(self, out: str | Path, overwrite: bool = False, inputs: tuple = ()) -> Path:
         """Write ``features.tsv`` (samples × features), ``taxonomy.tsv``, ``metadata.tsv``, ``truth.tsv`` atomically
-        (``overwrite`` / ``inputs``: see :func:`osteobiome.outputs.atomic_output_dir`)."""
+        (``overwrite`` / ``inputs``: see :func:`osteobiome.io.outputs.atomic_output_dir`)."""
         out = Path(out)
         with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
             self.features.to_csv(tmp / "features.tsv", sep="\t", index_label="sample")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.io.cohort import Cohort
 from osteobiome.study.config import StudyConfig
 
 PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
@@ -187,7 +187,7 @@ def _check_reference_keys(cfg: StudyConfig) -> None:
 
 def _check_association_options(cfg: StudyConfig) -> None:
     """The preset and every association option are known to the engine (when it is installed)."""
-    from osteobiome.associate import resolve_options
+    from osteobiome.association.pipeline import resolve_options
 
     try:
         resolve_options(cfg.association.preset, cfg.association.options())
@@ -232,9 +232,9 @@ def _no_tree_needed(cfg: StudyConfig, key: tuple[str, str, int], name: str) -> N
 
 def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
     """What the associations of ``run`` would refuse for this cohort (design, median comparison), per
-    phenotype, found now (:func:`osteobiome.fittable.check_model`); the blocked path has its own checks."""
-    from osteobiome.associate import resolve_options
-    from osteobiome.fittable import check_model
+    phenotype, found now (:func:`osteobiome.stats.fittable.check_model`); the blocked path has its own checks."""
+    from osteobiome.association.pipeline import resolve_options
+    from osteobiome.stats.fittable import check_model
     from osteobiome.study.parts import reference_for
 
     options = resolve_options(cfg.association.preset, cfg.association.options())

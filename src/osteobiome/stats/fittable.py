@@ -1,7 +1,7 @@
 """What makes an association refusable, checked in one place: by ``associate`` before it fits and by
 ``validate`` before a study runs, so that ``validate`` accepts only what ``run`` will do.
 
-- :func:`model_design`: :func:`~osteobiome.design.build_design` whose errors name the metadata file;
+- :func:`model_design`: :func:`~osteobiome.stats.design.build_design` whose errors name the metadata file;
 - :func:`check_samples`: enough samples for any model;
 - :func:`check_median`: enough fitted features for the median comparison (``compositional='median'``);
 - :func:`check_model`: all of them for one model of a cohort, without fitting (``validate``);
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.design import Design, build_design
 from osteobiome.errors import InputError, preview
+from osteobiome.stats.design import Design, build_design
 
 MEDIAN_MIN_FEATURES = 3
 """Fitted features the median comparison needs (a median of fewer is not a reference)."""
@@ -33,7 +33,7 @@ def model_design(
     preset: str,
     random: Sequence[str],
 ) -> Design:
-    """:func:`~osteobiome.design.build_design`, its errors prefixed by the metadata file when known
+    """:func:`~osteobiome.stats.design.build_design`, its errors prefixed by the metadata file when known
     (``metadata.attrs['source']``, set by :func:`osteobiome.io.read_metadata`)."""
     try:
         return build_design(metadata, fixed, reference, standardize, preset, random)
