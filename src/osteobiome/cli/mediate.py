@@ -30,7 +30,9 @@ def mediate(
     preset: str = typer.Option(
         "default", "--preset", help="Filter / normalization / transform of the features: default or maaslin2 (same here: TSS, log2)."
     ),
-    test: str = typer.Option("dact", "--test", help="Composite-null test: dact (calibrated), hdmt or maxp (conservative)."),
+    test: str = typer.Option(
+        "hdmt", "--test", help="Composite-null test: hdmt (mixture null, calibrated), dact or maxp (conservative)."
+    ),
     ci: str = typer.Option("bootstrap", "--ci", help="Indirect-effect CI: bootstrap (screened pairs; delta for the rest) or delta."),
     n_boot: int = typer.Option(1000, "--n-boot", min=10, help="Bootstrap resamples."),
     ci_screen: float = typer.Option(0.05, "--ci-screen", help="Bootstrap CIs for pairs with composite p <= this."),

@@ -6,7 +6,7 @@ covariate design by :func:`~osteobiome.stats.design.build_design` on the complet
 covariates → per group of mediators sharing a missing-value pattern, :func:`~osteobiome.mediation._fit.fit_pairs`
 (α, β, direct and total effects of every exposure × mediator pair, standardized variables) → path p-values (t
 tests, as R's ``lm``) → a composite-null p-value per pair (:mod:`~osteobiome.mediation.composite`; DACT by
-default) → q-values → CI of the indirect effect αβ (:mod:`~osteobiome.mediation._intervals`) → mechanism
+HDMT by default) → q-values → CI of the indirect effect αβ (:mod:`~osteobiome.mediation._intervals`) → mechanism
 annotation (:mod:`~osteobiome.mediation.annotate`).
 """
 
@@ -114,7 +114,7 @@ def run_mediation(
     covariates: Sequence[str] = (),
     reference: Mapping[str, str] | None = None,
     preset: str = "default",
-    test: str = "dact",
+    test: str = "hdmt",
     ci: str = "bootstrap",
     n_boot: int = 1000,
     ci_screen: float = 0.05,
@@ -226,7 +226,7 @@ def mediate(
     covariates: Sequence[str] = (),
     reference: Mapping[str, str] | None = None,
     preset: str = "default",
-    test: str = "dact",
+    test: str = "hdmt",
     ci: str = "bootstrap",
     n_boot: int = 1000,
     ci_screen: float = 0.05,
@@ -242,8 +242,9 @@ def mediate(
     covariates`` (t-test p-values ``pval.alpha``, ``pval.beta`` as R's ``lm``), ``indirect`` = alpha · beta,
     ``direct`` = the exposure coefficient of the outcome model, ``total`` = the exposure coefficient of
     ``outcome ~ exposure + covariates`` (= direct + indirect), ``prop.mediated`` = indirect / total.
-    ``pval`` tests the composite null alpha = 0 or beta = 0 by ``test``: ``'dact'`` (default, calibrated),
-    ``'hdmt'`` or ``'maxp'`` (conservative); ``qval`` by the preset's correction (BH) over all pairs.
+    ``pval`` tests the composite null alpha = 0 or beta = 0 by ``test``: ``'hdmt'`` (default; the mixture null
+    of max p, calibrated in benchmarks/RESULTS.md § mediation), ``'dact'`` (anti-conservative there when many
+    mediators act on the outcome or are driven by a genus) or ``'maxp'`` (conservative); ``qval`` by the preset's correction (BH) over all pairs.
     ``indirect.lower/upper``: ``level`` CI — with ``ci='bootstrap'`` a percentile bootstrap (``n_boot``
     resamples, ``seed``) for pairs with ``pval <= ci_screen`` and the delta method for the rest (``ci.method``
     says which); ``ci='delta'``: the delta method for all.

@@ -1,0 +1,164 @@
+"""Mediation (issue 19): calibration of the composite-null tests on the Twins template, and speed.
+
+Run: ``.venv/bin/python benchmarks/bench_mediation.py [--seeds 30]`` (needs ../shared). Prints a Markdown
+section for benchmarks/RESULTS.md.
+
+Calibration. Template: the Twins 16S genus table (278 samples × 130 genera; exposures = MaAsLin2's 10%
+prevalence filter, TSS, log2). Per replicate (seed): covariates age ~ N(0, 1) and sex; 50 mediators, each
+``m = a · x_driver + 0.2 · age + e`` with standardized exposures x: 6 on a true path (driven by a random genus,
+acting on the outcome), 6 inert (driven by a genus, no effect on the outcome: H10 pairs), 6 outcome-only (no
+genus drives them, they act on the outcome: H01 pairs), 32 noise. Outcome ``y = b · Σ (true-path and
+outcome-only mediators) + 0.3 · age + e``. A declared pair (q <= 0.1) is false when its mediator lies on no
+true path; recall = share of the 6 implanted (driver genus, mediator) pairs declared. One fit per replicate
+(``run_mediation(..., test="maxp", ci="delta")``), the other tests on its path p-values.
+
+Speed. 300 genera (simulator draws, Twins-fitted parameters) × 50 mediators × 1,000 samples, 3 covariates,
+DACT with bootstrap CIs (1,000 resamples) for pairs with p <= 0.05; baseline: the same two models per pair by
+``numpy.linalg.lstsq`` in a loop (timed on 500 pairs, scaled to all pairs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _timing import timed
+
+from osteobiome.mediation import composite_pvalues, run_mediation
+from osteobiome.simulate import default_params
+from osteobiome.simulate.copula import simulate_counts
+from osteobiome.simulate.fit import read_template
+from osteobiome.stats.multitest import adjust
+
+ROOT = Path(__file__).resolve().parents[1]
+TWINS = ROOT.parent / "shared" / "data" / "twins" / "Twins.csv"
+TESTS = ("dact", "hdmt", "maxp")
+N_PATH, N_INERT, N_OUTCOME_ONLY, N_MEDIATORS = 6, 6, 6, 50
+SETTINGS = ((0.3, 0.2), (0.4, 0.3))  # (a, b): exposure → mediator, mediator → outcome, per SD
+
+
+def replicate(table: pd.DataFrame, exposures: np.ndarray, a: float, b: float, seed: int) -> dict[str, tuple[float, float]]:
+    """FDR and recall of each test at q = 0.1 for one simulated mediator table and outcome."""
+    rng = np.random.default_rng(seed)
+    n, p = exposures.shape
+    age = rng.normal(size=n)
+    sex = rng.choice(["F", "M"], n)
+    drivers = rng.choice(p, N_PATH + N_INERT, replace=False)
+    M = rng.normal(size=(n, N_MEDIATORS)) + 0.2 * age[:, None]
+    M[:, : N_PATH + N_INERT] += a * exposures[:, drivers]
+    acting = np.r_[0:N_PATH, N_PATH + N_INERT : N_PATH + N_INERT + N_OUTCOME_ONLY]
+    y = b * M[:, acting].sum(axis=1) + 0.3 * age + rng.normal(size=n)
+    metadata = pd.DataFrame({"y": y, "age": age, "sex": sex}, index=table.index)
+    mediators = pd.DataFrame(M, index=table.index, columns=[f"m{k}" for k in range(N_MEDIATORS)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_mediation(table, metadata, mediators, "y", ["age", "sex"], preset="maaslin2", test="maxp", ci="delta").results
+    kept = res["feature"].unique()
+    names = table.columns
+    truth = {(names[drivers[k]], f"m{k}") for k in range(N_PATH) if names[drivers[k]] in kept}
+    on_path = {f"m{k}" for k in range(N_PATH)}
+    out = {}
+    for test in TESTS:
+        pval = composite_pvalues(res["pval.alpha"].to_numpy(), res["pval.beta"].to_numpy(), test)
+        declared = res.loc[adjust(pval, "BH") <= 0.1, ["feature", "mediator"]]
+        false = (~declared["mediator"].isin(on_path)).sum()
+        fdr = false / len(declared) if len(declared) else 0.0
+        hits = len(truth & set(map(tuple, declared.to_numpy())))
+        out[test] = (fdr, hits / len(truth) if truth else np.nan)
+    return out
+
+
+def calibration(seeds: int) -> None:
+    table = read_template(TWINS)
+    from osteobiome.mediation.pipeline import _exposures
+    from osteobiome.association.pipeline import resolve_options
+
+    exposures = _exposures(table, resolve_options("maaslin2", {}))
+    x = exposures.to_numpy()
+    x = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    table = table[exposures.columns]
+    print(f"Template: Twins ({table.shape[0]} samples × {table.shape[1]} genera after the 10% prevalence filter), "
+          f"{N_MEDIATORS} mediators ({N_PATH} on a true path, {N_INERT} inert, {N_OUTCOME_ONLY} outcome-only), "
+          f"{seeds} seeds per setting; q = 0.1.\n")
+    print("| a | b | test | FDR (mean) | FDR sd | recall (mean) |")
+    print("|---|---|---|---|---|---|")
+    for a, b in SETTINGS:
+        runs = [replicate(table, x, a, b, seed) for seed in range(seeds)]
+        for test in TESTS:
+            fdr = np.array([r[test][0] for r in runs])
+            recall = np.array([r[test][1] for r in runs])
+            name = "MaxP + BH" if test == "maxp" else test.upper() + " + BH"
+            print(f"| {a} | {b} | {name} | {fdr.mean():.3f} | {fdr.std(ddof=1):.3f} | {np.nanmean(recall):.3f} |")
+
+
+def speed() -> None:
+    rng = np.random.default_rng(7)
+    params = default_params()
+    blocks = [simulate_counts(params, 1000, rng) for _ in range(3)]
+    counts = np.hstack(blocks)[:, :300]
+    samples = [f"s{i}" for i in range(1000)]
+    table = pd.DataFrame(counts, index=samples, columns=[f"g{j}" for j in range(300)])
+    table = table.loc[:, (table > 0).mean() > 0.1]
+    x = np.log2(table.to_numpy() + 1)
+    metadata = pd.DataFrame(
+        {"y": rng.normal(size=1000), "age": rng.normal(size=1000), "bmi": rng.normal(size=1000), "sex": rng.choice(["F", "M"], 1000)},
+        index=samples,
+    )
+    M = rng.normal(size=(1000, 50))
+    M[:, :5] += 0.3 * x[:, :5]
+    metadata["y"] += 0.3 * M[:, :5].sum(axis=1)
+    mediators = pd.DataFrame(M, index=samples, columns=[f"m{k}" for k in range(50)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_ours, res = timed(lambda: run_mediation(table, metadata, mediators, "y", ["age", "bmi", "sex"], preset="maaslin2"), repeats=3)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_mediation(table, metadata, mediators, "y", ["age", "bmi", "sex"], preset="maaslin2")
+        runs.append(time.perf_counter() - start)
+    n_pairs = len(res.results)
+    n_boot = int((res.results["ci.method"] == "bootstrap").sum())
+    t_fit, _ = timed(lambda: run_mediation(table, metadata, mediators, "y", ["age", "bmi", "sex"], preset="maaslin2", test="maxp", ci="delta"), repeats=3)
+    # baseline: two lstsq fits per pair in a loop
+    C = np.column_stack([np.ones(1000), metadata["age"], metadata["bmi"], metadata["sex"] == "M"]).astype(float)
+    E = res.exposures.to_numpy()
+    y = metadata["y"].to_numpy()
+    pairs = [(j, k) for j in range(20) for k in range(25)]
+
+    def loop() -> None:
+        for j, k in pairs:
+            Xa = np.column_stack([C, E[:, j]])
+            np.linalg.lstsq(Xa, M[:, k], rcond=None)
+            np.linalg.lstsq(np.column_stack([Xa, M[:, k]]), y, rcond=None)
+
+    t_loop = timed(loop, repeats=3)[0] / len(pairs) * n_pairs
+    print(f"\n{E.shape[1]} genera × 50 mediators × 1,000 samples = {n_pairs} pairs; {n_boot} pairs with bootstrap CIs "
+          f"(1,000 resamples). Load average before: {os.getloadavg()[0]:.1f}.\n")
+    print("| step | seconds |")
+    print("|---|---|")
+    print(f"| mediate, DACT + bootstrap CIs (best of 3; runs {', '.join(f'{r:.2f}' for r in runs)}) | {t_ours:.2f} |")
+    print(f"| mediate, MaxP + delta CIs (fits only, best of 3) | {t_fit:.2f} |")
+    print(f"| baseline: per-pair lstsq loop (fits only; 500 pairs timed, scaled) | {t_loop:.2f} |")
+    print(f"\nratio baseline / ours (fits only): {t_loop / t_fit:.0f}×")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--skip-calibration", action="store_true")
+    args = parser.parse_args()
+    print("## mediation\n")
+    if not args.skip_calibration:
+        calibration(args.seeds)
+    speed()
+
+
+if __name__ == "__main__":
+    main()
