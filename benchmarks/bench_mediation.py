@@ -34,6 +34,7 @@ from osteobiome.simulate import default_params
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.fit import read_template
 from osteobiome.stats.multitest import adjust
+from osteobiome.stats.preprocess import filter_features, normalize, transform
 
 ROOT = Path(__file__).resolve().parents[1]
 TWINS = ROOT.parent / "shared" / "data" / "twins" / "Twins.csv"
@@ -75,13 +76,11 @@ def replicate(table: pd.DataFrame, exposures: np.ndarray, a: float, b: float, se
 
 def calibration(seeds: int) -> None:
     table = read_template(TWINS)
-    from osteobiome.mediation.pipeline import _exposures
-    from osteobiome.association.pipeline import resolve_options
-
-    exposures = _exposures(table, resolve_options("maaslin2", {}))
-    x = exposures.to_numpy()
+    raw = table.to_numpy(float)
+    kept = filter_features(raw, 0.0, 0.1, 0.0)  # the maaslin2 preset's exposures, as mediate computes them
+    x = transform(normalize(raw[:, kept], "TSS"), "LOG")
     x = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
-    table = table[exposures.columns]
+    table = table.loc[:, kept]
     print(f"Template: Twins ({table.shape[0]} samples × {table.shape[1]} genera after the 10% prevalence filter), "
           f"{N_MEDIATORS} mediators ({N_PATH} on a true path, {N_INERT} inert, {N_OUTCOME_ONLY} outcome-only), "
           f"{seeds} seeds per setting; q = 0.1.\n")

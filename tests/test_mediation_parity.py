@@ -29,7 +29,7 @@ def ours_and_expected():
 
 def test_same_pairs_as_r(ours_and_expected):
     ours, expected = ours_and_expected
-    assert sorted(zip(ours["feature"], ours["mediator"])) == sorted(zip(expected["feature"], expected["mediator"]))
+    assert sorted(zip(ours["feature"], ours["mediator"], strict=True)) == sorted(zip(expected["feature"], expected["mediator"], strict=True))
     assert "Rare_genus" not in set(ours["feature"])  # filtered by the 10% prevalence rule, as in R
 
 
