@@ -120,6 +120,22 @@ def test_bootstrap_interval_covers_and_is_reproducible():
     assert abs(lower[0] - d_lower[0, 0]) < 0.05 and abs(upper[0] - d_upper[0, 0]) < 0.05
 
 
+def test_weighted_bootstrap_equals_refitting_the_resampled_rows():
+    rng = np.random.default_rng(8)
+    n = 60
+    C = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    X, M = rng.normal(size=(n, 5)), rng.normal(size=(n, 4))
+    M[:, 1] += X[:, 2]
+    y = M[:, 1] + rng.normal(size=n)
+    j, k = np.array([2, 0, 4, 2]), np.array([1, 3, 1, 0])
+    lower, upper = bootstrap_interval(X, M, y, C, j, k, n_boot=50, seed=9)
+    idx = np.random.default_rng(9).integers(0, n, (50, n))  # the same resamples, refitted one by one
+    draws = np.array([fit_pairs(X[i], M[i], y[i], C[i]).indirect[j, k] for i in idx])
+    expected = np.nanquantile(draws, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(lower, expected[0], rtol=1e-8)
+    np.testing.assert_allclose(upper, expected[1], rtol=1e-8)
+
+
 def test_annotation_uses_the_knowledge_table():
     assert mechanism_of("Butyric acid") == "SCFA"
     assert mechanism_of("indole-3-propionate") == "tryptophan/serotonin"
