@@ -100,8 +100,11 @@ def calibration(seeds: int) -> None:
 def speed() -> None:
     rng = np.random.default_rng(7)
     params = default_params()
-    counts = np.hstack([simulate_counts(params, 1000, rng) for _ in range(5)])
-    counts = counts[:, (counts > 0).mean(axis=0) > 0.1][:, :300]  # 300 genera that pass the prevalence filter
+    blocks: list[np.ndarray] = []
+    while sum(b.shape[1] for b in blocks) < 300:  # 300 genera that pass the prevalence filter
+        draw = simulate_counts(params, 1000, rng)
+        blocks.append(draw[:, (draw > 0).mean(axis=0) > 0.1])
+    counts = np.hstack(blocks)[:, :300]
     samples = [f"s{i}" for i in range(1000)]
     table = pd.DataFrame(counts, index=samples, columns=[f"g{j}" for j in range(counts.shape[1])])
     x = np.log2(table.to_numpy() + 1)
