@@ -32,7 +32,11 @@ def close(ours: float, theirs: float, rtol: float = 1e-6) -> bool:
     return abs(ours - theirs) <= rtol * max(abs(theirs), 1e-300) or abs(ours - theirs) < 1e-300
 
 
-RUNS = [(m, t) for m in ("FE", "DL", "HE", "SJ", "PM", "ML", "REML", "ML.default", "REML.default") for t in ("z", "knha")]
+RUNS = [
+    (m, t)
+    for m in ("FE", "DL", "HE", "SJ", "PM", "ML", "REML", "ML.default", "REML.default")
+    for t in ("z", "knha")
+]
 
 
 @pytest.mark.parametrize(("label", "test"), RUNS)
@@ -62,7 +66,13 @@ def test_exact_permutation_test_matches_permutest(shared: Path, test: str) -> No
     golden = pd.read_csv(GOLDEN / "bcg_permutest.tsv", sep="\t")
     golden = golden[golden["test"] == test]
     table = meta_regression(
-        yi[:6], mods=dat[["ablat"]].iloc[:6], vi=vi[:6], test=test, threshold=1e-5, maxiter=100, permutations=1000
+        yi[:6],
+        mods=dat[["ablat"]].iloc[:6],
+        vi=vi[:6],
+        test=test,
+        threshold=1e-5,
+        maxiter=100,
+        permutations=1000,
     )
     assert table.attrs["exact"]
     np.testing.assert_allclose(table["pval.perm"], golden["pval"], rtol=1e-12)
@@ -120,7 +130,9 @@ def test_vectorized_fits_equal_one_at_a_time_with_absent_cohorts() -> None:
 
 def test_too_few_cohorts_and_bad_moderators() -> None:
     with pytest.warns(UserWarning, match="no more cohorts than coefficients"):
-        table = meta_regression([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], np.column_stack([[1.0, 2.0, 3.0], [0.0, 1.0, 5.0]]))
+        table = meta_regression(
+            [0.1, 0.2, 0.3], [0.1, 0.1, 0.1], np.column_stack([[1.0, 2.0, 3.0], [0.0, 1.0, 5.0]])
+        )
     assert table["estimate"].isna().all()
     with pytest.raises(InputError, match="one row per cohort"):
         meta_regression([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], [1.0, 2.0])

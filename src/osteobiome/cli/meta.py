@@ -14,6 +14,7 @@ from osteobiome.meta import METHODS, TESTS, meta_analyze
 
 RESULTS_FILE = "all_results.tsv"
 OUTPUT_FILE = "meta_results.tsv"
+REGRESSION_FILE = "meta_regression.tsv"
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +48,16 @@ def cohort_names(folders: list[Path], names: str | None) -> list[str]:
     return chosen
 
 
+def read_moderators(path: Path) -> pd.DataFrame:
+    """Cohort-level moderators: a TSV with the cohort names in the first column (the index)."""
+    if not path.is_file():
+        raise InputError(f"{path}: not found; give a TSV of cohort-level traits, cohort names in the first column.")
+    try:
+        return pd.read_csv(path, sep="\t", index_col=0, dtype={0: str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as a tab-separated table ({exc}); check the file.") from exc
+
+
 def meta(
     results: list[Path] = typer.Argument(
         ..., help="One associate output folder (with all_results.tsv) per cohort."
@@ -69,15 +80,23 @@ def meta(
         0.25, "--q-threshold", help="q threshold for per-cohort and pooled significance."
     ),
     scheduler: str | None = scheduler_option(),
+    joint: str = typer.Option(
+        "cauchy", "--joint", help="Two-part tables: rule of the pooled joint p-value, cauchy|beta (as associate's joint)."
+    ),
+    moderators: Path | None = typer.Option(
+        None, "--moderators", help="Cohort-level traits (TSV, cohort names in the first column): meta-regression."
+    ),
 ) -> None:
     """Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv."""
     chosen = cohort_names(results, names)
     tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
     table = meta_analyze(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
-        scheduler=scheduler,
+        scheduler=scheduler, joint=joint, moderators=None if moderators is None else read_moderators(moderators),
     )
     with atomic_output_dir(out) as tmp:
         table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
+        if "meta_regression" in table.attrs:
+            table.attrs["meta_regression"].to_csv(tmp / REGRESSION_FILE, sep="\t", index=False, na_rep="NA")
     path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

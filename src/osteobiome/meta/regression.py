@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from osteobiome.errors import InputError
+from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
 from osteobiome.meta.pooling import estimate_tau2, resolve_settings, validated
 from osteobiome.meta.weighted import batched_inverse
@@ -140,7 +140,14 @@ def _r2(d: est.Cohorts, tau2: np.ndarray, qe: np.ndarray, method: str, threshold
 
 
 def _fit_chunk(
-    d: est.Cohorts, method: str, test: str, btt: np.ndarray, r2: bool, threshold, maxiter, level  # noqa: ANN001
+    d: est.Cohorts,
+    method: str,
+    test: str,
+    btt: np.ndarray,
+    r2: bool,
+    threshold,
+    maxiter,
+    level,  # noqa: ANN001
 ) -> dict[str, np.ndarray]:
     """Every output of :class:`RegressionFit` for estimable features ``d``."""
     n, _, p = d.design.shape
@@ -234,7 +241,9 @@ def fit_regressions(
         raise InputError(f"meta_regression: design of shape {X.shape} for {n} feature(s) × {k} cohort(s).")
     p = X.shape[2]
     complete = np.isfinite(X).all(axis=2)
-    d_all = est.Cohorts.from_arrays(np.where(complete, yi, np.nan), vi, np.where(complete[:, :, None], X, 0.0))
+    d_all = est.Cohorts.from_arrays(
+        np.where(complete, yi, np.nan), vi, np.where(complete[:, :, None], X, 0.0)
+    )
     btt = np.arange(1 if intercept else 0, p)
     out = {name: np.full((n, p), np.nan) for name in PER_TERM}
     out.update({name: np.full(n, np.nan) for name in PER_FEATURE})
@@ -348,12 +357,24 @@ def meta_regression(
         One row per coefficient: ``term estimate se zval pval ci.lb ci.ub`` (``zval`` is a t statistic with
         knha); ``attrs``: ``k p tau2 se.tau2 QM QMdf QMp QE QEp I2 H2 R2 method test`` (I², R² in percent).
     """
-    yi, vi = validated(np.asarray(yi, float).reshape(1, -1), None if sei is None else np.asarray(sei, float).reshape(1, -1), None if vi is None else np.asarray(vi, float).reshape(1, -1), "meta_regression")
+    yi, vi = validated(
+        np.asarray(yi, float).reshape(1, -1),
+        None if sei is None else np.asarray(sei, float).reshape(1, -1),
+        None if vi is None else np.asarray(vi, float).reshape(1, -1),
+        "meta_regression",
+    )
     if mods is None and not intercept:
         raise InputError("meta_regression: no coefficients; give moderators or keep the intercept.")
     X, terms = design_matrix(np.empty((yi.shape[1], 0)) if mods is None else mods, yi.shape[1], intercept)
-    options = {"method": method, "test": test, "intercept": intercept, "preset": preset, "threshold": threshold,
-               "maxiter": maxiter, "level": level}
+    options = {
+        "method": method,
+        "test": test,
+        "intercept": intercept,
+        "preset": preset,
+        "threshold": threshold,
+        "maxiter": maxiter,
+        "level": level,
+    }
     fit = fit_regressions(yi, vi, X, **options)
     table = pd.DataFrame(
         {
@@ -367,9 +388,17 @@ def meta_regression(
         }
     )
     method_name, test_name, _, _ = resolve_settings(method, test, preset, threshold, maxiter, level)
-    attrs = {name.replace("_", "."): float(getattr(fit, name)[0]) for name in PER_FEATURE if name != "converged"}
+    attrs = {
+        name.replace("_", "."): float(getattr(fit, name)[0]) for name in PER_FEATURE if name != "converged"
+    }
     attrs.update(
-        {"k": int(fit.k[0]), "p": X.shape[1], "QMdf": tuple(fit.QMdf[0]), "method": method_name, "test": test_name}
+        {
+            "k": int(fit.k[0]),
+            "p": X.shape[1],
+            "QMdf": tuple(fit.QMdf[0]),
+            "method": method_name,
+            "test": test_name,
+        }
     )
     if permutations is not None:
         if permutations < 2:
@@ -381,3 +410,73 @@ def meta_regression(
         attrs.update({"QMp.perm": perm["QMp"], "permutations": perm["permutations"], "exact": perm["exact"]})
     table.attrs.update(attrs)
     return table
+
+
+def cohort_moderators(moderators: pd.DataFrame, cohorts: list[str]) -> pd.DataFrame:
+    """The rows of ``moderators`` (indexed by cohort name, or with a ``cohort`` column) for ``cohorts``, in order."""
+    table = moderators.set_index("cohort") if "cohort" in moderators.columns else moderators
+    table.index = table.index.astype(str)
+    missing = [c for c in cohorts if c not in table.index]
+    if missing:
+        raise InputError(
+            f"moderators: no row for cohort(s) {', '.join(missing)}{suggest(missing[0], table.index)}; give one row "
+            "per cohort (cohort names as the first column)."
+        )
+    return table.loc[cohorts]
+
+
+def moderator_columns(
+    yi: np.ndarray,
+    sei: np.ndarray,
+    features: np.ndarray,
+    exposure: str,
+    cohorts: list[str],
+    moderators: pd.DataFrame,
+    method: str = "REML",
+    test: str = "z",
+    preset: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Meta-regressions of every feature (rows of ``yi``/``sei``, features × cohorts) on the cohort-level
+    ``moderators``: per feature ``mods.k mods.tau2 mods.I2 mods.R2 mods.QM mods.QMp mods.QE mods.QEp`` and,
+    per moderator term, ``mods.<term>.coef mods.<term>.pval``; and the long table ``feature exposure term
+    estimate se zval pval ci.lb ci.ub`` (plus ``k tau2 QM QMp R2``) with one row per feature × coefficient."""
+    X, terms = design_matrix(cohort_moderators(moderators, cohorts), len(cohorts))
+    fit = fit_regressions(yi, np.asarray(sei, float) ** 2, X, method, test, preset=preset)
+    wide = pd.DataFrame(
+        {
+            f"mods.{name}": getattr(fit, attr)
+            for name, attr in (
+                ("k", "k"),
+                ("tau2", "tau2"),
+                ("I2", "I2"),
+                ("R2", "R2"),
+                ("QM", "QM"),
+                ("QMp", "QMp"),
+                ("QE", "QE"),
+                ("QEp", "QEp"),
+            )
+        }
+    )
+    for j, term in enumerate(terms[1:], start=1):
+        wide[f"mods.{term}.coef"] = fit.beta[:, j]
+        wide[f"mods.{term}.pval"] = fit.pval[:, j]
+    n, p = fit.beta.shape
+    long = pd.DataFrame(
+        {
+            "feature": np.repeat(features, p),
+            "exposure": exposure,
+            "term": np.tile(terms, n),
+            "estimate": fit.beta.ravel(),
+            "se": fit.se.ravel(),
+            "zval": fit.zval.ravel(),
+            "pval": fit.pval.ravel(),
+            "ci.lb": fit.ci_lb.ravel(),
+            "ci.ub": fit.ci_ub.ravel(),
+            "k": np.repeat(fit.k, p),
+            "tau2": np.repeat(fit.tau2, p),
+            "QM": np.repeat(fit.QM, p),
+            "QMp": np.repeat(fit.QMp, p),
+            "R2": np.repeat(fit.R2, p),
+        }
+    )
+    return wide, long
