@@ -138,3 +138,15 @@ def test_too_few_cohorts_and_bad_moderators() -> None:
         meta_regression([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], [1.0, 2.0])
     with pytest.raises(InputError, match="method"):
         meta_regression([0.1, 0.2, 0.3, 0.1], [0.1, 0.1, 0.1, 0.2], [1.0, 2.0, 3.0, 5.0], method="XX")
+
+
+@pytest.mark.parametrize("method", ["REML", "DL", "FE"])
+def test_egger_test_matches_regtest(shared: Path, method: str) -> None:
+    from osteobiome.meta.bias import egger_test
+
+    _, yi, vi = bcg(shared)
+    golden = pd.read_csv(GOLDEN / "bcg_regtest.tsv", sep="\t").set_index("method").loc[method]
+    result = egger_test(yi, np.sqrt(vi), method=method)
+    for name in ("zval", "pval", "limit"):
+        assert close(result[name], golden[name]), (name, result[name], golden[name])
+    assert result["k"] == 13

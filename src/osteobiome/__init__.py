@@ -25,7 +25,7 @@ _FUNCTIONS = {
     "read_metadata": "osteobiome.io",
 }
 _SUBPACKAGES = (
-    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "report", "simulate",
+    "association", "batch", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "report", "simulate",
     "stats", "study",
 )
 

@@ -6,6 +6,7 @@
 #   bcg_coefficients.tsv  method test term estimate se zval pval ci.lb ci.ub
 #   bcg_fit.tsv           method test k p tau2 se.tau2 QM QMdf1 QMdf2 QMp QE QEp I2 H2 R2
 #   bcg_permutest.tsv     exact permutation test (permutest(exact = TRUE)) on the first 6 trials, yi ~ ablat
+#   bcg_regtest.tsv       Egger's regression test, regtest(rma(yi, vi, method = m)) (model "rma", predictor "sei")
 # ML and REML are run twice: "tight" = control(threshold = 1e-12, maxiter = 10000) (fully converged, our
 # default) and "default" = metafor's default control (threshold 1e-5, maxiter 100).
 suppressPackageStartupMessages(library(metafor))
@@ -45,3 +46,10 @@ for (test in c("z", "knha")) {
                              zval = g(fit$zval), QM = g(fit$QM))
 }
 write.table(do.call(rbind, perm), "bcg_permutest.tsv", sep = "\t", quote = FALSE, row.names = FALSE)
+
+eg <- list()
+for (m in c("REML", "DL", "FE")) {
+  rt <- regtest(rma(yi, vi, data = dat, method = m, control = list(threshold = 1e-12, maxiter = 10000)))
+  eg[[m]] <- data.frame(method = m, zval = g(rt$zval), pval = g(rt$pval), limit = g(rt$est))
+}
+write.table(do.call(rbind, eg), "bcg_regtest.tsv", sep = "\t", quote = FALSE, row.names = FALSE)
