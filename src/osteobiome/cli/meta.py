@@ -9,6 +9,7 @@ import typer
 
 from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
+from osteobiome.io.moderators import read_moderators
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
@@ -46,16 +47,6 @@ def cohort_names(folders: list[Path], names: str | None) -> list[str]:
             f"cohort names {', '.join(chosen)} are empty or repeated; give distinct names with --names A,B,…."
         )
     return chosen
-
-
-def read_moderators(path: Path) -> pd.DataFrame:
-    """Cohort-level moderators: a TSV with the cohort names in the first column (the index)."""
-    if not path.is_file():
-        raise InputError(f"{path}: not found; give a TSV of cohort-level traits, cohort names in the first column.")
-    try:
-        return pd.read_csv(path, sep="\t", index_col=0, dtype={0: str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read as a tab-separated table ({exc}); check the file.") from exc
 
 
 def meta(

@@ -143,17 +143,8 @@ def funnel(rows: Mapping[str, tuple[np.ndarray, np.ndarray, float, dict[str, flo
             ax.set_ylim(top, 0)
             ax.set_xlabel("coefficient")
             ax.set_ylabel("standard error")
-            ax.set_title(title, loc="left", fontsize=9)
-            ax.text(
-                1.0,
-                1.02,
-                f"Egger z = {egger['zval']:.2f}, p = {format_number(egger['pval'], p_value=True)} (k = {egger['k']})",
-                transform=ax.transAxes,
-                ha="right",
-                va="bottom",
-                fontsize=7.5,
-                color="#444444",
-            )
+            egger_text = f"Egger z = {egger['zval']:.2f}, p = {format_number(egger['pval'], p_value=True)} (k = {egger['k']})"
+            ax.set_title(f"{title}\n{egger_text}", loc="left", fontsize=9)
     return fig
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report.consortium import consortium_figures
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
 from osteobiome.study.results import StudyResults
@@ -38,6 +39,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "cards": _cards(results),
         "overview": html_table(_overview(results), "overview"),
         "figures": _figures(results, figdir),
+        "consortium": consortium_figures(results, figdir),
         "tables": _tables(results),
         "methods": methods_paragraph(
             results.settings,
