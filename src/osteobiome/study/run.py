@@ -366,6 +366,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+        "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
     }
 
 
