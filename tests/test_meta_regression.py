@@ -150,3 +150,12 @@ def test_egger_test_matches_regtest(shared: Path, method: str) -> None:
     for name in ("zval", "pval", "limit"):
         assert close(result[name], golden[name]), (name, result[name], golden[name])
     assert result["k"] == 13
+
+
+def test_exact_permutations_with_tied_moderators_are_enumerated_directly() -> None:
+    from osteobiome.meta.regression import _permutation_orders
+
+    rows = np.repeat([[0.0], [1.0]], 6, axis=0)  # 12 cohorts, a binary moderator: 924 distinct orders of 12!
+    orders, exact = _permutation_orders(12, rows, 1000, seed=0)
+    assert exact and len(orders) == 924
+    assert len({tuple(rows[o, 0]) for o in orders}) == 924

@@ -21,9 +21,9 @@ is the observed order).
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -277,6 +277,19 @@ def fit_regressions(
     return RegressionFit(QMdf=qmdf, **out)
 
 
+def _distinct_arrangements(counts: list[int]) -> Iterator[list[int]]:
+    """Every distinct sequence holding label ``g`` ``counts[g]`` times (the permutations of a multiset)."""
+    if sum(counts) == 0:
+        yield []
+        return
+    for g, c in enumerate(counts):
+        if c:
+            counts[g] -= 1
+            for rest in _distinct_arrangements(counts):
+                yield [g, *rest]
+            counts[g] += 1
+
+
 def _permutation_orders(k: int, rows: np.ndarray, permutations: int, seed: int) -> tuple[np.ndarray, bool]:
     """Row orders to test: all distinct ones (rows equal in the design are interchangeable) when there are at
     most ``permutations``, else ``permutations`` random ones with the observed order first."""
@@ -285,12 +298,15 @@ def _permutation_orders(k: int, rows: np.ndarray, permutations: int, seed: int) 
     counts = np.bincount(labels)
     distinct = math.factorial(k) // math.prod(math.factorial(int(c)) for c in counts)
     if distinct <= permutations:
-        seen, orders = set(), []
-        for order in itertools.permutations(range(k)):
-            key = tuple(labels[list(order)])
-            if key not in seen:
-                seen.add(key)
-                orders.append(order)
+        rows_of = [list(np.flatnonzero(labels == g)) for g in range(counts.size)]
+        orders = []
+        for sequence in _distinct_arrangements(counts.tolist()):
+            taken = [0] * counts.size
+            order = []
+            for g in sequence:  # rows with equal labels are interchangeable: take them in turn
+                order.append(rows_of[g][taken[g]])
+                taken[g] += 1
+            orders.append(order)
         return np.array(orders), True
     rng = np.random.default_rng(seed)
     orders = np.array([np.arange(k)] + [rng.permutation(k) for _ in range(permutations - 1)])

@@ -7,7 +7,8 @@ abundance part as ``coef``/``stderr`` and ``pval.abundance``, the prevalence par
 estimator and test as the abundance ones and combines the two pooled p-values into ``pval.joint`` by the rule
 of the per-cohort joint p-value (:func:`osteobiome.stats.twopart.joint_pvalue`): ``"cauchy"`` (the default
 preset's presence-weighted Cauchy combination, with the pooled presence fraction
-``π = Σ_c N.present / Σ_c N.used`` over the cohorts that have the feature) or ``"beta"`` (MaAsLin3's
+``π = Σ_c N.present / Σ_c N.used`` over the cohorts that have the feature; MaAsLin2-style ``N.not.0 / N``
+when those are absent; equal weights when neither is there) or ``"beta"`` (MaAsLin3's
 ``1 - (1 - min p)²``). Where one pooled part is missing, ``pval.joint`` is the other part's p-value.
 """
 
@@ -77,6 +78,7 @@ def prevalence_columns(
     present, used = block("present"), block("used")
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.nansum(present, axis=1) / np.nansum(used, axis=1)
+    fraction = np.where(np.isfinite(fraction), fraction, 0.0)  # no counts: equal weights (π = 0 → w = 1/2)
     joint_p = joint_pvalue(pooled_pval, pval, joint, fraction)
     return pd.DataFrame(
         {
