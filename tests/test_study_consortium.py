@@ -78,6 +78,7 @@ def test_pooled_batch_corrected_analysis(consortium):
 def test_report_shows_the_consortium_panels(consortium):
     out, _ = consortium
     html = (out / "report.html").read_text()
+    assert 'href="#consortium"' in html
     for figure in ("fig-heterogeneity", "fig-funnel", "fig-batch-pcoa", "fig-forest"):
         assert f'id="{figure}"' in html, figure
     assert "Egger" in html

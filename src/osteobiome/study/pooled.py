@@ -20,13 +20,17 @@ POOLED = "pooled"
 
 
 def _pooled_frames(plan: StudyPlan, batch: str, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cohorts' tables stacked (features absent from a cohort are 0 there) and their metadata (the
-    ``columns`` plus the batch); sample ids prefixed by the cohort name when they repeat across cohorts."""
+    """The cohorts' tables stacked (features absent from a cohort are 0 there; all closed to proportions when some
+    cohorts have counts and others relative abundances) and their metadata (the ``columns`` plus the batch);
+    sample ids prefixed by the cohort name when they repeat across cohorts."""
     ids = [s for cp in plan.cohorts for s in cp.cohort.samples]
     prefix = len(set(ids)) < len(ids)
+    mixed = len({cp.cohort.value_type for cp in plan.cohorts}) > 1  # counts and proportions: pool proportions
     tables, metas = [], []
     for cp in plan.cohorts:
         table = cp.cohort.table
+        if mixed:
+            table = table.div(table.sum(axis=1).replace(0, 1), axis=0)
         meta = cp.cohort.metadata.copy()
         if batch == "cohort":
             meta["cohort"] = cp.name
