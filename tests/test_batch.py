@@ -145,3 +145,17 @@ def test_cli_writes_table_parameters_and_diagnostics(tmp_path: Path, capsys) -> 
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "sitex" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_one_sample_batch_shrinks_locations_only_and_keeps_finite_values() -> None:
+    table, metadata = _batched(n=60, m=12, seed=5)
+    metadata = metadata.copy()
+    metadata.iloc[0, metadata.columns.get_loc("batch")] = "b3"  # one sample: every δ̂² of b3 is 1 (no spread)
+    result = adjust_batch(table, metadata, "batch")
+    assert np.isfinite(result.table.to_numpy()).all()
+    assert ((result.table > 0) == (table > 0)).all().all()
+    adjusted = result.adjusted["b3"]
+    assert adjusted.any()
+    np.testing.assert_array_equal(result.delta_star.loc[adjusted, "b3"], 1.0)
+    g_hat, g_star = result.gamma_hat.loc[adjusted, "b3"], result.gamma_star.loc[adjusted, "b3"]
+    assert ((g_star - g_hat.mean()).abs() < (g_hat - g_hat.mean()).abs()).all()  # shrunk towards the prior mean

@@ -23,7 +23,8 @@ scales γ̂ by the batch's share of samples, and takes the standard deviation as
 mean and variance. (b) MMUPHin logs ``relative + pseudo count`` (half the smallest non-zero value); with zeros
 excluded no pseudo count is needed, so we log the non-zero values themselves. (c) MMUPHin's rounding of counts
 can turn a small count into 0; we keep every non-zero value non-zero, so the presence pattern is unchanged.
-(d) ``sum2 = 0`` (one present sample in a batch) is NA in MMUPHin; here it gives ``δ*² = b / (n/2 + a - 1)``.
+(d) ``sum2 = 0`` (one present sample in a batch) is NA in MMUPHin; here it gives ``δ*² = b / (n/2 + a - 1)``;
+when every δ̂² of a batch is equal (no spread for the inverse-gamma prior), ``δ*² = δ̂²`` and only γ is shrunk.
 """
 
 from __future__ import annotations
@@ -195,9 +196,13 @@ def adjust_batch(
         d = np.where(np.isfinite(d) & (d > 0), d, 1.0)
         g_bar, t2 = g.mean(), g.var(ddof=1)
         mean_d, var_d = d.mean(), d.var(ddof=1)
-        a = (2 * var_d + mean_d**2) / var_d
-        b = (mean_d * var_d + mean_d**3) / var_d
-        gs, ds = _shrink(s[:, feats], present[:, feats], member, g, d, g_bar, t2, a, b, conv, maxit)
+        if var_d > 0:
+            a = (2 * var_d + mean_d**2) / var_d
+            b = (mean_d * var_d + mean_d**3) / var_d
+            gs, ds = _shrink(s[:, feats], present[:, feats], member, g, d, g_bar, t2, a, b, conv, maxit)
+        else:  # every δ̂² equal (e.g. one sample per feature): the prior is a point mass, δ*² = δ̂²
+            ds = d.copy()
+            gs = (t2 * cnt * g + ds * g_bar) / (t2 * cnt + ds)
         g_hat[feats, bi], d_hat[feats, bi], g_star[feats, bi], d_star[feats, bi] = g, d, gs, ds
         adjusted_s[:, feats] = np.where(mask, (s[:, feats] - gs) / np.sqrt(ds), adjusted_s[:, feats])
     done = eligible.any(axis=1)
