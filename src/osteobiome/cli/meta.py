@@ -9,7 +9,7 @@ import typer
 
 from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
-from osteobiome.io.moderators import read_moderators
+from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
@@ -83,7 +83,7 @@ def meta(
     tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
     table = meta_analyze(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
-        scheduler=scheduler, joint=joint, moderators=None if moderators is None else read_moderators(moderators),
+        scheduler=scheduler, joint=joint, moderators=None if moderators is None else read_metadata(moderators),
     )
     with atomic_output_dir(out) as tmp:
         table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")

@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report.consortium import consortium_figures
+from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
 from osteobiome.study.results import StudyResults
@@ -41,6 +42,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "figures": _figures(results, figdir),
         "consortium": consortium_figures(results, figdir),
         "tables": _tables(results),
+        "mediation": mediation_section(results, figdir),
         "methods": methods_paragraph(
             results.settings,
             {c.name: int(c.summary["n"]) for c in results.cohorts},

@@ -9,7 +9,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 3. diversity: alpha indices and their association with each phenotype, beta distances, PERMANOVA of
    ``distance ~ covariates + phenotype`` (sequential, so the phenotype is covariate-adjusted) and PCoA;
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
-5. pathway tables through the same models; 6. the HTML report, ``run.json`` and ``run.log``.
+5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
+   :mod:`osteobiome.study._mediation`); 7. the HTML report, ``run.json`` and ``run.log``.
 With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
 ``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
@@ -30,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from osteobiome.association.pipeline import resolve_options
-from osteobiome.io.moderators import read_moderators
+from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
@@ -40,6 +41,7 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
+from osteobiome.study._mediation import mediation_tables
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
@@ -156,6 +158,10 @@ def _analyse(
             )
         mechanisms = _mechanisms(plan, parts, associations, pathway_tables, meta, pathway_meta)
     log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
+    with _timed(timings, "mediation"):
+        mediation = mediation_tables(
+            cfg, {cp.name: cp.cohort for cp in plan.cohorts}, {cp.name: cp.covariates for cp in plan.cohorts}, plan.mediators
+        )
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -164,6 +170,7 @@ def _analyse(
         meta=meta,
         pathway_meta=pathway_meta,
         mechanisms=mechanisms,
+        mediation=mediation,
         settings=_settings(plan, parts, mechanisms),
         fdr_cohort=cfg.fdr.cohort,
         fdr_meta=cfg.fdr.meta,
@@ -259,7 +266,7 @@ def _meta_analysis(
         q_threshold=cfg.fdr.meta,
         cohort_q=cfg.fdr.cohort,
         scheduler=scheduler,
-        moderators=None if spec.moderators is None else read_moderators(spec.moderators),
+        moderators=None if spec.moderators is None else read_metadata(spec.moderators),
         joint=resolve_options(cfg.association.preset, cfg.association.options())["joint"],
     )
     advance()
@@ -338,6 +345,8 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
+    for name, table in results.mediation.items():
+        write_tsv(table, out / "mediation" / name / "mediation.tsv")
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
@@ -367,13 +376,14 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
         "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
+        "mediation": cfg.mediation.model_dump() if plan.mediators else None,
     }
 
 
 def _write_run_json(out: Path, cfg: StudyConfig, results: StudyResults) -> None:
     inputs = {}
     for spec in cfg.cohorts:
-        for key in ("features", "metadata", "taxonomy", "pathways"):
+        for key in ("features", "metadata", "taxonomy", "pathways", "mediators"):
             path = getattr(spec, key)
             if path is not None:
                 inputs[f"{spec.name}.{key}"] = {"path": str(path), "sha256": sha256(Path(path))}
