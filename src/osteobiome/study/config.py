@@ -116,6 +116,23 @@ class MetaSpec(_Section):
     method: Literal["REML", "FE", "DL", "PM", "ML", "HE", "SJ"] = "REML"
     test: Literal["z", "knha"] = "z"
     preset: Literal["mmuphin"] | None = None
+    moderators: Path | None = None  # cohort-level traits (TSV, cohort names first): meta-regression per feature
+
+    @field_validator("moderators")
+    @classmethod
+    def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolved(value, info)
+
+
+class BatchCorrectionSpec(_Section):
+    """Pooled analysis: the cohorts' tables pooled into one, batch-corrected (:mod:`osteobiome.batch`) and
+    associated once; ``batch``: ``cohort`` (each cohort a batch) or a metadata column of every cohort;
+    ``covariates``: protected in the correction (default: the phenotypes and the study covariates)."""
+
+    batch: str = "cohort"
+    covariates: list[str] | None = None
+    permutations: int = Field(default=999, ge=0)
+    seed: int = 1
 
 
 class FdrSpec(_Section):
@@ -163,6 +180,7 @@ class StudyConfig(_Section):
     meta_analysis: MetaSpec = Field(default_factory=MetaSpec)
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
+    batch_correction: BatchCorrectionSpec | None = None
     mediation: MediationSpec | None = None
     report: bool = True
     seed: int = Field(

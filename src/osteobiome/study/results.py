@@ -33,13 +33,32 @@ class CohortResults:
 
 
 @dataclass
+class PooledResults:
+    """The pooled, batch-corrected analysis (``batch_correction:``): ``associations`` in a cohort's columns;
+    the ``batch`` column and ``protected`` covariates; ``metadata`` of the pooled samples; ``r2``: PERMANOVA of
+    the batch before/after (rows, columns ``R2 F pval``); ``coords``/``proportion``: PCoA before/after;
+    ``adjusted``: the corrected table (samples × features); ``phenotype``: the one the report colours by."""
+
+    associations: pd.DataFrame
+    batch: str
+    protected: list[str]
+    phenotype: str
+    metadata: pd.DataFrame
+    r2: pd.DataFrame
+    coords: pd.DataFrame
+    proportion: pd.DataFrame
+    adjusted: pd.DataFrame
+
+
+@dataclass
 class StudyResults:
     """Everything the report shows.
 
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
     cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
     when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
-    estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
+    estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each; ``pooled``: the
+    batch-corrected pooled analysis (``batch_correction:`` in the study file).
     """
 
     title: str
@@ -56,6 +75,7 @@ class StudyResults:
     warnings: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    pooled: PooledResults | None = None
 
     def cohort_hits(self) -> dict[str, int]:
         """Feature × phenotype rows at q below the cohort threshold, per cohort."""

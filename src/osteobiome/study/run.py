@@ -11,6 +11,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
 5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
    :mod:`osteobiome.study._mediation`); 7. the HTML report, ``run.json`` and ``run.log``.
+With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
+``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
@@ -28,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 
+from osteobiome.association.pipeline import resolve_options
+from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
@@ -176,7 +180,20 @@ def _analyse(
         fdr_meta=cfg.fdr.meta,
         versions=versions(),
         timings=timings,
+        pooled=_pooled(plan, timings, log),
     )
+
+
+def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: ANN202
+    """The batch-corrected pooled analysis when the study asks for it (imported here: it is optional)."""
+    if plan.config.batch_correction is None:
+        return None
+    from osteobiome.study.pooled import pooled_analysis
+
+    with _timed(timings, "pooled analysis"):
+        pooled = pooled_analysis(plan)
+    log.add(f"pooled analysis (batch correction) done in {timings['pooled analysis']:.2f} s")
+    return pooled
 
 
 def _render(
@@ -253,6 +270,8 @@ def _meta_analysis(
         q_threshold=cfg.fdr.meta,
         cohort_q=cfg.fdr.cohort,
         scheduler=scheduler,
+        moderators=None if spec.moderators is None else read_metadata(spec.moderators),
+        joint=resolve_options(cfg.association.preset, cfg.association.options())["joint"],
     )
     advance()
     return meta
@@ -320,6 +339,12 @@ def _write_tables(results: StudyResults, out: Path) -> None:
             write_tsv(c.pathway_associations, out / "pathways" / "cohorts" / c.name / "associations.tsv")
     if results.meta is not None:
         write_tsv(results.meta, out / "meta" / "meta_results.tsv")
+        if "meta_regression" in results.meta.attrs:
+            write_tsv(results.meta.attrs["meta_regression"], out / "meta" / "meta_regression.tsv")
+    if results.pooled is not None:
+        write_tsv(results.pooled.associations, out / "pooled" / "associations.tsv")
+        write_tsv(results.pooled.r2, out / "pooled" / "batch_permanova.tsv", index=True)
+        write_tsv(results.pooled.adjusted, out / "pooled" / "features_batch_corrected.tsv", index=True)
     if results.pathway_meta is not None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
@@ -354,6 +379,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+        "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
         "mediation": cfg.mediation.model_dump() if plan.mediators else None,
     }
 
