@@ -66,8 +66,13 @@ class CohortSpec(_Section):
     taxonomy: Path | None = None
     pathways: Path | None = None
     samples_as: Literal["rows", "columns"] | None = None
+    truth: Path | None = Field(
+        default=None,
+        description="Planted associations of a simulated cohort (TSV with feature, phenotype, log2fc); the "
+        "report then compares them with what was found.",
+    )
 
-    @field_validator("features", "metadata", "taxonomy", "pathways")
+    @field_validator("features", "metadata", "taxonomy", "pathways", "truth")
     @classmethod
     def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolved(value, info)
@@ -97,10 +102,14 @@ class MetaSpec(_Section):
 
 
 class FdrSpec(_Section):
-    """q-value thresholds that call a hit: per cohort and for the meta-analysis."""
+    """q-value thresholds that call a hit: per cohort and for the meta-analysis; ``scope``: the family the
+    false discovery rate is controlled over — ``phenotype`` (BH within each phenotype, the default) or
+    ``study`` (BH over every feature × phenotype row of a cohort, and of the meta-analysis, together: with many
+    phenotypes this keeps the expected share of false hits at q across the whole study)."""
 
     cohort: float = Field(default=0.1, gt=0, le=1)
     meta: float = Field(default=0.25, gt=0, le=1)
+    scope: Literal["phenotype", "study"] = "phenotype"
 
 
 class DiversitySpec(_Section):
@@ -180,7 +189,16 @@ class StudyConfig(_Section):
         if self._source is None:
             return key
         line = line_of(self._lines, path)
-        return f"{self._source.name} line {line}: {key}" if line else f"{self._source.name}: {key}"
+        shown = _shown_path(self._source)
+        return f"{shown} line {line}: {key}" if line else f"{shown}: {key}"
+
+
+def _shown_path(path: Path) -> str:
+    """The study file as the user can find it: relative to the working folder when inside it, else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def format_key(path: KeyPath) -> str:
