@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import yaml
+from study_data import write_study
 
 from osteobiome.cli import main
 from osteobiome.report import figures
@@ -15,7 +16,6 @@ from osteobiome.stats.multitest import adjust
 from osteobiome.study import load_study, run_study
 from osteobiome.study._readme import describe_column, describe_file
 from osteobiome.study._report_inputs import added_variable_points, planted_vs_found, power_curves
-from study_data import write_study
 
 
 @pytest.fixture(scope="module")

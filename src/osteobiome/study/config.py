@@ -189,16 +189,7 @@ class StudyConfig(_Section):
         if self._source is None:
             return key
         line = line_of(self._lines, path)
-        shown = _shown_path(self._source)
-        return f"{shown} line {line}: {key}" if line else f"{shown}: {key}"
-
-
-def _shown_path(path: Path) -> str:
-    """The study file as the user can find it: relative to the working folder when inside it, else absolute."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
+        return f"{self._source.name} line {line}: {key}" if line else f"{self._source.name}: {key}"
 
 
 def format_key(path: KeyPath) -> str:
