@@ -28,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help text: "[dask]" stays literal and flags show no <bool> type
 )
 err_console = Console(stderr=True)
 

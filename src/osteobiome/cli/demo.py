@@ -33,6 +33,8 @@ def demo(
     out = check_output_dir(out, overwrite, keep=("inputs",))
     with atomic_output_dir(out / "inputs", overwrite=overwrite) as inputs:
         write_demo_inputs(inputs, seed=seed, n=n)
+    if not quiet:
+        typer.echo(f"demo: simulated cohorts and their study file written to {out / 'inputs' / 'study.yaml'}")
     finished = run_study(
         load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",),
         overwrite=overwrite,

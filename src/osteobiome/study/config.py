@@ -70,6 +70,11 @@ class CohortSpec(_Section):
     pathways: Path | None = None
     mediators: Path | None = None
     samples_as: Literal["rows", "columns"] | None = None
+    truth: Path | None = Field(
+        default=None,
+        description="Planted associations of a simulated cohort (TSV with feature, phenotype, log2fc); the "
+        "report then compares them with what was found.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -89,7 +94,7 @@ class CohortSpec(_Section):
             )
         return value
 
-    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators")
+    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators", "truth")
     @classmethod
     def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolved(value, info)
@@ -136,10 +141,14 @@ class BatchCorrectionSpec(_Section):
 
 
 class FdrSpec(_Section):
-    """q-value thresholds that call a hit: per cohort and for the meta-analysis."""
+    """q-value thresholds that call a hit: per cohort and for the meta-analysis; ``scope``: the family the
+    false discovery rate is controlled over — ``phenotype`` (BH within each phenotype, the default) or
+    ``study`` (BH over every feature × phenotype row of a cohort, and of the meta-analysis, together: with many
+    phenotypes this keeps the expected share of false hits at q across the whole study)."""
 
     cohort: float = Field(default=0.1, gt=0, le=1)
     meta: float = Field(default=0.25, gt=0, le=1)
+    scope: Literal["phenotype", "study"] = "phenotype"
 
 
 class DiversitySpec(_Section):

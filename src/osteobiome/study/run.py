@@ -42,9 +42,12 @@ from osteobiome.mechanisms.pathways import (
 )
 from osteobiome.meta import meta_analyze
 from osteobiome.study._mediation import mediation_tables
+from osteobiome.stats.multitest import adjust
+from osteobiome.study import _report_inputs as inputs
+from osteobiome.study._readme import results_readme
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
-from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
+from osteobiome.study.parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
@@ -96,9 +99,9 @@ def run_study(
         with _timed(timings, "validate"):
             plan = validate_study(cfg)
         log.add(f"validated {cfg.source or 'study'}:\n{plan.describe()}")
-        kinds = ("features", "metadata", "taxonomy", "pathways", "mediators")
-        inputs = [cfg.source, *(getattr(c, k) for c in cfg.cohorts for k in kinds)]
-        with atomic_output_dir(out, keep, overwrite, inputs) as tmp, _progress(quiet) as progress:
+        kinds = ("features", "metadata", "taxonomy", "pathways", "mediators", "truth")
+        input_paths = [cfg.source, *(getattr(c, k, None) for c in cfg.cohorts for k in kinds)]
+        with atomic_output_dir(out, keep, overwrite, input_paths) as tmp, _progress(quiet) as progress:
             blocked = Blocked(block_size, scheduler)
             results = _analyse(plan, worker_count(workers), blocked, progress, log, timings, caught)
             with _timed(timings, "write tables"):
@@ -113,6 +116,7 @@ def run_study(
             log.add_warnings(results.warnings)
             _write_run_json(tmp, cfg, results)
             log.write(tmp / "run.log")
+            (tmp / "README.md").write_text(results_readme(tmp, results.title), encoding="utf-8")
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
@@ -141,12 +145,17 @@ def _analyse(
     parts = run_jobs(cfg, jobs, workers, finished, blocked)
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
+    if cfg.fdr.scope == "study":
+        for c in cohorts:
+            c.associations["qval"] = adjust(c.associations["pval"].to_numpy(float))
     with _timed(timings, "meta-analysis"):
         associations = {c.name: c.associations for c in cohorts}
         pathway_tables = {
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
         meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
+        if meta is not None and cfg.fdr.scope == "study":
+            meta["qval.fdr"] = adjust(meta["pval"].to_numpy(float))
         pathway_meta = (
             _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
             if len(pathway_tables) > 1
@@ -166,6 +175,8 @@ def _analyse(
         mediation = mediation_tables(
             cfg, {cp.name: cp.cohort for cp in plan.cohorts}, {cp.name: cp.covariates for cp in plan.cohorts}, plan.mediators
         )
+    with _timed(timings, "report inputs"):
+        extras = _report_inputs(plan, parts, cohorts, meta)
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -181,6 +192,8 @@ def _analyse(
         versions=versions(),
         timings=timings,
         pooled=_pooled(plan, timings, log),
+        fdr_scope=cfg.fdr.scope,
+        **extras,
     )
 
 
@@ -194,6 +207,49 @@ def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: 
         pooled = pooled_analysis(plan)
     log.add(f"pooled analysis (batch correction) done in {timings['pooled analysis']:.2f} s")
     return pooled
+
+
+def _report_inputs(
+    plan: StudyPlan, parts: list[Part], cohorts: list[CohortResults], meta: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Partial residuals of the top pairs (set on ``cohorts``), the joint ordination, the power curves and,
+    for simulated cohorts, planted vs found (see :mod:`osteobiome.study._report_inputs`)."""
+    cfg = plan.config
+    tables = {c.name: c.associations for c in cohorts}
+    pairs = inputs.top_pairs(tables, meta)
+    transformed = {
+        p.cohort: p.value[1]["transformed"]
+        for p in parts
+        if p.kind == "associations" and "transformed" in p.value[1]
+    }
+    options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
+    two_part = options.get("model") == "twopart"
+    for c, cp in zip(cohorts, plan.cohorts, strict=True):
+        if c.name in transformed:
+            c.added_variable = inputs.added_variable_points(
+                transformed[c.name],
+                cp.cohort.metadata,
+                pairs,
+                cp.covariates,
+                reference_for(cfg, cp.covariates),
+                present=cp.cohort if two_part else None,
+            )
+    ordination = {}
+    if cfg.diversity is not None:
+        for metric in cfg.diversity.beta:
+            joint = inputs.joint_ordination([cp.cohort for cp in plan.cohorts], metric, cfg.phenotypes[0])
+            if joint is not None:
+                ordination[metric] = joint
+    truth = {cp.name: cp.truth for cp in plan.cohorts if cp.truth is not None}
+    planted, summary = (
+        inputs.planted_vs_found(truth, tables, meta, cfg.fdr.cohort, cfg.fdr.meta) if truth else (None, None)
+    )
+    return {
+        "ordination": ordination,
+        "power": inputs.power_curves(tables, meta, cfg.fdr.cohort),
+        "planted": planted,
+        "planted_summary": summary,
+    }
 
 
 def _render(
@@ -213,7 +269,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
     by_key = {(p.cohort, p.kind): p.value for p in parts if p.kind != "permanova"}
     out = []
     for cp in plan.cohorts:
-        assoc, _ = by_key[(cp.name, "associations")]
+        assoc, info = by_key[(cp.name, "associations")]
         div = by_key.get((cp.name, "diversity")) or {}
         pathways = by_key.get((cp.name, "pathways"))
         out.append(
@@ -231,6 +287,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
                 ),
                 pcoa=div.get("pcoa", {}),
                 pathway_associations=pathways[0] if pathways is not None else None,
+                all_associations=info.get("all_results"),
             )
         )
     return out
@@ -322,6 +379,9 @@ def _write_tables(results: StudyResults, out: Path) -> None:
     for c in results.cohorts:
         folder = out / "cohorts" / c.name
         write_tsv(c.associations, folder / "associations.tsv")
+        write_tsv(c.associations[c.associations["qval"] < results.fdr_cohort], folder / "significant_results.tsv")
+        if c.all_associations is not None:
+            write_tsv(c.all_associations.sort_values(["qval", "pval"], kind="stable"), folder / "all_results.tsv")
         if c.alpha is not None:
             write_tsv(c.alpha, folder / "diversity" / "alpha.tsv", index=True)
         if c.alpha_associations is not None:
@@ -351,6 +411,9 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
     for name, table in results.mediation.items():
         write_tsv(table, out / "mediation" / name / "mediation.tsv")
+    if results.planted is not None:
+        write_tsv(results.planted, out / "planted" / "planted_vs_found.tsv")
+        write_tsv(results.planted_summary, out / "planted" / "summary.tsv")
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
