@@ -22,6 +22,7 @@ from osteobiome.errors import InputError
 
 MARKER = ".osteobiome-output"
 """The file in every results folder that marks it as ours, so that a later run may replace it."""
+MARKER_TEXT = "osteobiome results; a later osteobiome run may replace this folder (others need --overwrite).\n"
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -109,8 +110,8 @@ def atomic_output_dir(
             ) from None
         try:
             tmp.chmod(0o777 & ~_umask())
+            (tmp / MARKER).write_text(MARKER_TEXT)  # from the start, so that a results README can list it
             yield tmp
-            (tmp / MARKER).write_text("osteobiome results; a later osteobiome run may replace this folder.\n")
             _move_into_place(tmp, out, keep)
         except OSError as exc:
             if exc.errno not in _NO_SPACE:
