@@ -5,7 +5,8 @@ Entry points are loaded on first use, so ``import osteobiome`` (and the command 
 - :func:`load_cohort`, :func:`read_features`, :func:`read_metadata` and :class:`Cohort` (:mod:`osteobiome.io`);
 - :func:`associate` (:mod:`osteobiome.association`) and :func:`meta_analyze` (:mod:`osteobiome.meta`);
 - the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``meta``,
-  ``report``, ``simulate``, ``stats`` and ``study`` as attributes (``osteobiome.diversity.permanova``).
+  ``report``, ``simulate``, ``stats``, ``study`` and ``survival`` as attributes (``osteobiome.diversity.permanova``);
+  ``osteobiome.survival`` is callable too (the Cox / logistic outcome analysis).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ _FUNCTIONS = {
     "read_features": "osteobiome.io",
     "read_metadata": "osteobiome.io",
 }
+# ``survival`` is both a subpackage and, being callable, the function: ``osteobiome.survival(...)`` runs
+# ``osteobiome.survival.survival`` (see that subpackage's docstring).
 _SUBPACKAGES = (
     "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "report", "simulate",
-    "stats", "study",
+    "stats", "study", "survival",
 )
 
 __all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]
