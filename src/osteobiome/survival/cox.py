@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from osteobiome.survival._moments import unpack, weighted_products
+from osteobiome.survival._moments import n_products, unpack, weighted_products
 from osteobiome.survival._risksets import RiskSets, risk_sets
 
-#: Features per block (memory: n × block × (1 + q + q(q+1)/2) doubles per Newton step).
-BLOCK = 256
+#: Doubles of the stacked products per block of features (n × T × block, 64 MB); sets the block size.
+BLOCK_VALUES = 2**23
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,9 @@ class CoxFit:
     risk: RiskSets
 
 
-def _terms(F: np.ndarray, Z: np.ndarray, theta: np.ndarray, risk: RiskSets, by_time: bool = False):  # noqa: ANN202
-    """Log-likelihood (m,), score (m, q), information (m, q, q) at ``theta`` (m, q); with ``by_time`` also the
-    per-event-time score (K, m, q) and information (K, m, q, q)."""
+def _terms(F: np.ndarray, Z: np.ndarray, theta: np.ndarray, risk: RiskSets):  # noqa: ANN202
+    """Log-likelihood (m,), score (m, q), information (m, q, q) at ``theta`` (m, q), and the exposure's
+    per-event-time score (K, m) and information column (K, m, q)."""
     q = theta.shape[1]
     eta = F * theta[:, 0] + Z @ theta[:, 1:].T
     eta -= eta.max(axis=0)  # l, U and I do not change when a feature's η shifts by a constant
@@ -75,8 +75,7 @@ def _terms(F: np.ndarray, Z: np.ndarray, theta: np.ndarray, risk: RiskSets, by_t
         loglik[sel] -= np.log(den)
         score[sel] -= M1
         info[sel] += M2 - M1[..., :, None] * M1[..., None, :]
-    totals = loglik.sum(axis=0), score.sum(axis=0), info.sum(axis=0)
-    return (*totals, score, info) if by_time else totals
+    return loglik.sum(axis=0), score.sum(axis=0), info.sum(axis=0), score[:, :, 0], info[:, :, :, 0]
 
 
 def _solvable(info: np.ndarray) -> np.ndarray:
@@ -85,10 +84,21 @@ def _solvable(info: np.ndarray) -> np.ndarray:
     return np.isfinite(eig).all(axis=1) & (eig[:, 0] > 1e-10 * np.maximum(eig[:, -1], 1e-300))
 
 
+def _put(state: list[np.ndarray], features: np.ndarray, values: tuple[np.ndarray, ...]) -> None:
+    """Write the :func:`_terms` ``values`` of some ``features`` into ``state`` (the last two are time-first)."""
+    for i, (part, value) in enumerate(zip(state, values, strict=True)):
+        if i < 3:
+            part[features] = value
+        else:
+            part[:, features] = value
+
+
 def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float):  # noqa: ANN202
+    """Newton–Raphson for the features of ``F``; returns θ, l, I, converged, iterations and the per-event-time
+    terms at θ."""
     m, q = F.shape[1], Z.shape[1] + 1
     theta = np.zeros((m, q))
-    loglik, score, info = _terms(F, Z, theta, risk)
+    state = list(_terms(F, Z, theta, risk))  # loglik, score, info, score by time, info by time
     converged = np.zeros(m, bool)
     failed = np.zeros(m, bool)
     iterations = np.zeros(m, int)
@@ -96,28 +106,27 @@ def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol:
         active = np.flatnonzero(~converged & ~failed)
         if active.size == 0:
             break
-        ok = _solvable(info[active])
+        ok = _solvable(state[2][active])
         failed[active[~ok]] = True
         active = active[ok]
         if active.size == 0:
             break
-        step = np.linalg.solve(info[active], score[active][..., None])[..., 0]
+        loglik, score, info = (part[active] for part in state[:3])
         old = theta[active]
-        new = old + step
+        new = old + np.linalg.solve(info, score[..., None])[..., 0]
         Fa = F[:, active]
-        ll_new, sc_new, in_new = _terms(Fa, Z, new, risk)
+        trial = list(_terms(Fa, Z, new, risk))
         for _halving in range(30):  # coxph: back off half way while the likelihood falls
-            worse = ~(ll_new >= loglik[active] - 1e-12 * np.abs(loglik[active]))
-            if not worse.any():
+            worse = np.flatnonzero(~(trial[0] >= loglik - 1e-12 * np.abs(loglik)))
+            if worse.size == 0:
                 break
             new[worse] = (old[worse] + new[worse]) / 2
-            ll_w, sc_w, in_w = _terms(Fa[:, worse], Z, new[worse], risk)
-            ll_new[worse], sc_new[worse], in_new[worse] = ll_w, sc_w, in_w
-        moved = np.abs(new - old).max(axis=1)
-        theta[active], loglik[active], score[active], info[active] = new, ll_new, sc_new, in_new
+            _put(trial, worse, _terms(Fa[:, worse], Z, new[worse], risk))
+        theta[active] = new
+        _put(state, active, trial)
         iterations[active] += 1
-        converged[active] = moved <= tol
-    return theta, loglik, info, converged & ~failed, iterations
+        converged[active] = np.abs(new - old).max(axis=1) <= tol
+    return theta, state, converged & ~failed, iterations
 
 
 def fit_cox(
@@ -148,12 +157,12 @@ def fit_cox(
     info = np.full((m, q, q), np.nan)
     K = risk.times.size
     score_by_time, info_by_time = np.full((K, m), np.nan), np.full((K, m, q), np.nan)
-    for start in range(0, m, BLOCK):
-        cols = slice(start, min(start + BLOCK, m))
-        theta, ll, inf, conv, its = _fit_block(Fc[:, cols], Zc, risk, max_iter, tol)
-        coef[cols], loglik[cols], info[cols], converged[cols], iterations[cols] = theta, ll, inf, conv, its
-        _, _, _, sc_k, in_k = _terms(Fc[:, cols], Zc, theta, risk, by_time=True)
-        score_by_time[:, cols], info_by_time[:, cols] = sc_k[:, :, 0], in_k[:, :, :, 0]
+    block = max(1, BLOCK_VALUES // (n * n_products(q)))
+    for start in range(0, m, block):
+        cols = slice(start, min(start + block, m))
+        theta, state, conv, its = _fit_block(Fc[:, cols], Zc, risk, max_iter, tol)
+        coef[cols], converged[cols], iterations[cols] = theta, conv, its
+        loglik[cols], _, info[cols], score_by_time[:, cols], info_by_time[:, cols] = state
     stderr = np.full((m, q), np.nan)
     if converged.any():
         stderr[converged] = np.sqrt(np.diagonal(np.linalg.inv(info[converged]), axis1=1, axis2=2))
