@@ -9,7 +9,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 3. diversity: alpha indices and their association with each phenotype, beta distances, PERMANOVA of
    ``distance ~ covariates + phenotype`` (sequential, so the phenotype is covariate-adjusted) and PCoA;
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
-5. pathway tables through the same models; 6. the HTML report, ``run.json`` and ``run.log``.
+5. pathway tables through the same models; 6. the ``survival:`` section (incident fracture ~ each feature,
+   per cohort then pooled; :mod:`osteobiome.study._survival`); 7. the HTML report, ``run.json`` and ``run.log``.
 
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
@@ -36,6 +37,7 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
+from osteobiome.study._survival import survival_step, write_survival
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
@@ -152,6 +154,9 @@ def _analyse(
             )
         mechanisms = _mechanisms(plan, parts, associations, pathway_tables, meta, pathway_meta)
     log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
+    with _timed(timings, "survival"):
+        spec = cfg.meta_analysis
+        survival = survival_step(plan, spec.method, spec.test, cfg.fdr.meta, cfg.fdr.cohort)
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -165,6 +170,7 @@ def _analyse(
         fdr_meta=cfg.fdr.meta,
         versions=versions(),
         timings=timings,
+        survival=survival,
     )
 
 
@@ -313,6 +319,7 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
+    write_survival(results.survival, out)
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:

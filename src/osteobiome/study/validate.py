@@ -240,6 +240,14 @@ def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFra
                     f"{cfg.where(key, j)}: {kind} {var!r} is not a column of cohort {name}'s metadata "
                     f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
                 )
+    spec = cfg.survival
+    outcome = {} if spec is None else {"event": spec.event, "time": spec.time, "entry": spec.entry}
+    for key, var in outcome.items():
+        if var is not None and var not in columns:
+            raise InputError(
+                f"{cfg.where('survival', key)}: {var!r} is not a column of cohort {name}'s metadata "
+                f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
+            )
 
 
 def _cohort_plan(
