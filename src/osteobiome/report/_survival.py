@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from osteobiome.report import figures
 from osteobiome.report.tables import html_table
@@ -23,18 +24,24 @@ def _ratio(outcome_type: str) -> str:
     return "OR" if outcome_type == "binary" else "HR"
 
 
+def _minor_label(value: float, _: object) -> str:
+    """Label the minor ticks of a log axis whose leading digit is 2, 4 or 6 (0.2, 0.4, 2, 4 …)."""
+    digit = round(value / 10 ** np.floor(np.log10(value)))
+    return f"{value:.2g}" if digit in (2, 4, 6) else ""
+
+
 def survival_forest(cohorts: dict[str, pd.DataFrame], meta: pd.DataFrame | None, genera: list[str], ratio: str) -> Figure:
     """One row per genus: each cohort's ratio per SD with its 95% CI (coloured), and the pooled one (diamond)."""
     plt = figures.plt
     names = list(cohorts)
-    step = len(names) + (1 if meta is not None else 0) + 0.8
+    step = len(names) + (1 if meta is not None else 0) + 0.6
     with plt.rc_context(figures.STYLE):
-        fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.26 * step * len(genera)))
+        fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.2 * step * len(genera)))
         ticks, labels, lows, highs = [], [], [], []
         pooled = None if meta is None else meta.set_index("feature")
         for g, genus in enumerate(genera):
             y0 = -g * step
-            ticks.append(y0 - (step - 0.8) / 2 + 0.5)
+            ticks.append(y0 - (step - 1.6) / 2)
             labels.append(figures._short(genus, 40))
             for i, name in enumerate(names):
                 rows = cohorts[name].set_index("feature")
@@ -59,6 +66,8 @@ def survival_forest(cohorts: dict[str, pd.DataFrame], meta: pd.DataFrame | None,
         ax.set_xscale("log")
         if lows:
             ax.set_xlim(min(lows) / 1.08, max(highs) * 1.08)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
         ax.set_yticks(ticks, labels)
         ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
@@ -67,7 +76,7 @@ def survival_forest(cohorts: dict[str, pd.DataFrame], meta: pd.DataFrame | None,
     return fig
 
 
-def km_tertiles(curves: pd.DataFrame, genus: str) -> Figure:
+def km_tertiles(curves: pd.DataFrame, genus: str, time: str) -> Figure:
     """Kaplan–Meier curves (steps) by tertile of ``genus``, one panel per cohort."""
     plt = figures.plt
     cohorts = list(dict.fromkeys(curves["cohort"]))
@@ -75,11 +84,9 @@ def km_tertiles(curves: pd.DataFrame, genus: str) -> Figure:
         fig, axes = plt.subplots(1, len(cohorts), figsize=(3.6 * len(cohorts), 3.0), squeeze=False)
         for ax, cohort in zip(axes.ravel(), cohorts, strict=True):
             for i, (group, rows) in enumerate(curves[curves["cohort"] == cohort].groupby("group", sort=False)):
-                t = np.r_[rows["time"].min(), rows["time"].to_numpy()]
-                s = np.r_[1.0, rows["surv"].to_numpy()]
-                ax.step(t, s, where="post", color=figures.colour_of(i), linewidth=1.4, label=group)
+                ax.step(rows["time"], rows["surv"], where="post", color=figures.colour_of(i), linewidth=1.4, label=group)
             ax.set_title(cohort, fontsize=9, loc="left")
-            ax.set_xlabel("time")
+            ax.set_xlabel(time)
             ax.set_ylabel("fracture-free (Kaplan–Meier)")
             ax.legend(fontsize=7, title=figures._short(genus, 30), title_fontsize=7)
     return fig
@@ -99,7 +106,7 @@ def survival_context(results: StudyResults, figdir: Path) -> dict[str, Any] | No
         features = {name: t[t["kind"] == "feature"] for name, t in s.cohorts.items()}
         context["forest"] = figures.save(survival_forest(features, s.meta, genera, ratio), figdir, "survival_forest")
     if len(s.curves):
-        context["km"] = figures.save(km_tertiles(s.curves, s.top), figdir, "survival_km_top_genus")
+        context["km"] = figures.save(km_tertiles(s.curves, s.top, s.time or "time"), figdir, "survival_km_top_genus")
     view = ranked.head(50).assign(**{ratio: lambda t: np.exp(t["coef"])})
     keep = ["feature", ratio, "coef", "stderr", "pval", "qval", "k", "I2"]
     context["table"] = html_table(view[[k for k in keep if k in view]], "survival-table")

@@ -22,13 +22,14 @@ TERTILES = ("lowest third", "middle third", "highest third")
 
 @dataclass
 class SurvivalResults:
-    """``outcome`` (event column), ``outcome_type``; ``cohorts``: cohort → result table; ``meta``: pooled
+    """``outcome`` (event column), ``outcome_type``, ``time`` (time column or None); ``cohorts``: cohort → result table; ``meta``: pooled
     features (``None`` with one cohort); ``top``: the top genus (smallest pooled, else cohort, p-value);
-    ``curves``: Kaplan–Meier curves by tertile of ``top`` (``cohort group time surv``; empty for binary
-    outcomes)."""
+    ``curves``: Kaplan–Meier curves by tertile of ``top`` (``time n.risk n.event surv cohort group``, a first
+    row at time 0 or the earliest entry with ``surv`` 1; empty for binary outcomes)."""
 
     outcome: str
     outcome_type: str
+    time: str | None
     cohorts: dict[str, pd.DataFrame]
     meta: pd.DataFrame | None
     top: str | None
@@ -54,11 +55,10 @@ def _tertile_curves(analysis: SurvivalAnalysis, feature: str, cohort: str) -> pd
         rows = (groups == label).to_numpy()
         if not outcome["event"].to_numpy()[rows].any():
             continue
-        curve = kaplan_meier(
-            outcome["time"].to_numpy()[rows], outcome["event"].to_numpy()[rows] == 1,
-            None if entry is None else entry.to_numpy()[rows],
-        )
-        parts.append(curve.assign(cohort=cohort, group=label))
+        entries = None if entry is None else entry.to_numpy()[rows]
+        curve = kaplan_meier(outcome["time"].to_numpy()[rows], outcome["event"].to_numpy()[rows] == 1, entries)
+        start = pd.DataFrame({"time": [0.0 if entries is None else entries.min()], "n.risk": [int(rows.sum())], "n.event": [0], "surv": [1.0]})
+        parts.append(pd.concat([start, curve], ignore_index=True).assign(cohort=cohort, group=label))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["time", "n.risk", "n.event", "surv", "cohort", "group"])
 
 
@@ -87,7 +87,7 @@ def survival_step(plan, method: str = "REML", test: str = "z", fdr_meta: float =
             for name, t in tables.items()
         }
         meta = meta_analyze(features, exposure=spec.event, method=method, test=test, q_threshold=fdr_meta, cohort_q=fdr_cohort)
-    results = SurvivalResults(spec.event, spec.outcome_type, tables, meta, None, pd.DataFrame())
+    results = SurvivalResults(spec.event, spec.outcome_type, spec.time, tables, meta, None, pd.DataFrame())
     ranked = results.ranked()
     results.top = str(ranked["feature"].iloc[0]) if len(ranked) else None
     if results.top is not None and spec.outcome_type == "survival":
