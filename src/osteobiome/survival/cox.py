@@ -10,8 +10,8 @@ with ``S0_k = Σ_{R_k} w`` and ``A0_k = Σ_{D_k} w`` (S1/A1, S2/A2 the same sums
 score is ``Σ_k [Σ_{D_k} x − Σ_r M1_kr]`` and the information ``Σ_k Σ_r (M2_kr − M1_kr M1_krᵀ)`` with
 ``M_kr = (S_k − c_r A_k) / (S0_k − c_r A0_k)`` (R's ``coxph(ties = "efron")``; Breslow when no ties).
 Every feature shares the risk sets, so one cumulative sum per Newton step serves all features
-(:mod:`osteobiome.survival._risksets`); Newton–Raphson from θ = 0 with step halving when the likelihood
-falls, as ``coxph``, iterated until the largest step is below ``tol``.
+(:mod:`osteobiome.survival._risksets`); Newton–Raphson with step halving when the likelihood falls, as
+``coxph``, from b = 0 and the covariates-only estimate of g, iterated until the largest step is below ``tol``.
 """
 
 from __future__ import annotations
@@ -93,11 +93,12 @@ def _put(state: list[np.ndarray], features: np.ndarray, values: tuple[np.ndarray
             part[:, features] = value
 
 
-def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float):  # noqa: ANN202
-    """Newton–Raphson for the features of ``F``; returns θ, l, I, converged, iterations and the per-event-time
-    terms at θ."""
+def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float, start: np.ndarray):  # noqa: ANN202
+    """Newton–Raphson for the features of ``F`` from θ = (0, ``start``); returns θ, the :func:`_terms` at θ,
+    converged and iterations."""
     m, q = F.shape[1], Z.shape[1] + 1
     theta = np.zeros((m, q))
+    theta[:, 1:] = start
     state = list(_terms(F, Z, theta, risk))  # loglik, score, info, score by time, info by time
     converged = np.zeros(m, bool)
     failed = np.zeros(m, bool)
@@ -129,6 +130,15 @@ def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol:
     return theta, state, converged & ~failed, iterations
 
 
+def _covariates_only(Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float) -> np.ndarray:
+    """The covariates' coefficients without an exposure (the features' starting point), or zeros."""
+    p = Z.shape[1]
+    if p == 0:
+        return np.zeros(0)
+    theta, _, converged, _ = _fit_block(Z[:, :1], Z[:, 1:], risk, max_iter, tol, np.zeros(p - 1))
+    return theta[0] if converged[0] else np.zeros(p)
+
+
 def fit_cox(
     time: np.ndarray,
     event: np.ndarray,
@@ -143,7 +153,7 @@ def fit_cox(
     ``time``: event or censoring time (n,); ``event``: 1/True if the event happened at ``time``; ``Z``: (n, p)
     covariates shared by every model (no intercept); ``entry``: delayed-entry times (at risk on
     ``(entry, time]``, R's ``Surv(entry, time, event)``); ``tol``: convergence when no coefficient moves by more
-    than this in a Newton step (θ = 0 start, at most ``max_iter`` steps). A feature whose information is
+    than this in a Newton step (at most ``max_iter`` steps). A feature whose information is
     singular or that has not converged gets NaN standard errors and p-values (``converged`` False).
     """
     F = np.asarray(F, dtype=float)
@@ -157,10 +167,11 @@ def fit_cox(
     info = np.full((m, q, q), np.nan)
     K = risk.times.size
     score_by_time, info_by_time = np.full((K, m), np.nan), np.full((K, m, q), np.nan)
+    start = _covariates_only(Zc, risk, max_iter, tol)
     block = max(1, BLOCK_VALUES // (n * n_products(q)))
-    for start in range(0, m, block):
-        cols = slice(start, min(start + block, m))
-        theta, state, conv, its = _fit_block(Fc[:, cols], Zc, risk, max_iter, tol)
+    for first in range(0, m, block):
+        cols = slice(first, min(first + block, m))
+        theta, state, conv, its = _fit_block(Fc[:, cols], Zc, risk, max_iter, tol, start)
         coef[cols], converged[cols], iterations[cols] = theta, conv, its
         loglik[cols], _, info[cols], score_by_time[:, cols], info_by_time[:, cols] = state
     stderr = np.full((m, q), np.nan)
