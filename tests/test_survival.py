@@ -147,3 +147,17 @@ def test_cli_writes_results_and_errors_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "did you mean 'years'" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_community_exposures_are_the_standardized_diversity_indices(data):
+    from osteobiome.diversity import alpha_diversity
+
+    features, metadata = data
+    result = osteobiome.survival(features, metadata, event="fracture", time="years", covariates=["age0"], community_pcs=2)
+    community = result[result["kind"] == "community"].set_index("feature")
+    assert set(community.index) == {"alpha:observed", "alpha:shannon", "alpha:simpson", "alpha:pielou", "aitchison:PC1", "aitchison:PC2"}
+    shannon = alpha_diversity(features, ["shannon"])["shannon"].to_numpy()
+    z = (shannon - shannon.mean()) / shannon.std(ddof=1)
+    fit = fit_cox(metadata["years"], metadata["fracture"], z[:, None], metadata[["age0"]].to_numpy())
+    assert community.loc["alpha:shannon", "coef"] == pytest.approx(fit.coef[0, 0], rel=1e-10)
+    assert community.loc["alpha:shannon", "N.events"] == metadata["fracture"].sum()
