@@ -120,6 +120,7 @@ def null(n_seeds: int = 20) -> None:
     summary = table.groupby("run", sort=False).agg(
         seeds=("seed", "size"), events=("events", "mean"), feature_hits=("feature_hits", "mean"),
         runs_with_a_hit=("feature_hits", lambda h: float((h > 0).mean())), community_hits=("community_hits", "mean"),
+        runs_with_a_community_hit=("community_hits", lambda h: float((h > 0).mean())),
         ph_flags=("ph_flags", "mean"), exposures=("exposures", "mean"),
     )
     print(summary.round(3).to_string())

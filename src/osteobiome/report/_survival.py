@@ -100,8 +100,12 @@ def survival_context(results: StudyResults, figdir: Path) -> dict[str, Any] | No
     ratio = _ratio(s.outcome_type)
     ranked = s.ranked()
     genera = ranked["feature"].head(TOP_GENERA).tolist()
+    model = (
+        "logistic regression" if s.outcome_type == "binary"
+        else "Cox proportional-hazards models (Efron ties; proportional-hazards test of cox.zph in the ph columns)"
+    )
     context: dict[str, Any] = {"outcome": s.outcome, "ratio": ratio, "top": s.top, "forest": None, "km": None,
-                               "pooled": s.meta is not None}
+                               "pooled": s.meta is not None, "model": model}
     if genera:
         features = {name: t[t["kind"] == "feature"] for name, t in s.cohorts.items()}
         context["forest"] = figures.save(survival_forest(features, s.meta, genera, ratio), figdir, "survival_forest")
