@@ -53,3 +53,15 @@ def test_report_has_the_incident_fracture_section(run):
     assert 'id="fig-survival-forest"' in html and 'id="fig-survival-km"' in html
     assert (run.out / "figures" / "survival_forest.svg").is_file()
     assert (run.out / "figures" / "survival_km_top_genus.svg").is_file()
+
+
+def test_validate_describes_and_checks_the_survival_section(tmp_path):
+    from osteobiome.errors import InputError
+    from osteobiome.study import validate_study
+
+    path = write_study(tmp_path, survival={"event": "fracture", "time": "years"}, diversity=False)
+    with pytest.raises(InputError, match="survival.event: 'fracture' is not a column"):
+        validate_study(load_study(path))
+    for sub in ("a", "b"):
+        _add_fractures(tmp_path / sub, 3)
+    assert "survival: fracture ~ each feature" in validate_study(load_study(path)).describe()

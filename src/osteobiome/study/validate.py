@@ -86,6 +86,9 @@ class StudyPlan:
             lines.append(
                 f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
             )
+        if (spec := cfg.survival) is not None:
+            model = "logistic" if spec.outcome_type == "binary" else f"Cox, time {spec.time}" + (f", entry {spec.entry}" if spec.entry else "")
+            lines.append(f"  survival: {spec.event} ~ each feature (per SD) + covariates ({model}), per cohort then pooled")
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
