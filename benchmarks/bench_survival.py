@@ -10,7 +10,9 @@ loop. ``null``: per seed, a Framingham-like cohort from ``simulate_cohort("fhs",
 sex shift genera, so they confound) and a fracture outcome drawn from the covariates only (Weibull hazard,
 log HR 0.07 per year of age, 0.5 for women, 0.03 per BMI unit; uniform censoring; ~18% events); the default
 preset, adjusted for age, sex and BMI, in follow-up time and on the age scale with delayed entry (adjusted
-for sex and BMI); a hit is q <= 0.1. Usage: ``python benchmarks/bench_survival.py [speed|null] [n_seeds]``.
+for sex and BMI; ``unadjusted`` as third argument adds a run without covariates); a hit is q <= 0.1; also the
+calibration of the genera's null p-values. Usage: ``python benchmarks/bench_survival.py [speed|null]
+[n_seeds] [unadjusted]``.
 """
 
 from __future__ import annotations
@@ -96,22 +98,25 @@ def _null_outcome(meta: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return out
 
 
-def null(n_seeds: int = 20) -> None:
+def null(n_seeds: int = 20, unadjusted: bool = False) -> None:
     print(f"null: fhs n=1000, {n_seeds} seeds, hits = q <= 0.1 (default preset); load average {os.getloadavg()[0]:.1f}")
-    rows = []
+    rows, pvalues = [], []
     for seed in range(n_seeds):
         cohort = simulate_cohort("fhs", n=1000, seed=seed)
         meta = _null_outcome(cohort.metadata, np.random.default_rng(1000 + seed))
         runs = {
             "follow-up, adjusted": dict(time="years", covariates=["age", "sex", "BMI"]),
             "age scale, entry": dict(time="exit_age", entry="age", covariates=["sex", "BMI"]),
-            "follow-up, unadjusted": dict(time="years"),
         }
+        if unadjusted:
+            runs["follow-up, unadjusted"] = dict(time="years")
         for label, kwargs in runs.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = osteobiome.survival(cohort.features, meta, event="fracture", reference={"sex": "male"} if "covariates" in kwargs else None, **kwargs)
             hits = res["qval"] <= 0.1
+            genera = res["kind"] == "feature"
+            pvalues.append(pd.DataFrame({"run": label, "pval": res.loc[genera, "pval"].to_numpy()}))
             rows.append({"seed": seed, "run": label, "events": int(res["N.events"].iloc[0]),
                          "feature_hits": int((hits & (res["kind"] == "feature")).sum()),
                          "community_hits": int((hits & (res["kind"] == "community")).sum()),
@@ -124,6 +129,13 @@ def null(n_seeds: int = 20) -> None:
         ph_flags=("ph_flags", "mean"), exposures=("exposures", "mean"),
     )
     print(summary.round(3).to_string())
+    p = pd.concat(pvalues, ignore_index=True).dropna()
+    levels = (0.05, 0.01, 0.001)
+    calibration = p.groupby("run", sort=False)["pval"].agg(
+        [("null p-values", "size")] + [(f"P(p < {a:g})", lambda v, a=a: float((v < a).mean())) for a in levels]
+    )
+    print("genus p-values under the null (uniform: P(p < a) = a):")
+    print(calibration.round(4).to_string())
 
 
 if __name__ == "__main__":
@@ -131,4 +143,4 @@ if __name__ == "__main__":
     if mode == "speed":
         speed()
     else:
-        null(int(sys.argv[2]) if len(sys.argv) > 2 else 20)
+        null(int(sys.argv[2]) if len(sys.argv) > 2 else 20, len(sys.argv) > 3 and sys.argv[3] == "unadjusted")
