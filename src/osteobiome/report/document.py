@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report._survival import survival_context
+from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
 from osteobiome.study.results import StudyResults
@@ -40,6 +41,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "overview": html_table(_overview(results), "overview"),
         "figures": _figures(results, figdir),
         "tables": _tables(results),
+        "mediation": mediation_section(results, figdir),
         "survival": survival_context(results, figdir),
         "methods": methods_paragraph(
             results.settings,
