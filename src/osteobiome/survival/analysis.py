@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from osteobiome.association.pipeline import align_samples, resolve_options
+from osteobiome.association.pipeline import _aligned, resolve_options
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.stats.design import build_design
@@ -102,18 +102,6 @@ def outcome_frame(
     return out
 
 
-def _table(features: Cohort | pd.DataFrame, metadata: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if isinstance(features, Cohort):
-        table, metadata = features.table, features.metadata if metadata is None else metadata
-    elif isinstance(features, pd.DataFrame):
-        table = features
-    else:
-        raise InputError(f"features must be a Cohort or a samples × features DataFrame, not {type(features).__name__}.")
-    used, metadata = align_samples(table.index, metadata)
-    table = table.set_axis(table.index.astype(str), axis=0).set_axis(table.columns.astype(str), axis=1)
-    return (table if used.all() else table.loc[used]), metadata
-
-
 def _results(
     names: pd.Index, kinds: np.ndarray, coef: np.ndarray, stderr: np.ndarray, pval: np.ndarray, fitted: np.ndarray,
     notes: pd.Series, n: int, n_events: int, n_not0: np.ndarray, ratio: str, correction: str,
@@ -160,7 +148,7 @@ def run_survival(
     if unknown:
         raise InputError(f"option {unknown[0]!r} does not apply to outcome models{suggest(unknown[0], OPTIONS)}; options: {', '.join(OPTIONS)}.")
     opts = resolve_options(preset, options)
-    table, metadata = _table(features, metadata)
+    table, metadata = _aligned(features, metadata)
     outcome = outcome_frame(metadata, event, time, entry, outcome_type)
     needed = ["event"] if outcome_type == "binary" else ["event", "time"] + (["entry"] if entry else [])
     complete = outcome[needed].notna().all(axis=1).to_numpy()
