@@ -45,6 +45,8 @@ def test_tables_per_cohort_and_pooled(run):
     assert "alpha:shannon" not in meta.index  # community exposures are not pooled with the genera
     km = pd.read_csv(folder / "km_top_genus.tsv", sep="\t")
     assert set(km["cohort"]) == {"A", "B"} and km["group"].nunique() == 3
+    readme = (run.out / "README.md").read_text()
+    assert "`survival/meta_results.tsv`: Per genus" in readme and "(not described)" not in readme.split("survival/")[1]
 
 
 def test_report_has_the_incident_fracture_section(run):

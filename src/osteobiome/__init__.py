@@ -30,8 +30,8 @@ _FUNCTIONS = {
 # ``survival`` is both a subpackage and, being callable, the function: ``osteobiome.survival(...)`` runs
 # ``osteobiome.survival.survival`` (see that subpackage's docstring).
 _SUBPACKAGES = (
-    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta", "report", "simulate",
-    "stats", "study", "survival",
+    "association", "batch", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta",
+    "report", "simulate", "stats", "study", "survival",
 )
 
 __all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]
