@@ -56,6 +56,11 @@ FILES: tuple[tuple[str, str], ...] = (
      "whether it was found."),
     ("planted/summary.tsv", "Simulated studies: planted, recovered, hits, hits not planted and the expected "
      "number of false hits (q × hits) per analysis."),
+    ("survival/cohorts/*/survival_results.tsv", "Per cohort, the outcome (`survival:` event) modelled on each "
+     "genus and community index per SD, adjusted for the covariates: Cox (Efron ties) or logistic."),
+    ("survival/meta_results.tsv", "Per genus, the random-effects meta-analysis of the cohorts' log hazard (odds) "
+     "ratios (columns as `meta/meta_results.tsv`; `exposure` is the event column)."),
+    ("survival/km_top_genus.tsv", "Kaplan–Meier curves of the outcome by tertile of the top genus, per cohort."),
     ("figures/*.svg", "The report's figures as vector graphics (for papers)."),
     ("figures/*.png", "The report's figures as PNG (150 dpi)."),
 )
@@ -170,6 +175,22 @@ COLUMNS: dict[str, str] = {
     "total": "total effect of the exposure on the outcome",
     "mechanism": "the mediator's mechanism group (SCFA, bile acid, tryptophan/serotonin)",
     "knowledge": "genus traits of the knowledge table linked to the mechanism",
+    "HR": "hazard ratio per SD of the exposure, exp(`coef`)",
+    "HR.lower": "lower 95% confidence limit of `HR`",
+    "HR.upper": "upper 95% confidence limit of `HR`",
+    "OR": "odds ratio per SD of the exposure, exp(`coef`)",
+    "OR.lower": "lower 95% confidence limit of `OR`",
+    "OR.upper": "upper 95% confidence limit of `OR`",
+    "N.events": "events (fractures) or cases among the samples used",
+    "kind": "feature (a genus) or community (alpha index, Aitchison principal coordinate); q-values per kind",
+    "ph.chisq": "proportional-hazards test statistic (scaled Schoenfeld residuals, R's cox.zph, 1 df)",
+    "ph.pval": "p-value of the proportional-hazards test",
+    "ph.flag": "proportional hazards doubtful (ph.pval < 0.05)",
+    "time": "time (event or censoring scale of the outcome)",
+    "n.risk": "samples at risk",
+    "n.event": "events at that time",
+    "surv": "Kaplan–Meier probability of no event by that time",
+    "group": "tertile of the genus",
 }
 _PREFIXES = {
     "weight_": "the cohort's weight in the pooled estimate (%)",
