@@ -5,7 +5,7 @@ Entry points are loaded on first use, so ``import osteobiome`` (and the command 
 - :func:`load_cohort`, :func:`read_features`, :func:`read_metadata` and :class:`Cohort` (:mod:`osteobiome.io`);
 - :func:`associate` (:mod:`osteobiome.association`) and :func:`meta_analyze` (:mod:`osteobiome.meta`);
 - the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``meta``,
-  ``report``, ``simulate``, ``stats`` and ``study`` as attributes (``osteobiome.diversity.permanova``).
+  ``predict``, ``report``, ``simulate``, ``stats`` and ``study`` as attributes (``osteobiome.diversity.permanova``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ _FUNCTIONS = {
     "read_metadata": "osteobiome.io",
 }
 _SUBPACKAGES = (
-    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "report", "simulate",
-    "stats", "study",
+    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "predict", "report",
+    "simulate", "stats", "study",
 )
 
 __all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]
