@@ -61,6 +61,8 @@ def run_tasks(
     """``task(state, i)`` for i in ``range(count)``, in order; ``workers`` > 1: forkserver processes (each gets
     ``state`` once); ``progress(done, count)`` after each task."""
     results: list[dict[str, Any] | None] = [None] * count
+    if progress:
+        progress(0, count)
     if workers <= 1 or count <= 1:
         for i in range(count):
             results[i] = task(state, i)

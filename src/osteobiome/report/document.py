@@ -11,6 +11,7 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report._prediction import prediction_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
 from osteobiome.study.results import StudyResults
@@ -50,6 +51,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         ),
         "sets_threshold": sets_threshold(results),
         "top_heatmap": TOP_HEATMAP,
+        "prediction": prediction_section(results.prediction, figdir) if results.prediction is not None else None,
         "css": _asset("report.css"),
         "js": _asset("report.js"),
     }

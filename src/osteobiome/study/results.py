@@ -39,7 +39,8 @@ class StudyResults:
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
     cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
     when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
-    estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
+    estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each; ``prediction``:
+    the ``prediction:`` step's tables (:class:`osteobiome.predict.PredictionResult`), when asked for.
     """
 
     title: str
@@ -55,6 +56,7 @@ class StudyResults:
     warnings: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    prediction: Any = None
 
     def cohort_hits(self) -> dict[str, int]:
         """Feature × phenotype rows at q below the cohort threshold, per cohort."""

@@ -9,7 +9,9 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 3. diversity: alpha indices and their association with each phenotype, beta distances, PERMANOVA of
    ``distance ~ covariates + phenotype`` (sequential, so the phenotype is covariate-adjusted) and PCoA;
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
-5. pathway tables through the same models; 6. the HTML report, ``run.json`` and ``run.log``.
+5. pathway tables through the same models; 6. ``prediction:`` (when asked): nested cross-validation per cohort
+   and leave-one-cohort-out validation (:mod:`osteobiome.study._prediction`); 7. the HTML report, ``run.json``
+   and ``run.log``.
 
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
@@ -36,6 +38,7 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
+from osteobiome.study._prediction import run_prediction
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
@@ -91,6 +94,11 @@ def run_study(
         with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
             blocked = Blocked(block_size, scheduler)
             results = _analyse(plan, worker_count(workers), blocked, progress, log, timings, caught)
+            if cfg.prediction is not None:
+                with _timed(timings, "prediction"):
+                    results.prediction = run_prediction(plan, worker_count(workers), progress)
+                results.settings["prediction"] = results.prediction.settings
+                log.add(f"prediction done in {timings['prediction']:.2f} s")
             with _timed(timings, "write tables"):
                 _write_tables(results, tmp)
             report = None
@@ -313,6 +321,8 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
+    if results.prediction is not None:
+        results.prediction.write(out / "prediction")
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
@@ -357,7 +367,11 @@ def _write_run_json(out: Path, cfg: StudyConfig, results: StudyResults) -> None:
         "config": cfg.model_dump(mode="json"),
         "settings": results.settings,
         "versions": results.versions,
-        "seeds": {"study": cfg.seed, "diversity": cfg.diversity.seed if cfg.diversity else None},
+        "seeds": {
+            "study": cfg.seed,
+            "diversity": cfg.diversity.seed if cfg.diversity else None,
+            "prediction": cfg.prediction.seed if cfg.prediction else None,
+        },
         "inputs": inputs,
         "cohorts": {c.name: {"summary": c.summary, "covariates": c.covariates} for c in results.cohorts},
         "hits": {"cohorts": results.cohort_hits(), "meta": results.meta_hits()},
