@@ -42,7 +42,7 @@ def outer_splits(design: Design, options: PredictOptions) -> list[tuple[int, np.
         minority = int(min(strata.sum(), len(strata) - strata.sum()))
         if minority < options.folds or minority - int(np.ceil(minority / options.folds)) < options.inner_folds:
             raise InputError(
-                f"outcome {design.outcome!r}: only {minority} sample(s) in the smaller class of {design.name}; "
+                f"outcome {design.outcome!r}: only {minority} sample(s) in the smaller class (cohort {design.name}); "
                 f"{options.folds} outer × {options.inner_folds} inner folds need more (lower --folds or add samples)."
             )
     else:
