@@ -11,8 +11,9 @@ and reads ΔAUC (microbiome + covariates − covariates) with its DeLong 95% CI 
 Timing: absolute seconds per run, and the penalized learner's tuning (``PenaltyPathCV``, warm-started path) against
 scikit-learn's ``GridSearchCV`` over the same grid and folds, fitted on the same data in this process (best of 3).
 
-Run: ``.venv/bin/python benchmarks/bench_predict.py [--seeds 10]`` (needs ../shared). Prints the Markdown section for
-benchmarks/RESULTS.md and writes benchmarks/results/predict_seeds.tsv.
+Run: ``.venv/bin/python benchmarks/bench_predict.py [--seeds 10] [--scenario null|markers|all]`` (needs ../shared).
+Writes benchmarks/results/predict_seeds_<scenario>.tsv; ``--summary`` prints the Markdown section for
+benchmarks/RESULTS.md from the per-scenario files (the two scenarios may run as two processes).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from osteobiome.simulate.fit import read_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TWINS = ROOT.parent / "shared" / "data" / "twins" / "Twins.csv"
-OUT = ROOT / "benchmarks" / "results" / "predict_seeds.tsv"
+RESULTS = ROOT / "benchmarks" / "results"
 EFFECT = 1.0
+TREES = 100
 COVARIATES = ["age", "sex", "BMI"]
 
 
@@ -84,20 +86,26 @@ def tuning_timing(table: pd.DataFrame, meta: pd.DataFrame) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--scenario", choices=("null", "markers", "all"), default="all")
+    parser.add_argument("--summary", action="store_true", help="print the RESULTS.md section from the saved rows")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
     template = read_template(TWINS)
-    rows = []
-    loads = [os.getloadavg()[0]]
-    for scenario in ("null", "markers"):
+    if args.summary:
+        frame = pd.concat([pd.read_csv(p, sep="\t") for p in sorted(RESULTS.glob("predict_seeds_*.tsv"))])
+        ours, grid = tuning_timing(*cohort(template, "null", 0))
+        print(summary(frame, ours, grid))
+        return
+    for scenario in ("null", "markers") if args.scenario == "all" else (args.scenario,):
+        rows = []
         for seed in range(args.seeds):
             table, meta = cohort(template, scenario, seed)
+            load = os.getloadavg()[0]
             start = time.perf_counter()
-            result = cross_validate(table, meta, "low_bmd", COVARIATES, seed=seed, trees=200)
+            result = cross_validate(table, meta, "low_bmd", COVARIATES, seed=seed, trees=TREES)
             seconds = time.perf_counter() - start
-            loads.append(os.getloadavg()[0])
             perf = result.performance.set_index(["learner", "model"])["estimate"]
             for _, row in result.comparison.iterrows():
                 rows.append({
@@ -106,25 +114,22 @@ def main() -> None:
                     "auc_microbiome": perf[(row["learner"], "microbiome")],
                     "auc_both": perf[(row["learner"], "microbiome+covariates")],
                     "delta": row["estimate"], "ci.lower": row["ci.lower"], "ci.upper": row["ci.upper"],
-                    "pval": row["pval"], "seconds": seconds,
+                    "pval": row["pval"], "seconds": seconds, "load": load,
                 })
-            print(f"{scenario} seed {seed}: {seconds:.1f} s", flush=True)
-    frame = pd.DataFrame(rows)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(OUT, sep="\t", index=False, float_format="%.6g")
-    ours, grid = tuning_timing(*cohort(template, "null", 0))
-    print(summary(frame, args.seeds, loads, ours, grid))
+            print(f"{scenario} seed {seed}: {seconds:.1f} s (load {load:.1f})", flush=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(RESULTS / f"predict_seeds_{scenario}.tsv", sep="\t", index=False, float_format="%.6g")
 
 
-def summary(frame: pd.DataFrame, seeds: int, loads: list[float], ours: float, grid: float) -> str:
+def summary(frame: pd.DataFrame, ours: float, grid: float) -> str:
     lines = [
         "## predict: ΔAUC with and without microbiome signal (Twins template)",
         "",
-        f"`python benchmarks/bench_predict.py --seeds {seeds}` — Twins genus counts (278 × 130), covariates drawn "
+        f"`python benchmarks/bench_predict.py --seeds {frame['seed'].nunique()}` — Twins genus counts (278 × 130), covariates drawn "
         "independently of the microbiome, outcome = lowest tertile of an implanted bone score "
         f"(10 marker genera at |log2FC| = {EFFECT} per SD in `markers`, none in `null`); nested CV 5 folds × 2 "
-        "repeats, 3 inner folds; ΔAUC = microbiome + covariates − covariates, DeLong 95% CI. Per-seed rows: "
-        "`benchmarks/results/predict_seeds.tsv`.",
+        f"repeats, 3 inner folds, forest of {TREES} trees; ΔAUC = microbiome + covariates − covariates, DeLong 95% CI. Per-seed rows: "
+        "`benchmarks/results/predict_seeds_<scenario>.tsv`.",
         "",
         "| scenario | learner | seeds | AUC covariates | AUC microbiome | AUC both | mean ΔAUC (SD) | CI holds 0 | CI above 0 |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -141,7 +146,7 @@ def summary(frame: pd.DataFrame, seeds: int, loads: list[float], ours: float, gr
         f"Time per seed (both learners, 60 outer fits incl. tuning and permutation importance): median "
         f"{frame.groupby(['scenario', 'seed'])['seconds'].first().median():.1f} s, range "
         f"{frame['seconds'].min():.1f}–{frame['seconds'].max():.1f} s; load average during the run "
-        f"{min(loads):.1f}–{max(loads):.1f} on 2 cores.",
+        f"{frame['load'].min():.1f}–{frame['load'].max():.1f} on 2 cores.",
         f"Tuning + fit of the penalized microbiome + covariates model on 278 samples (10 penalties × 3 inner folds): "
         f"warm-started path {ours:.2f} s vs GridSearchCV baseline {grid:.2f} s (ratio {grid / ours:.1f}x, best of 3).",
     ]

@@ -104,7 +104,9 @@ def importance_table(frames: Sequence[pd.DataFrame], splits: int, cohort: str) -
     table["kind"] = [_kind(b) for b in parts[0]]
     table["feature"] = [n.partition("|")[2] or n for n in parts[2]]
     table = table.rename(columns={"sd": "importance.sd"}).assign(cohort=cohort)
-    table = table.sort_values(["learner", "importance"], ascending=[True, False], kind="stable")
+    order = {learner: i for i, learner in enumerate(dict.fromkeys(raw["learner"]))}  # the run's learner order
+    table = table.sort_values(["learner", "importance"], ascending=[True, False], kind="stable",
+                              key=lambda s: s.map(order) if s.name == "learner" else s)
     return table[columns].reset_index(drop=True)
 
 

@@ -103,9 +103,8 @@ def decision_curve(decision: pd.DataFrame) -> Figure:
         fig, axes = _grid(len(panels))
         for ax, (key, part) in zip(axes, panels, strict=False):
             ref = references[(references["cohort"] == key[0]) & (references["validation"] == key[1])]
-            prevalence = float(ref.loc[ref["model"] == "treat all", "net_benefit"].iloc[0] + 0.0) if len(ref) else 0.3
-            top = max(0.05, float(part["net_benefit"].max()) * 1.15)
-            xmax = min(0.99, max(0.3, 2.5 * (prevalence + 0.05)))
+            top = max(0.05, float(ref["net_benefit"].max()), float(part["net_benefit"].max())) * 1.15
+            xmax = min(0.99, max(0.3, 2 * _prevalence(ref)))
             for model, rows in part.groupby("model", sort=False):
                 ax.plot(rows["threshold"], rows["net_benefit"], color=MODEL_COLOURS[model], linewidth=1.3, label=model)
             for model, style in (("treat all", ":"), ("treat none", "--")):
@@ -115,6 +114,13 @@ def decision_curve(decision: pd.DataFrame) -> Figure:
             ax.set_title(_title(key), loc="left")
             ax.legend(loc="upper right", fontsize=7)
     return fig
+
+
+def _prevalence(references: pd.DataFrame) -> float:
+    """The event rate, from the treat-all net benefit ``π − (1 − π) w`` at the first threshold (w = t / (1 − t))."""
+    first = references[references["model"] == "treat all"].iloc[0]
+    w = first["threshold"] / (1 - first["threshold"])
+    return float((first["net_benefit"] + w) / (1 + w))
 
 
 def top_features(importance: pd.DataFrame, top: int = TOP_FEATURES) -> Figure:
