@@ -33,7 +33,10 @@ from osteobiome.predict._metrics import (
 Z95 = norm.ppf(0.975)
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 COMPARED = ("microbiome+covariates", "covariates")
-TABLES = ("performance", "comparison", "calibration", "decision", "predictions")
+COMPARISON_COLUMNS = [
+    "cohort", "validation", "learner", "comparison", "metric", "estimate", "ci.lower", "ci.upper", "pval", "method",
+]
+DECISION_COLUMNS = ["cohort", "validation", "learner", "model", "threshold", "net_benefit"]
 
 
 def _delong_mean(y: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -130,12 +133,6 @@ def summarise(
         "decision": pd.concat(decision, ignore_index=True) if decision else pd.DataFrame(columns=DECISION_COLUMNS),
         "predictions": predictions,
     }
-
-
-COMPARISON_COLUMNS = [
-    "cohort", "validation", "learner", "comparison", "metric", "estimate", "ci.lower", "ci.upper", "pval", "method",
-]
-DECISION_COLUMNS = ["cohort", "validation", "learner", "model", "threshold", "net_benefit"]
 
 
 def _row(
