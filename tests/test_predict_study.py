@@ -65,7 +65,7 @@ def test_cli_bad_column_is_one_line_exit_2(files, capsys):
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("predict_study")
     prediction = {"outcome": "vbmd", "learners": ["penalized"], "folds": 3, "repeats": 1, "seed": 4}
-    path = write_study(folder, diversity=False, phenotypes=["ct_vbmd"], prediction=prediction)
+    path = write_study(folder, n=(50, 40), diversity=False, phenotypes=["ct_vbmd"], prediction=prediction)
     with pytest.warns(UserWarning, match="constant in cohort B"):
         run = run_study(load_study(path), folder / "out", quiet=True)
     return folder, run
