@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy.special import expit, logit
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -142,6 +142,14 @@ def test_alpha_diversity_columns():
     np.testing.assert_allclose(out, [[np.log(2), 2], [0, 0], [0, 1]])
 
 
-def test_logit_roundtrip_is_used_consistently():
-    p = np.array([0.2, 0.7])
-    np.testing.assert_allclose(expit(logit(p)), p)
+
+
+def test_outcome_coding():
+    from osteobiome.predict._data import outcome_vector
+
+    y, task, positive = outcome_vector(pd.Series([0.0, 1.0, 1.0]), "y", "1")  # a 1.0 level asked for as "1"
+    assert task == "binary" and positive == "1.0" and list(y) == [0, 1, 1]
+    y, _, positive = outcome_vector(pd.Series(["case", "control", "control"]), "y", "case")
+    assert list(y) == [1, 0, 0] and positive == "case"
+    y, task, positive = outcome_vector(pd.Series([0.7, 0.9, 1.1]), "y", None)
+    assert task == "continuous" and positive is None and list(y) == [0.7, 0.9, 1.1]

@@ -88,6 +88,8 @@ def outcome_vector(values: pd.Series, outcome: str, positive: str | None) -> tup
                     "(choose with --positive / positive=).",
                     stacklevel=3,
                 )
+        elif str(positive) not in names and pd.api.types.is_numeric_dtype(values) and _number(positive) in set(levels):
+            positive = next(n for n in names if float(n) == _number(positive))  # "1" for a 1.0 level
         elif str(positive) not in names:
             raise InputError(
                 f"positive level {positive!r} is not a level of outcome {outcome!r}{suggest(str(positive), names)}; "
@@ -102,6 +104,13 @@ def outcome_vector(values: pd.Series, outcome: str, positive: str | None) -> tup
     if positive is not None:
         raise InputError(f"outcome {outcome!r} is continuous; --positive / positive= applies to binary outcomes only.")
     return values.to_numpy(dtype=float), "continuous", None
+
+
+def _number(text: object) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def build_design(
