@@ -9,6 +9,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
         taxonomy: fhs/taxonomy.tsv
         metadata: fhs/metadata.tsv
         pathways: fhs/path_abun_unstrat.tsv
+        mediators: fhs/metabolites.tsv
     rank: genus
     phenotypes: [radius_Tt_vBMD, tibia_Ct_vBMD]
     covariates: [age, sex, height, weight]
@@ -18,6 +19,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
     fdr: {cohort: 0.1, meta: 0.25}
     diversity: {alpha: [shannon, observed], beta: [braycurtis], permutations: 999}
     prediction: {outcome: low_bmd, learners: [penalized, forest]}
+    mediation: {outcome: tibia_Ct_vBMD, test: hdmt, log: true}
 
 Relative paths are relative to the study file. Every error is one line that names the study file, the key
 (``cohorts[0].metadata``) and its line in the file.
@@ -66,9 +68,15 @@ class CohortSpec(_Section):
     metadata: Path
     taxonomy: Path | None = None
     pathways: Path | None = None
+    mediators: Path | None = None
     samples_as: Literal["rows", "columns"] | None = None
+    truth: Path | None = Field(
+        default=None,
+        description="Planted associations of a simulated cohort (TSV with feature, phenotype, log2fc); the "
+        "report then compares them with what was found.",
+    )
 
-    @field_validator("features", "metadata", "taxonomy", "pathways")
+    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators", "truth")
     @classmethod
     def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolved(value, info)
@@ -95,13 +103,34 @@ class MetaSpec(_Section):
     method: Literal["REML", "FE", "DL", "PM", "ML", "HE", "SJ"] = "REML"
     test: Literal["z", "knha"] = "z"
     preset: Literal["mmuphin"] | None = None
+    moderators: Path | None = None  # cohort-level traits (TSV, cohort names first): meta-regression per feature
+
+    @field_validator("moderators")
+    @classmethod
+    def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolved(value, info)
+
+
+class BatchCorrectionSpec(_Section):
+    """Pooled analysis: the cohorts' tables pooled into one, batch-corrected (:mod:`osteobiome.batch`) and
+    associated once; ``batch``: ``cohort`` (each cohort a batch) or a metadata column of every cohort;
+    ``covariates``: protected in the correction (default: the phenotypes and the study covariates)."""
+
+    batch: str = "cohort"
+    covariates: list[str] | None = None
+    permutations: int = Field(default=999, ge=0)
+    seed: int = 1
 
 
 class FdrSpec(_Section):
-    """q-value thresholds that call a hit: per cohort and for the meta-analysis."""
+    """q-value thresholds that call a hit: per cohort and for the meta-analysis; ``scope``: the family the
+    false discovery rate is controlled over — ``phenotype`` (BH within each phenotype, the default) or
+    ``study`` (BH over every feature × phenotype row of a cohort, and of the meta-analysis, together: with many
+    phenotypes this keeps the expected share of false hits at q across the whole study)."""
 
     cohort: float = Field(default=0.1, gt=0, le=1)
     meta: float = Field(default=0.25, gt=0, le=1)
+    scope: Literal["phenotype", "study"] = "phenotype"
 
 
 class DiversitySpec(_Section):
@@ -135,6 +164,15 @@ class PredictionSpec(_Section):
     @classmethod
     def _level_as_text(cls, value: object) -> object:
         return None if value is None else str(value)
+class MediationSpec(_Section):
+    """Mediation of the cohorts with a ``mediators`` table (:func:`osteobiome.mediate`): the outcome, the
+    composite-null test, log2 of the mediators, bootstrap resamples and their seed."""
+
+    outcome: str = Field(min_length=1)
+    test: Literal["hdmt", "dact", "maxp"] = "hdmt"
+    log: bool = False
+    n_boot: int = Field(default=1000, ge=10)
+    seed: int = 1
 
 
 class StudyConfig(_Section):
@@ -156,6 +194,8 @@ class StudyConfig(_Section):
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
     prediction: PredictionSpec | None = None
+    batch_correction: BatchCorrectionSpec | None = None
+    mediation: MediationSpec | None = None
     report: bool = True
     seed: int = Field(
         default=1,
@@ -185,6 +225,11 @@ class StudyConfig(_Section):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"cohort names must be unique; {dup} appear more than once")
+        with_mediators = [c.name for c in self.cohorts if c.mediators is not None]
+        if with_mediators and self.mediation is None:
+            raise ValueError(f"cohort(s) {with_mediators} have a mediators table; add 'mediation: {{outcome: <column>}}'")
+        if self.mediation is not None and not with_mediators:
+            raise ValueError("'mediation' needs a 'mediators:' table in at least one cohort")
         both = sorted(set(self.phenotypes) & set(self.covariates))
         if both:
             raise ValueError(f"{both} are listed as phenotypes and as covariates; keep each in one list")
