@@ -129,6 +129,7 @@ def main() -> None:
 
 
 def summary(frame: pd.DataFrame, ours: float, grid: float) -> str:
+    strong = frame[frame["design"] == "strong"].groupby(["scenario", "seed"])["seconds"].first()
     lines = [
         "## predict: ΔAUC with and without microbiome signal (Twins template)",
         "",
@@ -136,7 +137,7 @@ def summary(frame: pd.DataFrame, ours: float, grid: float) -> str:
         "independently of the microbiome, outcome = lowest tertile of an implanted bone score "
         f"(10 marker genera at |log2FC| = {EFFECT} per SD in `markers`, none in `null`); nested CV 5 folds × 2 "
         f"repeats, 3 inner folds, forest of {TREES} trees; ΔAUC = microbiome + covariates − covariates, DeLong 95% CI. Per-seed rows: "
-        "`benchmarks/results/predict_seeds_<scenario>.tsv`.",
+        "`benchmarks/results/predict_seeds_<design>_<scenario>.tsv`.",
         "",
         "| covariates | scenario | learner | seeds | AUC covariates | AUC microbiome | AUC both | mean ΔAUC (SD) | CI holds 0 | CI above 0 |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -151,8 +152,7 @@ def summary(frame: pd.DataFrame, ours: float, grid: float) -> str:
     lines += [
         "",
         f"Time per seed (strong design, both learners: 60 outer fits incl. tuning and permutation importance): "
-        f"median {frame[frame['design'] == 'strong'].groupby(['scenario', 'seed'])['seconds'].first().median():.1f} s, range "
-        f"{frame['seconds'].min():.1f}–{frame['seconds'].max():.1f} s; load average during the run "
+        f"median {strong.median():.1f} s, range {strong.min():.1f}–{strong.max():.1f} s; load average during the run "
         f"{frame['load'].min():.1f}–{frame['load'].max():.1f} on 2 cores.",
         f"Tuning + fit of the penalized microbiome + covariates model on 278 samples (10 penalties × 3 inner folds): "
         f"warm-started path {ours:.2f} s vs GridSearchCV baseline {grid:.2f} s (ratio {grid / ours:.1f}x, best of 3).",
