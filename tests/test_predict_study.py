@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from study_data import write_study
+from study_data import readme_gaps, write_study
 
 from osteobiome.cli import main
 from osteobiome.study import load_study, run_study, validate_study
@@ -84,6 +84,7 @@ def test_study_prediction_per_cohort_and_external(study):
     importance = pd.read_csv(out / "importance.tsv", sep="\t")
     assert "sex_M" in set(importance.loc[importance["cohort"] == "A", "feature"])
     assert not {"sex_M", "sex"} & set(importance.loc[importance["cohort"] == "B", "feature"])
+    assert readme_gaps(folder / "out") == []  # results/README.md describes every prediction file and column
 
 
 def test_report_has_the_prediction_section(study):
