@@ -9,7 +9,7 @@ from osteobiome.cli import app, main
 
 FOLDER_COMMANDS = [
     ["run"], ["demo"], ["associate"], ["meta"], ["diversity"], ["simulate"], ["power"], ["benchmark", "calibration"],
-    ["mediate"], ["batch-correct"], ["survival"],
+    ["mediate"], ["batch-correct"], ["survival"], ["predict"],
 ]
 
 
