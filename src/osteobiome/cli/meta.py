@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from osteobiome.compute.blocks import scheduler_option
+from osteobiome.cli._options import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.meta import METHODS, TESTS, meta_analyze

@@ -143,7 +143,7 @@ def build_design(
     fixed: Sequence[str],
     reference: Mapping[str, str] | None = None,
     standardize: bool = True,
-    preset: str = "default",
+    require_reference: bool = False,
     random: Sequence[str] = (),
 ) -> Design:
     """Design matrix of ``~ fixed…`` on the complete cases of ``fixed`` and ``random`` variables.
@@ -151,8 +151,8 @@ def build_design(
     Numeric variables are z-scored over all rows of ``metadata`` (sample sd, before dropping incomplete rows,
     as MaAsLin2) when ``standardize``. Categorical variables (text, category, bool) get treatment contrasts
     against ``reference[var]``; without one, a 2-level variable uses its first level (sorted) and a variable
-    with more levels uses its most frequent level with a warning — or, with ``preset='maaslin2'``, is an
-    error as in MaAsLin2. Unknown names, constant or single-level variables, text columns that are mostly
+    with more levels uses its most frequent level with a warning — or, with ``require_reference`` (the
+    ``maaslin2`` preset), is an error as in MaAsLin2. Unknown names, constant or single-level variables, text columns that are mostly
     numbers and rank-deficient designs raise :class:`InputError`.
     """
     fixed, random = list(fixed), list(random)
@@ -203,7 +203,7 @@ def build_design(
                 f"categorical variable {name!r} has {'only the level ' + repr(_label(levels[0])) if levels else 'no values'}; "
                 "drop it from the model."
             )
-        ref = _reference_level(name, column, levels, reference, require=preset == "maaslin2")
+        ref = _reference_level(name, column, levels, reference, require=require_reference)
         references[name] = _label(ref)
         for level in (lv for lv in levels if lv != ref):
             blocks.append((used[name] == level).to_numpy(float)[:, None])

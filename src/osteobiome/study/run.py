@@ -77,8 +77,9 @@ def run_study(
     ``workers``: processes for the per-cohort analyses (default 1; with more, call this from a script guarded
     by ``if __name__ == "__main__":``, as for any multiprocessing code); ``quiet``: no progress display;
     ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``);
-    ``block_size`` / ``scheduler``: associations (and meta-analyses) on the blocked linear-model path of
-    :mod:`osteobiome.association.blocked` (``maaslin2``-style linear models only; no set-level tests then).
+    ``block_size`` / ``scheduler``: associations in blocks of features (any preset; see
+    :mod:`osteobiome.association.pipeline`) and meta-analyses in blocks, on dask with ``scheduler``; no set-level
+    tests then.
     """
     start = time.perf_counter()
     log = _RunLog()
@@ -227,7 +228,7 @@ def _meta_analysis(
     tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable, scheduler: str | None = None
 ) -> pd.DataFrame | None:
     """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool
-    in blocks (see :mod:`osteobiome.compute.blocks`)."""
+    in blocks (see :mod:`osteobiome.compute.executors`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None

@@ -186,10 +186,8 @@ def _check_reference_keys(cfg: StudyConfig) -> None:
 
 def _check_association_options(cfg: StudyConfig) -> None:
     """The preset and every association option are known to the engine (when it is installed)."""
-    from osteobiome.association.pipeline import resolve_options
-
     try:
-        resolve_options(cfg.association.preset, cfg.association.options())
+        cfg.association.resolved()
     except InputError as exc:
         raise InputError(f"{cfg.where('association')}: {exc}") from None
 

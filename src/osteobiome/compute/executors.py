@@ -1,12 +1,17 @@
-"""Where blocks of work run: in this process, or through dask (threads, processes, or a dask.distributed
-cluster given by its scheduler address).
+"""Where work runs: blocks of work in this process or on dask (threads, processes, or a dask.distributed cluster
+given by its scheduler address), and pools of worker processes for embarrassingly parallel jobs.
 
 :func:`run_blocks` applies ``func(shared, item)`` to every item and returns the results in order. The
 single-process path (``scheduler=None``) consumes ``items`` lazily, one at a time, so peak memory is one
 block; the dask paths hand the items to dask (``dask.delayed`` tasks, or ``Client.map`` on a cluster).
-Dask is an optional extra, imported only when a scheduler is asked for. CLI commands share
-:data:`SCHEDULER_HELP`, :func:`parse_scheduler` and the typer options :func:`scheduler_option` and
-:func:`block_size_option` defined here.
+Dask is an optional extra, imported only when a scheduler is asked for; :func:`parse_scheduler` reads the
+``--scheduler`` value.
+
+:func:`process_pool` (cohort jobs, power replicates, benchmark seeds, mixed-model chunks): workers are forked
+from a clean ``forkserver`` process, not with plain ``fork``: forking a process that runs threads (BLAS pools,
+progress bars, other executors) can deadlock the child. Each worker uses one BLAS thread, since the workers
+already occupy the cores. As with any start method other than ``fork``, a script that calls a parallel
+osteobiome function must guard its entry point with ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import contextlib
 import functools
 import importlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from typing import Any
 
 from osteobiome.errors import InputError
@@ -112,16 +119,24 @@ def run_blocks(func: Callable[[Any, Any], Any], items: Iterable[Any], shared: An
             client.close()
 
 
-def scheduler_option() -> Any:
-    """The shared ``--scheduler`` typer option (``associate``, ``meta``, ``run``); pass its value to
-    :func:`parse_scheduler` or straight to a ``scheduler=`` parameter."""
-    import typer
+def process_pool(
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple = (),
+    preload: Sequence[str] = (),
+) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` of ``workers`` forkserver processes (``preload``: modules imported once by
+    the server), each limited to one BLAS thread and then set up by ``initializer(*initargs)``."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["osteobiome", *preload])
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(initializer, initargs)
+    )
 
-    return typer.Option(None, "--scheduler", help=SCHEDULER_HELP)
 
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    from threadpoolctl import threadpool_limits
 
-def block_size_option(what: str = "features") -> Any:
-    """The shared ``--block-size`` typer option: ``what`` per block (default: chosen from the memory budget)."""
-    import typer
-
-    return typer.Option(None, "--block-size", min=1, help=f"{what.capitalize()} per block; bounds peak memory (default: automatic).")
+    threadpool_limits(1)
+    if initializer is not None:
+        initializer(*initargs)
