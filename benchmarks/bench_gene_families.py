@@ -5,7 +5,8 @@
 covariates, then runs ``osteobiome associate TABLE META --fixed age,bmi,sex,height,calcium`` with the DEFAULT
 preset (two-part model, median comparison, BH per variable; min_prevalence 0.1) in a subprocess, once in this
 process's scheduler (one block at a time) and once with ``--scheduler threads`` (2 cores), and reports wall
-time and peak RSS (``ru_maxrss`` of the child). Baseline in the same process: the same command on
+time, CPU time (user + system: robust to other jobs on a shared machine) and peak RSS (``ru_maxrss`` of the
+child), with the load average before each run. The table is written once into ``--out`` and reused. Baseline in the same process: the same command on
 ``--preset maaslin2`` (linear models).
 
 Table. Gene families are mostly rare: each feature's prevalence is drawn from Beta(0.1, 4.9) (mean 2%), so
@@ -35,6 +36,11 @@ def generate(folder: Path, n_features: int, n_samples: int) -> tuple[Path, Path,
     import pandas as pd
     import scipy.sparse as sp
 
+    path = folder / f"genefamilies_{n_features}x{n_samples}.biom"
+    meta_path = folder / "metadata.tsv"
+    if path.exists() and meta_path.exists():  # same seed, same table: reuse it
+        with h5py.File(path) as handle:
+            return path, meta_path, int(handle.attrs["nnz"])
     rng = np.random.default_rng(SEED)
     samples = [f"S{i:06d}" for i in range(n_samples)]
     meta = pd.DataFrame(
@@ -54,20 +60,19 @@ def generate(folder: Path, n_features: int, n_samples: int) -> tuple[Path, Path,
     counts = rng.geometric(0.05, rows.size).astype(float)
     matrix = sp.csr_matrix((counts, (rows, cols)), shape=(n_features, n_samples))
     table = biom.Table(matrix, [f"UniRef90_{j:07d}" for j in range(n_features)], samples)
-    path = folder / f"genefamilies_{n_features}x{n_samples}.biom"
     with h5py.File(path, "w") as handle:
         table.to_hdf5(handle, "benchmarks/bench_gene_families.py")
-    meta_path = folder / "metadata.tsv"
     meta.to_csv(meta_path, sep="\t")
     return path, meta_path, int(matrix.nnz)
 
 
-def run_cli(table: Path, meta: Path, out: Path, extra: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (GB) of the child, and its last output line."""
+def run_cli(table: Path, meta: Path, out: Path, extra: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system, all threads), peak RSS (GB) of the child, its summary line."""
     code = (
         "import resource, sys, time; from osteobiome.cli import main; t = time.perf_counter()\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print('SECONDS', time.perf_counter() - t); print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print('SECONDS', time.perf_counter() - t); print('RSS', u.ru_maxrss); print('CPU', u.ru_utime + u.ru_stime)"
     )
     args = [sys.executable, "-c", code, "associate", str(table), str(meta), "--fixed", COVARIATES, "--out", str(out), *extra]
     start = time.perf_counter()
@@ -75,8 +80,9 @@ def run_cli(table: Path, meta: Path, out: Path, extra: list[str]) -> tuple[float
     wall = time.perf_counter() - start
     lines = done.stdout.strip().splitlines()
     rss_kb = float(next(line for line in lines if line.startswith("RSS")).split()[1])
+    cpu = float(next(line for line in lines if line.startswith("CPU")).split()[1])
     summary = next(line for line in lines if "associations" in line)
-    return wall, rss_kb / 1024**2, summary
+    return wall, cpu, rss_kb / 1024**2, summary
 
 
 def main() -> None:
@@ -91,8 +97,8 @@ def main() -> None:
     print(f"table: {args.features} features × {args.samples} samples, {nnz} non-zeros "
           f"({nnz / args.features / args.samples:.2%}), {table.stat().st_size / 1e6:.0f} MB BIOM; "
           f"written in {time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print("| preset | scheduler | wall (s) | peak RSS (GB) | output |")
-    print("|---|---|---|---|---|")
+    print("| preset | scheduler | wall (s) | CPU (s) | peak RSS (GB) | load before | output |")
+    print("|---|---|---|---|---|---|---|")
     for preset, scheduler in (("default", None), ("default", "threads"), ("maaslin2", None)):
         extra = ["--preset", preset] + (["--scheduler", scheduler] if scheduler else [])
         out = args.out / f"out_{preset}_{scheduler or 'inprocess'}"
@@ -100,8 +106,9 @@ def main() -> None:
             import shutil
 
             shutil.rmtree(out)
-        wall, rss, summary = run_cli(table, meta, out, extra)
-        print(f"| {preset} | {scheduler or 'this process'} | {wall:.1f} | {rss:.2f} | {summary} |", flush=True)
+        load = os.getloadavg()[0]
+        wall, cpu, rss, summary = run_cli(table, meta, out, extra)
+        print(f"| {preset} | {scheduler or 'this process'} | {wall:.1f} | {cpu:.1f} | {rss:.2f} | {load:.1f} | {summary} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}; children's CPU "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime:.0f} s user")
 

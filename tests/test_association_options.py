@@ -62,7 +62,9 @@ def _flag_args(name: str, value: object) -> list[str]:
 
 def test_every_field_has_a_change_and_a_command_line_flag():
     assert set(CHANGES) == set(AssociationOptions.names())
-    command = typer.main.get_command(app).commands["associate"]
+    from osteobiome.cli import load_command
+
+    command = load_command("associate")
     flags = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     for name in AssociationOptions.names():
         assert option_flag(name) in flags, name

@@ -71,8 +71,10 @@ def _write(out: Path, result) -> None:  # noqa: ANN001
 
 
 def associate(**kwargs: Any) -> None:
-    """Test every feature against the metadata, one model per feature: by default a two-part model (prevalence
-    + abundance where present) with the median compositional correction; --preset maaslin2: OLS (MaAsLin2);
+    """Test every feature against the metadata, one model per feature (default: two-part model with the median
+    compositional correction; --preset maaslin2).
+
+    The default is a two-part model (prevalence + abundance where present); --preset maaslin2: OLS (MaAsLin2);
     --random: REML random intercepts (linear mixed models; --workers processes). Large or sparse tables run in
     blocks of features (automatic, or --block-size), on dask with --scheduler."""
     from osteobiome.association.pipeline import run_association

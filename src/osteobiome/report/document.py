@@ -13,7 +13,7 @@ from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
-from osteobiome.study.results import StudyResults
+from osteobiome.report.results import StudyResults
 
 TOP_HEATMAP = 40
 TOP_FOREST = 9

@@ -39,7 +39,7 @@ from osteobiome.meta import meta_analyze
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
-from osteobiome.study.results import CohortResults, StudyResults
+from osteobiome.report.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
 
