@@ -193,6 +193,12 @@ def _dataframe_matrix(table: pd.DataFrame) -> np.ndarray:
     return table.to_numpy(dtype=float)
 
 
+def _features_as_rows(table: pd.DataFrame, metadata: pd.DataFrame) -> bool:
+    """A DataFrame holds features as rows when the metadata ids are among its columns, not its index."""
+    ids = metadata.index.astype(str)
+    return not table.index.astype(str).isin(ids).any() and table.columns.astype(str).isin(ids).any()
+
+
 def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source, pd.DataFrame]:
     """:class:`Source` of ``features`` (Cohort, samples × features DataFrame, feature store or its path) on the
     samples that have ``metadata`` (a Cohort's own metadata when None), and the metadata in the table's order."""
@@ -207,11 +213,21 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
         samples, names, matrix = features.samples, features.features, features.X
         metadata = features.metadata if metadata is None else metadata
     elif isinstance(features, pd.DataFrame):
+        if metadata is not None and _features_as_rows(features, metadata):
+            features = features.T
         samples, names, matrix = features.index, features.columns, _dataframe_matrix(features)
     else:
-        raise InputError(
-            f"features must be a Cohort, a samples × features DataFrame or a feature store path, not {type(features).__name__}."
-        )
+        from osteobiome.io.load import load_cohort
+        from osteobiome.io.objects import is_table_object
+
+        if not is_table_object(features):
+            raise InputError(
+                f"features must be a Cohort, a DataFrame, a biom.Table, an AnnData object or a feature store path, "
+                f"not {type(features).__name__}."
+            )
+        cohort = load_cohort(features, metadata)
+        samples, names, matrix = cohort.samples, cohort.features, cohort.X
+        metadata = cohort.metadata if metadata is None else metadata
     used, metadata = align_samples(pd.Index(samples), metadata)
     samples = pd.Index(pd.Index(samples).astype(str))
     names = pd.Index(pd.Index(names).astype(str))
