@@ -51,8 +51,10 @@ EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
 #: Dense samples × block copies alive while one block is fitted (raw, normalized, transformed, Y, residuals, …);
 #: the two-part model holds more (presence, weights, probabilities, masked log abundances, …).
 BLOCK_COPIES = {"lm": 8, "lmm": 8, "twopart": 14}
-#: The whole table is one block when its dense copies need at most this fraction of the available memory.
+#: The whole table is one block when its dense copies need at most this fraction of the available memory …
 WHOLE_TABLE_SHARE = 0.25
+#: … or at most these bytes (then memory is not even looked up).
+SMALL_TABLE = 64 * 1024**2
 
 Features = Cohort | pd.DataFrame | FeatureStore | str | Path
 
@@ -82,30 +84,31 @@ def results_table(
     one row per feature × non-intercept coefficient (plus the fit's ``extra`` columns), q-values by ``opts``,
     unfitted rows dropped with a warning, sorted by q-value (stable). ``attrs["options"]`` records ``opts``."""
     n_coef, n_feat = fit.coef.shape[0] - 1, len(names)
-    results = pd.DataFrame(
-        {
-            "feature": np.repeat(names.to_numpy(), n_coef),
-            "metadata": np.tile(design.terms[1:], n_feat),
-            "value": np.tile(design.values[1:], n_feat),
-            "coef": fit.coef[1:].T.ravel(),
-            "stderr": fit.stderr[1:].T.ravel(),
-            "N": n_samples,
-            "N.not.0": np.repeat(n_not0, n_coef),
-            "pval": fit.pval[1:].T.ravel(),
-            "N.used": np.repeat(fit.n_used, n_coef),
-            "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
-            "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
-        }
-    )
     extra = getattr(fit, "extra", None) or {}
-    for column, values in extra.items():
-        results[column] = values[1:].T.ravel()
-    results["qval"] = adjust_grouped(results["pval"].to_numpy(), results["metadata"].to_numpy(), opts.correction, opts.fdr_scope)
-    failed = results.loc[results["qval"].isna(), "feature"].unique()
-    if len(failed):
+    pval = fit.pval[1:].T.ravel()
+    metadata = np.tile(np.asarray(design.terms[1:], dtype=object), n_feat)
+    qval = adjust_grouped(pval, metadata, opts.correction, opts.fdr_scope)
+    feature = np.repeat(names.to_numpy(), n_coef)
+    fitted = ~np.isnan(qval)
+    if not fitted.all():
+        failed = pd.unique(feature[~fitted])
         warnings.warn(f"{len(failed)} features could not be fitted and are left out: {preview(failed)}.", stacklevel=3)
-    results = results.dropna(subset=["qval"]).sort_values("qval", kind="stable").reset_index(drop=True)
-    results = results[MAASLIN2_COLUMNS + EXTRA_COLUMNS + list(extra)]
+    order = np.flatnonzero(fitted)[np.argsort(qval[fitted], kind="stable")]  # by q-value, ties in fit order
+    columns = {
+        "feature": feature,
+        "metadata": metadata,
+        "value": np.tile(np.asarray(design.values[1:], dtype=object), n_feat),
+        "coef": fit.coef[1:].T.ravel(),
+        "stderr": fit.stderr[1:].T.ravel(),
+        "N": np.full(feature.size, n_samples),
+        "N.not.0": np.repeat(n_not0, n_coef),
+        "pval": pval,
+        "qval": qval,
+        "N.used": np.repeat(fit.n_used, n_coef),
+        "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
+        "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
+    } | {column: values[1:].T.ravel() for column, values in extra.items()}
+    results = pd.DataFrame({name: values[order] for name, values in columns.items()})
     results.attrs["options"] = opts.as_dict()
     return results
 
@@ -131,8 +134,10 @@ def _block_size(requested: int | None, n: int, n_kept: int, copies: int, in_memo
             f"a smaller --block-size (e.g. {auto_block_size(n, copies)})",
         )
         return size
-    available = memory.available_memory()
     whole = dense_bytes(n, n_kept, copies)
+    if in_memory and whole <= SMALL_TABLE:  # no need to ask the system
+        return n_kept
+    available = memory.available_memory()
     if in_memory and (available is None or whole <= WHOLE_TABLE_SHARE * available):
         return n_kept
     return min(n_kept, auto_block_size(n, copies))
@@ -176,7 +181,8 @@ def run_association(
     n = len(source.samples)
     copies = BLOCK_COPIES[opts.model]
 
-    stats = source.stats(opts.min_abundance, block_size or auto_block_size(n, copies))
+    depth_wanted = opts.model == "twopart" and opts.depth_covariate != "none"
+    stats = source.stats(opts.min_abundance, block_size or auto_block_size(n, copies), check_integer=depth_wanted)
     _check_values(stats.minimum, opts)
     kept = np.flatnonzero(stats.kept(n, opts.min_prevalence, opts.min_variance))
     if kept.size == 0:
@@ -190,7 +196,7 @@ def run_association(
     whole = n_blocks == 1 and source.in_memory
     design = build_design(metadata, fixed, reference, opts.standardize, opts.require_reference, random)
     depth = None
-    if opts.model == "twopart" and opts.depth_covariate != "none" and stats.integer:
+    if depth_wanted and stats.integer:
         depth = source.depth(size)[design.rows]
     job = BlockJob(
         design.matrix,
