@@ -15,7 +15,8 @@ Pipeline (MaAsLin2's order, vectorized over features):
    (``feature metadata value coef stderr N N.not.0 pval qval``), then ``N.used``, ``df`` and ``log10.pval``,
    sorted by q-value (ties keep feature-then-coefficient order, as MaAsLin2).
 
-The block size is automatic: the whole table when its dense copies fit in memory, else as many features as fit
+The block size is automatic: the whole table when it is small, or dense in memory and its dense copies fit in
+memory; else (sparse tables, stores, large tables) as many features as fit
 :data:`~osteobiome.compute.memory.BLOCK_BUDGET`. Only CSS and TMM normalization need the whole table at once;
 they are refused on several blocks (:func:`_check_blocks`, the one place).
 """
@@ -31,9 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from osteobiome.association._blocks import BlockJob, fit_block
-from osteobiome.association._source import aligned_source
+from osteobiome.association._source import Source, aligned_source
 from osteobiome.association.options import WHOLE_TABLE_NORMALIZATIONS, AssociationOptions
 from osteobiome.association.variants import VariantFit, finish
 from osteobiome.compute.executors import parse_scheduler, run_blocks
@@ -122,8 +124,9 @@ def auto_block_size(n_samples: int, copies: int = BLOCK_COPIES["lm"], budget: in
     return max(1, int(budget // dense_bytes(n_samples, 1, copies)))
 
 
-def _block_size(requested: int | None, n: int, n_kept: int, copies: int, in_memory: bool) -> int:
-    """``requested``, or the whole table when it fits in memory, else :func:`auto_block_size`."""
+def _block_size(requested: int | None, n: int, n_kept: int, copies: int, source: Source) -> int:
+    """``requested``; else the whole table when it is small, or dense in memory and fits; else
+    :func:`auto_block_size` (sparse tables and stores: a gene-family table is never densified whole)."""
     if requested is not None:
         if requested < 1:
             raise InputError(f"--block-size {requested}: give a positive number of features per block.")
@@ -135,10 +138,11 @@ def _block_size(requested: int | None, n: int, n_kept: int, copies: int, in_memo
         )
         return size
     whole = dense_bytes(n, n_kept, copies)
-    if in_memory and whole <= SMALL_TABLE:  # no need to ask the system
+    if source.in_memory and whole <= SMALL_TABLE:  # no need to ask the system
         return n_kept
     available = memory.available_memory()
-    if in_memory and (available is None or whole <= WHOLE_TABLE_SHARE * available):
+    dense = source.in_memory and not sp.issparse(source.matrix)
+    if dense and (available is None or whole <= WHOLE_TABLE_SHARE * available):
         return n_kept
     return min(n_kept, auto_block_size(n, copies))
 
@@ -190,7 +194,7 @@ def run_association(
             f"all {len(source.features)} features were filtered out (min_prevalence={opts.min_prevalence}, "
             f"min_abundance={opts.min_abundance}, min_variance={opts.min_variance}); lower the thresholds."
         )
-    size = _block_size(block_size, n, kept.size, copies, source.in_memory)
+    size = _block_size(block_size, n, kept.size, copies, source)
     n_blocks = math.ceil(kept.size / size)
     _check_blocks(n_blocks, opts)
     whole = n_blocks == 1 and source.in_memory
