@@ -35,7 +35,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.association._blocks import BlockJob, fit_block
-from osteobiome.association._source import Source, aligned_source
+from osteobiome.association._source import Source, align_samples, aligned_source
 from osteobiome.association.options import WHOLE_TABLE_NORMALIZATIONS, AssociationOptions
 from osteobiome.association.variants import VariantFit, finish
 from osteobiome.compute.executors import parse_scheduler, run_blocks
@@ -47,6 +47,8 @@ from osteobiome.io.store import FeatureStore
 from osteobiome.stats.design import Design, build_design
 from osteobiome.stats.lm import LMResult
 from osteobiome.stats.multitest import adjust_grouped
+
+__all__ = ["EXTRA_COLUMNS", "MAASLIN2_COLUMNS", "Association", "align_samples", "associate", "auto_block_size", "results_table", "run_association"]
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
