@@ -176,10 +176,11 @@ def run_association(
     *,
     block_size: int | None = None,
     scheduler: object = None,
+    keep_tables: bool = True,
     **options: Any,
 ) -> Association:
-    """:func:`associate` keeping the design, the options run and (one in-memory block) the intermediate
-    tables, which the CLI writes to ``features/``."""
+    """:func:`associate` keeping the design, the options run and (one in-memory block, ``keep_tables``) the
+    intermediate tables, which the CLI writes to ``features/`` and the study's set-level tests use."""
     random = list(random)
     opts = AssociationOptions.resolve(preset, options).fitted(bool(random))
     scheduler = parse_scheduler(scheduler)
@@ -213,7 +214,7 @@ def run_association(
         depth=depth,
         groups=tuple(design.groups[name] for name in random),
         workers=workers,
-        keep=whole and scheduler is None,
+        keep=keep_tables and whole and scheduler is None,
     )
     outputs = run_blocks(fit_block, source.blocks(kept, size), job, scheduler)
     fit = finish([o.fit for o in outputs], opts.variance, opts.compositional, opts.compositional_prevalence, opts.joint)
@@ -291,5 +292,6 @@ def associate(
     ['feature', 'metadata', 'value', 'coef', 'stderr']
     """
     return run_association(
-        features, metadata, fixed, random, reference, preset, workers, block_size=block_size, scheduler=scheduler, **options
+        features, metadata, fixed, random, reference, preset, workers,
+        block_size=block_size, scheduler=scheduler, keep_tables=False, **options,
     ).results
