@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
 
 def load_command(name: str) -> click.Command:
     """The click command of subcommand ``name``, importing its module now."""
-    holder = typer.Typer()
+    holder = typer.Typer(rich_markup_mode=None)  # as the app: plain help text
     importlib.import_module(f"osteobiome.cli.{name.replace('-', '_')}").register(holder)
     holder.callback()(lambda: None)
     return typer.main.get_command(holder).commands[name]
