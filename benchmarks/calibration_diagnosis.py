@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from osteobiome.association.pipeline import associate, run_association
-from osteobiome.compute.processes import process_pool
+from osteobiome.compute.executors import process_pool
 from osteobiome.evaluate import calibration as C
 from osteobiome.stats import compositional as comp
 from osteobiome.stats.lm import t_test

@@ -4,7 +4,7 @@
 5 covariates, LM with BH per variable, min_prevalence 0 so that every feature is fitted) in its own
 subprocess, so that peak RSS (``ru_maxrss``) does not accumulate, in four modes:
 
-- ``single``: :func:`osteobiome.association.blocked.associate_blocked` in this process, table in memory (CSR);
+- ``single``: :func:`osteobiome.association.pipeline.associate` (blocks of features) in this process, table in memory (CSR);
 - ``store``: the same reading blocks from the HDF5 feature store (the table is never in memory);
 - ``threads``: ``single`` through dask's threaded scheduler (2 threads);
 - ``cluster``: a ``LocalCluster`` of 2 worker processes × 1 thread reading blocks from the HDF5 feature store
@@ -79,7 +79,7 @@ def generate(path: Path, n_features: int, n_samples: int) -> None:
 
 def run_one(store: Path, n_features: int, n_samples: int, mode: str) -> dict:
     """One measured run (in a fresh subprocess)."""
-    from osteobiome.association.blocked import associate_blocked
+    from osteobiome.association.pipeline import associate as associate_blocked
     from osteobiome.io.cohort import Cohort
     from osteobiome.io.store import FeatureStore
 

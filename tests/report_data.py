@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from osteobiome.study.results import CohortResults, StudyResults
+from osteobiome.report.results import CohortResults, StudyResults
 
 GENERA = [
     "Akkermansia",

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from osteobiome import Cohort, associate
-from osteobiome.association.pipeline import PRESETS, run_association
+from osteobiome.association.options import AssociationOptions
+from osteobiome.association.pipeline import run_association
 from osteobiome.errors import InputError
 
 
@@ -42,7 +43,7 @@ def test_cohort_input_and_fdr_scope(data):
     merged = per_variable.merge(pooled, on=["feature", "metadata", "value"])
     np.testing.assert_allclose(merged["pval_x"], merged["pval_y"])
     assert not np.allclose(merged["qval_x"], merged["qval_y"])  # BH per variable vs pooled
-    assert PRESETS["default"]["fdr_scope"] == "per-variable"
+    assert AssociationOptions.preset("default").fdr_scope == "per-variable"
 
 
 def test_missing_metadata_and_feature_values(data):

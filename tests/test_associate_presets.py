@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from osteobiome import associate
-from osteobiome.association.pipeline import PRESETS
+from osteobiome.association.options import AssociationOptions
 from osteobiome.errors import InputError
 from osteobiome.stats.lm import t_test
 from osteobiome.stats.twopart import joint_pvalue
@@ -28,8 +28,8 @@ def data():
 
 def test_default_is_the_calibrated_two_part_model(data):
     table, metadata = data
-    assert PRESETS["default"]["model"] == "twopart" and PRESETS["default"]["compositional"] == "median"
-    assert PRESETS["default"]["joint"] == "cauchy"
+    default = AssociationOptions.preset("default")
+    assert default.model == "twopart" and default.compositional == "median" and default.joint == "cauchy"
     out = associate(table, metadata, ["age", "bmi"])
     extra = ["pval.abundance", "coef.prevalence", "stderr.prevalence", "pval.prevalence", "N.present"]
     assert list(out.columns[-5:]) == extra
@@ -85,11 +85,10 @@ def test_option_errors(data):
 
 
 def test_methods_paragraph_of_the_presets():
-    from osteobiome.association.pipeline import resolve_options
     from osteobiome.report.methods import methods_paragraph
 
     def describe(preset: str, **overrides) -> str:
-        settings = {"preset": preset, "association": resolve_options(preset, overrides), "covariates_by_cohort": {}}
+        settings = {"preset": preset, "association": AssociationOptions.resolve(preset, overrides).as_dict(), "covariates_by_cohort": {}}
         return methods_paragraph(settings, {"A": 10}, ["bmd"], 0.1, 0.25, {})
 
     default = describe("default")

@@ -39,7 +39,7 @@ def test_reference_levels(metadata):
         automatic = build_design(metadata, ["site"])
     assert automatic.columns == ["(Intercept)", "sitea", "siteb"]
     with pytest.raises(InputError, match="give its reference level"):
-        build_design(metadata, ["site"], preset="maaslin2")
+        build_design(metadata, ["site"], require_reference=True)
     with pytest.raises(InputError, match="did you mean 'a'"):
         build_design(metadata, ["site"], reference={"site": "A"})
 

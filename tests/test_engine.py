@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome.association.blocked import associate_blocked
-from osteobiome.compute import blocks as engine
+from osteobiome.association.pipeline import associate
+from osteobiome.compute import executors as engine
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import feature_blocks, write_store
@@ -81,22 +81,22 @@ def test_unreachable_scheduler(monkeypatch):
 
 def test_threads_and_processes_equal_single(cohort):
     dask = pytest.importorskip("dask")
-    single = associate_blocked(cohort, None, ["age", "sex"], block_size=9, **LM)
-    pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=9, scheduler="threads", **LM), single)
+    single = associate(cohort, None, ["age", "sex"], block_size=9, **LM)
+    pd.testing.assert_frame_equal(associate(cohort, None, ["age", "sex"], block_size=9, scheduler="threads", **LM), single)
     with dask.config.set({"multiprocessing.context": "fork"}):  # spawn would re-import everything: slow in CI
-        pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=20, scheduler="processes", **LM), single)
+        pd.testing.assert_frame_equal(associate(cohort, None, ["age", "sex"], block_size=20, scheduler="processes", **LM), single)
 
 
 def test_local_cluster_equals_single(cohort, tmp_path):
     distributed = pytest.importorskip("distributed")
-    single = associate_blocked(cohort, None, ["age", "sex"], block_size=9, **LM)
+    single = associate(cohort, None, ["age", "sex"], block_size=9, **LM)
     store = write_store(tmp_path / "t.h5", cohort.samples, feature_blocks(cohort.X, cohort.features, 13))
     yi = np.random.default_rng(2).normal(size=(50, 4))
     sei = np.full((50, 4), 0.3)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
-            pd.testing.assert_frame_equal(associate_blocked(cohort, None, ["age", "sex"], block_size=9, scheduler=client, **LM), single)
-            by_address = associate_blocked(store, cohort.metadata, ["age", "sex"], block_size=9, scheduler=cluster.scheduler_address, **LM)
+            pd.testing.assert_frame_equal(associate(cohort, None, ["age", "sex"], block_size=9, scheduler=client, **LM), single)
+            by_address = associate(store, cohort.metadata, ["age", "sex"], block_size=9, scheduler=cluster.scheduler_address, **LM)
             pooled = pool_blocked(yi, sei, "REML", scheduler=client, block_size=7)
     pd.testing.assert_frame_equal(by_address, single)
     expected = pool(yi, sei, "REML")

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome.association.blocked import associate_blocked, auto_block_size
-from osteobiome.association.pipeline import associate
+from osteobiome.association import pipeline
+from osteobiome.association.pipeline import associate, auto_block_size, run_association
 from osteobiome.compute import memory
 from osteobiome.errors import ResourceError
 from osteobiome.io.cohort import Cohort
@@ -47,24 +47,31 @@ def test_check_memory_message(monkeypatch):
     assert "\n" not in message
 
 
-def test_dense_association_refused(monkeypatch, cohort):
-    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
-    with pytest.raises(ResourceError, match=r"dense association of 40 samples × 30 features .* use the blocked sparse path \(--block-size N"):
-        associate(cohort, None, ["age"], model="lm", compositional="none")
+def test_blocks_chosen_from_the_memory_available(monkeypatch, cohort):
+    expected = associate(cohort, None, ["age"], model="lm", compositional="median")
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)  # one feature's 8 dense copies = 2,560 bytes
+    monkeypatch.setattr(pipeline, "SMALL_TABLE", 0)  # tables below it are one block without asking the system
+    result = run_association(cohort, None, ["age"], model="lm", compositional="median")
+    assert result.n_blocks > 1 and result.filtered is None
+    pd.testing.assert_frame_equal(result.results, expected, rtol=1e-10)
 
 
 def test_block_too_large_refused(monkeypatch, cohort):
     expected = associate(cohort, None, ["age"], preset="maaslin2")
     monkeypatch.setattr(memory, "available_memory", lambda: 50_000)
-    with pytest.raises(ResourceError, match=r"a dense block of 40 samples × 30 features .* use a smaller --block-size"):
-        associate_blocked(cohort, None, ["age"], preset="maaslin2", block_size=1_000_000)
-    results = associate_blocked(cohort, None, ["age"], preset="maaslin2", block_size=5)  # 40 × 5 × 8 copies fits
+    with pytest.raises(ResourceError, match=r"a dense block of 40 samples × 29 features .* use a smaller --block-size \(e\.g\. 7\)"):
+        associate(cohort, None, ["age"], preset="maaslin2", block_size=1_000_000)
+    results = associate(cohort, None, ["age"], preset="maaslin2", block_size=7)  # 40 × 7 × 8 copies fits
     assert len(results) == len(expected)
 
 
-def test_auto_block_size():
+def test_auto_block_size(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 64 * 1024**3)
     assert auto_block_size(10_000) == 256 * 1024**2 // (10_000 * 8 * 8)
+    assert auto_block_size(10_000, copies=14) == 256 * 1024**2 // (10_000 * 8 * 14)
     assert auto_block_size(10**9) == 1
+    monkeypatch.setattr(memory, "available_memory", lambda: 100 * 1024**2)
+    assert auto_block_size(10_000) == int(0.8 * 100 * 1024**2 / 2) // (10_000 * 8 * 8)
 
 
 def test_cli_associate_memory_error_is_one_line(monkeypatch, tmp_path, capsys, cohort):
@@ -75,9 +82,9 @@ def test_cli_associate_memory_error_is_one_line(monkeypatch, tmp_path, capsys, c
     cohort.metadata.rename_axis("sample").to_csv(meta, sep="\t")
     monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
     with pytest.raises(SystemExit) as exc:
-        main(["associate", str(counts), str(meta), "--fixed", "age", "--out", str(tmp_path / "out")])
+        main(["associate", str(counts), str(meta), "--fixed", "age", "--out", str(tmp_path / "out"), "--block-size", "1000"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: the dense association of 40 samples × 30 features needs about")
-    assert "--block-size N" in err and len(err.splitlines()) == 1
+    assert err.startswith("error: a dense block of 40 samples × 29 features needs about")
+    assert "use a smaller --block-size (e.g. " in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()

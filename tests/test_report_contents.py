@@ -148,8 +148,8 @@ def test_validate_prints_each_note_once(tmp_path, capsys):
 
 
 def test_associate_and_run_share_the_significance_cut_off():
-    from osteobiome.association.pipeline import resolve_options
+    from osteobiome.association.options import AssociationOptions
     from osteobiome.study.config import FdrSpec
 
     for preset in ("default", "maaslin2"):
-        assert resolve_options(preset, {})["max_significance"] == FdrSpec().cohort == 0.1
+        assert AssociationOptions.preset(preset).max_significance == FdrSpec().cohort == 0.1

@@ -16,7 +16,7 @@ from study_data import write_study
 POOL = textwrap.dedent(
     """
     import time
-    from osteobiome.compute.processes import process_pool
+    from osteobiome.compute.executors import process_pool
 
     if __name__ == "__main__":
         with process_pool(2) as pool:

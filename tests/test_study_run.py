@@ -1,6 +1,7 @@
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from study_data import write_study
@@ -266,12 +267,22 @@ def test_blocked_path_matches_the_in_memory_fit(tmp_path, monkeypatch, capsys):
     assert schedulers == ["threads"]  # --scheduler reaches the meta-analysis too
 
 
-def test_blocked_path_refuses_the_two_part_default(tmp_path, capsys):
+def test_blocked_path_runs_the_two_part_default(tmp_path):
+    """The default preset (two-part, median comparison) runs in blocks and equals the one-block run."""
     path = write_study(tmp_path, n=(40, 40), diversity=False, report=False)
-    with pytest.raises(SystemExit) as info:
-        main(["run", str(path), "--out", str(tmp_path / "res"), "-q", "--block-size", "7"])
-    assert info.value.code == 2 and "--preset maaslin2" in capsys.readouterr().err
-    assert not (tmp_path / "res").exists()
+    for out, extra in (("one", []), ("blocks", ["--block-size", "7"])):
+        try:
+            main(["run", str(path), "--out", str(tmp_path / out), "-q", *extra])
+        except SystemExit as exc:
+            assert exc.code == 0
+    key = ["feature", "metadata", "value"]
+    for name in ("A", "B"):
+        one, blocks = (pd.read_csv(tmp_path / out / "cohorts" / name / "associations.tsv", sep="\t") for out in ("one", "blocks"))
+        assert "pval.prevalence" in one.columns
+        merged = one.merge(blocks, on=key, suffixes=("", "_b"))
+        assert len(merged) == len(one) == len(blocks)
+        for column in ("coef", "stderr", "pval", "qval", "pval.prevalence"):
+            np.testing.assert_allclose(merged[column], merged[f"{column}_b"], rtol=1e-10, atol=1e-13)
 
 
 def test_no_contribution_table_for_picrust2_pathways(finished):

@@ -10,7 +10,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from osteobiome.association.variants import check_options, fit_two_part, refine_linear
+from osteobiome.association.options import AssociationOptions
+from osteobiome.association.variants import fit_two_part, refine_linear
 from osteobiome.errors import InputError
 from osteobiome.stats.twopart import joint_pvalue
 
@@ -80,9 +81,9 @@ def test_errors_and_warnings():
         out = refine_linear(_ols(Y[:, :4], X), Y[:, :4], X, "classical", "median", mixed=False)
     np.testing.assert_allclose(out.pval, _ols(Y[:, :4], X).pval)
     with pytest.raises(InputError, match="model"):
-        check_options("glm", "classical", "none")
+        AssociationOptions(model="glm")
     with pytest.raises(InputError, match="compositional"):
-        check_options("lm", "classical", "clr")
+        AssociationOptions(model="lm", compositional="clr")
 
 
 def _relative(seed: int = 4, n: int = 120, m: int = 25):
@@ -150,4 +151,4 @@ def test_two_part_depth_covariate_enters_the_chosen_parts_only():
     unchanged = fit_two_part(rel, X, "none", depth=None, depth_covariate="both")
     np.testing.assert_allclose(unchanged.pval, fit_two_part(rel, X, "none").pval)
     with pytest.raises(InputError, match="depth_covariate"):
-        check_options("twopart", "classical", "median", "always")
+        AssociationOptions(depth_covariate="always")

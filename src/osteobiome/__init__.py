@@ -18,6 +18,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _FUNCTIONS = {
+    "AssociationOptions": "osteobiome.association",
     "Cohort": "osteobiome.io.cohort",
     "InputError": "osteobiome.errors",
     "associate": "osteobiome.association",

@@ -11,8 +11,6 @@ import difflib
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -55,6 +53,8 @@ def unique_ids(ids: pd.Index, axis: str, where: Path | str, seen: Collection[str
     are an :class:`InputError` that lists a few of them."""
     dup = ids.duplicated()
     if seen:
+        import numpy as np  # here, so that importing the errors (the CLI does) needs no numpy
+
         dup |= np.fromiter((i in seen for i in ids), bool, len(ids))
     if dup.any():
         raise InputError(f"{where}: duplicate {axis} ids: {preview(ids[dup].unique())}; make them unique or sum them first.")

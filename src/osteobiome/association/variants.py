@@ -17,22 +17,30 @@ Options (columns of the presets table in :mod:`osteobiome.association.pipeline`)
 - ``joint`` (``twopart``): ``"beta"`` (MaAsLin3's ``1 - (1 - min p)^2``) or ``"cauchy"`` (presence-weighted
   Cauchy combination): :func:`osteobiome.stats.twopart.joint_pvalue`.
 
-Every function returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
+Per-feature and global steps are separate, so the pipeline can run features in blocks: :func:`linear_block` and
+:func:`two_part_block` fit one block of features and keep, besides the per-feature estimates, the covariance
+pieces the median comparison needs (:class:`~osteobiome.stats.compositional.Influence`, factored and sparse where
+the two-part residuals are); :func:`finish` applies the compositional correction over all blocks at once and
+joins the two parts' p-values. One block is the whole table (:func:`refine_linear`, :func:`fit_two_part`).
+:func:`finish` returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
 columns) plus ``extra``: additional per-coefficient arrays reported as extra result columns.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from osteobiome.errors import InputError
 from osteobiome.stats import compositional as comp
 from osteobiome.stats.lm import LMResult, t_test
-from osteobiome.stats.robust import hc3_influence, hc3_stderr
+from osteobiome.stats.robust import hc3_factors, hc3_stderr
 from osteobiome.stats.twopart import (
+    PartFit,
     fit_abundance,
     fit_prevalence,
     joint_pvalue,
@@ -40,12 +48,11 @@ from osteobiome.stats.twopart import (
     log_joint_pvalue,
 )
 
-MODELS = ("lm", "twopart")
-VARIANCES = ("classical", "HC3")
-COMPOSITIONAL = ("none", "median", "linda")
-DEPTH_COVARIATE = ("none", "prevalence", "both")
-JOINT = ("beta", "cauchy")
 MIN_FEATURES = 10
+#: Masked two-part residuals are kept sparse below this density.
+SPARSE_DENSITY = 0.5
+
+Pieces = tuple[comp.Influence | None, ...]
 
 
 @dataclass(frozen=True)
@@ -55,19 +62,22 @@ class VariantFit(LMResult):
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def check_options(
-    model: str, variance: str, compositional: str, depth_covariate: str = "none", joint: str = "beta"
-) -> None:
-    """InputError naming the option when a value is unknown."""
-    for name, value, allowed in (
-        ("joint", joint, JOINT),
-        ("model", model, MODELS),
-        ("variance", variance, VARIANCES),
-        ("compositional", compositional, COMPOSITIONAL),
-        ("depth_covariate", depth_covariate, DEPTH_COVARIATE),
-    ):
-        if value not in allowed:
-            raise InputError(f"option {name}={value!r} is not known; use one of {', '.join(allowed)}.")
+@dataclass(frozen=True)
+class BlockFit:
+    """One block's per-feature fits, before the global stage (:func:`finish`).
+
+    ``main``: the linear fit, or the two-part model's abundance part (``n_used`` = samples in the model);
+    ``influence``: per coefficient row, the median comparison's covariance pieces of ``main`` (None for the
+    intercept or when not needed); ``prevalence`` / ``prevalence_influence`` / ``n_present``: the two-part
+    model's prevalence part, its pieces and the samples where each feature is present; ``nonzero``: values > 0
+    per feature (``N.not.0``, set by the pipeline)."""
+
+    main: LMResult
+    influence: Pieces = ()
+    prevalence: PartFit | None = None
+    prevalence_influence: Pieces = ()
+    n_present: np.ndarray | None = None
+    nonzero: np.ndarray | None = None
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -87,7 +97,7 @@ def _enough_features(m: int, compositional: str) -> bool:
     if compositional != "none" and m < MIN_FEATURES:
         warnings.warn(
             f"compositional={compositional} needs at least {MIN_FEATURES} features (got {m}); not applied.",
-            stacklevel=3,
+            stacklevel=4,
         )
         return False
     return compositional != "none"
@@ -102,36 +112,42 @@ def _centre(coef, stderr, influence, df, compositional):  # noqa: ANN001, ANN202
     return test.coef, test.stderr, test.pval, test.log_pval
 
 
-def refine_linear(
-    fit, Y: np.ndarray, X: np.ndarray, variance: str, compositional: str, mixed: bool
-) -> VariantFit:  # noqa: ANN001
-    """Apply ``variance`` and ``compositional`` to a linear fit (``LMResult`` of ``Y`` on ``X``; ``mixed``:
-    it came from random-intercept models, whose marginal residuals ``Y - X coef`` carry the correlation)."""
-    coef, stderr, pval, log_pval = fit.coef.copy(), fit.stderr.copy(), fit.pval.copy(), fit.log_pval.copy()
-    df = np.asarray(fit.df, dtype=float)
+def _shared_pieces(matrix: np.ndarray | sp.spmatrix, stderr: np.ndarray, rows: np.ndarray | None = None) -> Pieces:
+    """Per coefficient k >= 1, ``U_k`` from one normalized residual matrix (classical) and row k's scale."""
+    return (None, *(comp.Influence(matrix, rows[k] if rows is not None else None,
+                                   None if rows is not None else np.nan_to_num(stderr[k])) for k in range(1, stderr.shape[0])))
+
+
+def _maybe_sparse(matrix: np.ndarray) -> np.ndarray | sp.csc_matrix:
+    return sp.csc_matrix(matrix) if matrix.size and np.count_nonzero(matrix) < SPARSE_DENSITY * matrix.size else matrix
+
+
+def linear_block(base: LMResult, Y: np.ndarray, X: np.ndarray, variance: str, compositional: str, mixed: bool) -> BlockFit:
+    """A block's linear fit (``base``: ``LMResult`` of ``Y`` on ``X``; ``mixed``: from random-intercept models,
+    whose marginal residuals ``Y - X coef`` carry the correlation) with ``variance`` applied (per feature) and,
+    for ``compositional='median'``, its covariance pieces."""
+    fields = ("coef", "stderr", "tval", "pval", "log_pval", "df", "n_used")
+    main = LMResult(*(getattr(base, name) for name in fields))
     if variance == "classical" and compositional == "none":
-        return VariantFit(coef, stderr, fit.tval, pval, fit.log_pval, fit.df, fit.n_used)
-    if np.isnan(Y).any() and (variance == "HC3" or compositional != "none"):
-        raise InputError(
-            "HC3 and compositional corrections need complete feature values; impute or drop NaN first."
-        )
-    resid = Y - X @ np.nan_to_num(coef)
+        return BlockFit(main)
+    if np.isnan(Y).any():
+        raise InputError("HC3 and compositional corrections need complete feature values; impute or drop NaN first.")
+    resid = Y - X @ np.nan_to_num(main.coef)
+    influence: Pieces = ()
     if variance == "HC3":
         if mixed:
-            raise InputError(
-                "variance='HC3' is for fixed-effects models; drop the random effects or use classical."
-            )
+            raise InputError("variance='HC3' is for fixed-effects models; drop the random effects or use classical.")
         stderr = hc3_stderr(X, resid)
         with np.errstate(divide="ignore", invalid="ignore"):
-            pval, log_pval = t_test(coef / stderr, df)
-    if _enough_features(Y.shape[1], compositional):
-        for k in range(1, X.shape[1]):
-            influence = (
-                hc3_influence(X, resid, k) if variance == "HC3" else comp.residual_influence(stderr[k], resid)
-            )
-            row_df = df if df.ndim == 1 else df[k]
-            coef[k], stderr[k], pval[k], log_pval[k] = _centre(coef[k], stderr[k], influence, row_df, compositional)
-    return _with_tests(coef, stderr, pval, fit.df, fit.n_used, log_pval=log_pval)
+            tval = main.coef / stderr
+            pval, log_pval = t_test(tval, np.asarray(main.df, dtype=float))
+        main = LMResult(main.coef, stderr, tval, pval, log_pval, main.df, main.n_used)
+        if compositional == "median":
+            B, scaled = hc3_factors(X, resid)
+            influence = _shared_pieces(scaled, main.stderr, rows=B)
+    elif compositional == "median":
+        influence = _shared_pieces(comp.residual_factors(main.stderr[1], resid).matrix, main.stderr)
+    return BlockFit(main, influence)
 
 
 def _first_rows(fit, p: int):  # noqa: ANN001, ANN202
@@ -140,6 +156,108 @@ def _first_rows(fit, p: int):  # noqa: ANN001, ANN202
     if fit.influence is not None:
         changes["influence"] = fit.influence[:p]
     return replace(fit, **changes)
+
+
+def two_part_block(
+    relative: np.ndarray,
+    X: np.ndarray,
+    compositional: str,
+    compositional_prevalence: bool = False,
+    depth: np.ndarray | None = None,
+    depth_covariate: str = "none",
+    variance: str = "HC3",
+) -> BlockFit:
+    """The two-part model of one block of ``relative`` abundances (n × b, rows of ``X``) and the covariance
+    pieces of its median comparison (see :func:`fit_two_part`)."""
+    p = X.shape[1]
+    with_depth = X
+    if depth is not None:
+        log_depth = np.log(np.asarray(depth, dtype=float))
+        sd = log_depth.std(ddof=1)
+        if sd > 0:
+            with_depth = np.column_stack([X, (log_depth - log_depth.mean()) / sd])
+    median = compositional == "median"
+    abundance = fit_abundance(
+        log2_nonzero(relative), with_depth if depth_covariate == "both" else X, influence=median and variance == "HC3"
+    )
+    prevalence = fit_prevalence(
+        np.asarray(relative) > 0,
+        X if depth_covariate == "none" else with_depth,
+        influence=median and compositional_prevalence,
+    )
+    abundance, prevalence = _first_rows(abundance, p), _first_rows(prevalence, p)
+    influence: Pieces = ()
+    prevalence_influence: Pieces = ()
+    if median:
+        if variance == "HC3":
+            influence = (None, *(comp.Influence(_maybe_sparse(abundance.influence[k])) for k in range(1, p)))
+        else:
+            resid = _maybe_sparse(comp.residual_factors(abundance.stderr[1], abundance.resid).matrix)
+            influence = _shared_pieces(resid, abundance.stderr)
+        if compositional_prevalence:
+            prevalence_influence = (
+                None,
+                *(comp.residual_factors(prevalence.stderr[k], prevalence.influence[k]) for k in range(1, p)),
+            )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tval = abundance.coef / abundance.stderr
+    main = LMResult(
+        abundance.coef, abundance.stderr, tval, abundance.pval, abundance.log_pval, abundance.df,
+        np.full(relative.shape[1], X.shape[0]),
+    )
+    part = PartFit(prevalence.coef, prevalence.stderr, prevalence.pval, prevalence.log_pval)
+    return BlockFit(main, influence, part, prevalence_influence, abundance.n_used)
+
+
+def _concat(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays, axis=-1)
+
+
+def finish(
+    parts: Sequence[BlockFit],
+    variance: str,
+    compositional: str,
+    compositional_prevalence: bool = False,
+    joint: str = "beta",
+) -> VariantFit:
+    """The global stage over the blocks (in feature order): ``compositional`` correction of every coefficient
+    row (median comparison from the blocks' covariance pieces, or LinDA's mode), and for two-part fits the
+    joint p-value of the two parts."""
+    main = LMResult(*(_concat([getattr(part.main, name) for part in parts]) for name in LMResult.__dataclass_fields__))
+    coef, stderr, pval, log_pval = main.coef.copy(), main.stderr.copy(), main.pval.copy(), main.log_pval.copy()
+    df = np.asarray(main.df, dtype=float)
+    two_part = parts[0].prevalence is not None
+    centre = _enough_features(coef.shape[1], compositional)
+    for k in range(1, coef.shape[0]) if centre else ():
+        pieces = [part.influence[k] for part in parts] if compositional == "median" else None
+        row_df = df if df.ndim == 1 else df[k]
+        coef[k], stderr[k], pval[k], log_pval[k] = _centre(coef[k], stderr[k], pieces, row_df, compositional)
+    if not two_part:
+        if variance == "classical" and compositional == "none":
+            return VariantFit(coef, stderr, main.tval, pval, log_pval, main.df, main.n_used)
+        return _with_tests(coef, stderr, pval, main.df, main.n_used, log_pval=log_pval)
+    prev = PartFit(*(_concat([getattr(part.prevalence, name) for part in parts]) for name in PartFit.__dataclass_fields__))
+    p_coef, p_stderr, p_prev, log_prev = prev.coef.copy(), prev.stderr.copy(), prev.pval.copy(), prev.log_pval.copy()
+    for k in range(1, coef.shape[0]) if centre and compositional_prevalence else ():
+        pieces = [part.prevalence_influence[k] for part in parts] if compositional == "median" else None
+        p_coef[k], p_stderr[k], p_prev[k], log_prev[k] = _centre(p_coef[k], p_stderr[k], pieces, np.inf, compositional)
+    n_present = _concat([part.n_present for part in parts])
+    extra = {
+        "pval.abundance": pval,
+        "coef.prevalence": p_coef,
+        "stderr.prevalence": p_stderr,
+        "pval.prevalence": p_prev,
+        "N.present": np.broadcast_to(n_present, coef.shape),
+    }
+    present = np.broadcast_to(n_present / main.n_used, coef.shape)
+    joint_p = joint_pvalue(pval, p_prev, joint, present)
+    log_joint = log_joint_pvalue(log_pval, log_prev, joint, present)
+    return _with_tests(coef, stderr, joint_p, main.df, main.n_used, extra, log_joint)
+
+
+def refine_linear(fit, Y: np.ndarray, X: np.ndarray, variance: str, compositional: str, mixed: bool) -> VariantFit:  # noqa: ANN001
+    """Apply ``variance`` and ``compositional`` to a linear fit of the whole table (one block)."""
+    return finish([linear_block(fit, Y, X, variance, compositional, mixed)], variance, compositional)
 
 
 def fit_two_part(
@@ -152,8 +270,9 @@ def fit_two_part(
     variance: str = "HC3",
     joint: str = "beta",
 ) -> VariantFit:
-    """Two-part model of ``relative`` abundances (n × m, rows of ``X``). ``coef``/``stderr`` are the abundance
-    part's (log2 FC among present samples), ``pval`` the joint p-value; ``extra`` holds both parts.
+    """Two-part model of ``relative`` abundances (n × m, rows of ``X``), the whole table as one block.
+    ``coef``/``stderr`` are the abundance part's (log2 FC among present samples), ``pval`` the joint p-value;
+    ``extra`` holds both parts.
 
     ``depth`` (reads per sample): with ``depth_covariate`` ``"prevalence"`` or ``"both"`` its z-scored log is
     added to the prevalence (and abundance) design; detection depends on depth. Its coefficient is not
@@ -161,50 +280,5 @@ def fit_two_part(
     covariance used by the median comparison of the abundance part: ``"HC3"`` (per-sample sandwich terms)
     or ``"classical"`` (each feature's classical variance, correlation between features from the residuals
     on the samples where both are present)."""
-    p = X.shape[1]
-    with_depth = X
-    if depth is not None:
-        log_depth = np.log(np.asarray(depth, dtype=float))
-        sd = log_depth.std(ddof=1)
-        if sd > 0:
-            with_depth = np.column_stack([X, (log_depth - log_depth.mean()) / sd])
-    abundance = fit_abundance(
-        log2_nonzero(relative), with_depth if depth_covariate == "both" else X, influence=variance == "HC3"
-    )
-    prevalence = fit_prevalence(
-        np.asarray(relative) > 0,
-        X if depth_covariate == "none" else with_depth,
-        influence=compositional_prevalence,
-    )
-    abundance, prevalence = _first_rows(abundance, p), _first_rows(prevalence, p)
-    coef, stderr, p_abund = abundance.coef.copy(), abundance.stderr.copy(), abundance.pval.copy()
-    p_coef, p_stderr, p_prev = prevalence.coef.copy(), prevalence.stderr.copy(), prevalence.pval.copy()
-    log_abund, log_prev = abundance.log_pval.copy(), prevalence.log_pval.copy()
-    if _enough_features(relative.shape[1], compositional):
-        for k in range(1, X.shape[1]):
-            influence = (
-                abundance.influence[k]
-                if variance == "HC3"
-                else comp.residual_influence(stderr[k], abundance.resid)
-            )
-            coef[k], stderr[k], p_abund[k], log_abund[k] = _centre(
-                coef[k], stderr[k], influence, abundance.df, compositional
-            )
-            if compositional_prevalence:
-                influence = comp.residual_influence(p_stderr[k], prevalence.influence[k])
-                p_coef[k], p_stderr[k], p_prev[k], log_prev[k] = _centre(
-                    p_coef[k], p_stderr[k], influence, np.inf, compositional
-                )
-    extra = {
-        "pval.abundance": p_abund,
-        "coef.prevalence": p_coef,
-        "stderr.prevalence": p_stderr,
-        "pval.prevalence": p_prev,
-        "N.present": np.broadcast_to(abundance.n_used, coef.shape),
-    }
-    n_used = np.full(relative.shape[1], X.shape[0])
-    present = abundance.n_used / relative.shape[0]
-    present = np.broadcast_to(present, coef.shape)
-    pval = joint_pvalue(p_abund, p_prev, joint, present)
-    log_pval = log_joint_pvalue(log_abund, log_prev, joint, present)
-    return _with_tests(coef, stderr, pval, abundance.df, n_used, extra, log_pval)
+    block = two_part_block(relative, X, compositional, compositional_prevalence, depth, depth_covariate, variance)
+    return finish([block], variance, compositional, compositional_prevalence, joint)

@@ -1,8 +1,10 @@
 """The ``osteobiome`` command line (typer + rich).
 
 Each subcommand lives in its own module of this package with a ``register(app)`` function; add the module
-name to :data:`COMMANDS` to expose it. :func:`main` turns :class:`~osteobiome.errors.InputError` into a
-one-line ``error: …`` on stderr and exit code 2, never a traceback.
+name and its one-line summary to :data:`COMMANDS` to expose it. Modules are imported only when their command
+runs (or shows its own help), so ``osteobiome --help`` imports no numerical library; a test checks that the
+summaries equal the commands' own first help lines. :func:`main` turns :class:`~osteobiome.errors.InputError`
+into a one-line ``error: …`` on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,18 +13,72 @@ import importlib
 import sys
 import warnings
 
+import click
 import typer
+import typer.main
 from rich.console import Console
+from typer.core import TyperGroup
 
 from osteobiome import __version__
 from osteobiome.errors import InputError, ResourceError
 
-COMMANDS: tuple[str, ...] = (
-    "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "convert",
-    "run", "validate", "demo", "mediate", "batch_correct", "survival", "predict",
-)
+#: Command → its summary in ``osteobiome --help`` (the first line of the command's own help); the module is the
+#: command name with ``-`` as ``_``.
+COMMANDS: dict[str, str] = {
+    "inspect": "Print samples, features, depth range, sparsity, format, taxonomy ranks, id matching and metadata columns.",
+    "associate": "Test every feature against the metadata, one model per feature (default: two-part model with the median compositional correction; --preset maaslin2).",
+    "meta": "Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv.",
+    "diversity": "Alpha and beta diversity vs metadata: alpha associations, PERMANOVA (adonis2), PERMDISP (betadisper), PCoA.",
+    "simulate": "Simulate a cohort (gut genus counts + host and bone data + planted truth); `simulate fit` fits parameters.",
+    "power": "Power (recall of planted associations) and empirical FDR over sample sizes × effects, with a figure.",
+    "knowledge": "Curated genus traits and pathway mechanism groups with literature references.",
+    "benchmark": "Benchmarks any user can rerun.",
+    "convert": "Write FEATURES as a sparse, chunked HDF5 store readable block by block (osteobiome.io.store).",
+    "run": "Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.",
+    "validate": "Check the study file, every input file, sample ids and metadata columns; print what `run` would do.",
+    "demo": "Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path.",
+    "predict": "Nested cross-validation of three models on the same folds — covariates only, microbiome only, microbiome + covariates.",
+    "survival": "Model the outcome on each feature (standardized, after associate's preprocessing) and community index, adjusted for --covariates.",
+    "batch-correct": "Zero-inflated empirical-Bayes batch correction (MMUPHin adjust_batch) of log relative abundances, zeros kept zero and covariates protected.",
+    "mediate": "Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates), beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q.",
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command of subcommand ``name``, importing its module now."""
+    holder = typer.Typer(rich_markup_mode=None)  # as the app: plain help text
+    importlib.import_module(f"osteobiome.cli.{name.replace('-', '_')}").register(holder)
+    holder.callback()(lambda: None)
+    return typer.main.get_command(holder).commands[name]
+
+
+class _LazyGroup(TyperGroup):
+    """The command group: subcommand modules load on first use; the listing in ``--help`` uses the summaries."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        if self._listing:
+            return click.Command(name, help=COMMANDS[name], short_help=COMMANDS[name])
+        if name not in self.commands:
+            self.commands[name] = load_command(name)
+        return self.commands[name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     name="osteobiome",
     help="Gut microbiome vs bone: per-cohort associations, meta-analysis, diversity, simulation and power.",
     no_args_is_help=True,
@@ -44,10 +100,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Gut microbiome vs bone: per-cohort associations, meta-analysis, diversity, simulation and power."""
-
-
-for _name in COMMANDS:
-    importlib.import_module(f"osteobiome.cli.{_name}").register(app)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

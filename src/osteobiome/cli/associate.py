@@ -1,24 +1,42 @@
-"""``osteobiome associate``: per-cohort feature × metadata associations (MaAsLin2-compatible outputs)."""
+"""``osteobiome associate``: per-cohort feature × metadata associations (MaAsLin2-compatible outputs).
+
+Every field of :class:`~osteobiome.association.options.AssociationOptions` is a command-line option, generated
+from the dataclass (``--min-prevalence``, ``--compositional-prevalence/--no-compositional-prevalence`` …;
+``preset_name`` is ``--preset``); the options that ran are written to ``options.json`` in the output folder.
+"""
 
 from __future__ import annotations
 
+import inspect
+import json
+import types
+import typing
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, Literal
 
 import typer
 
-from osteobiome.association.blocked import run_blocked
-from osteobiome.association.pipeline import run_association
+from osteobiome.association.options import AssociationOptions
 from osteobiome.cli._lists import names
+from osteobiome.cli._options import block_size_option, scheduler_option
 from osteobiome.cli._output import overwrite_option
-from osteobiome.compute.blocks import block_size_option, scheduler_option
 from osteobiome.errors import InputError
-from osteobiome.io import load_cohort, read_metadata
-from osteobiome.io.outputs import atomic_output_dir, check_output_dir
-from osteobiome.io.store import is_store
+
+#: Options that are not fields of AssociationOptions (files, model terms, execution).
+FIXED_PARAMETERS = (
+    "features", "metadata", "fixed", "out", "random", "reference", "taxonomy", "rank", "preset", "block_size",
+    "scheduler", "workers", "overwrite",
+)
 
 
 def register(app: typer.Typer) -> None:
     app.command("associate")(associate)
+
+
+def option_flag(name: str) -> str:
+    """The command-line flag of an :class:`AssociationOptions` field (``min_prevalence`` → ``--min-prevalence``)."""
+    return "--preset" if name == "preset_name" else "--" + name.replace("_", "-")
 
 
 def _parse_reference(values: list[str]) -> dict[str, str]:
@@ -33,11 +51,15 @@ def _parse_reference(values: list[str]) -> dict[str, str]:
 
 
 def _write(out: Path, result, overwrite: bool = False, inputs: tuple = ()) -> None:  # noqa: ANN001
-    """Write the result folder atomically (the blocked path has no dense intermediate tables: ``result.filtered``
-    is None and ``features/`` is not written)."""
+    """Write the result folder atomically: the tables, ``options.json`` (the options that ran) and, when the table
+    ran as one in-memory block, the intermediate tables in ``features/``."""
+    from osteobiome.io.outputs import atomic_output_dir
+
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         result.results.to_csv(staging / "all_results.tsv", sep="\t", index=False)
         result.significant().to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+        record = {"options": result.options.as_dict(), "blocks": result.n_blocks}
+        (staging / "options.json").write_text(json.dumps(record, indent=2) + "\n")
         if result.filtered is not None:
             features = staging / "features"
             features.mkdir()
@@ -49,102 +71,110 @@ def _write(out: Path, result, overwrite: bool = False, inputs: tuple = ()) -> No
                 table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
 
 
-def associate(
-    features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."),
-    metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
-    fixed: str = typer.Option(..., "--fixed", help="Fixed effects, comma-separated: age,sex,bmi."),
-    out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
-    random: str = typer.Option("", "--random", help="Random-intercept grouping variables: subject or site,subject."),
-    reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
-    taxonomy: Path | None = typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank."),
-    rank: str | None = typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy)."),
-    normalization: str | None = typer.Option(None, "--normalization", help="TSS, CLR, CSS, TMM or NONE."),
-    transform: str | None = typer.Option(None, "--transform", help="LOG, LOGIT, AST or NONE."),
-    min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples above --min-abundance."),
-    min_abundance: float | None = typer.Option(None, "--min-abundance", help="Abundance a sample must exceed to count."),
-    min_variance: float | None = typer.Option(None, "--min-variance", help="Keep features with variance above this."),
-    standardize: bool | None = typer.Option(None, "--standardize/--no-standardize", help="z-score numeric metadata."),
-    correction: str | None = typer.Option(None, "--correction", help="BH, BY, holm, bonferroni or hochberg."),
-    fdr_scope: str | None = typer.Option(None, "--fdr-scope", help="all (MaAsLin2) or per-variable."),
-    max_significance: float | None = typer.Option(None, "--max-significance", help="q-value cut for significant_results.tsv (default 0.1, as osteobiome run; MaAsLin2 uses 0.25)."),
-    model: str | None = typer.Option(None, "--model", help="lm (one linear model per feature) or twopart (prevalence + abundance where present)."),
-    compositional: str | None = typer.Option(None, "--compositional", help="none, median (test against the median coefficient) or linda."),
-    variance: str | None = typer.Option(None, "--variance", help="classical or HC3 (robust)."),
-    joint: str | None = typer.Option(
-        None, "--joint", help="Two-part p-value: cauchy (presence-weighted Cauchy combination) or beta (MaAsLin3's)."
-    ),
-    preset: str = typer.Option(
-        "default",
-        "--preset",
-        help="default: two-part model, median compositional correction, BH per variable; "
-        "maaslin2: MaAsLin2 1.15 exactly (LM, BH over all coefficients). Options given here override the preset.",
-    ),
-    block_size: int | None = block_size_option(),
-    scheduler: str | None = scheduler_option(),
-    workers: int = typer.Option(
-        1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."
-    ),
-    overwrite: bool = overwrite_option(),
-) -> None:
-    """Test every feature against the metadata, one model per feature: by default a two-part model (prevalence
-    + abundance where present) with the median compositional correction; --preset maaslin2: OLS (MaAsLin2);
-    --random: REML random intercepts (linear models; --workers processes)."""
-    options = {
-        "normalization": normalization,
-        "transform": transform,
-        "min_prevalence": min_prevalence,
-        "min_abundance": min_abundance,
-        "min_variance": min_variance,
-        "standardize": standardize,
-        "correction": correction,
-        "fdr_scope": fdr_scope,
-        "max_significance": max_significance,
-        "model": model,
-        "compositional": compositional,
-        "variance": variance,
-        "joint": joint,
-    }
-    terms = names(fixed)
+def associate(**kwargs: Any) -> None:
+    """Test every feature against the metadata, one model per feature (default: two-part model with the median
+    compositional correction; --preset maaslin2).
+
+    The default is a two-part model (prevalence + abundance where present); --preset maaslin2: OLS (MaAsLin2);
+    --random: REML random intercepts (linear mixed models; --workers processes). Large or sparse tables run in
+    blocks of features (automatic, or --block-size), on dask with --scheduler."""
+    from osteobiome.association.pipeline import run_association
+    from osteobiome.io import load_cohort, read_metadata
+    from osteobiome.io.outputs import check_output_dir
+    from osteobiome.io.store import is_store
+
+    options = {f.name: kwargs[f.name] for f in fields(AssociationOptions) if f.name != "preset_name"}
+    features, metadata, rank, taxonomy = kwargs["features"], kwargs["metadata"], kwargs["rank"], kwargs["taxonomy"]
+    random = names(kwargs["random"])
+    out, overwrite = kwargs["out"], kwargs["overwrite"]
     inputs = (features, metadata, taxonomy)
     check_output_dir(out, overwrite, inputs)
-    if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
-        if random.strip() or rank is not None:
-            raise InputError("--random and --rank are not available with --block-size/--scheduler or a feature store; drop one.")
-        if is_store(features):  # read block by block, never whole
-            source, meta = str(features), read_metadata(metadata)
-        else:
-            source, meta = load_cohort(features, metadata, taxonomy=taxonomy), None
-        result = run_blocked(
-            source,
-            meta,
-            terms,
-            _parse_reference(reference),
-            preset,
-            block_size=block_size,
-            scheduler=scheduler,
-            **options,
-        )
-        _write(out, result, overwrite, inputs)
-        n_significant, cut = len(result.significant()), result.options["max_significance"]
-        typer.echo(f"{len(result.results)} associations (blocked); {n_significant} with q <= {cut}; written to {out}")
-        return
-    if rank is not None and taxonomy is None:
-        raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
-    cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
+    if is_store(features):  # read block by block, never whole
+        if random or rank is not None:
+            raise InputError("--random and --rank are not available with a feature store; drop them or pass the table.")
+        source, meta = str(features), read_metadata(metadata)
+    else:
+        if rank is not None and taxonomy is None:
+            raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
+        source, meta = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank), None
     result = run_association(
-        cohort,
-        None,
-        terms,
-        random=names(random),
-        reference=_parse_reference(reference),
-        preset=preset,
-        workers=workers,
+        source,
+        meta,
+        names(kwargs["fixed"]),
+        random,
+        _parse_reference(kwargs["reference"]),
+        kwargs["preset"],
+        kwargs["workers"],
+        block_size=kwargs["block_size"],
+        scheduler=kwargs["scheduler"],
         **options,
     )
     _write(out, result, overwrite, inputs)
-    n_significant = len(result.significant())
+    n_features = result.results["feature"].nunique()
+    blocks = f", {result.n_blocks} blocks" if result.n_blocks > 1 else ""
     typer.echo(
-        f"{len(result.results)} associations ({result.transformed.shape[1]} features × "
-        f"{len(result.design.columns) - 1} coefficients, {result.design.n_used} samples); "
-        f"{n_significant} with q <= {result.options['max_significance']}; written to {out}"
+        f"{len(result.results)} associations ({n_features} features × {len(result.design.columns) - 1} coefficients, "
+        f"{result.design.n_used} samples{blocks}); {len(result.significant())} with q <= "
+        f"{result.options.max_significance}; written to {out}"
     )
+
+
+def _option_parameter(name: str, kind: Any) -> inspect.Parameter:
+    """A typer option (default None = the preset's value) for one AssociationOptions field."""
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    if optional:
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    flag, help_text = option_flag(name), AssociationOptions.help(name)
+    if kind is bool:
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(None, f"{flag}/--no-{flag[2:]}", help=help_text),
+            annotation=bool | None,
+        )
+    if typing.get_origin(kind) is Literal:
+        help_text = help_text or f"One of {', '.join(typing.get_args(kind))}."
+        kind = str
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(None, flag, help=help_text), annotation=kind | None
+    )
+
+
+def _signature() -> inspect.Signature:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+
+    def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, keyword, default=default, annotation=annotation)
+
+    hints = typing.get_type_hints(AssociationOptions)
+    fixed = [
+        param("features", Path, typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN, feature store).")),
+        param("metadata", Path, typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column).")),
+        param("fixed", str, typer.Option(..., "--fixed", help="Fixed effects, comma-separated: age,sex,bmi.")),
+        param("out", Path, typer.Option(..., "--out", help="Output folder (written atomically).")),
+        param("random", str, typer.Option("", "--random", help="Random-intercept grouping variables: subject or site,subject.")),
+        param("reference", list[str], typer.Option([], "--reference", help="Reference level: variable=level (repeatable).")),
+        param("taxonomy", Path | None, typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank.")),
+        param("rank", str | None, typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy).")),
+        param(
+            "preset",
+            str,
+            typer.Option(
+                "default",
+                "--preset",
+                help="default: two-part model, median compositional correction, BH per variable; "
+                "maaslin2: MaAsLin2 1.15 exactly (LM, BH over all coefficients). Options given here override the preset.",
+            ),
+        ),
+        param("block_size", int | None, block_size_option()),
+        param("scheduler", str | None, scheduler_option()),
+        param(
+            "workers",
+            int,
+            typer.Option(1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."),
+        ),
+        param("overwrite", bool, overwrite_option()),
+    ]
+    generated = [_option_parameter(f.name, hints[f.name]) for f in fields(AssociationOptions) if f.name != "preset_name"]
+    return inspect.Signature(fixed + generated)
+
+
+associate.__signature__ = _signature()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from osteobiome.cli._options import scheduler_option
 from osteobiome.cli._output import overwrite_option
-from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from osteobiome.cli._options import block_size_option, scheduler_option
 from osteobiome.cli._output import overwrite_option
-from osteobiome.compute.blocks import block_size_option, scheduler_option
 from osteobiome.study import load_study, run_study
 from osteobiome.study.run import StudyRun
 
@@ -33,7 +33,7 @@ def run(
 ) -> None:
     """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.
 
-    --block-size/--scheduler fit the associations on the blocked linear-model path (large tables, dask);
+    --block-size/--scheduler fit the associations in blocks of features (large tables, dask; any preset);
     the set-level tests of the Mechanisms section are skipped then (a warning says so).
     """
     finished = run_study(

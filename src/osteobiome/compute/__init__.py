@@ -1,2 +1,2 @@
-"""Where work runs: feature blocks in this process or on Dask (:mod:`~osteobiome.compute.blocks`), worker
-processes (:mod:`~osteobiome.compute.processes`) and the memory check (:mod:`~osteobiome.compute.memory`)."""
+"""Where work runs: blocks in this process or on dask and worker-process pools (:mod:`~osteobiome.compute.executors`),
+and the memory check (:mod:`~osteobiome.compute.memory`)."""

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from osteobiome.association.pipeline import EXTRA_COLUMNS, MAASLIN2_COLUMNS, resolve_options
+from osteobiome.association.options import AssociationOptions
+from osteobiome.association.pipeline import EXTRA_COLUMNS, MAASLIN2_COLUMNS
 from osteobiome.errors import InputError, preview
 from osteobiome.stats.design import build_design
 from osteobiome.stats.lm import fit_lm
@@ -29,12 +30,12 @@ def alpha_associations(
     phenotypes: Sequence[str],
     covariates: Sequence[str] = (),
     reference: Mapping[str, str] | None = None,
-    preset: str = "default",
+    preset: str | AssociationOptions = "default",
     **options: Any,
 ) -> pd.DataFrame:
     """One row per alpha index × phenotype coefficient: ``feature metadata value coef stderr N N.not.0 pval qval``
     then ``N.used df log10.pval``, sorted by q-value. ``options``: ``standardize``, ``correction``, ``fdr_scope``."""
-    opts = resolve_options(preset, options)
+    opts = AssociationOptions.resolve(preset, options)
     if not phenotypes:
         raise InputError("alpha associations: no phenotype given; name at least one metadata column.")
     metadata = metadata.copy()
@@ -53,8 +54,8 @@ def alpha_associations(
             meta,
             fixed,
             {k: v for k, v in (reference or {}).items() if k in fixed},
-            opts["standardize"],
-            preset,
+            opts.standardize,
+            opts.require_reference,
         )
         fit = fit_lm(values[design.rows], design.matrix)
         for j in (j for j, term in enumerate(design.terms) if term == phenotype):
@@ -77,7 +78,7 @@ def alpha_associations(
             )
     results = pd.concat(tables, ignore_index=True)
     results["qval"] = adjust_grouped(
-        results["pval"].to_numpy(), results["metadata"].to_numpy(), opts["correction"], opts["fdr_scope"]
+        results["pval"].to_numpy(), results["metadata"].to_numpy(), opts.correction, opts.fdr_scope
     )
     results = results.sort_values("qval", kind="stable").reset_index(drop=True)
     return results[MAASLIN2_COLUMNS + EXTRA_COLUMNS]

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from osteobiome.compute.processes import process_pool
+from osteobiome.compute.executors import process_pool
 from osteobiome.errors import InputError, suggest
 
 TWOPART_MEDIAN = {"fdr_scope": "per-variable", "model": "twopart", "compositional": "median"}

@@ -31,7 +31,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from osteobiome.compute.processes import process_pool
+from osteobiome.compute.executors import process_pool
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns
 from osteobiome.simulate.implant import aligned_samples, implant_signal

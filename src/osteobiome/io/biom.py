@@ -55,6 +55,11 @@ def read_biom(path: Path, content: bytes | None = None, source: str | None = Non
         raise
     except Exception as exc:  # biom-format raises many kinds on malformed files
         raise InputError(f"{source}: damaged or unsupported BIOM file ({type(exc).__name__}: {exc}).") from None
+    return biom_feature_data(table, kind, source)
+
+
+def biom_feature_data(table: object, fmt: str, source: str) -> FeatureData:
+    """:class:`FeatureData` (CSR ``X``, samples × features) of a ``biom.Table`` (read from a file or passed in)."""
     samples = pd.Index([str(s) for s in table.ids(axis="sample")], dtype=object, name="sample")
     features = pd.Index([str(f) for f in table.ids(axis="observation")], dtype=object, name="feature")
     unique_ids(samples, "sample", source)
@@ -65,7 +70,7 @@ def read_biom(path: Path, content: bytes | None = None, source: str | None = Non
         samples=samples,
         features=features,
         taxonomy=_observation_taxonomy(table, features),
-        format=kind,
+        format=fmt,
         source=source,
     )
 

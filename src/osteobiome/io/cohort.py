@@ -25,8 +25,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError, preview, unique_ids
+from osteobiome.io.taxonomy import RANKS, rank_labels
 
-RANKS: tuple[str, ...] = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species")
+__all__ = ["RANKS", "Cohort", "Drop", "ValueType"]
 ValueType = Literal["counts", "relative"]
 
 
@@ -235,7 +236,6 @@ class Cohort:
         New features are the rank labels in order of first appearance; the taxonomy keeps the ranks down to
         ``rank``. Sparse ``X`` stays sparse.
         """
-        from osteobiome.io.taxonomy import rank_labels
 
         if self.taxonomy is None:
             raise InputError(

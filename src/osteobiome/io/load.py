@@ -16,7 +16,7 @@ from osteobiome.io.tables import SamplesAs
 
 
 def load_cohort(
-    features: str | Path | FeatureData,
+    features: str | Path | FeatureData | pd.DataFrame | object,
     metadata: str | Path | pd.DataFrame | None = None,
     taxonomy: str | Path | pd.DataFrame | None = None,
     name: str | None = None,
@@ -25,14 +25,47 @@ def load_cohort(
 ) -> Cohort:
     """Read, match and check one cohort.
 
-    The metadata ids settle a plain table's orientation; a separate ``taxonomy`` (file or frame) replaces the
-    one the table carries (features the taxonomy lacks are an error, extra taxonomy rows are ignored);
-    ``rank`` collapses the features to that rank by summing (MetaPhlAn tables are read at that rank instead).
-    Sparse tables (BIOM) stay sparse. ``name`` defaults to the table's file stem.
+    Parameters
+    ----------
+    features : path, DataFrame, biom.Table, AnnData or FeatureData
+        A feature-table file (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN, feature store), a
+        DataFrame (samples as rows or as columns: the metadata ids, else the labels, decide), a ``biom.Table``,
+        or an AnnData object (``.X`` samples × features; its ``.obs`` is the metadata when ``metadata`` is None;
+        anndata itself is not needed).
+    metadata : path or DataFrame, optional
+        Sample metadata (ids in the first column / the index).
+    taxonomy : path or DataFrame, optional
+        Features × ranks; replaces the one the table carries (features it lacks are an error).
+    name : str, optional
+        Cohort name (default: the file stem, or ``"cohort"`` for objects).
+    samples_as : {"rows", "columns"}, optional
+        Orientation of a plain table when neither the ids nor the labels tell it.
+    rank : str, optional
+        Collapse the features to this rank by summing (MetaPhlAn tables are read at that rank instead).
+
+    Returns
+    -------
+    Cohort
+        Samples with metadata × features (sparse tables stay sparse), checked and aligned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from osteobiome import load_cohort
+    >>> table = pd.DataFrame({"s1": [10, 0], "s2": [3, 4], "s3": [0, 9]}, index=["Blautia", "Dorea"])
+    >>> meta = pd.DataFrame({"age": [61, 70, 58]}, index=["s1", "s2", "s3"])
+    >>> load_cohort(table, meta).X.shape  # features were rows: the metadata ids tell
+    (3, 2)
     """
+    from osteobiome.io.objects import feature_data_from, is_table_object
+
     meta = read_metadata(metadata) if isinstance(metadata, str | Path) else metadata
     if isinstance(features, FeatureData):
         data = features
+    elif is_table_object(features) or not isinstance(features, str | Path):
+        data, carried = feature_data_from(features, samples_as, None if meta is None else meta.index)
+        meta = carried if meta is None else meta
+        name = name or "cohort"
     else:
         ids = None if meta is None else meta.index
         data = read_features(features, samples_as=samples_as, sample_ids=ids, rank=rank)

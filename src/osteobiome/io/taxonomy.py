@@ -25,7 +25,17 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, suggest
-from osteobiome.io.cohort import RANKS
+
+RANKS: tuple[str, ...] = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species")
+RANK_PLURAL = {  # the ranks of RANKS, lower case, in the plural
+    "kingdom": "kingdoms",
+    "phylum": "phyla",
+    "class": "classes",
+    "order": "orders",
+    "family": "families",
+    "genus": "genera",
+    "species": "species",
+}
 
 #: Rank prefixes: Greengenes/SILVA/GTDB/MetaPhlAn letters (``d`` domain = Kingdom).
 PREFIX_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}

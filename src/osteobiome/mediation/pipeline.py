@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from osteobiome.association.pipeline import align_samples, resolve_options
+from osteobiome.association.options import AssociationOptions
+from osteobiome.association.pipeline import align_samples
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.mediation._fit import fit_pairs
@@ -129,7 +130,7 @@ def run_mediation(
         raise InputError(f"CI method {ci!r} is not known{suggest(ci, CI_METHODS)}; use bootstrap or delta.")
     if not 0 < level < 1 or n_boot < 10:
         raise InputError(f"level must lie in (0, 1) and n_boot be at least 10 (got level={level}, n_boot={n_boot}).")
-    opts = resolve_options(preset, options)
+    opts = AssociationOptions.resolve(preset, options)
     table, cohort_metadata = _feature_table(features)
     metadata = cohort_metadata if metadata is None else metadata
     table = table.set_axis(table.index.astype(str), axis=0).set_axis(table.columns.astype(str), axis=1)
@@ -139,7 +140,7 @@ def run_mediation(
     _check_roles(metadata, outcome, covariates)
     exposures = _exposures(table, opts)
     M_all = _aligned_mediators(mediators, table.index)
-    design = build_design(metadata, [outcome, *covariates], reference, True, preset)
+    design = build_design(metadata, [outcome, *covariates], reference, True, opts.require_reference)
     C = np.delete(design.matrix, 1, axis=1)
     y = design.matrix[:, 1]
     E = exposures.to_numpy()[design.rows]
@@ -214,7 +215,7 @@ def run_mediation(
     results["qval"] = adjust(results["pval"].to_numpy(), opts["correction"])
     results = pd.concat([results, annotate_pairs(results["feature"], results["mediator"])], axis=1)
     results = results.sort_values("pval", kind="stable").reset_index(drop=True)[COLUMNS + EXTRA_COLUMNS]
-    settings = dict(opts, outcome=outcome, covariates=covariates, test=test, ci=ci, n_boot=n_boot, ci_screen=ci_screen, level=level, seed=seed, preset=preset)
+    settings = dict(opts.as_dict(), outcome=outcome, covariates=covariates, test=test, ci=ci, n_boot=n_boot, ci_screen=ci_screen, level=level, seed=seed, preset=preset)
     return Mediation(results, exposures, settings)
 
 

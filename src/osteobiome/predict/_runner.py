@@ -71,7 +71,7 @@ def run_tasks(
         return results  # type: ignore[return-value]
     from concurrent.futures import as_completed
 
-    from osteobiome.compute.processes import process_pool
+    from osteobiome.compute.executors import process_pool
 
     with process_pool(min(workers, count), _init_worker, ({**state, "task": task},), ("sklearn",)) as pool:
         futures = {pool.submit(_in_worker, i): i for i in range(count)}

@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from osteobiome.report import figures
+from osteobiome.report.results import StudyResults
 from osteobiome.report.tables import html_table
-from osteobiome.study.results import StudyResults
 
 TOP_GENERA = 10
 _Z975 = 1.959964

@@ -16,8 +16,8 @@ from osteobiome.report._survival import survival_context
 from osteobiome.report.consortium import consortium_figures
 from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
+from osteobiome.report.results import StudyResults
 from osteobiome.report.tables import format_number, html_table
-from osteobiome.study.results import StudyResults
 
 TOP_HEATMAP = 40
 TOP_FOREST = 9

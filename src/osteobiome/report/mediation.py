@@ -16,8 +16,8 @@ from matplotlib.patches import FancyArrowPatch
 
 from osteobiome.report import figures
 from osteobiome.report.figures import DOWN, UP
+from osteobiome.report.results import StudyResults
 from osteobiome.report.tables import html_table
-from osteobiome.study.results import StudyResults
 
 TOP_PAIRS = 10
 TABLE_COLUMNS = [

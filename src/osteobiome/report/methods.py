@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from osteobiome.study.summary import RANK_PLURAL
+from osteobiome.io.taxonomy import RANK_PLURAL
 
 NORMALIZATION = {
     "TSS": "total-sum scaled (relative abundances over the retained features)",

@@ -37,9 +37,11 @@ LinDA bias correction (Zhou et al. 2022, Genome Biology): the centre is the *mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import stats
 
 from osteobiome.stats.fittable import check_median
@@ -58,6 +60,58 @@ class CorrectedTest:
     shift: float
 
 
+@dataclass(frozen=True)
+class Influence:
+    """Per-sample contributions of one coefficient for a set of features, kept factored:
+    ``U = diag(rows) · matrix · diag(cols)`` (n × m; ``matrix`` dense or sparse, ``rows``/``cols`` None = ones).
+
+    The factors let one residual matrix serve every coefficient (classical: ``cols`` = that coefficient's
+    standard errors; HC3: ``rows`` = that coefficient's row of ``(X'X)^-1 X'``) and a two-part model's masked
+    residuals stay sparse, so a gene-family table's covariance pieces fit in memory block by block.
+    """
+
+    matrix: np.ndarray | sp.spmatrix
+    rows: np.ndarray | None = None
+    cols: np.ndarray | None = None
+
+    def times(self, w: np.ndarray) -> np.ndarray:
+        """``U w`` (n,)."""
+        v = w if self.cols is None else self.cols * w
+        out = np.asarray(self.matrix @ np.nan_to_num(v)).ravel()
+        return out if self.rows is None else self.rows * out
+
+    def cross(self, v: np.ndarray) -> np.ndarray:
+        """``U' v`` (m,)."""
+        v = v if self.rows is None else self.rows * v
+        out = np.asarray(self.matrix.T @ v).ravel()
+        return out if self.cols is None else self.cols * out
+
+    def sumsq(self) -> np.ndarray:
+        """Column sums of ``U²`` (m,)."""
+        squared = self.matrix.multiply(self.matrix) if sp.issparse(self.matrix) else self.matrix**2
+        weights = np.ones(self.matrix.shape[0]) if self.rows is None else self.rows**2
+        out = np.asarray(squared.T @ weights).ravel()
+        return out if self.cols is None else self.cols**2 * out
+
+    def dense(self) -> np.ndarray:
+        """``U`` as an n × m array."""
+        U = self.matrix.toarray() if sp.issparse(self.matrix) else np.array(self.matrix, dtype=float)
+        if self.rows is not None:
+            U = U * self.rows[:, None]
+        return U if self.cols is None else U * self.cols
+
+
+def residual_factors(stderr: np.ndarray, resid: np.ndarray, sparse: bool = False) -> Influence:
+    """:func:`residual_influence` factored: ``matrix = r_j / ||r_j||`` (0 where ``r_j = 0``), ``cols = se_j``
+    (pass one coefficient's standard errors; ``dataclasses.replace(..., cols=…)`` serves the others).
+    ``sparse``: keep ``matrix`` as CSC (masked two-part residuals are 0 where a feature is absent)."""
+    resid = np.nan_to_num(np.asarray(resid, dtype=float))
+    norm = np.sqrt(np.sum(resid**2, axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        matrix = resid * np.where(norm > 0, 1.0 / norm, 0.0)
+    return Influence(sp.csc_matrix(matrix) if sparse else matrix, cols=np.nan_to_num(np.asarray(stderr, dtype=float)))
+
+
 def residual_influence(stderr: np.ndarray, resid: np.ndarray) -> np.ndarray:
     """``U_ij = se_j r_ij / ||r_j||`` (n × m): ``||U_j|| = se_j`` and ``U_j'U_l = se_j se_l corr(r_j, r_l)``.
 
@@ -66,10 +120,7 @@ def residual_influence(stderr: np.ndarray, resid: np.ndarray) -> np.ndarray:
     marginal residuals ``y - X beta``) it keeps each feature's own variance and borrows the correlation
     between features from the residuals.
     """
-    resid = np.nan_to_num(np.asarray(resid, dtype=float))
-    norm = np.sqrt(np.sum(resid**2, axis=0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(norm > 0, np.asarray(stderr, dtype=float) / norm, 0.0) * resid
+    return residual_factors(stderr, resid).dense()
 
 
 def reference_weights(coef: np.ndarray, fraction: float = 0.5) -> np.ndarray:
@@ -89,21 +140,32 @@ def _t_pvalues(coef: np.ndarray, stderr: np.ndarray, df: np.ndarray | float) -> 
 
 
 def median_contrast(
-    coef: np.ndarray, influence: np.ndarray, df: np.ndarray | float, fraction: float = 0.5
+    coef: np.ndarray,
+    influence: np.ndarray | Influence | Sequence[Influence],
+    df: np.ndarray | float,
+    fraction: float = 0.5,
 ) -> CorrectedTest:
     """Test ``beta_j - median(beta)`` with the analytic variance ``||U_j - U w||^2`` (module docstring).
 
     ``coef``: (m,) exposure coefficients (NaN = not fitted); ``influence``: (n × m) per-sample contributions
     with ``U'U`` estimating their covariance (:func:`residual_influence`, HC3 from
-    :func:`osteobiome.stats.robust.hc3_influence`, or masked fits); ``df``: residual df, scalar or (m,).
+    :func:`osteobiome.stats.robust.hc3_influence`, or masked fits), or :class:`Influence` pieces of consecutive
+    blocks of features (their widths add up to m; the association pipeline's blocks); ``df``: residual df,
+    scalar or (m,).
     """
     coef = np.asarray(coef, dtype=float)
     ok = np.isfinite(coef)
     check_median(int(ok.sum()))
-    U = np.nan_to_num(np.asarray(influence, dtype=float))
+    if isinstance(influence, np.ndarray):
+        influence = [Influence(np.nan_to_num(np.asarray(influence, dtype=float)))]
+    elif isinstance(influence, Influence):
+        influence = [influence]
+    bounds = np.cumsum([0] + [piece.matrix.shape[1] for piece in influence])
+    if bounds[-1] != coef.size:
+        raise ValueError(f"influence pieces cover {bounds[-1]} features, not {coef.size}")
     w = reference_weights(coef, fraction)
-    ref = U @ w
-    var = np.sum(U**2, axis=0) - 2.0 * (U.T @ ref) + ref @ ref
+    ref = sum(piece.times(w[a:b]) for piece, a, b in zip(influence, bounds[:-1], bounds[1:], strict=True))
+    var = np.concatenate([piece.sumsq() - 2.0 * piece.cross(ref) for piece in influence]) + ref @ ref
     stderr = np.sqrt(np.clip(var, 0.0, None))
     shift = float(np.median(coef[ok]))
     centred = coef - shift

@@ -69,9 +69,11 @@ def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
     """A text column whose values are mostly numbers is almost always a typo'd numeric variable."""
     if pd.api.types.is_bool_dtype(column):
         return
-    counts = column.dropna().astype(str).value_counts()
-    if counts.empty:
+    levels = pd.unique(column.dropna().astype(str))
+    looks_numeric = pd.to_numeric(pd.Series(levels), errors="coerce").notna().to_numpy()
+    if not looks_numeric.any() or looks_numeric.all():  # the usual cases: no counting needed
         return
+    counts = column.dropna().astype(str).value_counts()
     numeric = pd.to_numeric(pd.Series(counts.index), errors="coerce").notna().to_numpy()
     bad = counts.index[~numeric]
     if len(bad) and counts.to_numpy()[numeric].sum() > 0.5 * counts.sum():
@@ -162,7 +164,7 @@ def build_design(
     fixed: Sequence[str],
     reference: Mapping[str, str] | None = None,
     standardize: bool = True,
-    preset: str = "default",
+    require_reference: bool = False,
     random: Sequence[str] = (),
 ) -> Design:
     """Design matrix of ``~ fixed…`` on the complete cases of ``fixed`` and ``random`` variables.
@@ -170,8 +172,8 @@ def build_design(
     Numeric variables are z-scored over all rows of ``metadata`` (sample sd, before dropping incomplete rows,
     as MaAsLin2) when ``standardize``. Categorical variables (text, category, bool) get treatment contrasts
     against ``reference[var]``; without one, a 2-level variable uses its first level (sorted) and a variable
-    with more levels uses its most frequent level with a warning — or, with ``preset='maaslin2'``, is an
-    error as in MaAsLin2. Unknown names, constant or single-level variables, text columns that are mostly
+    with more levels uses its most frequent level with a warning — or, with ``require_reference`` (the
+    ``maaslin2`` preset), is an error as in MaAsLin2. Unknown names, constant or single-level variables, text columns that are mostly
     numbers and rank-deficient designs raise :class:`InputError`.
     """
     fixed, random = list(fixed), list(random)
@@ -223,7 +225,7 @@ def build_design(
                 f"categorical variable {name!r} has {'only the level ' + repr(_label(levels[0])) if levels else 'no values'}; "
                 "drop it from the model."
             )
-        ref = _reference_level(name, column, levels, reference, require=preset == "maaslin2")
+        ref = _reference_level(name, column, levels, reference, require=require_reference)
         references[name] = _label(ref)
         for level in (lv for lv in levels if lv != ref):
             blocks.append((used[name] == level).to_numpy(float)[:, None])

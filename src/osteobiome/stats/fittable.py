@@ -30,13 +30,13 @@ def model_design(
     fixed: Sequence[str],
     reference: Mapping[str, str] | None,
     standardize: bool,
-    preset: str,
+    require_reference: bool,
     random: Sequence[str],
 ) -> Design:
     """:func:`~osteobiome.stats.design.build_design`, its errors prefixed by the metadata file when known
     (``metadata.attrs['source']``, set by :func:`osteobiome.io.read_metadata`)."""
     try:
-        return build_design(metadata, fixed, reference, standardize, preset, random)
+        return build_design(metadata, fixed, reference, standardize, require_reference, random)
     except InputError as exc:
         source = metadata.attrs.get("source")
         if source and not str(exc).startswith(str(source)):
@@ -89,23 +89,23 @@ def check_model(
     fixed: Sequence[str],
     random: Sequence[str],
     reference: Mapping[str, str] | None,
-    preset: str,
-    options: Mapping[str, Any],
+    options: Any,
 ) -> Design:
     """Everything ``associate`` would refuse for ``X`` (samples × features, rows matching ``metadata``)
     before fitting: too few samples, the model's design, and the features the median comparison needs.
-    ``options`` are the resolved preset options (:func:`osteobiome.associate.resolve_options`)."""
+    ``options``: the resolved :class:`~osteobiome.association.options.AssociationOptions` (read by attribute,
+    so this module does not import the association layer above it)."""
     check_samples(X.shape[0])
-    design = model_design(metadata, fixed, reference, options["standardize"], preset, random)
-    above = present_counts(X > options["min_abundance"], np.ones(X.shape[0], bool))
-    kept = above > X.shape[0] * options["min_prevalence"]
+    design = model_design(metadata, fixed, reference, options.standardize, options.require_reference, random)
+    above = present_counts(X > options.min_abundance, np.ones(X.shape[0], bool))
+    kept = above > X.shape[0] * options.min_prevalence
     if not kept.any():
         raise InputError(
-            f"all {X.shape[1]} features were filtered out (min_prevalence={options['min_prevalence']}, "
-            f"min_abundance={options['min_abundance']}); lower the thresholds."
+            f"all {X.shape[1]} features were filtered out (min_prevalence={options.min_prevalence}, "
+            f"min_abundance={options.min_abundance}); lower the thresholds."
         )
-    if options["compositional"] == "median":
-        check_median_fittable(X[:, np.flatnonzero(kept)], design, options["model"], random)
+    if options.compositional == "median":
+        check_median_fittable(X[:, np.flatnonzero(kept)], design, options.model, random)
     return design
 
 

@@ -27,14 +27,20 @@ def _projector(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return B, h
 
 
+def hc3_factors(X: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``B = (X'X)^-1 X'`` (p × n) and the scaled residuals ``r_ij / (1 - h_i)`` (n × m): the HC3 contributions
+    to coefficient c are ``B_ci r_ij / (1 - h_i)`` (:func:`hc3_influence`)."""
+    B, h = _projector(X)
+    return B, np.asarray(resid, dtype=float) / (1.0 - h)[:, None]
+
+
 def hc3_influence(X: np.ndarray, resid: np.ndarray, column: int) -> np.ndarray:
     """Per-sample HC3 contributions ``B_ci r_ij / (1 - h_i)`` to coefficient ``column`` (n × m).
 
     The column sums of squares are the HC3 variances; the Gram matrix ``U'U`` estimates the covariance of
     that coefficient between features (which share the design and sampling units).
     """
-    B, h = _projector(X)
-    scaled = np.asarray(resid, dtype=float) / (1.0 - h)[:, None]
+    B, scaled = hc3_factors(X, resid)
     return B[column][:, None] * scaled
 
 
@@ -43,6 +49,5 @@ def hc3_stderr(X: np.ndarray, resid: np.ndarray) -> np.ndarray:
 
     ``X`` is the n × p design (full column rank, leverages < 1), ``resid`` the n × m OLS residuals.
     """
-    B, h = _projector(X)
-    scaled = np.asarray(resid, dtype=float) / (1.0 - h)[:, None]
+    B, scaled = hc3_factors(X, resid)
     return np.sqrt((B**2) @ (scaled**2))

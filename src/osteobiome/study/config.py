@@ -43,6 +43,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from osteobiome.association.options import AssociationOptions
 from osteobiome.errors import InputError, suggest
 
 KeyPath = tuple[str | int, ...]
@@ -114,6 +115,11 @@ class AssociationSpec(BaseModel):
         """The keyword options for ``associate`` (those the study file set, without ``preset``)."""
         fields = self.model_dump(exclude_none=True, exclude={"preset"})
         return {k.replace("-", "_"): v for k, v in fields.items()}
+
+    def resolved(self) -> AssociationOptions:
+        """The preset with the study file's options (:class:`~osteobiome.association.options.AssociationOptions`;
+        unknown names and bad values raise InputError)."""
+        return AssociationOptions.resolve(self.preset, self.options())
 
 
 class MetaSpec(_Section):

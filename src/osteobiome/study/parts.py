@@ -18,9 +18,8 @@ from typing import Any
 import pandas as pd
 
 from osteobiome import diversity
-from osteobiome.association.blocked import run_blocked
 from osteobiome.association.pipeline import run_association
-from osteobiome.compute.processes import process_pool
+from osteobiome.compute.executors import process_pool
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.study.config import StudyConfig
@@ -29,7 +28,7 @@ from osteobiome.study.validate import StudyPlan
 
 @dataclass(frozen=True)
 class Blocked:
-    """The blocked linear-model path for the associations (``--block-size`` / ``--scheduler``), or off."""
+    """Block size and dask scheduler of the associations (``--block-size`` / ``--scheduler``), or automatic."""
 
     block_size: int | None = None
     scheduler: str | None = None
@@ -150,36 +149,26 @@ def _associations(
 
     Also returns the preset's resolved options, every row of every model (``all_results``: covariate rows too,
     with ``model`` = the model's phenotype, as MaAsLin2's ``all_results.tsv``) and the transformed abundance
-    table (samples × features, the same for every phenotype) that the set-level tests use (not kept on the
-    blocked path, which never holds it).
+    table (samples × features, the same for every phenotype) that the set-level tests use (kept only when the
+    table ran as one in-memory block).
     """
     frames, every, info = [], [], {}
+    options = cfg.association.resolved()
     for phenotype in cfg.phenotypes:
         fixed = [phenotype, *covariates]
-        if blocked.on:
-            result = run_blocked(
-                cohort,
-                cohort.metadata,
-                fixed,
-                reference_for(cfg, fixed),
-                cfg.association.preset,
-                block_size=blocked.block_size,
-                scheduler=blocked.scheduler,
-                random=list(cfg.random_effects),
-                **cfg.association.options(),
-            )
-        else:
-            result = run_association(
-                cohort,
-                cohort.metadata,
-                fixed,
-                list(cfg.random_effects),
-                reference_for(cfg, fixed),
-                cfg.association.preset,
-                **cfg.association.options(),
-            )
+        result = run_association(
+            cohort,
+            cohort.metadata,
+            fixed,
+            list(cfg.random_effects),
+            reference_for(cfg, fixed),
+            options,
+            block_size=blocked.block_size,
+            scheduler=blocked.scheduler,
+        )
+        if result.transformed is not None:
             info.setdefault("transformed", result.transformed)
-        info["options"] = dict(result.options)
+        info["options"] = result.options.as_dict()
         frames.append(result.results[result.results["metadata"] == phenotype])
         every.append(result.results.assign(model=phenotype))
     info["all_results"] = pd.concat(every, ignore_index=True)
@@ -197,7 +186,7 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
         list(cfg.phenotypes),
         list(covariates),
         reference=reference_for(cfg, [*cfg.phenotypes, *covariates]),
-        preset=cfg.association.preset,
+        preset=cfg.association.resolved(),
     )
     pcoa = {metric: diversity.pcoa(diversity.beta_diversity(table, metric)) for metric in spec.beta}
     return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}

@@ -11,8 +11,8 @@ import pandas as pd
 from osteobiome.batch import adjust_batch, batch_diagnostics
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
+from osteobiome.report.results import PooledResults
 from osteobiome.study.parts import run_part
-from osteobiome.study.results import PooledResults
 from osteobiome.study.validate import StudyPlan
 
 #: Name of the pooled "cohort" in tables, file paths and warnings.

@@ -33,7 +33,6 @@ from typing import Any
 
 import pandas as pd
 
-from osteobiome.association.pipeline import resolve_options
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.mechanisms.knowledge import knowledge_provenance
@@ -44,6 +43,7 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
+from osteobiome.report.results import CohortResults, StudyResults
 from osteobiome.stats.multitest import adjust
 from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._mediation import mediation_tables
@@ -53,7 +53,6 @@ from osteobiome.study._survival import survival_step, write_survival
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
-from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
 
@@ -92,9 +91,10 @@ def run_study(
     ``workers``: processes for the per-cohort analyses (default 1; with more, call this from a script guarded
     by ``if __name__ == "__main__":``, as for any multiprocessing code); ``quiet``: no progress display;
     ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``);
-    ``block_size`` / ``scheduler``: associations (and meta-analyses) on the blocked linear-model path of
-    :mod:`osteobiome.association.blocked` (``maaslin2``-style linear models only; no set-level tests then);
-    ``overwrite``: replace an ``out`` that is not an earlier result (never one that holds the study's inputs).
+    ``block_size`` / ``scheduler``: associations in blocks of features (any preset; see
+    :mod:`osteobiome.association.pipeline`) and meta-analyses in blocks, on dask with ``scheduler``; no set-level
+    tests then; ``overwrite``: replace an ``out`` that is not an earlier result (never one that holds the study's
+    inputs).
     """
     start = time.perf_counter()
     log = _RunLog()
@@ -326,7 +326,7 @@ def _meta_analysis(
     tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable, scheduler: str | None = None
 ) -> pd.DataFrame | None:
     """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool
-    in blocks (see :mod:`osteobiome.compute.blocks`)."""
+    in blocks (see :mod:`osteobiome.compute.executors`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
@@ -342,7 +342,7 @@ def _meta_analysis(
         cohort_q=cfg.fdr.cohort,
         scheduler=scheduler,
         moderators=None if spec.moderators is None else read_metadata(spec.moderators),
-        joint=resolve_options(cfg.association.preset, cfg.association.options())["joint"],
+        joint=cfg.association.resolved().joint,
     )
     advance()
     return meta

@@ -6,17 +6,9 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.io.cohort import Cohort
+from osteobiome.io.taxonomy import RANK_PLURAL
 
 FEMALE = {"f", "female", "woman", "women", "2"}
-RANK_PLURAL = {  # the ranks of osteobiome.io.cohort.RANKS, lower case, in the plural
-    "kingdom": "kingdoms",
-    "phylum": "phyla",
-    "class": "classes",
-    "order": "orders",
-    "family": "families",
-    "genus": "genera",
-    "species": "species",
-}
 
 
 def cohort_summary(cohort: Cohort, rank: str | None) -> dict[str, object]:

@@ -211,10 +211,8 @@ def _check_reference_keys(cfg: StudyConfig) -> None:
 
 def _check_association_options(cfg: StudyConfig) -> None:
     """The preset and every association option are known to the engine (when it is installed)."""
-    from osteobiome.association.pipeline import resolve_options
-
     try:
-        resolve_options(cfg.association.preset, cfg.association.options())
+        cfg.association.resolved()
     except InputError as exc:
         raise InputError(f"{cfg.where('association')}: {exc}") from None
 
@@ -257,18 +255,19 @@ def _no_tree_needed(cfg: StudyConfig, key: tuple[str, str, int], name: str) -> N
 def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
     """What the associations of ``run`` would refuse for this cohort (design, median comparison), per
     phenotype, found now (:func:`osteobiome.stats.fittable.check_model`); the blocked path has its own checks."""
-    from osteobiome.association.pipeline import resolve_options
+    from osteobiome.association.options import AssociationOptions
     from osteobiome.stats.fittable import check_model
     from osteobiome.study.parts import reference_for
 
-    options = resolve_options(cfg.association.preset, cfg.association.options())
+    options = AssociationOptions.resolve(cfg.association.preset, cfg.association.options()).fitted(
+        bool(cfg.random_effects)
+    )
     cohort = plan.cohort
     for j, phenotype in enumerate(cfg.phenotypes):
         fixed = [phenotype, *plan.covariates]
         try:
             check_model(
-                cohort.X, cohort.metadata, fixed, list(cfg.random_effects), reference_for(cfg, fixed),
-                cfg.association.preset, options,
+                cohort.X, cohort.metadata, fixed, list(cfg.random_effects), reference_for(cfg, fixed), options,
             )
         except InputError as exc:
             raise InputError(f"{cfg.where('phenotypes', j)} in cohort {plan.name}: {exc}") from None

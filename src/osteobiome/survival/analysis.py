@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from osteobiome.association.pipeline import _aligned, resolve_options
+from osteobiome.association.options import AssociationOptions
+from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.stats.design import build_design
@@ -147,13 +148,13 @@ def run_survival(
     unknown = [name for name in options if name not in OPTIONS]
     if unknown:
         raise InputError(f"option {unknown[0]!r} does not apply to outcome models{suggest(unknown[0], OPTIONS)}; options: {', '.join(OPTIONS)}.")
-    opts = resolve_options(preset, options)
-    table, metadata = _aligned(features, metadata)
+    opts = AssociationOptions.resolve(preset, options)
+    table, metadata = aligned_table(features, metadata)
     outcome = outcome_frame(metadata, event, time, entry, outcome_type)
     needed = ["event"] if outcome_type == "binary" else ["event", "time"] + (["entry"] if entry else [])
     complete = outcome[needed].notna().all(axis=1).to_numpy()
     if covariates:
-        design = build_design(metadata.loc[complete], covariates, reference, opts["standardize"], preset)
+        design = build_design(metadata.loc[complete], covariates, reference, opts.standardize, opts.require_reference)
         rows = np.flatnonzero(complete)[design.rows]
         Z = design.matrix[:, 1:]
     else:
@@ -203,7 +204,7 @@ def run_survival(
     order = np.lexsort((results["qval"].fillna(np.inf).to_numpy(), results["kind"] != "feature"))
     results = results.iloc[order].reset_index(drop=True)
     exposures = pd.DataFrame(z, index=outcome.index, columns=values.columns)
-    options_used = {**opts, "outcome_type": outcome_type, "community_pcs": community_pcs, "ph_transform": ph_transform}
+    options_used = {**opts.as_dict(), "outcome_type": outcome_type, "community_pcs": community_pcs, "ph_transform": ph_transform}
     return SurvivalAnalysis(results, exposures, outcome, options_used)
 
 

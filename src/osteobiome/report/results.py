@@ -1,4 +1,5 @@
-"""What a study run produces, as tidy DataFrames: the input of the report and of the results folder."""
+"""What a study run produces, as tidy DataFrames: the input of the report (and of the results folder, which
+:mod:`osteobiome.study` fills and writes)."""
 
 from __future__ import annotations
 
