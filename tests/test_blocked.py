@@ -70,7 +70,7 @@ def test_sparse_filter_equals_dense(min_abundance, min_prevalence, min_variance)
     dense = X.toarray()
     expected = filter_features(dense, min_abundance, min_prevalence, min_variance)
     np.testing.assert_array_equal(stats.kept(200, min_prevalence, min_variance), expected)
-    np.testing.assert_allclose(stats.variance, dense.var(axis=0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(stats.variance * stats.scale**2, dense.var(axis=0, ddof=1), rtol=1e-12)  # variance of x / max|x|
     np.testing.assert_array_equal(column_stats(dense, min_abundance).above, stats.above)
 
 

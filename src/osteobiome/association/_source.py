@@ -32,13 +32,16 @@ Matrix = sp.spmatrix | np.ndarray
 
 @dataclass(frozen=True)
 class ColumnStats:
-    """Per feature: ``above`` = #samples with x > min_abundance and ``variance`` (ddof 1, NaN ignored);
-    ``minimum`` = min(0, smallest value of the table), to check signs; ``integer``: every value is a whole number."""
+    """Per feature: ``above`` = #samples with x > min_abundance and ``variance`` (ddof 1, NaN ignored) of x
+    divided by ``scale`` (max |x|, 1 for an all-zero feature), so values near 1e-300 do not underflow to a
+    variance of 0; ``minimum`` = min(0, smallest value of the table), to check signs; ``integer``: every value
+    is a whole number."""
 
     above: np.ndarray
     variance: np.ndarray
     minimum: float
     integer: bool = True
+    scale: np.ndarray | None = None
 
     @classmethod
     def concat(cls, parts: Sequence[ColumnStats]) -> ColumnStats:
@@ -46,11 +49,16 @@ class ColumnStats:
             *(np.concatenate([getattr(p, f) for p in parts]) for f in ("above", "variance")),
             minimum=min(p.minimum for p in parts),
             integer=all(p.integer for p in parts),
+            scale=np.concatenate([p.scale if p.scale is not None else np.ones(len(p.above)) for p in parts]),
         )
 
     def kept(self, n_samples: int, min_prevalence: float, min_variance: float) -> np.ndarray:
         """MaAsLin2's filter (strict inequalities): above > n·min_prevalence and variance > min_variance."""
-        return (self.above > n_samples * min_prevalence) & (np.nan_to_num(self.variance, nan=-np.inf) > min_variance)
+        variance = np.nan_to_num(self.variance, nan=-np.inf)
+        scale = self.scale if self.scale is not None else np.ones_like(variance)
+        with np.errstate(over="ignore"):
+            varies = variance > 0 if min_variance == 0 else variance * scale**2 > min_variance
+        return (self.above > n_samples * min_prevalence) & varies
 
 
 def _integer(values: np.ndarray) -> bool:
@@ -66,15 +74,19 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
         complete = not np.isnan(X).any()
         finite = X if complete else X[np.isfinite(X)]
         with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.nanmax(np.abs(X), axis=0, initial=0.0) if n else np.zeros(m)
+            scale = np.where(scale > 0, scale, 1.0)
+            scaled = X / scale
             if n <= 1:
                 variance = np.zeros(m)
             else:
-                variance = X.var(axis=0, ddof=1) if complete else np.nanvar(X, axis=0, ddof=1)
+                variance = scaled.var(axis=0, ddof=1) if complete else np.nanvar(scaled, axis=0, ddof=1)
         return ColumnStats(
             np.count_nonzero(X > min_abundance, axis=0),
             variance,
             min(0.0, float(finite.min(initial=0.0))),
             _integer(finite) if check_integer else True,
+            scale,
         )
     coo = X.tocoo()
     data, cols = coo.data, coo.col
@@ -82,10 +94,16 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
     above = np.bincount(cols, weights=data > min_abundance, minlength=m).astype(int)
     if min_abundance < 0:  # implicit zeros are above a negative threshold
         above += n - stored
-    mean = np.bincount(cols, weights=data, minlength=m) / n
-    squares = np.bincount(cols, weights=(data - mean[cols]) ** 2, minlength=m) + (n - stored) * mean**2
+    scale = np.zeros(m)
+    np.maximum.at(scale, cols, np.abs(data))
+    scale = np.where(scale > 0, scale, 1.0)
+    scaled = data / scale[cols]
+    mean = np.bincount(cols, weights=scaled, minlength=m) / n
+    squares = np.bincount(cols, weights=(scaled - mean[cols]) ** 2, minlength=m) + (n - stored) * mean**2
     variance = squares / (n - 1) if n > 1 else np.zeros(m)
-    return ColumnStats(above, variance, float(data.min(initial=0.0)), _integer(data) if check_integer else True)
+    return ColumnStats(
+        above, variance, float(data.min(initial=0.0)), _integer(data) if check_integer else True, scale
+    )
 
 
 def sample_sums(X: Matrix, normalization: str) -> np.ndarray:
