@@ -9,10 +9,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import typer.main
 
 from osteobiome.association.options import PRESETS, AssociationOptions
-from osteobiome.cli import app, main
+from osteobiome.cli import main
 from osteobiome.cli.associate import option_flag
 from osteobiome.errors import InputError
 

@@ -117,8 +117,8 @@ def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
 
 def test_methods_and_overview_name_a_rank_alike():
     from osteobiome.io.cohort import RANKS
-    from osteobiome.report.methods import methods_paragraph
     from osteobiome.io.taxonomy import RANK_PLURAL
+    from osteobiome.report.methods import methods_paragraph
 
     assert list(RANK_PLURAL) == [r.lower() for r in RANKS]
     settings = {"rank": "class", "association": {}, "covariates_by_cohort": {"A": [], "B": []}, "meta": {"method": "REML"}}

@@ -11,7 +11,6 @@ import difflib
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
-
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -12,8 +12,8 @@ import pandas as pd
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report.methods import methods_paragraph
-from osteobiome.report.tables import format_number, html_table
 from osteobiome.report.results import StudyResults
+from osteobiome.report.tables import format_number, html_table
 
 TOP_HEATMAP = 40
 TOP_FOREST = 9

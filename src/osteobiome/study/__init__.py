@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from osteobiome.study.config import StudyConfig, load_study, study_from_dict
 from osteobiome.report.results import CohortResults, StudyResults
+from osteobiome.study.config import StudyConfig, load_study, study_from_dict
 from osteobiome.study.run import StudyRun, run_study
 from osteobiome.study.validate import StudyPlan, validate_study
 

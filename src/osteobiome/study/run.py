@@ -36,10 +36,10 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
+from osteobiome.report.results import CohortResults, StudyResults
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
-from osteobiome.report.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
 
