@@ -18,7 +18,8 @@ class CohortResults:
     columns, one row per feature × phenotype (``metadata`` = phenotype); ``alpha``: samples × indices;
     ``alpha_associations``: index × phenotype rows in ``associate``'s columns; ``permanova``: distance →
     vegan ``adonis2`` table; ``pcoa``: distance → (coordinates, proportion explained);
-    ``pathway_associations``: as ``associations`` for pathway tables.
+    ``pathway_associations``: as ``associations`` for pathway tables; ``strata`` / ``heterogeneity``: the
+    stratified analyses (per-stratum rows and heterogeneity tests, :mod:`osteobiome.study._strata`), when run.
     """
 
     name: str
@@ -31,6 +32,8 @@ class CohortResults:
     permanova: dict[str, pd.DataFrame] = field(default_factory=dict)
     pcoa: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
     pathway_associations: pd.DataFrame | None = None
+    strata: pd.DataFrame | None = None
+    heterogeneity: pd.DataFrame | None = None
 
 
 @dataclass
@@ -38,7 +41,8 @@ class StudyResults:
     """Everything the report shows.
 
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
-    cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
+    cohort); ``interaction_meta``: the same for the phenotype × covariate interaction coefficients of a study
+    formula (``exposure`` = R's coefficient name, e.g. ``vbmd:sexM``); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
     when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
     estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
     """
@@ -50,6 +54,7 @@ class StudyResults:
     meta: pd.DataFrame | None = None
     pathway_meta: pd.DataFrame | None = None
     mechanisms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    interaction_meta: pd.DataFrame | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     fdr_cohort: float = 0.1
     fdr_meta: float = 0.25
@@ -58,8 +63,11 @@ class StudyResults:
     timings: dict[str, float] = field(default_factory=dict)
 
     def cohort_hits(self) -> dict[str, int]:
-        """Feature × phenotype rows at q below the cohort threshold, per cohort."""
-        return {c.name: int((c.associations["qval"] < self.fdr_cohort).sum()) for c in self.cohorts}
+        """Feature × phenotype rows at q below the cohort threshold, per cohort (interaction rows not counted)."""
+        return {
+            c.name: int(((c.associations["qval"] < self.fdr_cohort) & c.associations["metadata"].isin(self.phenotypes)).sum())
+            for c in self.cohorts
+        }
 
     def meta_hits(self) -> int:
         """Pooled feature × phenotype rows at q below the meta threshold (0 without a meta-analysis)."""

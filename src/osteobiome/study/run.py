@@ -11,6 +11,10 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
 5. pathway tables through the same models; 6. the HTML report, ``run.json`` and ``run.log``.
 
+With ``formula:`` the models of step 2 are the study's formula (:mod:`osteobiome.study._formula`; interaction
+coefficients pooled into ``meta/interaction_results.tsv``); with ``strata:`` the stratified analyses and their
+heterogeneity tests run per cohort (:mod:`osteobiome.study._strata`; ``strata/<cohort>/``).
+
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
 
@@ -37,6 +41,7 @@ from osteobiome.mechanisms.pathways import (
 )
 from osteobiome.meta import meta_analyze
 from osteobiome.report.results import CohortResults, StudyResults
+from osteobiome.study._formula import interaction_tables
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
@@ -138,6 +143,9 @@ def _analyse(
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
         meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
+        interactions = interaction_tables(associations)
+        exposures = list(dict.fromkeys(e for t in interactions.values() for e in t["metadata"]))
+        interaction_meta = _meta_analysis(interactions, cfg, progress, exposures, blocked.scheduler)
         pathway_meta = (
             _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
             if len(pathway_tables) > 1
@@ -161,6 +169,7 @@ def _analyse(
         meta=meta,
         pathway_meta=pathway_meta,
         mechanisms=mechanisms,
+        interaction_meta=interaction_meta,
         settings=_settings(plan, parts, mechanisms),
         fdr_cohort=cfg.fdr.cohort,
         fdr_meta=cfg.fdr.meta,
@@ -189,6 +198,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
         assoc, _ = by_key[(cp.name, "associations")]
         div = by_key.get((cp.name, "diversity")) or {}
         pathways = by_key.get((cp.name, "pathways"))
+        strata = by_key.get((cp.name, "strata"))
         out.append(
             CohortResults(
                 name=cp.name,
@@ -204,6 +214,8 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
                 ),
                 pcoa=div.get("pcoa", {}),
                 pathway_associations=pathways[0] if pathways is not None else None,
+                strata=strata.results if strata is not None else None,
+                heterogeneity=strata.heterogeneity if strata is not None else None,
             )
         )
     return out
@@ -225,10 +237,15 @@ def _stacked_permanovas(
 
 # ---------------------------------------------------------------------- across cohorts
 def _meta_analysis(
-    tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable, scheduler: str | None = None
+    tables: dict[str, pd.DataFrame],
+    cfg: StudyConfig,
+    progress: Callable,
+    exposures: list[str] | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame | None:
-    """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool
-    in blocks (see :mod:`osteobiome.compute.executors`)."""
+    """Per phenotype (or each of ``exposures``), pool the cohorts'
+    coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool in blocks (see
+    :mod:`osteobiome.compute.executors`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
@@ -236,7 +253,7 @@ def _meta_analysis(
     advance = progress("meta-analysis", 1)
     meta = meta_analyze(
         tables,
-        exposure=list(cfg.phenotypes),
+        exposure=list(cfg.phenotypes) if exposures is None else exposures,
         method=spec.method,
         test=spec.test,
         preset=spec.preset,
@@ -310,6 +327,12 @@ def _write_tables(results: StudyResults, out: Path) -> None:
             write_tsv(c.pathway_associations, out / "pathways" / "cohorts" / c.name / "associations.tsv")
     if results.meta is not None:
         write_tsv(results.meta, out / "meta" / "meta_results.tsv")
+    if results.interaction_meta is not None:
+        write_tsv(results.interaction_meta, out / "meta" / "interaction_results.tsv")
+    for c in results.cohorts:
+        if c.strata is not None:
+            write_tsv(c.strata, out / "strata" / c.name / "strata_results.tsv")
+            write_tsv(c.heterogeneity, out / "strata" / c.name / "heterogeneity.tsv")
     if results.pathway_meta is not None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
@@ -342,6 +365,8 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+        "formula": cfg.formula,
+        "strata": {"variables": list(cfg.strata), "min_stratum_size": cfg.min_stratum_size} if cfg.strata else None,
     }
 
 
