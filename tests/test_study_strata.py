@@ -164,13 +164,21 @@ def test_study_formula_keeps_main_and_interaction_rows(tmp_path):
 
 
 def test_formula_with_a_covariate_constant_in_a_cohort(tmp_path):
-    run = _run(tmp_path, formula="~ phenotype * sex + age + bmi", covariates=None, association=MAASLIN2)
+    run = _run(tmp_path, formula="~ phenotype * sex + age + bmi", covariates=None, association=MAASLIN2, strata=["sex"])
     a = pd.read_csv(tmp_path / "out" / "cohorts" / "A" / "associations.tsv", sep="\t")
     b = pd.read_csv(tmp_path / "out" / "cohorts" / "B" / "associations.tsv", sep="\t")
     assert set(a["value"]) == {"vbmd", "ct_vbmd", "vbmd:sexM", "ct_vbmd:sexM"}
     assert set(b["metadata"]) == {"vbmd", "ct_vbmd"}  # sex constant in B: its terms left out there
     assert any("formula: covariate 'sex' is constant in cohort B" in w for w in run.results.warnings)
     assert not (tmp_path / "out" / "meta" / "interaction_results.tsv").exists()  # one cohort has the interaction
+    # the formula already has phenotype:sex, so the interaction test is the cohort model's interaction row
+    het = run.results.cohorts[0].heterogeneity.set_index(["phenotype", "feature"])
+    rows = a[a["metadata"].str.endswith(":sex")]
+    keys = list(zip(rows["metadata"].str.split(":").str[0], rows["feature"], strict=True))
+    np.testing.assert_allclose(het.loc[keys, "pval.interaction"], rows["pval"], rtol=1e-9)
+    # the cohort's main effect is then the effect among women: not drawn as "all samples"
+    data = pd.read_csv(tmp_path / "out" / "figures" / "strata_A.tsv", sep="\t")
+    assert set(data["stratum"]) == {"F", "M"}
 
 
 def _three_sites(folder, sizes=(30, 28, 22)):

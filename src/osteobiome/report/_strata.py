@@ -72,7 +72,8 @@ def strata_section(results: StudyResults, figdir: Path) -> list[dict[str, Any]]:
 
 def figure_data(cohort: CohortResults) -> pd.DataFrame:
     """The plotted rows: per panel (feature × phenotype × stratum variable) the coefficient, standard error and
-    95% CI of every stratum and of the whole cohort (``stratum`` = ``all samples``), with the panel's Q and
+    95% CI of every stratum and of the whole cohort (``stratum`` = ``all samples``; left out when the cohort's
+    model has the phenotype × stratum interaction), with the panel's Q and
     interaction p-values and why it was chosen (``selected``)."""
     strata, het = cohort.strata, cohort.heterogeneity
     keys = ["feature", "phenotype", "stratified_by"]
@@ -95,7 +96,7 @@ def figure_data(cohort: CohortResults) -> pd.DataFrame:
             p_q, p_int = float(test["pval.Q"]), float(test["pval.interaction"])
         part = strata[(strata["feature"] == feature) & (strata["phenotype"] == phenotype) & (strata["stratified_by"] == var)]
         entries = [(str(s), float(c), float(e)) for s, c, e in zip(part["stratum"], part["coef"], part["stderr"], strict=True)]
-        if (feature, phenotype) in whole.index:
+        if (feature, phenotype) in whole.index and not _modified(cohort.associations, phenotype, var):
             row = whole.loc[(feature, phenotype)]
             entries.append((ALL, float(row["coef"]), float(row["stderr"])))
         for stratum, coef, se in entries:
@@ -173,6 +174,12 @@ def strata_sentence(settings: Mapping[str, Any]) -> str:
         "for more than two levels with the linear model, else the Bonferroni-adjusted smallest p), with "
         "Benjamini–Hochberg q-values across features per phenotype."
     )
+
+
+def _modified(associations: pd.DataFrame, phenotype: str, var: str) -> bool:
+    """Whether the cohort's model has the phenotype × ``var`` interaction (its main effect is then the effect in
+    the reference level, not in all samples, and is not drawn)."""
+    return associations["metadata"].isin([f"{phenotype}:{var}", f"{var}:{phenotype}"]).any()
 
 
 def _p_text(row: pd.Series) -> str:
