@@ -156,3 +156,23 @@ def test_default_preset_from_a_biom_file_in_blocks_equals_one_block(tmp_path):
         assert len(merged) == len(one) == len(got)
         for column in ("coef", "stderr", "pval", "qval", "pval.abundance", "coef.prevalence", "pval.prevalence"):
             np.testing.assert_allclose(merged[column], merged[f"{column}_b"], rtol=1e-10, atol=1e-13)
+
+
+def test_run_json_and_methods_record_the_options_that_ran(tmp_path):
+    """A study's run.json holds the resolved options (every field) and the Methods text follows them."""
+    import re
+
+    from study_data import write_study
+
+    from osteobiome.study import load_study, run_study
+
+    association = {"preset": "default", "joint": "beta", "min_prevalence": 0.2, "fdr_scope": "all"}
+    path = write_study(tmp_path, n=(40, 30), diversity=False, association=association)
+    with pytest.warns(UserWarning):
+        run_study(load_study(path), tmp_path / "out", quiet=True)
+    recorded = json.loads((tmp_path / "out" / "run.json").read_text())["settings"]["association"]
+    expected = AssociationOptions.resolve("default", {"joint": "beta", "min_prevalence": 0.2, "fdr_scope": "all"})
+    assert recorded == expected.as_dict()
+    html = (tmp_path / "out" / "report.html").read_text()
+    methods = re.search(r'<div class="methods" id="methods-text">(.*?)</div>', html, re.S).group(1)
+    assert "1 − (1 − min p)²" in methods and "Cauchy" not in methods

@@ -98,7 +98,7 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockOutput:
     if sp.issparse(block) and not (two_part or job.keep or job.whole) and opts.transform == "LOG" and opts.normalization in ("TSS", "NONE"):
         transformed, nonzero = sparse_log(block, job.scale)
     else:
-        raw = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=float)
+        raw = block.toarray() if sp.issparse(block) else np.array(block, dtype=float, copy=job.keep)
         normalized = _normalized(raw, job)
         nonzero = np.sum(raw > 0, axis=0)
         transformed = transform(normalized, opts.transform) if (job.keep or not two_part) else None

@@ -53,22 +53,28 @@ class ColumnStats:
         return (self.above > n_samples * min_prevalence) & (np.nan_to_num(self.variance, nan=-np.inf) > min_variance)
 
 
-def column_stats(X: Matrix, min_abundance: float = 0.0) -> ColumnStats:
-    """:class:`ColumnStats` of a samples × features matrix; sparse input is scanned once through its non-zeros."""
+def _integer(values: np.ndarray) -> bool:
+    return bool(np.array_equal(values, np.round(values)))
+
+
+def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = False) -> ColumnStats:
+    """:class:`ColumnStats` of a samples × features matrix; sparse input is scanned once through its non-zeros.
+    ``integer`` is only checked when ``check_integer`` (else True)."""
     n, m = X.shape
     if not sp.issparse(X):
         X = np.asarray(X, dtype=float)
-        finite = X[np.isfinite(X)]
+        complete = not np.isnan(X).any()
+        finite = X if complete else X[np.isfinite(X)]
         with np.errstate(invalid="ignore", divide="ignore"):
             if n <= 1:
                 variance = np.zeros(m)
             else:
-                variance = np.nanvar(X, axis=0, ddof=1) if finite.size < X.size else X.var(axis=0, ddof=1)
+                variance = X.var(axis=0, ddof=1) if complete else np.nanvar(X, axis=0, ddof=1)
         return ColumnStats(
             np.count_nonzero(X > min_abundance, axis=0),
             variance,
             min(0.0, float(finite.min(initial=0.0))),
-            bool(np.array_equal(finite, np.round(finite))),
+            _integer(finite) if check_integer else True,
         )
     coo = X.tocoo()
     data, cols = coo.data, coo.col
@@ -79,7 +85,7 @@ def column_stats(X: Matrix, min_abundance: float = 0.0) -> ColumnStats:
     mean = np.bincount(cols, weights=data, minlength=m) / n
     squares = np.bincount(cols, weights=(data - mean[cols]) ** 2, minlength=m) + (n - stored) * mean**2
     variance = squares / (n - 1) if n > 1 else np.zeros(m)
-    return ColumnStats(above, variance, float(data.min(initial=0.0)), bool(np.array_equal(data, np.round(data))))
+    return ColumnStats(above, variance, float(data.min(initial=0.0)), _integer(data) if check_integer else True)
 
 
 def sample_sums(X: Matrix, normalization: str) -> np.ndarray:
@@ -130,14 +136,18 @@ class Source:
 
     def columns(self, cols: np.ndarray) -> Matrix:
         """Samples × ``cols`` (sorted feature indices), from memory or read from the store."""
-        return self.matrix[:, cols] if self.store is None else StoreBlock(self.store, cols, self.rows).load()
+        if self.store is not None:
+            return StoreBlock(self.store, cols, self.rows).load()
+        return self.matrix if len(cols) == self.matrix.shape[1] else self.matrix[:, cols]  # all features: no copy
 
-    def stats(self, min_abundance: float, block_size: int) -> ColumnStats:
+    def stats(self, min_abundance: float, block_size: int, check_integer: bool = False) -> ColumnStats:
         """Filter statistics: one pass over the non-zeros (block by block from a store)."""
         if self.store is None:
-            return column_stats(self.matrix, min_abundance)
+            return column_stats(self.matrix, min_abundance, check_integer)
         every = np.arange(len(self.features))
-        return ColumnStats.concat([column_stats(self.columns(cols), min_abundance) for cols in chunks(every, block_size)])
+        return ColumnStats.concat(
+            [column_stats(self.columns(cols), min_abundance, check_integer) for cols in chunks(every, block_size)]
+        )
 
     def scales(self, kept: np.ndarray, normalization: str, block_size: int) -> np.ndarray | None:
         """Per-sample scale over the retained features, one pass: TSS totals ``max(ε, Σ_j x_j)`` (as
@@ -155,7 +165,7 @@ class Source:
     def blocks(self, kept: np.ndarray, block_size: int) -> Iterator[StoreBlock | Matrix]:
         """Task inputs: store blocks are read inside the task; in-memory blocks are column slices."""
         for cols in chunks(kept, block_size):
-            yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.matrix[:, cols]
+            yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.columns(cols)
 
 
 def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: int = 5) -> tuple[np.ndarray, pd.DataFrame]:

@@ -17,6 +17,7 @@ same variable (compositional correction, analytic covariance), BH per variable.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 import warnings
@@ -117,7 +118,7 @@ class AssociationOptions:
 
     def __post_init__(self) -> None:
         """The one validator: types, allowed values (case-insensitive names canonicalized), ranges, combinations."""
-        hints = typing.get_type_hints(type(self))
+        hints = _field_types()
         for f in fields(self):
             value, kind = getattr(self, f.name), hints[f.name]
             if typing.get_origin(kind) in (typing.Union, types.UnionType):  # Optional[Literal[...]]
@@ -220,6 +221,12 @@ class AssociationOptions:
     def get(self, name: str, default: Any = None) -> Any:
         """``getattr(self, name, default)``: mapping-style access, like ``dict.get``."""
         return getattr(self, name, default) if name in self.names() else default
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """The fields' resolved type hints (computed once: resolving them is slow)."""
+    return typing.get_type_hints(AssociationOptions)
 
 
 PRESETS: dict[str, AssociationOptions] = {

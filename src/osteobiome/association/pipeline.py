@@ -15,7 +15,8 @@ Pipeline (MaAsLin2's order, vectorized over features):
    (``feature metadata value coef stderr N N.not.0 pval qval``), then ``N.used``, ``df`` and ``log10.pval``,
    sorted by q-value (ties keep feature-then-coefficient order, as MaAsLin2).
 
-The block size is automatic: the whole table when its dense copies fit in memory, else as many features as fit
+The block size is automatic: the whole table when it is small, or dense in memory and its dense copies fit in
+memory; else (sparse tables, stores, large tables) as many features as fit
 :data:`~osteobiome.compute.memory.BLOCK_BUDGET`. Only CSS and TMM normalization need the whole table at once;
 they are refused on several blocks (:func:`_check_blocks`, the one place).
 """
@@ -31,10 +32,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from osteobiome.association._blocks import BlockJob, fit_block
 from osteobiome.association._omnibus import check_supported, omnibus_rows
-from osteobiome.association._source import aligned_source
+from osteobiome.association._source import Source, align_samples, aligned_source
 from osteobiome.association.options import WHOLE_TABLE_NORMALIZATIONS, AssociationOptions
 from osteobiome.association.variants import VariantFit, finish
 from osteobiome.compute import memory
@@ -48,13 +50,17 @@ from osteobiome.stats.formula import build_formula_design
 from osteobiome.stats.lm import LMResult
 from osteobiome.stats.multitest import adjust_grouped
 
+__all__ = ["EXTRA_COLUMNS", "MAASLIN2_COLUMNS", "Association", "align_samples", "associate", "auto_block_size", "results_table", "run_association"]
+
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
 #: Dense samples × block copies alive while one block is fitted (raw, normalized, transformed, Y, residuals, …);
 #: the two-part model holds more (presence, weights, probabilities, masked log abundances, …).
 BLOCK_COPIES = {"lm": 8, "lmm": 8, "twopart": 14}
-#: The whole table is one block when its dense copies need at most this fraction of the available memory.
+#: The whole table is one block when its dense copies need at most this fraction of the available memory …
 WHOLE_TABLE_SHARE = 0.25
+#: … or at most these bytes (then memory is not even looked up).
+SMALL_TABLE = 64 * 1024**2
 
 Features = Cohort | pd.DataFrame | FeatureStore | str | Path
 
@@ -84,30 +90,31 @@ def results_table(
     one row per feature × non-intercept coefficient (plus the fit's ``extra`` columns), q-values by ``opts``,
     unfitted rows dropped with a warning, sorted by q-value (stable). ``attrs["options"]`` records ``opts``."""
     n_coef, n_feat = fit.coef.shape[0] - 1, len(names)
-    results = pd.DataFrame(
-        {
-            "feature": np.repeat(names.to_numpy(), n_coef),
-            "metadata": np.tile(design.terms[1:], n_feat),
-            "value": np.tile(design.values[1:], n_feat),
-            "coef": fit.coef[1:].T.ravel(),
-            "stderr": fit.stderr[1:].T.ravel(),
-            "N": n_samples,
-            "N.not.0": np.repeat(n_not0, n_coef),
-            "pval": fit.pval[1:].T.ravel(),
-            "N.used": np.repeat(fit.n_used, n_coef),
-            "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
-            "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
-        }
-    )
     extra = getattr(fit, "extra", None) or {}
-    for column, values in extra.items():
-        results[column] = values[1:].T.ravel()
-    results["qval"] = adjust_grouped(results["pval"].to_numpy(), results["metadata"].to_numpy(), opts.correction, opts.fdr_scope)
-    failed = results.loc[results["qval"].isna(), "feature"].unique()
-    if len(failed):
+    pval = fit.pval[1:].T.ravel()
+    metadata = np.tile(np.asarray(design.terms[1:], dtype=object), n_feat)
+    qval = adjust_grouped(pval, metadata, opts.correction, opts.fdr_scope)
+    feature = np.repeat(names.to_numpy(), n_coef)
+    fitted = ~np.isnan(qval)
+    if not fitted.all():
+        failed = pd.unique(feature[~fitted])
         warnings.warn(f"{len(failed)} features could not be fitted and are left out: {preview(failed)}.", stacklevel=3)
-    results = results.dropna(subset=["qval"]).sort_values("qval", kind="stable").reset_index(drop=True)
-    results = results[MAASLIN2_COLUMNS + EXTRA_COLUMNS + list(extra)]
+    order = np.flatnonzero(fitted)[np.argsort(qval[fitted], kind="stable")]  # by q-value, ties in fit order
+    columns = {
+        "feature": feature,
+        "metadata": metadata,
+        "value": np.tile(np.asarray(design.values[1:], dtype=object), n_feat),
+        "coef": fit.coef[1:].T.ravel(),
+        "stderr": fit.stderr[1:].T.ravel(),
+        "N": np.full(feature.size, n_samples),
+        "N.not.0": np.repeat(n_not0, n_coef),
+        "pval": pval,
+        "qval": qval,
+        "N.used": np.repeat(fit.n_used, n_coef),
+        "df": np.repeat(fit.df, n_coef) if fit.df.ndim == 1 else fit.df[1:].T.ravel(),
+        "log10.pval": fit.log_pval[1:].T.ravel() / np.log(10.0),
+    } | {column: values[1:].T.ravel() for column, values in extra.items()}
+    results = pd.DataFrame({name: values[order] for name, values in columns.items()})
     results.attrs["options"] = opts.as_dict()
     return results
 
@@ -121,8 +128,9 @@ def auto_block_size(n_samples: int, copies: int = BLOCK_COPIES["lm"], budget: in
     return max(1, int(budget // dense_bytes(n_samples, 1, copies)))
 
 
-def _block_size(requested: int | None, n: int, n_kept: int, copies: int, in_memory: bool) -> int:
-    """``requested``, or the whole table when it fits in memory, else :func:`auto_block_size`."""
+def _block_size(requested: int | None, n: int, n_kept: int, copies: int, source: Source) -> int:
+    """``requested``; else the whole table when it is small, or dense in memory and fits; else
+    :func:`auto_block_size` (sparse tables and stores: a gene-family table is never densified whole)."""
     if requested is not None:
         if requested < 1:
             raise InputError(f"--block-size {requested}: give a positive number of features per block.")
@@ -133,9 +141,12 @@ def _block_size(requested: int | None, n: int, n_kept: int, copies: int, in_memo
             f"a smaller --block-size (e.g. {auto_block_size(n, copies)})",
         )
         return size
-    available = memory.available_memory()
     whole = dense_bytes(n, n_kept, copies)
-    if in_memory and (available is None or whole <= WHOLE_TABLE_SHARE * available):
+    if source.in_memory and whole <= SMALL_TABLE:  # no need to ask the system
+        return n_kept
+    available = memory.available_memory()
+    dense = source.in_memory and not sp.issparse(source.matrix)
+    if dense and (available is None or whole <= WHOLE_TABLE_SHARE * available):
         return n_kept
     return min(n_kept, auto_block_size(n, copies))
 
@@ -184,7 +195,8 @@ def run_association(
     n = len(source.samples)
     copies = BLOCK_COPIES[opts.model]
 
-    stats = source.stats(opts.min_abundance, block_size or auto_block_size(n, copies))
+    depth_wanted = opts.model == "twopart" and opts.depth_covariate != "none"
+    stats = source.stats(opts.min_abundance, block_size or auto_block_size(n, copies), check_integer=depth_wanted)
     _check_values(stats.minimum, opts)
     kept = np.flatnonzero(stats.kept(n, opts.min_prevalence, opts.min_variance))
     if kept.size == 0:
@@ -192,13 +204,13 @@ def run_association(
             f"all {len(source.features)} features were filtered out (min_prevalence={opts.min_prevalence}, "
             f"min_abundance={opts.min_abundance}, min_variance={opts.min_variance}); lower the thresholds."
         )
-    size = _block_size(block_size, n, kept.size, copies, source.in_memory)
+    size = _block_size(block_size, n, kept.size, copies, source)
     n_blocks = math.ceil(kept.size / size)
     _check_blocks(n_blocks, opts)
     whole = n_blocks == 1 and source.in_memory
     design = _design(metadata, fixed, formula, ordered, reference, opts, random)
     depth = None
-    if opts.model == "twopart" and opts.depth_covariate != "none" and stats.integer:
+    if depth_wanted and stats.integer:
         depth = source.depth(size)[design.rows]
     job = BlockJob(
         design.matrix,

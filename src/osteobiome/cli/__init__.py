@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "run": "Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.",
     "validate": "Check the study file, every input file, sample ids and metadata columns; print what `run` would do.",
     "demo": "Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path.",
+    "mediate": "Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates), beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q.",
 }
 
 

@@ -72,14 +72,21 @@ def _connect(address: str) -> Any:
         raise InputError(f"--scheduler {address}: cannot connect to a dask scheduler there ({exc}); is it running?") from None
 
 
+@functools.cache
+def _controller() -> Any:
+    """One threadpoolctl controller per process (scanning the loaded BLAS libraries is the slow part)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+    return ThreadpoolController()
+
+
 def one_blas_thread() -> contextlib.AbstractContextManager:
     """Context in which BLAS uses one thread: blocks are parallel across tasks, and the tall-skinny products
     of a block (samples × few coefficients) gain little from BLAS threads but lose badly to oversubscription."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    controller = _controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
 def _task(func: Callable[[Any, Any], Any], shared: Any, item: Any) -> Any:

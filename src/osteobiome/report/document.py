@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report._strata import strata_section
+from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.results import StudyResults
 from osteobiome.report.tables import format_number, html_table
@@ -41,6 +42,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "figures": _figures(results, figdir),
         "tables": _tables(results),
         "strata": strata_section(results, figdir),
+        "mediation": mediation_section(results, figdir),
         "methods": methods_paragraph(
             results.settings,
             {c.name: int(c.summary["n"]) for c in results.cohorts},

@@ -42,8 +42,10 @@ class StudyResults:
 
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
     cohort); ``interaction_meta``: the same for the phenotype × covariate interaction coefficients of a study
-    formula (``exposure`` = R's coefficient name, e.g. ``vbmd:sexM``); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
-    when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
+    formula (``exposure`` = R's coefficient name, e.g. ``vbmd:sexM``); ``mechanisms``: set-level and annotation
+    tables from the knowledge module (section shown only when given); ``mediation``: cohort name → ``mediate``'s
+    table (section shown only when given); ``settings``: what was run (preset, filters, normalization, transform,
+    model, FDR rule, meta
     estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
     """
 
@@ -55,6 +57,7 @@ class StudyResults:
     pathway_meta: pd.DataFrame | None = None
     mechanisms: dict[str, pd.DataFrame] = field(default_factory=dict)
     interaction_meta: pd.DataFrame | None = None
+    mediation: dict[str, pd.DataFrame] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     fdr_cohort: float = 0.1
     fdr_meta: float = 0.25

@@ -69,9 +69,11 @@ def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
     """A text column whose values are mostly numbers is almost always a typo'd numeric variable."""
     if pd.api.types.is_bool_dtype(column):
         return
-    counts = column.dropna().astype(str).value_counts()
-    if counts.empty:
+    levels = pd.unique(column.dropna().astype(str))
+    looks_numeric = pd.to_numeric(pd.Series(levels), errors="coerce").notna().to_numpy()
+    if not looks_numeric.any() or looks_numeric.all():  # the usual cases: no counting needed
         return
+    counts = column.dropna().astype(str).value_counts()
     numeric = pd.to_numeric(pd.Series(counts.index), errors="coerce").notna().to_numpy()
     bad = counts.index[~numeric]
     if len(bad) and counts.to_numpy()[numeric].sum() > 0.5 * counts.sum():

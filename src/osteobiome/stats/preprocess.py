@@ -174,11 +174,18 @@ def transform(X: np.ndarray, method: str = "LOG") -> np.ndarray:
     if method == "LOG":
         if np.nanmin(X) < 0:
             raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
-        positive = np.where(X > 0, X, np.inf)
-        smallest = positive.min(axis=0)
-        if np.any(~np.isfinite(smallest)):
+        zero = X == 0
+        smallest = np.where(zero, np.inf, X).min(axis=0)  # NaN propagates, as before
+        if np.any(~np.isfinite(smallest) & ~np.isnan(smallest)):
             raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
-        return np.log2(np.where(X == 0, smallest / 2.0, X))
+        if np.isnan(smallest).any():  # features with missing values: their smallest positive value ignoring NaN
+            smallest = np.fmin.reduce(np.where(zero | np.isnan(X), np.inf, X), axis=0)
+            if np.any(~np.isfinite(smallest)):
+                raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
+        with np.errstate(divide="ignore"):
+            out = np.log2(X)
+        np.copyto(out, np.log2(smallest / 2.0), where=zero)
+        return out
     if method == "AST":
         if np.nanmax(np.abs(X)) > 1:
             raise InputError("AST transform needs values between -1 and 1; use --normalization TSS (relative abundances).")
@@ -195,13 +202,21 @@ def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.
     (ddof 1), NaN ignored — R's ``scale()``. A constant column raises InputError."""
     out = metadata.copy()
     names = columns if columns is not None else list(metadata.columns)
-    for name in names:
-        column = out[name]
-        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            continue
-        values = column.astype(float)
-        sd = values.std(ddof=1, skipna=True)
-        if not np.isfinite(sd) or sd == 0:
+    numeric = [
+        name
+        for name in names
+        if pd.api.types.is_numeric_dtype(out[name]) and not pd.api.types.is_bool_dtype(out[name])
+    ]
+    if not numeric:
+        return out
+    values = out[numeric].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(values, axis=0)
+        sd = np.nanstd(values, axis=0, ddof=1)
+    for name, s in zip(numeric, sd, strict=True):
+        if not np.isfinite(s) or s == 0:
             raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
-        out[name] = (values - values.mean(skipna=True)) / sd
+    scaled = (values - mean) / sd
+    for j, name in enumerate(numeric):
+        out[name] = scaled[:, j]
     return out

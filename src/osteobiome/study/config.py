@@ -9,6 +9,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
         taxonomy: fhs/taxonomy.tsv
         metadata: fhs/metadata.tsv
         pathways: fhs/path_abun_unstrat.tsv
+        mediators: fhs/metabolites.tsv
     rank: genus
     phenotypes: [radius_Tt_vBMD, tibia_Ct_vBMD]
     covariates: [age, sex, height, weight]
@@ -17,6 +18,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
     meta_analysis: {method: REML}
     fdr: {cohort: 0.1, meta: 0.25}
     diversity: {alpha: [shannon, observed], beta: [braycurtis], permutations: 999}
+    mediation: {outcome: tibia_Ct_vBMD, test: hdmt, log: true}
 
 Instead of ``covariates``, ``formula: "~ phenotype * sex + age + BMI"`` gives the model, the word ``phenotype``
 standing for each phenotype in turn (:mod:`osteobiome.study._formula`; its other variables are the covariates).
@@ -72,9 +74,10 @@ class CohortSpec(_Section):
     metadata: Path
     taxonomy: Path | None = None
     pathways: Path | None = None
+    mediators: Path | None = None
     samples_as: Literal["rows", "columns"] | None = None
 
-    @field_validator("features", "metadata", "taxonomy", "pathways")
+    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators")
     @classmethod
     def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolved(value, info)
@@ -124,6 +127,17 @@ class DiversitySpec(_Section):
     seed: int = 1
 
 
+class MediationSpec(_Section):
+    """Mediation of the cohorts with a ``mediators`` table (:func:`osteobiome.mediate`): the outcome, the
+    composite-null test, log2 of the mediators, bootstrap resamples and their seed."""
+
+    outcome: str = Field(min_length=1)
+    test: Literal["hdmt", "dact", "maxp"] = "hdmt"
+    log: bool = False
+    n_boot: int = Field(default=1000, ge=10)
+    seed: int = 1
+
+
 class StudyConfig(_Section):
     """A whole study: cohorts, phenotypes, covariates and how to analyse them.
 
@@ -145,6 +159,7 @@ class StudyConfig(_Section):
     formula: str | None = None
     strata: list[str] = Field(default_factory=list)
     min_stratum_size: int = Field(default=30, ge=3)
+    mediation: MediationSpec | None = None
     report: bool = True
     seed: int = Field(
         default=1,
@@ -193,6 +208,11 @@ class StudyConfig(_Section):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"cohort names must be unique; {dup} appear more than once")
+        with_mediators = [c.name for c in self.cohorts if c.mediators is not None]
+        if with_mediators and self.mediation is None:
+            raise ValueError(f"cohort(s) {with_mediators} have a mediators table; add 'mediation: {{outcome: <column>}}'")
+        if self.mediation is not None and not with_mediators:
+            raise ValueError("'mediation' needs a 'mediators:' table in at least one cohort")
         both = sorted(set(self.phenotypes) & set(self.covariates))
         if both:
             raise ValueError(f"{both} are listed as phenotypes and as covariates; keep each in one list")

@@ -18,6 +18,7 @@ import pandas as pd
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._strata import check_strata_columns, describe_strata
+from osteobiome.study._mediation import load_mediators
 from osteobiome.study.config import StudyConfig
 
 PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
@@ -45,6 +46,7 @@ class StudyPlan:
 
     config: StudyConfig
     cohorts: list[CohortPlan]
+    mediators: dict[str, pd.DataFrame] = field(default_factory=dict)  # cohort name → mediator table
 
     def describe(self) -> str:
         """A readable, multi-line account of the data and the analyses that would run."""
@@ -89,6 +91,11 @@ class StudyPlan:
                 f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
             )
         lines.extend(describe_strata(cfg))
+        if self.mediators:
+            lines.append(
+                f"  mediation: every feature × mediator to {cfg.mediation.outcome} ({cfg.mediation.test}) for "
+                f"{', '.join(self.mediators)}"
+            )
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
@@ -113,7 +120,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
     _check_association_options(cfg)
     plans = []
     for i, spec in enumerate(cfg.cohorts):
-        for key in ("features", "metadata", "taxonomy", "pathways"):
+        for key in ("features", "metadata", "taxonomy", "pathways", "mediators"):
             path = getattr(spec, key)
             if path is not None and not Path(path).is_file():
                 what = "is a folder, not a file" if Path(path).is_dir() else "not found"
@@ -138,7 +145,8 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
             raise InputError(f"{where}: {exc}") from None
         plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes, strata))
     _check_diversity(cfg, plans)
-    return StudyPlan(cfg, plans)
+    mediators = load_mediators(cfg, {p.name: p.cohort.metadata for p in plans})
+    return StudyPlan(cfg, plans, mediators)
 
 
 def _load(
