@@ -79,7 +79,11 @@ def test_stratum_estimates_and_cochran_q_equal_a_direct_computation(strata_run):
     for level in ("F", "M"):
         samples = meta_a.index[meta_a["sex"] == level]
         y = _maaslin2_outcome(counts.loc[samples])
-        X = sm.add_constant(pd.DataFrame({"vbmd": z[samples], "age": meta_a.loc[samples, "age"], "bmi": meta_a.loc[samples, "bmi"]}))
+        X = sm.add_constant(
+            pd.DataFrame(
+                {"vbmd": z[samples], "age": meta_a.loc[samples, "age"], "bmi": meta_a.loc[samples, "bmi"]}
+            )
+        )
         ours = a[(a["stratum"] == level) & (a["phenotype"] == "vbmd")].set_index("feature")
         assert set(ours.index) == set(y.columns)
         for feature in y.columns:
@@ -98,7 +102,9 @@ def test_stratum_estimates_and_cochran_q_equal_a_direct_computation(strata_run):
         w1, w2 = 1 / s1**2, 1 / s2**2
         pooled = (w1 * b1 + w2 * b2) / (w1 + w2)
         q = w1 * (b1 - pooled) ** 2 + w2 * (b2 - pooled) ** 2
-        np.testing.assert_allclose(rows.loc[feature, ["Q", "pval.Q"]].to_numpy(float), [q, stats.chi2.sf(q, 1)], rtol=1e-6)
+        np.testing.assert_allclose(
+            rows.loc[feature, ["Q", "pval.Q"]].to_numpy(float), [q, stats.chi2.sf(q, 1)], rtol=1e-6
+        )
     from osteobiome.stats.multitest import adjust
 
     np.testing.assert_allclose(rows["qval.Q"], adjust(rows["pval.Q"].to_numpy()), rtol=1e-9)
@@ -109,10 +115,18 @@ def test_interaction_test_equals_associate_with_the_formula(strata_run):
     counts, meta_a = _cohort(folder)
     het = pd.read_csv(folder / "out" / "strata" / "A" / "heterogeneity.tsv", sep="\t")
     for phenotype in ("vbmd", "ct_vbmd"):
-        direct = associate(counts, meta_a, formula=f"~ {phenotype} * sex + age + bmi", reference={"sex": "F"}, preset="maaslin2")
+        direct = associate(
+            counts,
+            meta_a,
+            formula=f"~ {phenotype} * sex + age + bmi",
+            reference={"sex": "F"},
+            preset="maaslin2",
+        )
         direct = direct[direct["metadata"] == f"{phenotype}:sex"].set_index("feature")
         ours = het[het["phenotype"] == phenotype].set_index("feature").loc[direct.index]
-        assert (ours["interaction"] == f"{phenotype}:sexM").all() and (ours["interaction_test"] == "interaction coefficient").all()
+        assert (ours["interaction"] == f"{phenotype}:sexM").all() and (
+            ours["interaction_test"] == "interaction coefficient"
+        ).all()
         np.testing.assert_allclose(ours["pval.interaction"], direct["pval"], rtol=1e-9)
         np.testing.assert_allclose(ours["coef.interaction"], direct["coef"], rtol=1e-9)
 
@@ -127,13 +141,19 @@ def test_report_panel_with_its_figure_data(strata_run):
     strata = pd.read_csv(folder / "out" / "strata" / "A" / "strata_results.tsv", sep="\t")
     top = het.dropna(subset=["pval.Q"]).sort_values("pval.Q").head(6)
     chosen = data[data["selected"] == "heterogeneity"].drop_duplicates("panel")
-    assert list(zip(chosen["feature"], chosen["phenotype"], strict=True)) == list(zip(top["feature"], top["phenotype"], strict=True))
+    assert list(zip(chosen["feature"], chosen["phenotype"], strict=True)) == list(
+        zip(top["feature"], top["phenotype"], strict=True)
+    )
     np.testing.assert_allclose(chosen["pval.Q"], top["pval.Q"])
-    merged = data[data["stratum"] != "all samples"].merge(strata, on=["feature", "phenotype", "stratum"], suffixes=("", "_t"))
+    merged = data[data["stratum"] != "all samples"].merge(
+        strata, on=["feature", "phenotype", "stratum"], suffixes=("", "_t")
+    )
     assert len(merged) == (data["stratum"] != "all samples").sum() > 0
     np.testing.assert_allclose(merged["coef"], merged["coef_t"])
     np.testing.assert_allclose(merged["ci.lb"], merged["coef_t"] - 1.959964 * merged["stderr_t"])
-    assert (data["selected"] == "main association").any() and (folder / "out" / "figures" / "strata_A.svg").is_file()
+    assert (data["selected"] == "main association").any() and (
+        folder / "out" / "figures" / "strata_A.svg"
+    ).is_file()
     assert "Q p = " in (folder / "out" / "figures" / "strata_A.svg").read_text()
 
 
@@ -144,7 +164,9 @@ def test_study_formula_keeps_main_and_interaction_rows(tmp_path):
     counts, meta_a = _cohort(tmp_path)
     a = pd.read_csv(tmp_path / "out" / "cohorts" / "A" / "associations.tsv", sep="\t")
     assert set(a["metadata"]) == {"vbmd", "ct_vbmd", "vbmd:age", "ct_vbmd:age"}
-    direct = associate(counts, meta_a, formula="~ vbmd * age + sex + bmi", reference={"sex": "F"}, preset="maaslin2")
+    direct = associate(
+        counts, meta_a, formula="~ vbmd * age + sex + bmi", reference={"sex": "F"}, preset="maaslin2"
+    )
     direct = direct[direct["metadata"].isin(["vbmd", "vbmd:age"])]
     merged = direct.merge(a, on=["feature", "metadata", "value"], suffixes=("", "_s"), validate="one_to_one")
     assert len(merged) == len(direct)
@@ -160,17 +182,27 @@ def test_study_formula_keeps_main_and_interaction_rows(tmp_path):
     yb = b[(b["feature"] == row["feature"]) & (b["metadata"] == "vbmd:age")].iloc[0]
     pooled = meta.pool([ya["coef"], yb["coef"]], [ya["stderr"], yb["stderr"]], method="REML")
     np.testing.assert_allclose([row["coef"], row["stderr"]], [pooled.coef[0], pooled.stderr[0]], rtol=1e-9)
-    assert run.results.cohort_hits()["A"] == int(((a["qval"] < 0.1) & a["metadata"].isin(["vbmd", "ct_vbmd"])).sum())
+    assert run.results.cohort_hits()["A"] == int(
+        ((a["qval"] < 0.1) & a["metadata"].isin(["vbmd", "ct_vbmd"])).sum()
+    )
 
 
 def test_formula_with_a_covariate_constant_in_a_cohort(tmp_path):
-    run = _run(tmp_path, formula="~ phenotype * sex + age + bmi", covariates=None, association=MAASLIN2, strata=["sex"])
+    run = _run(
+        tmp_path,
+        formula="~ phenotype * sex + age + bmi",
+        covariates=None,
+        association=MAASLIN2,
+        strata=["sex"],
+    )
     a = pd.read_csv(tmp_path / "out" / "cohorts" / "A" / "associations.tsv", sep="\t")
     b = pd.read_csv(tmp_path / "out" / "cohorts" / "B" / "associations.tsv", sep="\t")
     assert set(a["value"]) == {"vbmd", "ct_vbmd", "vbmd:sexM", "ct_vbmd:sexM"}
     assert set(b["metadata"]) == {"vbmd", "ct_vbmd"}  # sex constant in B: its terms left out there
     assert any("formula: covariate 'sex' is constant in cohort B" in w for w in run.results.warnings)
-    assert not (tmp_path / "out" / "meta" / "interaction_results.tsv").exists()  # one cohort has the interaction
+    assert not (
+        tmp_path / "out" / "meta" / "interaction_results.tsv"
+    ).exists()  # one cohort has the interaction
     # the formula already has phenotype:sex, so the interaction test is the cohort model's interaction row
     het = run.results.cohorts[0].heterogeneity.set_index(["phenotype", "feature"])
     rows = a[a["metadata"].str.endswith(":sex")]
@@ -206,7 +238,12 @@ def test_three_level_stratum_f_test_and_notes(tmp_path):
     write_study(tmp_path, diversity=False)
     meta_a = _three_sites(tmp_path)
     cfg, plan = _plan_a(
-        tmp_path, strata=["site"], covariates=["age", "bmi", "smoker"], phenotypes=["vbmd"], association=MAASLIN2, min_stratum_size=25
+        tmp_path,
+        strata=["site"],
+        covariates=["age", "bmi", "smoker"],
+        phenotypes=["vbmd"],
+        association=MAASLIN2,
+        min_stratum_size=25,
     )
     with pytest.warns(UserWarning) as caught:
         tables = stratified(plan.cohort, cfg, plan.covariates, "A")
@@ -217,16 +254,38 @@ def test_three_level_stratum_f_test_and_notes(tmp_path):
     het = tables.heterogeneity.set_index("feature")
     sub = meta_a[meta_a["site"] != "s3"]
     counts = _cohort(tmp_path)[0]
-    direct = associate(counts.loc[sub.index], sub, formula="~ vbmd * site + age + bmi + smoker", reference={"site": "s1"}, preset="maaslin2")
+    direct = associate(
+        counts.loc[sub.index],
+        sub,
+        formula="~ vbmd * site + age + bmi + smoker",
+        reference={"site": "s1"},
+        preset="maaslin2",
+    )
     direct = direct[direct["metadata"] == "vbmd:site"].set_index("feature")
     np.testing.assert_allclose(het.loc[direct.index, "pval.interaction"], direct["pval"], rtol=1e-9)
 
-    cfg, plan = _plan_a(tmp_path, strata=["site"], covariates=["age", "bmi", "smoker"], phenotypes=["vbmd"], association=MAASLIN2, min_stratum_size=20)
-    with pytest.warns(UserWarning, match="site = s3: covariate\\(s\\) smoker constant in the stratum; left out"):
+    cfg, plan = _plan_a(
+        tmp_path,
+        strata=["site"],
+        covariates=["age", "bmi", "smoker"],
+        phenotypes=["vbmd"],
+        association=MAASLIN2,
+        min_stratum_size=20,
+    )
+    with pytest.warns(
+        UserWarning, match="site = s3: covariate\\(s\\) smoker constant in the stratum; left out"
+    ):
         tables = stratified(plan.cohort, cfg, plan.covariates, "A")
     het = tables.heterogeneity.set_index("feature")
     assert (het["interaction_test"] == F_TEST).all() and het["strata"].eq("s1 | s2 | s3").all()
-    direct = associate(counts, meta_a, formula="~ vbmd * site + age + bmi + smoker", reference={"site": "s1"}, preset="maaslin2", group=["vbmd:site"])
+    direct = associate(
+        counts,
+        meta_a,
+        formula="~ vbmd * site + age + bmi + smoker",
+        reference={"site": "s1"},
+        preset="maaslin2",
+        group=["vbmd:site"],
+    )
     direct = direct[direct["value"] == "(all levels)"].set_index("feature")
     np.testing.assert_allclose(het.loc[direct.index, "pval.interaction"], direct["pval"], rtol=1e-9)
     assert (het["Q.df"].dropna() == 2).all()
@@ -235,11 +294,15 @@ def test_three_level_stratum_f_test_and_notes(tmp_path):
 def test_bonferroni_minimum_without_the_linear_model(tmp_path):
     write_study(tmp_path, diversity=False)
     meta_a = _three_sites(tmp_path, (27, 27, 26))
-    cfg, plan = _plan_a(tmp_path, strata=["site"], covariates=["age"], phenotypes=["vbmd"], min_stratum_size=20)
+    cfg, plan = _plan_a(
+        tmp_path, strata=["site"], covariates=["age"], phenotypes=["vbmd"], min_stratum_size=20
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tables = stratified(plan.cohort, cfg, plan.covariates, "A")
-        direct = associate(_cohort(tmp_path)[0], meta_a, formula="~ vbmd * site + age", reference={"site": "s1"})
+        direct = associate(
+            _cohort(tmp_path)[0], meta_a, formula="~ vbmd * site + age", reference={"site": "s1"}
+        )
     rows = direct[direct["metadata"] == "vbmd:site"]
     expected = rows.groupby("feature")["pval"].agg(lambda p: min(1.0, 2 * p.min()))
     het = tables.heterogeneity.set_index("feature")
@@ -263,15 +326,36 @@ def test_a_phenotype_constant_within_a_stratum_is_skipped_with_a_note(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"strata": ["sx"]}, "study.yaml line 33: strata[0]: stratum variable 'sx' is not a column of cohort A's metadata"),
+        (
+            {"strata": ["sx"]},
+            "study.yaml line 33: strata[0]: stratum variable 'sx' is not a column of cohort A's metadata",
+        ),
         ({"strata": ["age"]}, "strata[0]: 'age' has"),
         ({"strata": ["vbmd"]}, "study.yaml line 32: strata: 'vbmd' is a phenotype or listed twice"),
-        ({"min_stratum_size": 1}, "study.yaml line 32: min_stratum_size: Input should be greater than or equal to 3"),
-        ({"formula": "~ sex + age", "covariates": None}, "formula: formula '~ sex + age' does not contain the word 'phenotype'"),
-        ({"formula": "~ phenotype * sex * age", "covariates": None}, "formula: formula term 'phenotype:sex:age': three-way"),
-        ({"formula": "~ phenotype + log(age)", "covariates": None}, "formula: formula term 'log(age)': only metadata column names"),
-        ({"formula": "~ phenotype * sex + agee", "covariates": None}, "formula: 'agee' is not a column of cohort A's metadata"),
-        ({"formula": "~ phenotype + age"}, "formula: the formula's variables other than 'phenotype' are the covariates (age)"),
+        (
+            {"min_stratum_size": 1},
+            "study.yaml line 32: min_stratum_size: Input should be greater than or equal to 3",
+        ),
+        (
+            {"formula": "~ sex + age", "covariates": None},
+            "formula: formula '~ sex + age' does not contain the word 'phenotype'",
+        ),
+        (
+            {"formula": "~ phenotype * sex * age", "covariates": None},
+            "formula: formula term 'phenotype:sex:age': three-way",
+        ),
+        (
+            {"formula": "~ phenotype + log(age)", "covariates": None},
+            "formula: formula term 'log(age)': only metadata column names",
+        ),
+        (
+            {"formula": "~ phenotype * sex + agee", "covariates": None},
+            "formula: 'agee' is not a column of cohort A's metadata",
+        ),
+        (
+            {"formula": "~ phenotype + age"},
+            "formula: the formula's variables other than 'phenotype' are the covariates (age)",
+        ),
     ],
 )
 def test_bad_strata_and_formula_name_the_key(tmp_path, changes, expected):
@@ -301,7 +385,9 @@ def test_demo_like_study_with_strata(tmp_path):
     fhs = run.results.cohorts[0]
     assert set(fhs.strata["stratum"]) == {"female", "male"}
     het = fhs.heterogeneity
-    assert len(het) > 0 and het["pval.Q"].dropna().between(0, 1).all() and het["pval.interaction"].notna().any()
+    assert (
+        len(het) > 0 and het["pval.Q"].dropna().between(0, 1).all() and het["pval.interaction"].notna().any()
+    )
     assert set(run.results.cohorts[1].strata["stratum"]) == {"male"}  # MrOS: men only
     assert 'id="fig-strata-0"' in (tmp_path / "out" / "report.html").read_text()
     assert (tmp_path / "out" / "strata" / "FHS" / "heterogeneity.tsv").is_file()

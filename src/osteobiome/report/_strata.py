@@ -54,14 +54,18 @@ def strata_section(results: StudyResults, figdir: Path) -> list[dict[str, Any]]:
         figure = None
         if len(data):
             figdir.mkdir(parents=True, exist_ok=True)
-            data.to_csv(figdir / f"strata_{_slug(cohort.name)}.tsv", sep="\t", index=False, float_format="%.10g")
+            data.to_csv(
+                figdir / f"strata_{_slug(cohort.name)}.tsv", sep="\t", index=False, float_format="%.10g"
+            )
             figure = figures.save(stratum_forest(data), figdir, f"strata_{_slug(cohort.name)}")
         het = cohort.heterogeneity
         table: HtmlTable | None = None
         if het is not None and len(het):
             view = het.sort_values("pval.Q", na_position="last")[HETEROGENEITY_VIEW]
             table = html_table(view, f"heterogeneity-{i}", MAX_TABLE_ROWS)
-        selected = data.drop_duplicates("panel")["selected"].value_counts() if len(data) else pd.Series(dtype=int)
+        selected = (
+            data.drop_duplicates("panel")["selected"].value_counts() if len(data) else pd.Series(dtype=int)
+        )
         note = (
             f"{int(selected.get('heterogeneity', 0))} panel(s) with the smallest heterogeneity p (Cochran's Q) and "
             f"{int(selected.get('main association', 0))} with the cohort's smallest main-association p."
@@ -79,11 +83,21 @@ def figure_data(cohort: CohortResults) -> pd.DataFrame:
     keys = ["feature", "phenotype", "stratified_by"]
     chosen: dict[tuple[str, str, str], str] = {}
     if het is not None and len(het):
-        for key in het.dropna(subset=["pval.Q"]).sort_values("pval.Q")[keys].drop_duplicates().head(TOP_HETEROGENEITY).itertuples(index=False, name=None):
+        for key in (
+            het.dropna(subset=["pval.Q"])
+            .sort_values("pval.Q")[keys]
+            .drop_duplicates()
+            .head(TOP_HETEROGENEITY)
+            .itertuples(index=False, name=None)
+        ):
             chosen.setdefault(key, "heterogeneity")
     main = cohort.associations[cohort.associations["metadata"].isin(strata["phenotype"].unique())]
     for var in strata["stratified_by"].unique():
-        for feature, phenotype in main.sort_values("pval")[["feature", "metadata"]].head(TOP_MAIN).itertuples(index=False, name=None):
+        for feature, phenotype in (
+            main.sort_values("pval")[["feature", "metadata"]]
+            .head(TOP_MAIN)
+            .itertuples(index=False, name=None)
+        ):
             chosen.setdefault((feature, phenotype, var), "main association")
     rows = []
     tests = het.set_index(keys) if het is not None and len(het) else None
@@ -94,8 +108,15 @@ def figure_data(cohort: CohortResults) -> pd.DataFrame:
         if tests is not None and key in tests.index:
             test = tests.loc[[key]].iloc[0]
             p_q, p_int = float(test["pval.Q"]), float(test["pval.interaction"])
-        part = strata[(strata["feature"] == feature) & (strata["phenotype"] == phenotype) & (strata["stratified_by"] == var)]
-        entries = [(str(s), float(c), float(e)) for s, c, e in zip(part["stratum"], part["coef"], part["stderr"], strict=True)]
+        part = strata[
+            (strata["feature"] == feature)
+            & (strata["phenotype"] == phenotype)
+            & (strata["stratified_by"] == var)
+        ]
+        entries = [
+            (str(s), float(c), float(e))
+            for s, c, e in zip(part["stratum"], part["coef"], part["stderr"], strict=True)
+        ]
         if (feature, phenotype) in whole.index and not _modified(cohort.associations, phenotype, var):
             row = whole.loc[(feature, phenotype)]
             entries.append((ALL, float(row["coef"]), float(row["stderr"])))
@@ -130,7 +151,10 @@ def stratum_forest(data: pd.DataFrame, columns: int = 3) -> Figure:
     levels = list(dict.fromkeys(s for s in data["stratum"] if s != ALL))
     with plt.rc_context(figures.STYLE):
         fig, axes = plt.subplots(
-            n_rows, columns, figsize=(3.6 * columns, 0.6 + (height + 1.4) * 0.36 * n_rows + 0.5 * n_rows), squeeze=False
+            n_rows,
+            columns,
+            figsize=(3.6 * columns, 0.6 + (height + 1.4) * 0.36 * n_rows + 0.5 * n_rows),
+            squeeze=False,
         )
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
@@ -142,20 +166,40 @@ def stratum_forest(data: pd.DataFrame, columns: int = 3) -> Figure:
                 pos = len(rows) - 1 - y
                 c, lo, hi = row["coef"], row["ci.lb"], row["ci.ub"]
                 if row["stratum"] == ALL:
-                    ax.fill([lo, c, hi, c], [pos, pos + 0.3, pos, pos - 0.3], color=figures.POOLED_COLOUR, zorder=3)
+                    ax.fill(
+                        [lo, c, hi, c],
+                        [pos, pos + 0.3, pos, pos - 0.3],
+                        color=figures.POOLED_COLOUR,
+                        zorder=3,
+                    )
                     labels.append((pos, ALL))
                     continue
                 colour = figures.colour_of(levels.index(row["stratum"]))
                 ax.plot([lo, hi], [pos, pos], color=colour, linewidth=1.6)
-                ax.scatter([c], [pos], s=40, marker="s", color=colour, zorder=3, edgecolor="white", linewidth=0.5)
+                ax.scatter(
+                    [c], [pos], s=40, marker="s", color=colour, zorder=3, edgecolor="white", linewidth=0.5
+                )
                 labels.append((pos, f"{row['stratified_by']} = {row['stratum']}"))
             ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--", zorder=1)
             ax.set_yticks([p for p, _ in labels], [t for _, t in labels])
             ax.set_ylim(-0.8, len(rows) - 0.2)
             ax.spines["left"].set_visible(False)
             ax.tick_params(axis="y", length=0)
-            ax.set_title(f"{figures._short(first['feature'], 34)}\n{figures._short(first['phenotype'], 34)}", fontsize=9, loc="left")
-            ax.text(1.0, 1.02, _p_text(first), transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#555555")
+            ax.set_title(
+                f"{figures._short(first['feature'], 34)}\n{figures._short(first['phenotype'], 34)}",
+                fontsize=9,
+                loc="left",
+            )
+            ax.text(
+                1.0,
+                1.02,
+                _p_text(first),
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="#555555",
+            )
         fig.supxlabel("coefficient (95% CI)", fontsize=9)
     return fig
 

@@ -48,7 +48,9 @@ def cohort_formula(terms: Sequence[Term], phenotype: str, covariates: Sequence[s
     cohort's ``covariates`` (left out as constant there) dropped."""
     usable = {PHENOTYPE, *covariates}
     kept = [term for term in terms if set(term) <= usable]
-    return "~ " + " + ".join(term_label(tuple(phenotype if v == PHENOTYPE else v for v in term)) for term in kept)
+    return "~ " + " + ".join(
+        term_label(tuple(phenotype if v == PHENOTYPE else v for v in term)) for term in kept
+    )
 
 
 def interaction_labels(terms: Sequence[Term], phenotype: str) -> list[str]:
@@ -81,7 +83,11 @@ def interaction_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFram
 def formula_covariates_of(data: object) -> object:
     """The raw study mapping with ``covariates`` filled from ``formula`` when only the formula is given
     (``covariates`` absent or null; a formula that cannot be read is left for :func:`checked_formula` to report)."""
-    if not isinstance(data, dict) or not isinstance(data.get("formula"), str) or data.get("covariates") is not None:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("formula"), str)
+        or data.get("covariates") is not None
+    ):
         return data
     try:
         return {**data, "covariates": formula_covariates(formula_terms(data["formula"]))}

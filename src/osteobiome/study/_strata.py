@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -87,11 +87,10 @@ SINGLE = "interaction coefficient"
 
 @dataclass
 class StrataTables:
-    """One cohort's stratified results: per-stratum rows, heterogeneity tests and the notes of what was skipped."""
+    """One cohort's stratified results: per-stratum rows and heterogeneity tests (what was skipped is warned)."""
 
     results: pd.DataFrame
     heterogeneity: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
 
 
 def check_strata_columns(cfg: StudyConfig, name: str, metadata: pd.DataFrame) -> None:
@@ -122,16 +121,15 @@ def describe_strata(cfg: StudyConfig) -> list[str]:
 
 
 def stratified(cohort: Cohort, cfg: StudyConfig, covariates: Sequence[str], name: str) -> StrataTables:
-    """The stratified analyses of one cohort (see the module docstring); notes are also raised as warnings."""
+    """The stratified analyses of one cohort (see the module docstring); what is skipped is raised as a warning."""
     options = cfg.association.resolved()
     terms = formula_terms(cfg.formula) if cfg.formula else None
     model_vars = [v for v in [*cfg.phenotypes, *covariates] if v not in cfg.strata]
     metadata = _scaled(cohort.metadata, model_vars) if options.standardize else cohort.metadata
     options = dataclasses.replace(options, standardize=False)
-    rows, tests, notes = [], [], []
+    rows, tests = [], []
 
     def note(text: str) -> None:
-        notes.append(f"cohort {name}, {text}")
         warnings.warn(f"cohort {name}, strata: {text}.", stacklevel=2)
 
     for var in cfg.strata:
@@ -140,12 +138,16 @@ def stratified(cohort: Cohort, cfg: StudyConfig, covariates: Sequence[str], name
             sub = metadata[metadata[var] == level]
             where = f"{var} = {level}"
             if len(sub) < cfg.min_stratum_size:
-                note(f"{where}: {len(sub)} sample(s), fewer than min_stratum_size {cfg.min_stratum_size}; stratum skipped")
+                note(
+                    f"{where}: {len(sub)} sample(s), fewer than min_stratum_size {cfg.min_stratum_size}; stratum skipped"
+                )
                 continue
             kept = [c for c in covariates if c != var]
             constant = [c for c in kept if sub[c].nunique(dropna=True) <= 1]
             if constant:
-                note(f"{where}: covariate(s) {', '.join(constant)} constant in the stratum; left out of its models")
+                note(
+                    f"{where}: covariate(s) {', '.join(constant)} constant in the stratum; left out of its models"
+                )
                 kept = [c for c in kept if c not in constant]
             fitted, part = False, cohort.subset(samples=sub.index, reason=f"stratum {where}")
             for phenotype in cfg.phenotypes:
@@ -163,17 +165,23 @@ def stratified(cohort: Cohort, cfg: StudyConfig, covariates: Sequence[str], name
             if fitted:
                 analysed.append(level)
         if len(analysed) < 2:
-            note(f"{var}: {len(analysed)} stratum analysed ({preview([str(a) for a in analysed]) or 'none'}); "
-                 "the heterogeneity tests need two or more")
+            note(
+                f"{var}: {len(analysed)} stratum analysed ({preview([str(a) for a in analysed]) or 'none'}); "
+                "the heterogeneity tests need two or more"
+            )
             continue
         for phenotype in cfg.phenotypes:
-            per_stratum = [r for r in rows if (r["stratified_by"].iat[0], r["phenotype"].iat[0]) == (var, phenotype)]
+            per_stratum = [
+                r for r in rows if (r["stratified_by"].iat[0], r["phenotype"].iat[0]) == (var, phenotype)
+            ]
             table = pd.concat(per_stratum, ignore_index=True) if per_stratum else None
             if table is None or table["stratum"].nunique() < 2:
                 continue
             q_test = _cochran_q(table)
             try:
-                interaction = _interaction(cohort, metadata, cfg, options, var, analysed, phenotype, covariates, terms)
+                interaction = _interaction(
+                    cohort, metadata, cfg, options, var, analysed, phenotype, covariates, terms
+                )
             except InputError as exc:
                 note(f"{var}, {phenotype}: interaction model not fitted ({str(exc).rstrip('.')})")
                 interaction = pd.DataFrame(columns=["feature"])
@@ -181,8 +189,10 @@ def stratified(cohort: Cohort, cfg: StudyConfig, covariates: Sequence[str], name
             merged.insert(1, "phenotype", phenotype)
             merged.insert(2, "stratified_by", var)
             tests.append(merged)
-    results = pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS)
-    return StrataTables(results, _with_q(tests), notes)
+    results = (
+        pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(columns=RESULT_COLUMNS)
+    )
+    return StrataTables(results, _with_q(tests))
 
 
 def _scaled(metadata: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
@@ -281,9 +291,13 @@ def _interaction(
     model = [t for t in base if set(t) <= {PHENOTYPE, var, *kept}]
     model += [t for t in ((var,), (PHENOTYPE, var)) if t not in model and t[::-1] not in model]
     label = next(lab for lab in interaction_labels(model, phenotype) if var in lab.split(":"))
-    reference = {var: cfg.reference.get(var) if cfg.reference.get(var) in map(str, levels) else str(levels[0])}
+    reference = {
+        var: cfg.reference.get(var) if cfg.reference.get(var) in map(str, levels) else str(levels[0])
+    }
     f_test = len(levels) > 2 and _linear(options, cfg.random_effects)
-    result = _fit(cohort, sub, cfg, options, phenotype, [*kept, var], model, [label] if f_test else (), reference)
+    result = _fit(
+        cohort, sub, cfg, options, phenotype, [*kept, var], model, [label] if f_test else (), reference
+    )
     rows = result[result["metadata"] == label]
     if f_test:
         rows = rows[rows["value"] == GROUP_VALUE]
@@ -332,5 +346,11 @@ def _with_q(tests: list[pd.DataFrame]) -> pd.DataFrame:
     table = pd.concat(tests, ignore_index=True)
     keys = [table["phenotype"], table["value"].fillna(""), table["stratified_by"]]
     for test in ("Q", "interaction"):
-        table[f"qval.{test}"] = table.groupby(keys, sort=False)[f"pval.{test}"].transform(lambda p: adjust(p.to_numpy()))
-    return table[HETEROGENEITY_COLUMNS].sort_values(["stratified_by", "phenotype", "pval.Q"], kind="stable").reset_index(drop=True)
+        table[f"qval.{test}"] = table.groupby(keys, sort=False)[f"pval.{test}"].transform(
+            lambda p: adjust(p.to_numpy())
+        )
+    return (
+        table[HETEROGENEITY_COLUMNS]
+        .sort_values(["stratified_by", "phenotype", "pval.Q"], kind="stable")
+        .reset_index(drop=True)
+    )
