@@ -158,7 +158,7 @@ def test_report_panel_with_its_figure_data(strata_run):
 
 
 def test_study_formula_keeps_main_and_interaction_rows(tmp_path):
-    run = _run(tmp_path, formula="~ phenotype * age + sex + bmi", covariates=None, association=MAASLIN2)
+    run = _run(tmp_path, formula="~ phenotype * age + sex + bmi", covariates=None, association=MAASLIN2, report=False)
     cfg = load_study(tmp_path / "study.yaml")
     assert cfg.covariates == ["age", "sex", "bmi"]
     counts, meta_a = _cohort(tmp_path)
