@@ -76,7 +76,9 @@ def run_cli(table: Path, meta: Path, out: Path, extra: list[str]) -> tuple[float
     )
     args = [sys.executable, "-c", code, "associate", str(table), str(meta), "--fixed", COVARIATES, "--out", str(out), *extra]
     start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"osteobiome associate failed:\n{done.stderr[-2000:]}")
     wall = time.perf_counter() - start
     lines = done.stdout.strip().splitlines()
     rss_kb = float(next(line for line in lines if line.startswith("RSS")).split()[1])

@@ -140,7 +140,7 @@ def test_report_panel_with_its_figure_data(strata_run):
     het = pd.read_csv(folder / "out" / "strata" / "A" / "heterogeneity.tsv", sep="\t")
     strata = pd.read_csv(folder / "out" / "strata" / "A" / "strata_results.tsv", sep="\t")
     top = het.dropna(subset=["pval.Q"]).sort_values("pval.Q").head(6)
-    chosen = data[data["selected"] == "heterogeneity"].drop_duplicates("panel")
+    chosen = data[data["chosen_by"] == "heterogeneity"].drop_duplicates("panel")
     assert list(zip(chosen["feature"], chosen["phenotype"], strict=True)) == list(
         zip(top["feature"], top["phenotype"], strict=True)
     )
@@ -151,10 +151,21 @@ def test_report_panel_with_its_figure_data(strata_run):
     assert len(merged) == (data["stratum"] != "all samples").sum() > 0
     np.testing.assert_allclose(merged["coef"], merged["coef_t"])
     np.testing.assert_allclose(merged["ci.lb"], merged["coef_t"] - 1.959964 * merged["stderr_t"])
-    assert (data["selected"] == "main association").any() and (
+    assert (data["chosen_by"] == "main association").any() and (
         folder / "out" / "figures" / "strata_A.svg"
     ).is_file()
     assert "Q p = " in (folder / "out" / "figures" / "strata_A.svg").read_text()
+
+
+def test_results_readme_describes_the_strata_files(strata_run):
+    from osteobiome.study._readme import describe_column, describe_file
+
+    folder, _ = strata_run
+    readme = (folder / "out" / "README.md").read_text()
+    for relative in ("strata/A/strata_results.tsv", "strata/A/heterogeneity.tsv", "figures/strata_A.tsv"):
+        assert f"`{relative}`" in readme and describe_file(relative) is not None
+        header = (folder / "out" / relative).read_text().splitlines()[0].split("\t")
+        assert [c for c in header if describe_column(c) is None] == [], relative
 
 
 def test_study_formula_keeps_main_and_interaction_rows(tmp_path):

@@ -14,3 +14,4 @@ timing <- system.time(for (call in seq_len(calls)) {
   }
 })
 cat(sprintf("SECONDS %.4f\n", timing[["elapsed"]]))
+cat(sprintf("CPU %.4f\n", timing[["user.self"]] + timing[["sys.self"]]))

@@ -51,7 +51,7 @@ _HELP = {
     "standardize": "z-score numeric metadata (coefficients per SD).",
     "correction": "Multiple testing: BH, BY, bonferroni, holm or hochberg.",
     "fdr_scope": "all (one correction over every coefficient, MaAsLin2) or per-variable.",
-    "max_significance": "q-value cut for significant_results.tsv.",
+    "max_significance": "q-value cut for significant_results.tsv (default 0.1, as osteobiome run; MaAsLin2 uses 0.25).",
     "model": "lm (one linear model per feature), twopart (prevalence + abundance where present); lmm is what runs with --random.",
     "variance": "classical or HC3 (robust) standard errors.",
     "compositional": "none, median (test against the median coefficient) or linda (LinDA's mode).",
@@ -106,7 +106,7 @@ class AssociationOptions:
     standardize: bool = True
     correction: Correction = "BH"
     fdr_scope: Literal["all", "per-variable"] = "per-variable"
-    max_significance: float = 0.25
+    max_significance: float = 0.1  # as run's fdr.cohort; MaAsLin2's own default is 0.25
     model: Literal["lm", "lmm", "twopart"] = "twopart"
     variance: Literal["classical", "HC3"] = "classical"
     compositional: Literal["none", "median", "linda"] = "median"

@@ -182,10 +182,11 @@ def run_association(
     group: Sequence[str] = (),
     ordered: Sequence[str] = (),
     contrasts: pd.DataFrame | None = None,
+    keep_tables: bool = True,
     **options: Any,
 ) -> Association:
-    """:func:`associate` keeping the design, the options run and (one in-memory block) the intermediate
-    tables, which the CLI writes to ``features/``."""
+    """:func:`associate` keeping the design, the options run and (one in-memory block, ``keep_tables``) the
+    intermediate tables, which the CLI writes to ``features/`` and the study's set-level tests use."""
     random = list(random)
     opts = AssociationOptions.resolve(preset, options).fitted(bool(random))
     if group or contrasts is not None:
@@ -221,7 +222,7 @@ def run_association(
         depth=depth,
         groups=tuple(design.groups[name] for name in random),
         workers=workers,
-        keep=whole and scheduler is None,
+        keep=keep_tables and whole and scheduler is None,
     )
     outputs = run_blocks(fit_block, source.blocks(kept, size), job, scheduler)
     fit = finish([o.fit for o in outputs], opts.variance, opts.compositional, opts.compositional_prevalence, opts.joint)
@@ -354,5 +355,6 @@ def associate(
         group=group,
         ordered=ordered,
         contrasts=contrasts,
+        keep_tables=False,
         **options,
     ).results

@@ -22,7 +22,8 @@ from typer.core import TyperGroup
 from osteobiome import __version__
 from osteobiome.errors import InputError, ResourceError
 
-#: Command → its summary in ``osteobiome --help`` (the first line of the command's own help).
+#: Command → its summary in ``osteobiome --help`` (the first line of the command's own help); the module is the
+#: command name with ``-`` as ``_``.
 COMMANDS: dict[str, str] = {
     "inspect": "Print samples, features, depth range, sparsity, format, taxonomy ranks, id matching and metadata columns.",
     "associate": "Test every feature against the metadata, one model per feature (default: two-part model with the median compositional correction; --preset maaslin2).",
@@ -36,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "run": "Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.",
     "validate": "Check the study file, every input file, sample ids and metadata columns; print what `run` would do.",
     "demo": "Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path.",
+    "batch-correct": "Zero-inflated empirical-Bayes batch correction (MMUPHin adjust_batch) of log relative abundances, zeros kept zero and covariates protected.",
     "mediate": "Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates), beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q.",
 }
 
@@ -43,7 +45,7 @@ COMMANDS: dict[str, str] = {
 def load_command(name: str) -> click.Command:
     """The click command of subcommand ``name``, importing its module now."""
     holder = typer.Typer()
-    importlib.import_module(f"osteobiome.cli.{name}").register(holder)
+    importlib.import_module(f"osteobiome.cli.{name.replace('-', '_')}").register(holder)
     holder.callback()(lambda: None)
     return typer.main.get_command(holder).commands[name]
 
@@ -80,6 +82,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help text: "[dask]" stays literal and flags show no <bool> type
 )
 err_console = Console(stderr=True)
 

@@ -31,7 +31,7 @@ HETEROGENEITY_VIEW = [
     "phenotype",
     "stratified_by",
     "strata",
-    "k",
+    "k.strata",
     "Q",
     "pval.Q",
     "qval.Q",
@@ -64,7 +64,7 @@ def strata_section(results: StudyResults, figdir: Path) -> list[dict[str, Any]]:
             view = het.sort_values("pval.Q", na_position="last")[HETEROGENEITY_VIEW]
             table = html_table(view, f"heterogeneity-{i}", MAX_TABLE_ROWS)
         selected = (
-            data.drop_duplicates("panel")["selected"].value_counts() if len(data) else pd.Series(dtype=int)
+            data.drop_duplicates("panel")["chosen_by"].value_counts() if len(data) else pd.Series(dtype=int)
         )
         note = (
             f"{int(selected.get('heterogeneity', 0))} panel(s) with the smallest heterogeneity p (Cochran's Q) and "
@@ -78,7 +78,7 @@ def figure_data(cohort: CohortResults) -> pd.DataFrame:
     """The plotted rows: per panel (feature × phenotype × stratum variable) the coefficient, standard error and
     95% CI of every stratum and of the whole cohort (``stratum`` = ``all samples``; left out when the cohort's
     model has the phenotype × stratum interaction), with the panel's Q and
-    interaction p-values and why it was chosen (``selected``)."""
+    interaction p-values and why it was chosen (``chosen_by``)."""
     strata, het = cohort.strata, cohort.heterogeneity
     keys = ["feature", "phenotype", "stratified_by"]
     chosen: dict[tuple[str, str, str], str] = {}
@@ -134,7 +134,7 @@ def figure_data(cohort: CohortResults) -> pd.DataFrame:
                     "ci.ub": coef + Z * se,
                     "pval.Q": p_q,
                     "pval.interaction": p_int,
-                    "selected": why,
+                    "chosen_by": why,
                 }
             )
     return pd.DataFrame(rows)
@@ -231,7 +231,7 @@ def _p_text(row: pd.Series) -> str:
     for label, column in (("Q p", "pval.Q"), ("interaction p", "pval.interaction")):
         value = float(row[column])
         if np.isfinite(value):
-            parts.append(f"{label} = {format_number(value, p_value=True)}")
+            parts.append(f"{label} = {format_number(value)}")
     return "   ".join(parts) or "one stratum: no heterogeneity test"
 
 

@@ -154,10 +154,12 @@ def _associations(
     """``feature ~ phenotype + covariates`` (or the study's formula) for each phenotype, keeping the phenotype's
     rows of each model (and its interaction rows).
 
-    Also returns the preset's resolved options and the transformed abundance table (samples × features, the
-    same for every phenotype) that the set-level tests use (kept only when the table ran as one in-memory block).
+    Also returns the preset's resolved options, every row of every model (``all_results``: covariate rows too,
+    with ``model`` = the model's phenotype, as MaAsLin2's ``all_results.tsv``) and the transformed abundance
+    table (samples × features, the same for every phenotype) that the set-level tests use (kept only when the
+    table ran as one in-memory block).
     """
-    frames, info = [], {}
+    frames, every, info = [], [], {}
     options = cfg.association.resolved()
     terms = formula_terms(cfg.formula) if cfg.formula else None
     for phenotype in cfg.phenotypes:
@@ -177,6 +179,8 @@ def _associations(
             info.setdefault("transformed", result.transformed)
         info["options"] = result.options.as_dict()
         frames.append(kept_rows(result.results, phenotype, terms))
+        every.append(result.results.assign(model=phenotype))
+    info["all_results"] = pd.concat(every, ignore_index=True)
     return pd.concat(frames, ignore_index=True), info
 
 

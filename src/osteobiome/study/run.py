@@ -11,6 +11,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
 5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
    :mod:`osteobiome.study._mediation`); 7. the HTML report, ``run.json`` and ``run.log``.
+With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
+``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
 With ``formula:`` the models of step 2 are the study's formula (:mod:`osteobiome.study._formula`; interaction
 coefficients pooled into ``meta/interaction_results.tsv``); with ``strata:`` the stratified analyses and their
@@ -32,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
@@ -42,11 +45,14 @@ from osteobiome.mechanisms.pathways import (
 )
 from osteobiome.meta import meta_analyze
 from osteobiome.report.results import CohortResults, StudyResults
+from osteobiome.stats.multitest import adjust
+from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._formula import interaction_tables
 from osteobiome.study._mediation import mediation_tables
+from osteobiome.study._readme import results_readme
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
-from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
+from osteobiome.study.parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
 
@@ -111,6 +117,7 @@ def run_study(
             log.add_warnings(results.warnings)
             _write_run_json(tmp, cfg, results)
             log.write(tmp / "run.log")
+            (tmp / "README.md").write_text(results_readme(tmp, results.title), encoding="utf-8")
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
@@ -139,12 +146,17 @@ def _analyse(
     parts = run_jobs(cfg, jobs, workers, finished, blocked)
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
+    if cfg.fdr.scope == "study":
+        for c in cohorts:
+            c.associations["qval"] = adjust(c.associations["pval"].to_numpy(float))
     with _timed(timings, "meta-analysis"):
         associations = {c.name: c.associations for c in cohorts}
         pathway_tables = {
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
         meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
+        if meta is not None and cfg.fdr.scope == "study":
+            meta["qval.fdr"] = adjust(meta["pval"].to_numpy(float))
         interactions = interaction_tables(associations)
         exposures = list(dict.fromkeys(e for t in interactions.values() for e in t["metadata"]))
         interaction_meta = _meta_analysis(interactions, cfg, progress, exposures, blocked.scheduler)
@@ -167,6 +179,8 @@ def _analyse(
         mediation = mediation_tables(
             cfg, {cp.name: cp.cohort for cp in plan.cohorts}, {cp.name: cp.covariates for cp in plan.cohorts}, plan.mediators
         )
+    with _timed(timings, "report inputs"):
+        extras = _report_inputs(plan, parts, cohorts, meta)
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -182,7 +196,65 @@ def _analyse(
         fdr_meta=cfg.fdr.meta,
         versions=versions(),
         timings=timings,
+        pooled=_pooled(plan, timings, log),
+        fdr_scope=cfg.fdr.scope,
+        **extras,
     )
+
+
+def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: ANN202
+    """The batch-corrected pooled analysis when the study asks for it (imported here: it is optional)."""
+    if plan.config.batch_correction is None:
+        return None
+    from osteobiome.study.pooled import pooled_analysis
+
+    with _timed(timings, "pooled analysis"):
+        pooled = pooled_analysis(plan)
+    log.add(f"pooled analysis (batch correction) done in {timings['pooled analysis']:.2f} s")
+    return pooled
+
+
+def _report_inputs(
+    plan: StudyPlan, parts: list[Part], cohorts: list[CohortResults], meta: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Partial residuals of the top pairs (set on ``cohorts``), the joint ordination, the power curves and,
+    for simulated cohorts, planted vs found (see :mod:`osteobiome.study._report_inputs`)."""
+    cfg = plan.config
+    tables = {c.name: c.associations for c in cohorts}
+    pairs = inputs.top_pairs(tables, meta)
+    transformed = {
+        p.cohort: p.value[1]["transformed"]
+        for p in parts
+        if p.kind == "associations" and "transformed" in p.value[1]
+    }
+    options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
+    two_part = options.get("model") == "twopart"
+    for c, cp in zip(cohorts, plan.cohorts, strict=True):
+        if c.name in transformed:
+            c.added_variable = inputs.added_variable_points(
+                transformed[c.name],
+                cp.cohort.metadata,
+                pairs,
+                cp.covariates,
+                reference_for(cfg, cp.covariates),
+                present=cp.cohort if two_part else None,
+            )
+    ordination = {}
+    if cfg.diversity is not None:
+        for metric in cfg.diversity.beta:
+            joint = inputs.joint_ordination([cp.cohort for cp in plan.cohorts], metric, cfg.phenotypes[0])
+            if joint is not None:
+                ordination[metric] = joint
+    truth = {cp.name: cp.truth for cp in plan.cohorts if cp.truth is not None}
+    planted, summary = (
+        inputs.planted_vs_found(truth, tables, meta, cfg.fdr.cohort, cfg.fdr.meta) if truth else (None, None)
+    )
+    return {
+        "ordination": ordination,
+        "power": inputs.power_curves(tables, meta, cfg.fdr.cohort),
+        "planted": planted,
+        "planted_summary": summary,
+    }
 
 
 def _render(
@@ -202,7 +274,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
     by_key = {(p.cohort, p.kind): p.value for p in parts if p.kind != "permanova"}
     out = []
     for cp in plan.cohorts:
-        assoc, _ = by_key[(cp.name, "associations")]
+        assoc, info = by_key[(cp.name, "associations")]
         div = by_key.get((cp.name, "diversity")) or {}
         pathways = by_key.get((cp.name, "pathways"))
         strata = by_key.get((cp.name, "strata"))
@@ -223,6 +295,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
                 pathway_associations=pathways[0] if pathways is not None else None,
                 strata=strata.results if strata is not None else None,
                 heterogeneity=strata.heterogeneity if strata is not None else None,
+                all_associations=info.get("all_results"),
             )
         )
     return out
@@ -267,6 +340,8 @@ def _meta_analysis(
         q_threshold=cfg.fdr.meta,
         cohort_q=cfg.fdr.cohort,
         scheduler=scheduler,
+        moderators=None if spec.moderators is None else read_metadata(spec.moderators),
+        joint=cfg.association.resolved().joint,
     )
     advance()
     return meta
@@ -317,6 +392,9 @@ def _write_tables(results: StudyResults, out: Path) -> None:
     for c in results.cohorts:
         folder = out / "cohorts" / c.name
         write_tsv(c.associations, folder / "associations.tsv")
+        write_tsv(c.associations[c.associations["qval"] < results.fdr_cohort], folder / "significant_results.tsv")
+        if c.all_associations is not None:
+            write_tsv(c.all_associations.sort_values(["qval", "pval"], kind="stable"), folder / "all_results.tsv")
         if c.alpha is not None:
             write_tsv(c.alpha, folder / "diversity" / "alpha.tsv", index=True)
         if c.alpha_associations is not None:
@@ -334,18 +412,27 @@ def _write_tables(results: StudyResults, out: Path) -> None:
             write_tsv(c.pathway_associations, out / "pathways" / "cohorts" / c.name / "associations.tsv")
     if results.meta is not None:
         write_tsv(results.meta, out / "meta" / "meta_results.tsv")
+        if "meta_regression" in results.meta.attrs:
+            write_tsv(results.meta.attrs["meta_regression"], out / "meta" / "meta_regression.tsv")
     if results.interaction_meta is not None:
         write_tsv(results.interaction_meta, out / "meta" / "interaction_results.tsv")
     for c in results.cohorts:
         if c.strata is not None:
             write_tsv(c.strata, out / "strata" / c.name / "strata_results.tsv")
             write_tsv(c.heterogeneity, out / "strata" / c.name / "heterogeneity.tsv")
+    if results.pooled is not None:
+        write_tsv(results.pooled.associations, out / "pooled" / "associations.tsv")
+        write_tsv(results.pooled.r2, out / "pooled" / "batch_permanova.tsv", index=True)
+        write_tsv(results.pooled.adjusted, out / "pooled" / "features_batch_corrected.tsv", index=True)
     if results.pathway_meta is not None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
     for name, table in results.mediation.items():
         write_tsv(table, out / "mediation" / name / "mediation.tsv")
+    if results.planted is not None:
+        write_tsv(results.planted, out / "planted" / "planted_vs_found.tsv")
+        write_tsv(results.planted_summary, out / "planted" / "summary.tsv")
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
@@ -376,6 +463,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
         "formula": cfg.formula,
         "strata": {"variables": list(cfg.strata), "min_stratum_size": cfg.min_stratum_size} if cfg.strata else None,
+        "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
         "mediation": cfg.mediation.model_dump() if plan.mediators else None,
     }
 
