@@ -50,7 +50,10 @@ from osteobiome.stats.formula import build_formula_design
 from osteobiome.stats.lm import LMResult
 from osteobiome.stats.multitest import adjust_grouped
 
-__all__ = ["EXTRA_COLUMNS", "MAASLIN2_COLUMNS", "Association", "align_samples", "associate", "auto_block_size", "results_table", "run_association"]
+__all__ = [
+    "EXTRA_COLUMNS", "MAASLIN2_COLUMNS", "Association", "align_samples", "aligned_table", "associate", "auto_block_size",
+    "results_table", "run_association",
+]
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
@@ -117,6 +120,16 @@ def results_table(
     results = pd.DataFrame({name: values[order] for name, values in columns.items()})
     results.attrs["options"] = opts.as_dict()
     return results
+
+
+def aligned_table(features: Features, metadata: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The samples that have metadata × all features as a dense DataFrame (for analyses that need the whole table:
+    survival, mediation), and the metadata in the table's order; inputs as :func:`associate`'s."""
+    source, metadata = aligned_source(features, metadata)
+    if not source.in_memory:
+        raise InputError("this analysis needs the table in memory; pass the table file, not a feature store.")
+    X = source.matrix.toarray() if sp.issparse(source.matrix) else source.matrix
+    return pd.DataFrame(X, index=source.samples, columns=source.features), metadata
 
 
 def auto_block_size(n_samples: int, copies: int = BLOCK_COPIES["lm"], budget: int | None = None) -> int:

@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "run": "Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.",
     "validate": "Check the study file, every input file, sample ids and metadata columns; print what `run` would do.",
     "demo": "Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path.",
+    "predict": "Nested cross-validation of three models on the same folds — covariates only, microbiome only, microbiome + covariates.",
+    "survival": "Model the outcome on each feature (standardized, after associate's preprocessing) and community index, adjusted for --covariates.",
     "batch-correct": "Zero-inflated empirical-Bayes batch correction (MMUPHin adjust_batch) of log relative abundances, zeros kept zero and covariates protected.",
     "mediate": "Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates), beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q.",
 }
@@ -44,7 +46,7 @@ COMMANDS: dict[str, str] = {
 
 def load_command(name: str) -> click.Command:
     """The click command of subcommand ``name``, importing its module now."""
-    holder = typer.Typer()
+    holder = typer.Typer(rich_markup_mode=None)  # as the app: plain help text
     importlib.import_module(f"osteobiome.cli.{name.replace('-', '_')}").register(holder)
     holder.callback()(lambda: None)
     return typer.main.get_command(holder).commands[name]

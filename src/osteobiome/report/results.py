@@ -69,11 +69,13 @@ class StudyResults:
     tables from the knowledge module (section shown only
     when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``:
     what was run (preset, filters, normalization, transform, model, FDR rule, meta estimator …) for the Methods
-    paragraph; ``warnings``: the run's warnings, one line each; ``pooled``: the batch-corrected pooled analysis
+    paragraph; ``warnings``: the run's warnings, one line each; ``prediction``: the ``prediction:`` step's tables
+    (:class:`osteobiome.predict.PredictionResult`), when asked for; ``pooled``: the batch-corrected pooled analysis
     (``batch_correction:`` in the study file); ``ordination``: distance → (joint PCoA of all cohorts' samples
     with ``cohort`` and first-phenotype columns, proportion explained); ``power``:
     :func:`~osteobiome.study._report_inputs.power_curves`; ``planted`` / ``planted_summary``: planted vs found
-    for simulated cohorts; ``fdr_scope``: ``phenotype`` or ``study``.
+    for simulated cohorts; ``fdr_scope``: ``phenotype`` or ``study``; ``survival``: the incident-outcome results
+    (:class:`osteobiome.study._survival.SurvivalResults`) when the study has a ``survival:`` section.
     """
 
     title: str
@@ -91,12 +93,14 @@ class StudyResults:
     warnings: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    prediction: Any = None
     pooled: PooledResults | None = None
     ordination: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
     power: pd.DataFrame | None = None
     planted: pd.DataFrame | None = None
     planted_summary: pd.DataFrame | None = None
     fdr_scope: str = "phenotype"
+    survival: Any = None
 
     def cohort_hits(self) -> dict[str, int]:
         """Feature × phenotype rows at q below the cohort threshold, per cohort (interaction rows not counted)."""

@@ -18,6 +18,7 @@ import pandas as pd
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._mediation import load_mediators
+from osteobiome.study._prediction import check_prediction
 from osteobiome.study._strata import check_strata_columns, describe_strata
 from osteobiome.study.config import StudyConfig
 
@@ -92,11 +93,21 @@ class StudyPlan:
                 f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
             )
         lines.extend(describe_strata(cfg))
+        if cfg.prediction is not None:
+            p = cfg.prediction
+            external = " + leave-one-cohort-out" if p.external and len(self.cohorts) > 1 else ""
+            lines.append(
+                f"  prediction: {p.outcome} from covariates / microbiome / both ({', '.join(p.learners)}; "
+                f"{p.folds} folds × {p.repeats} repeats, nested{external})"
+            )
         if self.mediators:
             lines.append(
                 f"  mediation: every feature × mediator to {cfg.mediation.outcome} ({cfg.mediation.test}) for "
                 f"{', '.join(self.mediators)}"
             )
+        if (spec := cfg.survival) is not None:
+            model = "logistic" if spec.outcome_type == "binary" else f"Cox, time {spec.time}" + (f", entry {spec.entry}" if spec.entry else "")
+            lines.append(f"  survival: {spec.event} ~ each feature (per SD) + covariates ({model}), per cohort then pooled")
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
@@ -134,6 +145,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
         _check_columns(cfg, spec.name, spec.metadata, metadata)
+        check_prediction(cfg, {spec.name: (spec.metadata, metadata)})
         notes: list[str] = []
         try:
             cohort = _load(
@@ -260,6 +272,14 @@ def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFra
                     f"{cfg.where(key, j)}: {kind} {var!r} is not a column of cohort {name}'s metadata "
                     f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
                 )
+    spec = cfg.survival
+    outcome = {} if spec is None else {"event": spec.event, "time": spec.time, "entry": spec.entry}
+    for key, var in outcome.items():
+        if var is not None and var not in columns:
+            raise InputError(
+                f"{cfg.where('survival', key)}: {var!r} is not a column of cohort {name}'s metadata "
+                f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
+            )
 
 
 def _cohort_plan(
