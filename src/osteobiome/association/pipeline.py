@@ -35,6 +35,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.association._blocks import BlockJob, fit_block
+from osteobiome.association._omnibus import check_supported, omnibus_rows
 from osteobiome.association._source import Source, align_samples, aligned_source
 from osteobiome.association.options import WHOLE_TABLE_NORMALIZATIONS, AssociationOptions
 from osteobiome.association.variants import VariantFit, finish
@@ -46,6 +47,7 @@ from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore
 from osteobiome.stats.design import Design
 from osteobiome.stats.fittable import check_samples, model_design, warn_rare
+from osteobiome.stats.formula import build_formula_design
 from osteobiome.stats.lm import LMResult
 from osteobiome.stats.multitest import adjust_grouped
 
@@ -190,6 +192,10 @@ def run_association(
     *,
     block_size: int | None = None,
     scheduler: object = None,
+    formula: str | None = None,
+    group: Sequence[str] = (),
+    ordered: Sequence[str] = (),
+    contrasts: pd.DataFrame | None = None,
     keep_tables: bool = True,
     **options: Any,
 ) -> Association:
@@ -197,6 +203,8 @@ def run_association(
     intermediate tables, which the CLI writes to ``features/`` and the study's set-level tests use."""
     random = list(random)
     opts = AssociationOptions.resolve(preset, options).fitted(bool(random))
+    if group or contrasts is not None:
+        check_supported(opts, random, "--group" if group else "--contrast")
     scheduler = parse_scheduler(scheduler)
     source, metadata = aligned_source(features, metadata)
     n = len(source.samples)
@@ -216,7 +224,7 @@ def run_association(
     n_blocks = math.ceil(kept.size / size)
     _check_blocks(n_blocks, opts)
     whole = n_blocks == 1 and source.in_memory
-    design = model_design(metadata, fixed, reference, opts.standardize, opts.require_reference, random)
+    design = _design(metadata, fixed, formula, ordered, reference, opts, random)
     depth = None
     if depth_wanted and stats.integer:
         depth = source.depth(size)[design.rows]
@@ -237,6 +245,11 @@ def run_association(
     nonzero = np.concatenate([o.fit.nonzero for o in outputs])
     results = results_table(names, design, fit, n, nonzero, opts)
     warn_rare(results, design.matrix.shape[1])
+    if group or contrasts is not None:
+        extra = omnibus_rows(names, design, fit, n, nonzero, group, contrasts)
+        results = pd.concat([results, extra], ignore_index=True).sort_values("qval", kind="stable", na_position="last")
+        results = results.reset_index(drop=True)
+        results.attrs["options"] = opts.as_dict()
     if outputs[0].tables is None:
         return Association(results, design, opts, n_blocks=n_blocks)
 
@@ -245,6 +258,25 @@ def run_association(
 
     filtered, normalized, transformed = (frame(values) for values in outputs[0].tables)
     return Association(results, design, opts, filtered, normalized, transformed)
+
+
+def _design(
+    metadata: pd.DataFrame,
+    fixed: Sequence[str],
+    formula: str | None,
+    ordered: Sequence[str],
+    reference: Mapping[str, str] | None,
+    opts: AssociationOptions,
+    random: Sequence[str],
+) -> Design:
+    """The model's design from ``fixed`` (``~ a + b …``) or from ``formula`` (interactions, ordered factors)."""
+    if formula is not None and list(fixed):
+        raise InputError("give the model either as --fixed variables or as --formula, not both.")
+    if formula is None and list(ordered):
+        formula = "~ " + " + ".join(fixed) if list(fixed) else None
+    if formula is None:
+        return model_design(metadata, fixed, reference, opts.standardize, opts.require_reference, random)
+    return build_formula_design(metadata, formula, reference, opts.standardize, opts.require_reference, random, ordered)
 
 
 def associate(
@@ -258,6 +290,10 @@ def associate(
     *,
     block_size: int | None = None,
     scheduler: object = None,
+    formula: str | None = None,
+    group: Sequence[str] = (),
+    ordered: Sequence[str] = (),
+    contrasts: pd.DataFrame | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Test every feature against the ``fixed`` metadata variables; one row per feature × coefficient.
@@ -285,6 +321,20 @@ def associate(
         Retained features per block (default: automatic, the whole table when it fits in memory).
     scheduler : str or distributed.Client, optional
         Run the blocks on dask: ``"threads"``, ``"processes"``, a scheduler address or a ``Client``.
+    formula : str, optional
+        Instead of ``fixed``: ``"~ bmd * sex + age"`` — main effects and two-way interactions
+        (:mod:`osteobiome.stats.formula`; numeric variables standardized before interaction columns are
+        formed). Interaction rows have ``metadata`` = the term (``bmd:sex``) and ``value`` = R's coefficient
+        name (``bmd:sexM``).
+    group : sequence of str, optional
+        Factors tested as a whole (all levels at once, F test; linear model only): rows with ``value`` =
+        ``"(all levels)"``, BH over features per factor.
+    ordered : sequence of str, optional
+        Factors coded level against previous level (successive differences), in their category order (sorted
+        otherwise); the row of level ``k`` compares it with level ``k − 1``.
+    contrasts : DataFrame, optional
+        Rows = named contrasts, columns = coefficient names (``siteB``, ``bmd:sexM``) with their weights; rows
+        ``metadata`` = ``"contrast"``, ``value`` = the name, BH over every contrast × feature (linear model only).
     **options
         Override fields of the preset (see :class:`~osteobiome.association.options.AssociationOptions`):
         ``normalization``, ``transform``, ``min_prevalence``, ``model``, ``compositional`` …
@@ -308,6 +358,19 @@ def associate(
     ['feature', 'metadata', 'value', 'coef', 'stderr']
     """
     return run_association(
-        features, metadata, fixed, random, reference, preset, workers,
-        block_size=block_size, scheduler=scheduler, keep_tables=False, **options,
+        features,
+        metadata,
+        fixed,
+        random,
+        reference,
+        preset,
+        workers,
+        block_size=block_size,
+        scheduler=scheduler,
+        formula=formula,
+        group=group,
+        ordered=ordered,
+        contrasts=contrasts,
+        keep_tables=False,
+        **options,
     ).results

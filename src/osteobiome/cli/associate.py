@@ -26,7 +26,7 @@ from osteobiome.errors import InputError
 #: Options that are not fields of AssociationOptions (files, model terms, execution).
 FIXED_PARAMETERS = (
     "features", "metadata", "fixed", "out", "random", "reference", "taxonomy", "rank", "preset", "block_size",
-    "scheduler", "workers", "overwrite",
+    "scheduler", "workers", "overwrite", "formula", "group", "ordered", "contrast",
 )
 
 
@@ -97,16 +97,23 @@ def associate(**kwargs: Any) -> None:
         if rank is not None and taxonomy is None:
             raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
         source, meta = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank), None
+    fixed, formula = names(kwargs["fixed"]), kwargs["formula"]
+    if not fixed and formula is None:
+        raise InputError("name the model: --fixed age,sex,bmi or --formula '~ bmd * sex + age'.")
     result = run_association(
         source,
         meta,
-        names(kwargs["fixed"]),
+        fixed,
         random,
         _parse_reference(kwargs["reference"]),
         kwargs["preset"],
         kwargs["workers"],
         block_size=kwargs["block_size"],
         scheduler=kwargs["scheduler"],
+        formula=formula,
+        group=names(kwargs["group"]),
+        ordered=names(kwargs["ordered"]),
+        contrasts=_read_contrasts(kwargs["contrast"]),
         **options,
     )
     _write(out, result, overwrite, inputs)
@@ -117,6 +124,24 @@ def associate(**kwargs: Any) -> None:
         f"{result.design.n_used} samples{blocks}); {len(result.significant())} with q <= "
         f"{result.options.max_significance}; written to {out}"
     )
+
+
+def _read_contrasts(path: Path | None):  # noqa: ANN202
+    """The ``--contrast`` table: rows = contrasts (first column, their names), columns = coefficient weights."""
+    if path is None:
+        return None
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", index_col=0)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"--contrast {path}: could not be read ({exc}); give a TSV with a name column.") from None
+    numeric = table.apply(pd.to_numeric, errors="coerce")
+    if table.empty or numeric.isna().any().any():
+        raise InputError(
+            f"--contrast {path}: every cell after the name column must be a number (the coefficient's weight)."
+        )
+    return numeric
 
 
 def _option_parameter(name: str, kind: Any) -> inspect.Parameter:
@@ -148,7 +173,29 @@ def _signature() -> inspect.Signature:
     fixed = [
         param("features", Path, typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN, feature store).")),
         param("metadata", Path, typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column).")),
-        param("fixed", str, typer.Option(..., "--fixed", help="Fixed effects, comma-separated: age,sex,bmi.")),
+        param("fixed", str, typer.Option("", "--fixed", help="Fixed effects, comma-separated: age,sex,bmi (or --formula).")),
+        param(
+            "formula",
+            str | None,
+            typer.Option(
+                None,
+                "--formula",
+                help="The model as a formula instead of --fixed: '~ bmd * sex + age' (main effects and two-way "
+                "interactions; numeric variables standardized before interactions are formed).",
+            ),
+        ),
+        param("group", str, typer.Option("", "--group", help="Factors tested as a whole (all levels, F test; linear model): site,stage.")),
+        param("ordered", str, typer.Option("", "--ordered", help="Factors coded level vs previous level: stage.")),
+        param(
+            "contrast",
+            Path | None,
+            typer.Option(
+                None,
+                "--contrast",
+                help="TSV of contrasts: first column the name, then one column per coefficient (siteB, bmd:sexM) "
+                "with its weight; BH over the contrasts asked for (linear model).",
+            ),
+        ),
         param("out", Path, typer.Option(..., "--out", help="Output folder (written atomically).")),
         param("random", str, typer.Option("", "--random", help="Random-intercept grouping variables: subject or site,subject.")),
         param("reference", list[str], typer.Option([], "--reference", help="Reference level: variable=level (repeatable).")),

@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report._prediction import prediction_section
+from osteobiome.report._strata import strata_section
 from osteobiome.report._survival import survival_context
 from osteobiome.report.consortium import consortium_figures
 from osteobiome.report.mediation import mediation_section
@@ -53,6 +54,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "figures": _figures(results, figdir),
         "consortium": consortium_figures(results, figdir),
         "tables": _tables(results),
+        "strata": strata_section(results, figdir),
         "mediation": mediation_section(results, figdir),
         "survival": survival_context(results, figdir),
         "methods": methods_paragraph(

@@ -5,7 +5,8 @@ Recognised keys: ``rank``, ``preset``, ``association`` (resolved options of ``as
 ``normalization``, ``transform``, ``analysis_method``/``model``, ``min_prevalence``, ``min_abundance``,
 ``min_variance``, ``standardize``, ``correction``, ``fdr_scope``), ``covariates_by_cohort``, ``reference``,
 ``random_effects``, ``meta`` (``method``, ``test``), ``diversity`` (``alpha``, ``beta``, ``permutations``,
-``seed``), ``pathways`` (cohort names).
+``seed``), ``pathways`` (cohort names), ``formula`` (a study formula), ``strata`` (``variables``,
+``min_stratum_size``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from osteobiome.io.taxonomy import RANK_PLURAL
+from osteobiome.report._strata import strata_sentence
 
 NORMALIZATION = {
     "TSS": "total-sum scaled (relative abundances over the retained features)",
@@ -181,6 +183,7 @@ def methods_paragraph(
             "p-value when none passed the threshold), HUMAnN's genus-stratified rows gave each genus's share of the "
             "pathway's abundance."
         )
+    parts.append(strata_sentence(settings))
     software = _join(f"{k} {v}" for k, v in versions.items() if k not in ("osteobiome", "python"))
     if software:
         parts.append(f"Software: Python {versions.get('python', '')} with {software}.")
@@ -198,6 +201,8 @@ def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], ran
             f"{name}: {rank} ~ phenotype{''.join(f' + {c}' for c in covs)}"
             for name, covs in by_cohort.items()
         )
+    if settings.get("formula"):
+        where = f"{rank} {settings['formula']}, 'phenotype' standing for each phenotype in turn"
     random = settings.get("random_effects") or []
     ref = settings.get("reference") or {}
     extra = ""

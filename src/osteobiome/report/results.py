@@ -20,7 +20,9 @@ class CohortResults:
     vegan ``adonis2`` table; ``pcoa``: distance → (coordinates, proportion explained);
     ``pathway_associations``: as ``associations`` for pathway tables; ``all_associations``: every row of every
     model (covariates too; ``model`` = the model's phenotype), MaAsLin2's ``all_results``;
-    ``added_variable``: partial-residual points of the top pairs (``feature phenotype sample x y``).
+    ``added_variable``: partial-residual points of the top pairs (``feature phenotype sample x y``); ``strata`` /
+    ``heterogeneity``: the stratified analyses (per-stratum rows and heterogeneity tests,
+    :mod:`osteobiome.study._strata`), when run.
     """
 
     name: str
@@ -33,6 +35,8 @@ class CohortResults:
     permanova: dict[str, pd.DataFrame] = field(default_factory=dict)
     pcoa: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
     pathway_associations: pd.DataFrame | None = None
+    strata: pd.DataFrame | None = None
+    heterogeneity: pd.DataFrame | None = None
     all_associations: pd.DataFrame | None = None
     added_variable: pd.DataFrame | None = None
 
@@ -60,7 +64,9 @@ class StudyResults:
     """Everything the report shows.
 
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
-    cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
+    cohort); ``interaction_meta``: the same for the phenotype × covariate interaction coefficients of a study
+    formula (``exposure`` = R's coefficient name, e.g. ``vbmd:sexM``); ``mechanisms``: set-level and annotation
+    tables from the knowledge module (section shown only
     when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``:
     what was run (preset, filters, normalization, transform, model, FDR rule, meta estimator …) for the Methods
     paragraph; ``warnings``: the run's warnings, one line each; ``prediction``: the ``prediction:`` step's tables
@@ -79,6 +85,7 @@ class StudyResults:
     meta: pd.DataFrame | None = None
     pathway_meta: pd.DataFrame | None = None
     mechanisms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    interaction_meta: pd.DataFrame | None = None
     mediation: dict[str, pd.DataFrame] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     fdr_cohort: float = 0.1
@@ -96,8 +103,11 @@ class StudyResults:
     survival: Any = None
 
     def cohort_hits(self) -> dict[str, int]:
-        """Feature × phenotype rows at q below the cohort threshold, per cohort."""
-        return {c.name: int((c.associations["qval"] < self.fdr_cohort).sum()) for c in self.cohorts}
+        """Feature × phenotype rows at q below the cohort threshold, per cohort (interaction rows not counted)."""
+        return {
+            c.name: int(((c.associations["qval"] < self.fdr_cohort) & c.associations["metadata"].isin(self.phenotypes)).sum())
+            for c in self.cohorts
+        }
 
     def meta_hits(self) -> int:
         """Pooled feature × phenotype rows at q below the meta threshold (0 without a meta-analysis)."""

@@ -21,7 +21,8 @@ FILES: tuple[tuple[str, str], ...] = (
     ("inputs/*", "The demo's simulated inputs (feature tables, metadata, taxonomy, planted truth) and its "
      "study file."),
     ("cohorts/*/associations.tsv", "Per cohort, one row per feature × phenotype: the phenotype's coefficient "
-     "in `feature ~ phenotype + covariates` (MaAsLin2 columns)."),
+     "in `feature ~ phenotype + covariates` (MaAsLin2 columns); with a study `formula`, that formula's model, "
+     "plus the phenotype's interaction rows (`metadata` = the term, `value` = R's coefficient name)."),
     ("cohorts/*/significant_results.tsv", "The rows of `associations.tsv` with q below the study's cohort "
      "threshold (`fdr.cohort`), as MaAsLin2's `significant_results.tsv`."),
     ("cohorts/*/all_results.tsv", "Every coefficient of every model, covariates included (MaAsLin2's "
@@ -36,6 +37,12 @@ FILES: tuple[tuple[str, str], ...] = (
     ("cohorts/*/diversity/pcoa_*.tsv", "PCoA coordinates of each sample (first 10 axes)."),
     ("meta/meta_results.tsv", "Per feature × phenotype, the random-effects meta-analysis of the cohorts' "
      "coefficients (MMUPHin `lm_meta` / metafor `rma.uni` columns) with replication checks."),
+    ("meta/interaction_results.tsv", "As `meta/meta_results.tsv`, for each interaction coefficient of the "
+     "study formula (`exposure` = R's coefficient name, e.g. `tibia_Ct_vBMD:sexM`)."),
+    ("strata/*/strata_results.tsv", "Stratified analyses: the phenotype's coefficient within each level of a "
+     "`strata` variable (that variable dropped from the model; numeric variables per SD of the whole cohort)."),
+    ("strata/*/heterogeneity.tsv", "Per feature × phenotype × stratum variable, heterogeneity between strata: "
+     "Cochran's Q of the stratum coefficients and the phenotype × stratum interaction test."),
     ("pathways/cohorts/*/associations.tsv", "As `cohorts/*/associations.tsv`, for the pathway tables."),
     ("pathways/meta/meta_results.tsv", "As `meta/meta_results.tsv`, for the pathway tables."),
     ("mechanisms/sets.tsv", "Set-level (trait / mechanism group) tests: do a set's features move with the "
@@ -58,6 +65,8 @@ FILES: tuple[tuple[str, str], ...] = (
      "whether it was found."),
     ("planted/summary.tsv", "Simulated studies: planted, recovered, hits, hits not planted and the expected "
      "number of false hits (q × hits) per analysis."),
+    ("figures/strata_*.tsv", "The numbers drawn in the Strata forest plots (one panel per feature × "
+     "phenotype)."),
     ("prediction/performance.tsv", "Prediction: AUC (binary outcome) or R² and RMSE (continuous) of each model "
      "× learner, per cohort (nested cross-validation) and held-out cohort (external), with 95% CIs."),
     ("prediction/comparison.tsv", "Prediction: microbiome + covariates minus covariates (ΔAUC by DeLong; ΔR², "
@@ -187,6 +196,23 @@ COLUMNS: dict[str, str] = {
     "chao1": "Chao1 richness estimate",
     "pielou": "Pielou's evenness (Shannon / log richness)",
     "faith_pd": "Faith's phylogenetic diversity",
+    "stratified_by": "the stratum variable",
+    "stratum": "the level of the stratum variable (`all samples`: the whole-cohort model)",
+    "strata": "the strata analysed",
+    "k.strata": "strata with an estimate of the feature",
+    "Q.df": "degrees of freedom of Cochran's Q (strata − 1)",
+    "pval.Q": "p-value of Cochran's Q, P(χ² > Q)",
+    "qval.Q": "Benjamini–Hochberg q-value of `pval.Q` (per phenotype and stratum variable)",
+    "interaction": "the interaction coefficient (R's name), or the term when its columns are tested together",
+    "coef.interaction": "the interaction coefficient (difference of the phenotype's slope from the reference "
+    "level; empty when several columns are tested together)",
+    "stderr.interaction": "standard error of `coef.interaction`",
+    "pval.interaction": "p-value of the interaction test",
+    "qval.interaction": "Benjamini–Hochberg q-value of `pval.interaction` (per phenotype and stratum variable)",
+    "interaction_test": "which interaction test: one coefficient, the F test of all columns, or the "
+    "Bonferroni-adjusted smallest p of the level rows",
+    "panel": "the figure panel",
+    "chosen_by": "why the panel is shown: smallest heterogeneity p, or a top main association",
     "pval.joint": "joint p-value of the pooled abundance and prevalence parts (the per-cohort rule)",
     "qval.joint": "Benjamini–Hochberg q-value of `pval.joint`",
     "mediator": "the mediator (metabolite, SCFA, serum marker)",

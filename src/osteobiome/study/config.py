@@ -21,6 +21,11 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
     prediction: {outcome: low_bmd, learners: [penalized, forest]}
     mediation: {outcome: tibia_Ct_vBMD, test: hdmt, log: true}
 
+Instead of ``covariates``, ``formula: "~ phenotype * sex + age + BMI"`` gives the model, the word ``phenotype``
+standing for each phenotype in turn (:mod:`osteobiome.study._formula`; its other variables are the covariates).
+``strata: [sex]`` adds analyses within each level of ``sex`` and tests of heterogeneity between them
+(:mod:`osteobiome.study._strata`; levels with fewer than ``min_stratum_size`` samples are skipped).
+
 Relative paths are relative to the study file. Every error is one line that names the study file, the key
 (``cohorts[0].metadata``) and its line in the file.
 """
@@ -45,6 +50,7 @@ from pydantic_core import PydanticCustomError
 
 from osteobiome.association.options import AssociationOptions
 from osteobiome.errors import InputError, suggest
+from osteobiome.study._formula import checked_formula, formula_covariates_of
 
 KeyPath = tuple[str | int, ...]
 
@@ -232,6 +238,9 @@ class StudyConfig(_Section):
     meta_analysis: MetaSpec = Field(default_factory=MetaSpec)
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
+    formula: str | None = None
+    strata: list[str] = Field(default_factory=list)
+    min_stratum_size: int = Field(default=30, ge=3)
     prediction: PredictionSpec | None = None
     batch_correction: BatchCorrectionSpec | None = None
     mediation: MediationSpec | None = None
@@ -253,6 +262,25 @@ class StudyConfig(_Section):
         if value is False:
             return None
         return {} if value is True or value is None else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _covariates_from_formula(cls, data: object) -> object:
+        """With ``formula`` and no ``covariates``, the covariates are the formula's other variables."""
+        return formula_covariates_of(data)
+
+    @field_validator("formula")
+    @classmethod
+    def _formula_terms(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return checked_formula(value, info.data.get("covariates", []))
+
+    @field_validator("strata")
+    @classmethod
+    def _strata_variables(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        bad = [v for v in value if v in info.data.get("phenotypes", []) or value.count(v) > 1]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is a phenotype or listed twice; stratify by other variables, each once")
+        return value
 
     @field_validator("reference", mode="before")
     @classmethod

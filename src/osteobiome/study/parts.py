@@ -22,6 +22,8 @@ from osteobiome.association.pipeline import run_association
 from osteobiome.compute.executors import process_pool
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
+from osteobiome.study._formula import cohort_formula, formula_terms, kept_rows
+from osteobiome.study._strata import stratified
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
 
@@ -40,7 +42,7 @@ class Blocked:
 
 @dataclass
 class Part:
-    """One job's result: cohort, kind (``associations`` ``pathways`` ``diversity`` ``permanova``), value."""
+    """One job's result: cohort, kind (``associations`` ``pathways`` ``diversity`` ``permanova`` ``strata``), value."""
 
     cohort: str
     kind: str
@@ -71,6 +73,8 @@ def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
             jobs.extend((cp.name, "permanova", cp.cohort, cp.covariates, chunk) for chunk in chunks)
         if cp.pathways is not None:
             jobs.append((cp.name, "pathways", cp.pathways, cp.covariates, ()))
+        if cfg.strata:
+            jobs.append((cp.name, "strata", cp.cohort, cp.covariates, ()))
     return jobs
 
 
@@ -125,6 +129,8 @@ def run_part(
                 value = _diversity(cohort, cfg, covariates)
             elif kind == "permanova":
                 value = _permanovas(cohort, cfg, covariates, phenotypes)
+            elif kind == "strata":
+                value = stratified(cohort, cfg, covariates, name)
             else:
                 value = _associations(cohort, cfg, covariates, blocked)
         except InputError as exc:
@@ -145,7 +151,8 @@ def reference_for(cfg: StudyConfig, variables: list[str]) -> dict[str, str] | No
 def _associations(
     cohort: Cohort, cfg: StudyConfig, covariates: list[str], blocked: Blocked
 ) -> tuple[pd.DataFrame, dict]:
-    """``feature ~ phenotype + covariates`` for each phenotype, keeping the phenotype's rows of each model.
+    """``feature ~ phenotype + covariates`` (or the study's formula) for each phenotype, keeping the phenotype's
+    rows of each model (and its interaction rows).
 
     Also returns the preset's resolved options, every row of every model (``all_results``: covariate rows too,
     with ``model`` = the model's phenotype, as MaAsLin2's ``all_results.tsv``) and the transformed abundance
@@ -154,22 +161,24 @@ def _associations(
     """
     frames, every, info = [], [], {}
     options = cfg.association.resolved()
+    terms = formula_terms(cfg.formula) if cfg.formula else None
     for phenotype in cfg.phenotypes:
         fixed = [phenotype, *covariates]
         result = run_association(
             cohort,
             cohort.metadata,
-            fixed,
+            [] if terms else fixed,
             list(cfg.random_effects),
             reference_for(cfg, fixed),
             options,
             block_size=blocked.block_size,
             scheduler=blocked.scheduler,
+            formula=cohort_formula(terms, phenotype, covariates) if terms else None,
         )
         if result.transformed is not None:
             info.setdefault("transformed", result.transformed)
         info["options"] = result.options.as_dict()
-        frames.append(result.results[result.results["metadata"] == phenotype])
+        frames.append(kept_rows(result.results, phenotype, terms))
         every.append(result.results.assign(model=phenotype))
     info["all_results"] = pd.concat(every, ignore_index=True)
     return pd.concat(frames, ignore_index=True), info

@@ -17,6 +17,10 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
 ``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
+With ``formula:`` the models of step 2 are the study's formula (:mod:`osteobiome.study._formula`; interaction
+coefficients pooled into ``meta/interaction_results.tsv``); with ``strata:`` the stratified analyses and their
+heterogeneity tests run per cohort (:mod:`osteobiome.study._strata`; ``strata/<cohort>/``).
+
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
 
@@ -46,6 +50,7 @@ from osteobiome.meta import meta_analyze
 from osteobiome.report.results import CohortResults, StudyResults
 from osteobiome.stats.multitest import adjust
 from osteobiome.study import _report_inputs as inputs
+from osteobiome.study._formula import interaction_tables
 from osteobiome.study._mediation import mediation_tables
 from osteobiome.study._prediction import run_prediction
 from osteobiome.study._readme import results_readme
@@ -166,6 +171,9 @@ def _analyse(
         meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
         if meta is not None and cfg.fdr.scope == "study":
             meta["qval.fdr"] = adjust(meta["pval"].to_numpy(float))
+        interactions = interaction_tables(associations)
+        exposures = list(dict.fromkeys(e for t in interactions.values() for e in t["metadata"]))
+        interaction_meta = _meta_analysis(interactions, cfg, progress, exposures, blocked.scheduler)
         pathway_meta = (
             _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
             if len(pathway_tables) > 1
@@ -198,6 +206,7 @@ def _analyse(
         meta=meta,
         pathway_meta=pathway_meta,
         mechanisms=mechanisms,
+        interaction_meta=interaction_meta,
         mediation=mediation,
         settings=_settings(plan, parts, mechanisms),
         fdr_cohort=cfg.fdr.cohort,
@@ -286,6 +295,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
         assoc, info = by_key[(cp.name, "associations")]
         div = by_key.get((cp.name, "diversity")) or {}
         pathways = by_key.get((cp.name, "pathways"))
+        strata = by_key.get((cp.name, "strata"))
         out.append(
             CohortResults(
                 name=cp.name,
@@ -301,6 +311,8 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
                 ),
                 pcoa=div.get("pcoa", {}),
                 pathway_associations=pathways[0] if pathways is not None else None,
+                strata=strata.results if strata is not None else None,
+                heterogeneity=strata.heterogeneity if strata is not None else None,
                 all_associations=info.get("all_results"),
             )
         )
@@ -323,10 +335,15 @@ def _stacked_permanovas(
 
 # ---------------------------------------------------------------------- across cohorts
 def _meta_analysis(
-    tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable, scheduler: str | None = None
+    tables: dict[str, pd.DataFrame],
+    cfg: StudyConfig,
+    progress: Callable,
+    exposures: list[str] | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame | None:
-    """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool
-    in blocks (see :mod:`osteobiome.compute.executors`)."""
+    """Per phenotype (or each of ``exposures``), pool the cohorts'
+    coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool in blocks (see
+    :mod:`osteobiome.compute.executors`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
@@ -334,7 +351,7 @@ def _meta_analysis(
     advance = progress("meta-analysis", 1)
     meta = meta_analyze(
         tables,
-        exposure=list(cfg.phenotypes),
+        exposure=list(cfg.phenotypes) if exposures is None else exposures,
         method=spec.method,
         test=spec.test,
         preset=spec.preset,
@@ -415,6 +432,12 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.meta, out / "meta" / "meta_results.tsv")
         if "meta_regression" in results.meta.attrs:
             write_tsv(results.meta.attrs["meta_regression"], out / "meta" / "meta_regression.tsv")
+    if results.interaction_meta is not None:
+        write_tsv(results.interaction_meta, out / "meta" / "interaction_results.tsv")
+    for c in results.cohorts:
+        if c.strata is not None:
+            write_tsv(c.strata, out / "strata" / c.name / "strata_results.tsv")
+            write_tsv(c.heterogeneity, out / "strata" / c.name / "heterogeneity.tsv")
     if results.pooled is not None:
         write_tsv(results.pooled.associations, out / "pooled" / "associations.tsv")
         write_tsv(results.pooled.r2, out / "pooled" / "batch_permanova.tsv", index=True)
@@ -459,6 +482,8 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+        "formula": cfg.formula,
+        "strata": {"variables": list(cfg.strata), "min_stratum_size": cfg.min_stratum_size} if cfg.strata else None,
         "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
         "mediation": cfg.mediation.model_dump() if plan.mediators else None,
     }

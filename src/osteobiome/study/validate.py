@@ -19,6 +19,7 @@ from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._mediation import load_mediators
 from osteobiome.study._prediction import check_prediction
+from osteobiome.study._strata import check_strata_columns, describe_strata
 from osteobiome.study.config import StudyConfig
 
 PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
@@ -69,8 +70,9 @@ class StudyPlan:
             lines.extend(f"    note: {n}" for n in plan.notes)
         options = ", ".join(f"{k}={v}" for k, v in cfg.association.options().items())
         lines.append("Would run:")
+        model = f"feature {cfg.formula}" if cfg.formula else "feature ~ phenotype + covariates"
         lines.append(
-            f"  associations: per cohort and phenotype, feature ~ phenotype + covariates "
+            f"  associations: per cohort and phenotype, {model} "
             f"(preset {cfg.association.preset}{'; ' + options if options else ''}; rank {cfg.rank or 'as given'}); "
             f"hits at q < {cfg.fdr.cohort}"
         )
@@ -90,6 +92,7 @@ class StudyPlan:
             lines.append(
                 f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
             )
+        lines.extend(describe_strata(cfg))
         if cfg.prediction is not None:
             p = cfg.prediction
             external = " + leave-one-cohort-out" if p.external and len(self.cohorts) > 1 else ""
@@ -200,7 +203,7 @@ def _load_pathways(path: Path, metadata: pd.DataFrame, name: str) -> tuple[Cohor
 
 
 def _check_reference_keys(cfg: StudyConfig) -> None:
-    modelled = [*cfg.phenotypes, *cfg.covariates]
+    modelled = [*cfg.phenotypes, *cfg.covariates, *cfg.strata]
     for var in cfg.reference:
         if var not in modelled:
             raise InputError(
@@ -276,6 +279,13 @@ def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
 def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFrame) -> None:
     """Every phenotype, covariate and random effect is a column of this cohort's metadata."""
     columns = [str(c) for c in metadata.columns]
+    for var in [*cfg.covariates] if cfg.formula else []:
+        if var not in columns:
+            raise InputError(
+                f"{cfg.where('formula')}: {var!r} is not a column of cohort {name}'s metadata "
+                f"({Path(path).name}){suggest(var, columns)}; fix the formula or add the column."
+            )
+    check_strata_columns(cfg, name, metadata)
     for key in ("phenotypes", "covariates", "random_effects"):
         for j, var in enumerate(getattr(cfg, key)):
             if var not in columns:
@@ -311,7 +321,7 @@ def _cohort_plan(
             level = f" (all {values.iloc[0]!r})" if len(values) else " (all missing)"
             note = f"covariate {var!r} is constant in cohort {name}{level}; left out of its models"
             notes.append(note)
-            warnings.warn(f"{cfg.where('covariates')}: {note}.", stacklevel=3)
+            warnings.warn(f"{cfg.where('formula' if cfg.formula else 'covariates')}: {note}.", stacklevel=3)
             continue
         covariates.append(var)
     for var, level in cfg.reference.items():
