@@ -104,13 +104,16 @@ def test_methods_paragraph_of_the_presets():
     assert "HC3" in describe("maaslin2", variance="HC3")
 
 
-def test_default_with_random_effects_warns_and_fits_mixed_models(data):
+def test_default_with_random_effects_fits_the_two_part_mixed_model(data):
     table, metadata = data
     metadata = metadata.assign(subject=np.repeat(np.arange(40), 2).astype(str))
-    with pytest.warns(UserWarning, match="two-part model has no random-effects version"):
-        out = associate(table, metadata, ["age"], random=("subject",))
-    assert "pval.abundance" not in out.columns and out["pval"].between(0, 1).all()
+    out = associate(table, metadata, ["age"], random=("subject",))
+    assert out.attrs["model"] == "TWOPART_MIXED" and out.attrs["random_effects"] == ["subject"]
+    assert {"pval.abundance", "pval.prevalence", "coef.prevalence", "note"} <= set(out.columns)
+    assert out["pval"].between(0, 1).all() and out["note"].map(lambda note: isinstance(note, str)).all()
     assert abs(np.median(out["coef"])) < 1e-12  # the median comparison still applies
+    assert associate(table, metadata, ["age"]).attrs["model"] == "TWOPART"
+    assert associate(table, metadata, ["age"], random=("subject",), preset="maaslin2").attrs["model"] == "LMM"
 
 
 @pytest.mark.parametrize(

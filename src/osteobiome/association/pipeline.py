@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from osteobiome.association.variants import VariantFit, check_options, fit_two_part, refine_linear
+from osteobiome.association.variants import VariantFit, check_options, fit_two_part, fitted_model, refine_linear
 from osteobiome.compute.memory import check_memory, dense_bytes
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
@@ -45,7 +45,9 @@ DENSE_COPIES = 6
 # Other options: ``model`` (lm | twopart), ``variance`` (classical | HC3), ``compositional`` (none | median |
 # linda), ``compositional_prevalence`` (median-centre the prevalence part too), ``depth_covariate`` (none |
 # prevalence | both: log read depth in the two-part designs), ``joint`` (beta | cauchy: how the two parts' p-values
-# are combined). See :mod:`osteobiome.association.variants`.
+# are combined), ``augment`` (MaAsLin3's augmentation of the prevalence part against separation). With random
+# effects the two-part model is a two-part mixed model (random intercepts in both parts). See
+# :mod:`osteobiome.association.variants`.
 _MAASLIN2 = {
     "normalization": "TSS",
     "transform": "LOG",
@@ -62,6 +64,7 @@ _MAASLIN2 = {
     "compositional_prevalence": False,
     "depth_covariate": "none",
     "joint": "beta",
+    "augment": True,
 }
 PRESETS: dict[str, dict[str, Any]] = {
     "maaslin2": _MAASLIN2,
@@ -168,16 +171,11 @@ def _fit(  # noqa: ANN202
     opts: Mapping[str, Any],
     workers: int = 1,
 ):
-    """The preset's model on the rows of ``design`` (all samples × features in): two-part on ``relative``, or
+    """The preset's model on the rows of ``design`` (all samples × features in): two-part on ``relative`` (mixed,
+    with random intercepts in both parts, if ``random``), or
     linear on ``transformed`` (random intercepts if ``random``, fitted over ``workers`` processes) refined by
     the ``variance`` and ``compositional`` options (:mod:`osteobiome.association.variants`)."""
     model = opts["model"]
-    if model == "twopart" and random:
-        warnings.warn(
-            "the two-part model has no random-effects version; fitting linear mixed models instead (model='lm').",
-            stacklevel=3,
-        )
-        model = "lm"
     if model == "twopart":
         return fit_two_part(
             _rows(relative, design.rows),
@@ -188,6 +186,9 @@ def _fit(  # noqa: ANN202
             opts["depth_covariate"],
             opts["variance"],
             opts["joint"],
+            [design.groups[name] for name in random],
+            opts["augment"],
+            workers,
         )
     Y = _rows(transformed, design.rows)
     if random:
@@ -268,6 +269,8 @@ def run_association(
     depth = _read_depth(raw, design.rows, opts)
     fit = _fit(transformed, normalized, depth, design, list(random), opts, workers)
     results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
+    results.attrs["model"] = fitted_model(opts["model"], random)
+    results.attrs["random_effects"] = list(random)
 
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=table.index, columns=names, copy=False)
@@ -299,6 +302,8 @@ def associate(
     (``cauchy`` | ``beta``: how the two-part model's p-values are combined). With
     ``model='twopart'`` (the default preset) ``coef``/``stderr`` are the abundance part's, ``pval`` is the
     joint p-value, and the columns ``pval.abundance coef.prevalence stderr.prevalence pval.prevalence
-    N.present`` are added.
+    N.present`` are added; with ``random`` too, both parts have random intercepts (two-part mixed model) and a
+    ``note`` column reports singular or non-converged fits. ``.attrs["model"]`` names the fitted model
+    (``LM``, ``LMM``, ``TWOPART``, ``TWOPART_MIXED``).
     """
     return run_association(features, metadata, fixed, random, reference, preset, workers, **options).results
