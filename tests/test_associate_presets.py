@@ -104,6 +104,26 @@ def test_methods_paragraph_of_the_presets():
     assert "HC3" in describe("maaslin2", variance="HC3")
 
 
+def test_methods_paragraph_says_when_the_two_part_model_was_mixed():
+    from osteobiome.association.pipeline import resolve_options
+    from osteobiome.association.variants import fitted_model
+    from osteobiome.report.methods import methods_paragraph
+
+    def describe(random: list[str], **overrides) -> str:
+        options = resolve_options("default", overrides)
+        settings = {
+            "preset": "default", "association": options, "covariates_by_cohort": {}, "random_effects": random,
+            "model": fitted_model(options["model"], random),
+        }
+        return methods_paragraph(settings, {"A": 10}, ["bmd"], 0.1, 0.25, {})
+
+    mixed = describe(["subject"])
+    assert "two-part mixed model" in mixed and "Laplace approximation" in mixed and "Satterthwaite" in mixed
+    assert "random intercepts for subject" in mixed and "with weighted augmentation against separation" in mixed
+    assert "without augmentation" in describe(["subject"], augment=False)
+    assert "two-part mixed model" not in describe([])
+
+
 def test_default_with_random_effects_fits_the_two_part_mixed_model(data):
     table, metadata = data
     metadata = metadata.assign(subject=np.repeat(np.arange(40), 2).astype(str))

@@ -72,6 +72,9 @@ def associate(
     joint: str | None = typer.Option(
         None, "--joint", help="Two-part p-value: cauchy (presence-weighted Cauchy combination) or beta (MaAsLin3's)."
     ),
+    augment: bool | None = typer.Option(
+        None, "--augment/--no-augment", help="Two-part prevalence part: MaAsLin3's augmentation against separation (on by default)."
+    ),
     preset: str = typer.Option(
         "default",
         "--preset",
@@ -81,12 +84,13 @@ def associate(
     block_size: int | None = block_size_option(),
     scheduler: str | None = scheduler_option(),
     workers: int = typer.Option(
-        1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."
+        1, "--workers", min=1, help="Processes for the random-intercept fits (--random); other fits ignore it."
     ),
 ) -> None:
     """Test every feature against the metadata, one model per feature: by default a two-part model (prevalence
     + abundance where present) with the median compositional correction; --preset maaslin2: OLS (MaAsLin2);
-    --random: REML random intercepts (linear models; --workers processes)."""
+    --random: random intercepts (a two-part mixed model by default, linear mixed models with --model lm;
+    --workers processes)."""
     options = {
         "normalization": normalization,
         "transform": transform,
@@ -101,6 +105,7 @@ def associate(
         "compositional": compositional,
         "variance": variance,
         "joint": joint,
+        "augment": augment,
     }
     terms = names(fixed)
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
