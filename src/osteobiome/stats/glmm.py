@@ -20,7 +20,8 @@ Gradient (analytic, envelope theorem at ``û``): with ``g = a(ỹ − μ)``, ``s
     ∂D/∂θ_k = −2 Σ_{c∈k} u_c (Zᵀg)_c + 2 Σ_{c∈k} (M⁻¹ΛA)_cc + tᵀ(Z E_k u + ZΛM⁻¹(E_k Zᵀg − ΛA E_k u)),
 
 with A = ZᵀWZ and E_k the indicator of factor k's levels. The optimum is found by L-BFGS-B on this gradient and
-polished by Newton steps on the Hessian, which is the central difference of the analytic gradient. As
+polished by Newton steps on the Hessian, the central difference of the analytic gradient (refreshed after any
+step larger than 10⁻⁵). As
 ``vcov`` of ``glmer`` (``use.hessian = TRUE``), cov(β̂) is the β block of ``2 H⁻¹`` (H the Hessian of D in
 (θ, β)); Wald z tests. With one grouping factor M is diagonal and everything is O(n) per evaluation.
 
@@ -227,14 +228,14 @@ def _fit_one(feature: _Feature, start: np.ndarray) -> tuple[np.ndarray, float, n
     bounds = [(0.0, None)] * k + [(None, None)] * (start.size - k)
     fit = optimize.minimize(
         feature.deviance_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"ftol": 1e-12, "gtol": 1e-6, "maxiter": 500},
+        options={"ftol": 1e-12, "gtol": 1e-5, "maxiter": 500},
     )
     params = fit.x
+    value, gradient = feature.deviance_and_gradient(params)
+    hess = feature.hessian(params)
+    free = np.ones(params.size, dtype=bool)
+    free[:k] = params[:k] >= SINGULAR_TOL
     for _ in range(5):  # Newton polish on the free parameters (θ_k at the boundary stay there)
-        value, gradient = feature.deviance_and_gradient(params)
-        hess = feature.hessian(params)
-        free = np.ones(params.size, dtype=bool)
-        free[:k] = params[:k] >= SINGULAR_TOL
         if np.max(np.abs(gradient[free]), initial=0.0) < 1e-8:
             break
         try:
@@ -244,9 +245,13 @@ def _fit_one(feature: _Feature, start: np.ndarray) -> tuple[np.ndarray, float, n
         trial = params.copy()
         trial[free] -= step
         trial[:k] = np.maximum(trial[:k], 0.0)
-        if not feature.deviance_and_gradient(trial)[0] <= value + 1e-10:
+        trial_value, trial_gradient = feature.deviance_and_gradient(trial)
+        if not trial_value <= value + 1e-10:
             break
-        params = trial
+        params, value, gradient = trial, trial_value, trial_gradient
+        if np.max(np.abs(step)) > 1e-5:  # the Hessian moves O(step): refresh it only after a real step
+            hess = feature.hessian(params)
+            free[:k] = params[:k] >= SINGULAR_TOL
     sub = hess[np.ix_(free, free)]
     cov = None
     if np.all(np.isfinite(sub)) and np.linalg.eigvalsh(sub).min() > 0:
