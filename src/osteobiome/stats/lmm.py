@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg, optimize, sparse
 from threadpoolctl import threadpool_limits
 
 from osteobiome.stats.lm import LMResult, missing_patterns, t_test
@@ -75,22 +75,27 @@ class _AtTheta:
         return np.concatenate([top, bottom])
 
 
-def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indicator matrix Z (rows × levels of every factor, largest factor first) and each column's factor."""
-    blocks, factor = [], []
-    for k, codes in enumerate(groups):
-        _, local = np.unique(codes[rows], return_inverse=True)
-        z = np.zeros((local.size, local.max() + 1))
-        z[np.arange(local.size), local] = 1.0
-        blocks.append(z)
-        factor.append(np.full(z.shape[1], k))
-    order = sorted(range(len(blocks)), key=lambda k: -blocks[k].shape[1])
-    return np.hstack([blocks[k] for k in order]), np.concatenate([factor[k] for k in order])
+def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Indicator matrix Z (rows × levels of every factor, largest factor first; sparse, one 1 per factor and
+    row) and each column's factor."""
+    codes, factor = [], []
+    for k, values in enumerate(groups):
+        _, local = np.unique(values[rows], return_inverse=True)
+        codes.append(local)
+        factor.append(np.full(local.max() + 1, k))
+    order = sorted(range(len(codes)), key=lambda k: -factor[k].size)
+    offsets = np.cumsum([0] + [factor[k].size for k in order])
+    n = codes[0].size
+    columns = np.concatenate([codes[k] + offsets[i] for i, k in enumerate(order)])
+    Z = sparse.csr_matrix(
+        (np.ones(columns.size), (np.tile(np.arange(n), len(order)), columns)), shape=(n, int(offsets[-1]))
+    )
+    return Z, np.concatenate([factor[k] for k in order])
 
 
-def _shared(X: np.ndarray, Z: np.ndarray, factor: np.ndarray) -> _Shared:
+def _shared(X: np.ndarray, Z: sparse.csr_matrix, factor: np.ndarray) -> _Shared:
     n_big = int(np.sum(factor == factor[0]))
-    return _Shared(Z.T @ Z, Z.T @ X, X.T @ X, factor, X.shape[0], X.shape[1], n_big)
+    return _Shared((Z.T @ Z).toarray(), np.asarray(Z.T @ X), X.T @ X, factor, X.shape[0], X.shape[1], n_big)
 
 
 def _at_theta(shared: _Shared, theta: np.ndarray) -> _AtTheta | None:
@@ -224,11 +229,11 @@ def _satterthwaite(
     return beta, np.sqrt(variance), df, sigma
 
 
-def _fit_pattern(Y: np.ndarray, X: np.ndarray, Z: np.ndarray, factor: np.ndarray, n_factors: int) -> tuple[np.ndarray, ...]:
+def _fit_pattern(Y: np.ndarray, X: np.ndarray, Z: sparse.csr_matrix, factor: np.ndarray, n_factors: int) -> tuple[np.ndarray, ...]:
     shared = _shared(X, Z, factor)
     ols = np.linalg.lstsq(X, Y, rcond=None)[0]
     centred = Y - X @ ols  # r² and θ̂ are invariant to y → y − Xc; this avoids cancellation in yᵀy − ‖c‖²
-    zty, xty, yty = Z.T @ centred, X.T @ centred, np.einsum("ij,ij->j", centred, centred)
+    zty, xty, yty = np.asarray(Z.T @ centred), X.T @ centred, np.einsum("ij,ij->j", centred, centred)
     m = Y.shape[1]
     coef, stderr, df = (np.full((shared.p, m), np.nan) for _ in range(3))
     theta_out, sigma_out = np.full((n_factors, m), np.nan), np.full(m, np.nan)
@@ -272,17 +277,18 @@ def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], workers:
 
 
 def _fit_chunk(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_fit_pattern` of the columns of ``Y`` (all observed on ``rows``) with one BLAS thread: many tiny
-    factorizations, where threads only add overhead."""
-    with threadpool_limits(1):
-        Z, factor = _indicator(groups, rows)
-        return _fit_pattern(Y[rows], X[rows], Z, factor, len(groups))
+    """:func:`_fit_pattern` of the columns of ``Y`` (all observed on ``rows``)."""
+    Z, factor = _indicator(groups, rows)
+    return _fit_pattern(Y[rows], X[rows], Z, factor, len(groups))
 
 
 def _run_chunks(Y, X, groups, jobs, workers: int):  # noqa: ANN001, ANN202
-    """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes."""
+    """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes (each
+    with one BLAS thread, as this process when serial: many tiny factorizations, where threads only add
+    overhead)."""
     if workers <= 1 or len(jobs) <= 1:
-        return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
+        with threadpool_limits(1):
+            return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
     from osteobiome.compute.processes import process_pool
 
     with process_pool(min(workers, len(jobs))) as pool:
