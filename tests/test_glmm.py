@@ -79,3 +79,13 @@ def test_augmentation_keeps_a_separated_feature_estimable(data):
     assert augmented.converged[0] and np.isfinite(augmented.stderr[:, 0]).all()
     assert abs(augmented.coef[2, 0]) < 15 and augmented.pval[2, 0] < 1e-6
     assert not plain.converged[0] or abs(plain.coef[2, 0]) > abs(augmented.coef[2, 0])
+
+
+def test_results_do_not_depend_on_workers(data):
+    y, X, groups = data
+    rng = np.random.default_rng(2)
+    present = np.column_stack([rng.permutation(y) if j else y for j in range(18)])  # 2 chunks of features
+    serial = fit_glmm(present, X, [groups["g1"]])
+    parallel = fit_glmm(present, X, [groups["g1"]], workers=2)
+    for name in ("coef", "stderr", "theta", "deviance", "converged"):
+        np.testing.assert_array_equal(getattr(serial, name), getattr(parallel, name), err_msg=name)
