@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, optimize, sparse
+from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
 from osteobiome.stats.lm import LMResult, missing_patterns, t_test
@@ -75,27 +75,30 @@ class _AtTheta:
         return np.concatenate([top, bottom])
 
 
-def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Indicator matrix Z (rows × levels of every factor, largest factor first; sparse, one 1 per factor and
-    row) and each column's factor."""
-    codes, factor = [], []
-    for k, values in enumerate(groups):
-        _, local = np.unique(values[rows], return_inverse=True)
-        codes.append(local)
-        factor.append(np.full(local.max() + 1, k))
-    order = sorted(range(len(codes)), key=lambda k: -factor[k].size)
-    offsets = np.cumsum([0] + [factor[k].size for k in order])
-    n = codes[0].size
-    columns = np.concatenate([codes[k] + offsets[i] for i, k in enumerate(order)])
-    Z = sparse.csr_matrix(
-        (np.ones(columns.size), (np.tile(np.arange(n), len(order)), columns)), shape=(n, int(offsets[-1]))
-    )
-    return Z, np.concatenate([factor[k] for k in order])
+def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indicator matrix Z (rows × levels of every factor, largest factor first), each column's factor and
+    each row's column in every factor (rows × factors)."""
+    blocks, factor, columns = [], [], []
+    for k, codes in enumerate(groups):
+        _, local = np.unique(codes[rows], return_inverse=True)
+        z = np.zeros((local.size, local.max() + 1))
+        z[np.arange(local.size), local] = 1.0
+        blocks.append(z)
+        factor.append(np.full(z.shape[1], k))
+        columns.append(local)
+    order = sorted(range(len(blocks)), key=lambda k: -blocks[k].shape[1])
+    offsets = np.cumsum([0] + [blocks[k].shape[1] for k in order])
+    cols = np.column_stack([columns[k] + offsets[i] for i, k in enumerate(order)])
+    return np.hstack([blocks[k] for k in order]), np.concatenate([factor[k] for k in order]), cols
 
 
-def _shared(X: np.ndarray, Z: sparse.csr_matrix, factor: np.ndarray) -> _Shared:
+def _shared(X: np.ndarray, Z: np.ndarray, factor: np.ndarray, cols: np.ndarray) -> _Shared:
+    """Cross-products; ZᵀZ (counts of rows sharing two levels) from ``cols``, not the O(n q²) product."""
     n_big = int(np.sum(factor == factor[0]))
-    return _Shared((Z.T @ Z).toarray(), np.asarray(Z.T @ X), X.T @ X, factor, X.shape[0], X.shape[1], n_big)
+    q = Z.shape[1]
+    pairs = (cols[:, :, None] * q + cols[:, None, :]).ravel()
+    ztz = np.bincount(pairs, minlength=q * q).reshape(q, q).astype(float)
+    return _Shared(ztz, Z.T @ X, X.T @ X, factor, X.shape[0], X.shape[1], n_big)
 
 
 def _at_theta(shared: _Shared, theta: np.ndarray) -> _AtTheta | None:
@@ -229,11 +232,13 @@ def _satterthwaite(
     return beta, np.sqrt(variance), df, sigma
 
 
-def _fit_pattern(Y: np.ndarray, X: np.ndarray, Z: sparse.csr_matrix, factor: np.ndarray, n_factors: int) -> tuple[np.ndarray, ...]:
-    shared = _shared(X, Z, factor)
+def _fit_pattern(
+    Y: np.ndarray, X: np.ndarray, Z: np.ndarray, factor: np.ndarray, cols: np.ndarray, n_factors: int
+) -> tuple[np.ndarray, ...]:
+    shared = _shared(X, Z, factor, cols)
     ols = np.linalg.lstsq(X, Y, rcond=None)[0]
     centred = Y - X @ ols  # r² and θ̂ are invariant to y → y − Xc; this avoids cancellation in yᵀy − ‖c‖²
-    zty, xty, yty = np.asarray(Z.T @ centred), X.T @ centred, np.einsum("ij,ij->j", centred, centred)
+    zty, xty, yty = Z.T @ centred, X.T @ centred, np.einsum("ij,ij->j", centred, centred)
     m = Y.shape[1]
     coef, stderr, df = (np.full((shared.p, m), np.nan) for _ in range(3))
     theta_out, sigma_out = np.full((n_factors, m), np.nan), np.full(m, np.nan)
@@ -278,8 +283,8 @@ def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], workers:
 
 def _fit_chunk(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, ...]:
     """:func:`_fit_pattern` of the columns of ``Y`` (all observed on ``rows``)."""
-    Z, factor = _indicator(groups, rows)
-    return _fit_pattern(Y[rows], X[rows], Z, factor, len(groups))
+    Z, factor, cols = _indicator(groups, rows)
+    return _fit_pattern(Y[rows], X[rows], Z, factor, cols, len(groups))
 
 
 def _run_chunks(Y, X, groups, jobs, workers: int):  # noqa: ANN001, ANN202
