@@ -39,6 +39,13 @@ def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
     timing = ", ".join(f"{m} {per_fit[m]:.2f} s ({per_fit[m] / per_fit['lmm']:.1f}x lmm)" for m in per_fit.index)
     tables = calibration.markdown_tables(summary)
     body = (
+        "Design (`evaluate.calibration`, `Grid.visits`): each subject is a Twins sample seen at 4 visits, every genus "
+        f"scaled per visit by 2^N(0, {calibration.VISIT_SD:g}²) and re-drawn at the subject's depth (subject-level "
+        "random intercepts in presence and abundance); age/BMI/sex per subject, implanted into 10% of genera each; the "
+        f"phenotype adds a hidden subject-level trait (weight {calibration.SUBJECT_WEIGHT:g}, not adjusted for) to the "
+        "per-visit noise; every method fits `(1 | subject)`. `default` = the two-part mixed model (issue 16); `lmm` = "
+        "linear mixed models + median comparison + BH per variable (what the default fitted with random effects "
+        "before); `maaslin2` = MaAsLin2's LMM.\n\n"
         f"`python benchmarks/calibration_repeated.py {workers} {seeds}` — Twins template, {grid.sizes[0] // grid.visits} "
         f"subjects × {grid.visits} visits, {seeds} seeds per cell, {grid.null_draws * seeds} null phenotypes: "
         f"**{wall:.0f} s wall on {workers} workers** (load average {os.getloadavg()[0]:.1f} at the end). Mean time per "
