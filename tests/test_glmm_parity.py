@@ -1,9 +1,12 @@
 """Parity of the two-part mixed model with lme4/lmerTest on MaAsLin2's HMP2 example, ``(1 | subject)``.
 
-Golden output: ``tests/golden/glmm_hmp2/parts.tsv``, written once by ``make.R`` next to it (lme4 1.1-31,
-lmerTest 3.1-3, R 4.2.2) from the data in ``../shared/reference/maaslin2_hmp2``. Parts: ``abundance`` (lmer,
-REML, Satterthwaite), ``prevalence`` (glmer, Laplace) and ``prevalence_augmented`` (glmer on MaAsLin3's
-augmented data).
+Golden output in ``tests/golden/glmm_hmp2/``, written once (lme4 1.1-31, lmerTest 3.1-3, R 4.2.2) from the data in
+``../shared/reference/maaslin2_hmp2``: ``parts.tsv`` by ``make.R`` (``abundance``: lmer, REML, Satterthwaite;
+``prevalence``: glmer with its default control; ``prevalence_augmented``: glmer on MaAsLin3's augmented data with
+nloptwrap) and ``prevalence_tight.tsv`` / ``prevalence_augmented_tight.tsv`` by ``make_tight.R`` (glmer with
+``tolPwrss = 1e-12``). With the default ``tolPwrss = 1e-7`` glmer's inner IRLS stops early on these data and its
+Laplace deviance, coefficients and standard errors are off by up to 1-3% (make_tight.R says why); the 1e-3 parity
+is checked against the tight fits, the default-control fits are checked for the signs and the bulk of the rows.
 """
 
 from __future__ import annotations
@@ -13,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize
 
 from osteobiome import associate
 from osteobiome.stats.design import build_design
-from osteobiome.stats.glmm import _Feature, _Grouping, fit_glmm
+from osteobiome.stats.glmm import fit_glmm
 from osteobiome.stats.preprocess import filter_features, normalize
 
 GOLDEN = Path(__file__).parent / "golden" / "glmm_hmp2" / "parts.tsv"
@@ -76,25 +78,50 @@ def test_abundance_part_matches_lmer_and_lmertest(ours, golden):
     assert (noted == singular).mean() >= 0.95  # lme4's isSingular and our θ = 0 agree on (almost) every feature
 
 
-def test_prevalence_part_without_augmentation_matches_glmer(ours, golden):
-    merged = _part(golden, "prevalence").merge(ours, on=KEY, suffixes=("", "_ours"), validate="one_to_one")
-    ours_coef, ours_se = merged["coef.prevalence"], merged["stderr.prevalence"]
-    clean = merged["warning"].eq("") & ~(merged["singular"].astype(str).str.upper() == "TRUE")
-    assert clean.sum() >= 0.5 * len(merged)
-    rows = merged[clean]
-    scale = np.maximum(np.abs(rows["coef"]), rows["stderr"])
-    assert (np.abs(ours_coef[clean] - rows["coef"]) <= 1e-3 * scale).all()
-    assert (np.abs(ours_se[clean] / rows["stderr"] - 1) <= 1e-3).all()
+def _clean(golden: pd.DataFrame) -> pd.Series:
+    """Rows of fits that glmer reports no warning for and that are not singular."""
+    return golden["warning"].eq("") & ~golden["singular"].astype(str).str.upper().eq("TRUE")
+
+
+def _check_within(ours_coef, ours_se, theirs: pd.DataFrame, tol: float) -> None:  # noqa: ANN001
+    scale = np.maximum(np.abs(theirs["coef"]), theirs["stderr"])
+    assert (np.abs(ours_coef - theirs["coef"]) <= tol * scale).all()
+    assert (np.abs(ours_se / theirs["stderr"] - 1) <= tol).all()
+
+
+def _read(name: str) -> pd.DataFrame:
+    return pd.read_csv(GOLDEN.parent / name, sep="\t", keep_default_na=False, na_values=["NA"])
+
+
+def test_prevalence_part_without_augmentation_matches_glmer(ours):
+    tight = _read("prevalence_tight.tsv")
+    merged = tight.merge(ours, on=KEY, suffixes=("", "_ours"), validate="one_to_one")
+    assert len(merged) == len(ours)
+    clean = _clean(merged)
+    assert clean.sum() >= 0.9 * len(merged)
+    _check_within(merged.loc[clean, "coef.prevalence"], merged.loc[clean, "stderr.prevalence"], merged[clean], 1e-3)
     strong = np.abs(merged["statistic"]) > 2
-    assert (np.sign(ours_coef[strong]) == np.sign(merged.loc[strong, "coef"])).all()
+    assert strong.sum() > 100
+    assert (np.sign(merged.loc[strong, "coef.prevalence"]) == np.sign(merged.loc[strong, "coef"])).all()
+    assert not merged["note"].str.contains("prevalence").any()  # every fit converged, none singular
 
 
-def test_augmented_prevalence_part_reaches_glmer_optimum_on_maaslin3_augmented_data(hmp2, golden):
-    """MaAsLin3's three-copy weighted augmentation fitted by glmer (nloptwrap, as MaAsLin3) against our
-    fractional-response form, on 20 features. glmer's BOBYQA stops early where the deviance is flat in a large
-    θ, so instead of 1e-3 everywhere: our Laplace deviance is never above the best deviance at glmer's θ
-    (profiled over β: the two objectives are the same), coefficients agree within 5% of a standard error where
-    glmer's θ is within 1e-3 of ours, and signs agree where |z| > 2."""
+def test_prevalence_part_against_glmer_with_default_control(ours, golden):
+    """glmer's default PIRLS tolerance: same signs where |z| > 2, half the rows within 1e-3, 95% within 2%."""
+    merged = _part(golden, "prevalence").merge(ours, on=KEY, suffixes=("", "_ours"), validate="one_to_one")
+    clean = merged[_clean(merged)]
+    scale = np.maximum(np.abs(clean["coef"]), clean["stderr"])
+    coef_gap = np.abs(clean["coef.prevalence"] - clean["coef"]) / scale
+    se_gap = np.abs(clean["stderr.prevalence"] / clean["stderr"] - 1)
+    assert np.median(coef_gap) < 1e-3 and np.median(se_gap) < 1e-3
+    assert np.quantile(coef_gap, 0.95) < 0.02 and np.quantile(se_gap, 0.95) < 0.02
+    strong = np.abs(merged["statistic"]) > 2
+    assert (np.sign(merged.loc[strong, "coef.prevalence"]) == np.sign(merged.loc[strong, "coef"])).all()
+
+
+def test_augmented_prevalence_part_matches_glmer_on_maaslin3_augmented_data(hmp2):
+    """MaAsLin3's three-copy weighted augmentation fitted by glmer = our fractional-response form (20 features;
+    the fit is per feature, so a subset shows the equivalence)."""
     taxonomy, metadata = hmp2
     metadata = metadata.loc[taxonomy.index]
     raw = taxonomy.to_numpy(dtype=float)
@@ -102,24 +129,20 @@ def test_augmented_prevalence_part_reaches_glmer_optimum_on_maaslin3_augmented_d
     names = taxonomy.columns[kept][::4][:20]
     design = build_design(metadata, FIXED, REFERENCE, True, "default", ["subject"])
     present = normalize(raw[:, kept], "TSS")[design.rows][:, ::4][:, :20] > 0
-    groups = [design.groups["subject"]]
-    fit = fit_glmm(present, design.matrix, groups, augment=True)
-    golden = _part(golden, "prevalence_augmented").set_index("feature")
-    n, p = design.matrix.shape
-    weight = 1.0 + (p - 1) / n
-    close = 0
-    for j, name in enumerate(names):
-        theirs = golden.loc[name]
-        theta = float(theirs["theta"].iloc[0])
-        feature = _Feature((present[:, j] + (p - 1) / (2 * n)) / weight, weight, design.matrix, _Grouping(groups))
-        profile = optimize.minimize(
-            lambda beta: (lambda d: (d[0], d[1][1:]))(feature.deviance_and_gradient(np.r_[theta, beta])),  # noqa: B023
-            fit.coef[:, j], jac=True, method="BFGS", options={"gtol": 1e-7},
-        )
-        assert fit.deviance[j] <= profile.fun + 1e-6, name
-        strong = np.abs(theirs["statistic"].to_numpy()) > 2
-        assert (np.sign(fit.coef[1:, j][strong]) == np.sign(theirs["coef"].to_numpy()[strong])).all(), name
-        if abs(fit.theta[0, j] / theta - 1) < 1e-3:
-            close += 1
-            assert np.all(np.abs(fit.coef[1:, j] - theirs["coef"].to_numpy()) <= 0.05 * theirs["stderr"].to_numpy()), name
-    assert close >= 5
+    fit = fit_glmm(present, design.matrix, [design.groups["subject"]], augment=True)
+    ours = pd.DataFrame(
+        {
+            "feature": np.repeat(names, 5),
+            "metadata": np.tile(design.terms[1:], len(names)),
+            "value": np.tile(design.values[1:], len(names)),
+            "coef_ours": fit.coef[1:].T.ravel(),
+            "stderr_ours": fit.stderr[1:].T.ravel(),
+        }
+    )
+    merged = _read("prevalence_augmented_tight.tsv").merge(ours, on=KEY, validate="one_to_one")
+    assert len(merged) == 100
+    clean = _clean(merged)
+    assert clean.sum() >= 80
+    _check_within(merged.loc[clean, "coef_ours"], merged.loc[clean, "stderr_ours"], merged[clean], 1e-3)
+    strong = np.abs(merged["statistic"]) > 2
+    assert (np.sign(merged.loc[strong, "coef_ours"]) == np.sign(merged.loc[strong, "coef"])).all()
