@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from osteobiome.association.variants import VariantFit, check_options, fit_two_part, fitted_model, refine_linear
+from osteobiome.association.variants import (
+    VariantFit,
+    check_options,
+    fit_two_part,
+    fitted_model,
+    refine_linear,
+)
 from osteobiome.compute.memory import check_memory, dense_bytes
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort

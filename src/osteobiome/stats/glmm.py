@@ -192,7 +192,7 @@ class _Feature:
             trace_terms = m_inv * scale * curvature.a  # diag of M⁻¹ΛA
         else:
             middle = scale[:, None] * m_inv * scale[None, :]
-            s = sum(middle[grouping.cols[:, k], grouping.cols[:, l]] for k in range(self.k) for l in range(self.k))
+            s = sum(middle[grouping.cols[:, a], grouping.cols[:, b]] for a in range(self.k) for b in range(self.k))
             trace_terms = np.einsum("ij,ji->i", m_inv * scale[None, :], curvature.a)
         t = w * (1.0 - 2.0 * mu) * s
 
@@ -306,7 +306,7 @@ def fit_glmm(
     if present.ndim == 1:
         present = present[:, None]
     X = np.asarray(X, dtype=float)
-    p, m = X.shape[1], present.shape[1]
+    m = present.shape[1]
     start = fit_prevalence(present, X, augment=augment).coef
     chunks = np.array_split(np.arange(m), max(1, -(-m // CHUNK)))
     jobs = [(present[:, cols], X, list(groups), start[:, cols], augment) for cols in chunks]
