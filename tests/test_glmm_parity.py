@@ -119,9 +119,14 @@ def test_prevalence_part_against_glmer_with_default_control(ours, golden):
     assert (np.sign(merged.loc[strong, "coef.prevalence"]) == np.sign(merged.loc[strong, "coef"])).all()
 
 
-def test_augmented_prevalence_part_matches_glmer_on_maaslin3_augmented_data(hmp2):
-    """MaAsLin3's three-copy weighted augmentation fitted by glmer = our fractional-response form (20 features;
-    the fit is per feature, so a subset shows the equivalence)."""
+def test_augmented_prevalence_part_against_glmer_on_maaslin3_augmented_data(hmp2):
+    """MaAsLin3's three-copy weighted augmentation (20 features). Not a 1e-3 parity, by design: lme4's Laplace
+    objective takes the conditional log-likelihood from ``binomial()$aic``, which rounds the copies' prior weights
+    k/(2n) to 0 trials, so in glmer the pseudo-observations shape the conditional modes and the curvature but
+    drop out of the likelihood term (reproduced outside the package: that objective gives glmer's −2 log L to
+    1e-5). We fit the augmented penalized likelihood as the fixed-effect augmentation does (pseudo-observations
+    everywhere). Pinned: same signs where |z| > 2, coefficients within 0.1 standard error at the median and 0.5
+    at worst, standard errors within 5% at the median."""
     taxonomy, metadata = hmp2
     metadata = metadata.loc[taxonomy.index]
     raw = taxonomy.to_numpy(dtype=float)
@@ -140,9 +145,9 @@ def test_augmented_prevalence_part_matches_glmer_on_maaslin3_augmented_data(hmp2
         }
     )
     merged = _read("prevalence_augmented_tight.tsv").merge(ours, on=KEY, validate="one_to_one")
-    assert len(merged) == 100
-    clean = _clean(merged)
-    assert clean.sum() >= 80
-    _check_within(merged.loc[clean, "coef_ours"], merged.loc[clean, "stderr_ours"], merged[clean], 1e-3)
+    assert len(merged) == 100 and _clean(merged).all()
+    gap = np.abs(merged["coef_ours"] - merged["coef"]) / merged["stderr"]
+    assert np.median(gap) < 0.1 and gap.max() < 0.5
+    assert np.median(np.abs(merged["stderr_ours"] / merged["stderr"] - 1)) < 0.05
     strong = np.abs(merged["statistic"]) > 2
     assert (np.sign(merged.loc[strong, "coef_ours"]) == np.sign(merged.loc[strong, "coef"])).all()

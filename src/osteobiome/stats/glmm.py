@@ -29,7 +29,10 @@ Augmentation (``augment=True``, MaAsLin3's guard against separation): MaAsLin3 f
 three times, the response as observed, set to 1 and set to 0, the copies weighted ``k/(2n)`` (k = number of
 non-intercept coefficients), each copy keeping its sample's groups. Those rows have the same log-likelihood,
 conditional modes and curvature as the n original rows with weight ``a = 1 + k/n`` and fractional response
-``ỹ = (y + k/(2n)) / a``, which is what is fitted here.
+``ỹ = (y + k/(2n)) / a``, which is what is fitted here. lme4 itself evaluates the likelihood term of that
+augmented fit through ``binomial()$aic``, which rounds the copies' prior weights to 0 trials: in ``glmer`` the
+copies move the conditional modes and the curvature but not the likelihood term, so MaAsLin3's own estimates
+differ from these (by 0.04 standard errors at the median on HMP2; benchmarks/RESULTS.md § two-part mixed model).
 
 A fit is *singular* when some θ̂_k < 10⁻⁴ (lme4's ``isSingular`` tolerance; its standard errors are then the
 β block's, conditional on θ), and *not converged* when the largest gradient component exceeds 10⁻³ after
