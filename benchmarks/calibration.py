@@ -104,8 +104,24 @@ seeds (the grid had 40 until session 2; single markers then flipped cells). Reca
 ({deficit or "none"}), at effects where both find < 5% of the 400 markers implanted over the seeds (MaAsLin2's
 FDR in those cells and what was tried: § calibration diagnosis). n = 500 uses all
 278 samples plus 222 drawn again, counts re-drawn at implantation (pseudo-replicates). With random effects
-the two-part model is not available yet: `associate` warns and fits linear mixed models (with the median
-comparison). `--preset maaslin2` gives MaAsLin2's behaviour exactly.
+the default is the two-part mixed model (issue 16; its calibration with repeated samples: § calibration with
+repeated samples). `--preset maaslin2` gives MaAsLin2's behaviour exactly.
+
+### Decisions on the two issues that ended blocked (issue 16)
+
+- *Two-factor random-effect parity with MaAsLin2's run1/run2 files* (`(1|site) + (1|subject)`): accepted as it
+  stands. We reach a lower REML deviance than the R build that wrote those files (§ associate, session 2); that is
+  not a defect. `tests/test_associate_parity.py::test_lmm_two_factor_runs_agree_on_almost_all_rows` keeps
+  pinning today's optimum (95% of rows within 1e-4, none off by more than 1% in coef/stderr) with the note on
+  why; with one factor, where the optimum is unique, the 1e-4 parity on every row stays
+  (`test_lmm_parity_subject`), and the two-part mixed model's abundance part is held to lmer/lmerTest at 1e-4
+  (`tests/test_glmm_parity.py`).
+- *Calibrated-default criteria*, restated: without signal, **at most 0.1 false discoveries per null run on
+  average, or P(any false discovery) ≤ q, each within two standard errors over the seeds**; with signal, recall
+  is judged at q **and at matched FDR (AUPRC)**. `evaluate.calibration.check_criteria` now computes both (columns
+  `null_any`, `auprc_ok`; `criteria_text` prints them); no re-tuning was asked or done, and the standard grid
+  was not rerun for this change (its numbers above are from the last full run).
+
 """
 
 

@@ -103,13 +103,36 @@ def test_methods_paragraph_of_the_presets():
     assert "HC3" in describe("maaslin2", variance="HC3")
 
 
-def test_default_with_random_effects_warns_and_fits_mixed_models(data):
+def test_methods_paragraph_says_when_the_two_part_model_was_mixed():
+    from osteobiome.association.options import AssociationOptions
+    from osteobiome.association.variants import fitted_model
+    from osteobiome.report.methods import methods_paragraph
+
+    def describe(random: list[str], **overrides) -> str:
+        options = AssociationOptions.resolve("default", overrides).fitted(bool(random)).as_dict()
+        settings = {
+            "preset": "default", "association": options, "covariates_by_cohort": {}, "random_effects": random,
+            "model": fitted_model(options["model"], random),
+        }
+        return methods_paragraph(settings, {"A": 10}, ["bmd"], 0.1, 0.25, {})
+
+    mixed = describe(["subject"])
+    assert "two-part mixed model" in mixed and "Laplace approximation" in mixed and "Satterthwaite" in mixed
+    assert "random intercepts for subject" in mixed and "with weighted augmentation against separation" in mixed
+    assert "without augmentation" in describe(["subject"], augment=False)
+    assert "two-part mixed model" not in describe([])
+
+
+def test_default_with_random_effects_fits_the_two_part_mixed_model(data):
     table, metadata = data
     metadata = metadata.assign(subject=np.repeat(np.arange(40), 2).astype(str))
-    with pytest.warns(UserWarning, match="two-part model has no random-effects version"):
-        out = associate(table, metadata, ["age"], random=("subject",))
-    assert "pval.abundance" not in out.columns and out["pval"].between(0, 1).all()
+    out = associate(table, metadata, ["age"], random=("subject",))
+    assert out.attrs["model"] == "TWOPART_MIXED" and out.attrs["random_effects"] == ["subject"]
+    assert {"pval.abundance", "pval.prevalence", "coef.prevalence", "note"} <= set(out.columns)
+    assert out["pval"].between(0, 1).all() and out["note"].map(lambda note: isinstance(note, str)).all()
     assert abs(np.median(out["coef"])) < 1e-12  # the median comparison still applies
+    assert associate(table, metadata, ["age"]).attrs["model"] == "TWOPART"
+    assert associate(table, metadata, ["age"], random=("subject",), preset="maaslin2").attrs["model"] == "LMM"
 
 
 @pytest.mark.parametrize(

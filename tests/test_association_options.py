@@ -33,6 +33,7 @@ CHANGES: dict[str, tuple[object, list[str]]] = {
     "depth_covariate": ("both", []),
     "joint": ("beta", []),
     "require_reference": (True, []),
+    "augment": (False, []),
     "preset_name": ("maaslin2", []),
 }
 

@@ -113,6 +113,9 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockOutput:
             job.depth,
             opts.depth_covariate,
             opts.variance,
+            list(job.groups),
+            opts.augment,
+            job.workers,
         )
     else:
         Y = _rows(transformed, job.rows)

@@ -20,7 +20,6 @@ import dataclasses
 import functools
 import types
 import typing
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -59,6 +58,7 @@ _HELP = {
     "depth_covariate": "Two-part, count tables: log read depth in the prevalence part (prevalence) or both parts.",
     "joint": "Two-part p-value: cauchy (presence-weighted Cauchy combination) or beta (MaAsLin3's).",
     "require_reference": "A categorical variable with more than two levels needs --reference (MaAsLin2).",
+    "augment": "Two-part: MaAsLin3's augmentation of the prevalence part against separation (on by default).",
 }
 
 
@@ -81,8 +81,9 @@ class AssociationOptions:
         ``p.adjust`` method, applied over all coefficients of the call (``all``) or per variable.
     max_significance
         q-value cut of :meth:`~osteobiome.association.pipeline.Association.significant`.
-    model, variance, compositional, compositional_prevalence, depth_covariate, joint
-        The model variants (:mod:`osteobiome.association.variants`).
+    model, variance, compositional, compositional_prevalence, depth_covariate, joint, augment
+        The model variants (:mod:`osteobiome.association.variants`); ``augment``: MaAsLin3's augmentation of
+        the two-part model's prevalence part against separation.
     require_reference
         A categorical variable with more than two levels and no reference level is an error (MaAsLin2) instead
         of using its most frequent level with a warning.
@@ -114,6 +115,7 @@ class AssociationOptions:
     depth_covariate: Literal["none", "prevalence", "both"] = "none"
     joint: Literal["beta", "cauchy"] | None = "cauchy"
     require_reference: bool = False
+    augment: bool = True
     preset_name: str = "default"
 
     def __post_init__(self) -> None:
@@ -197,19 +199,22 @@ class AssociationOptions:
         return dataclasses.asdict(self)
 
     def fitted(self, random: bool) -> AssociationOptions:
-        """The options of the model that actually runs: with ``random`` grouping variables, linear mixed models
-        with random intercepts, recorded as ``model='lmm'``. The two-part model has no mixed version: asking for
-        it (the default preset does) warns, and its ``joint`` option, which then does not apply, is None."""
+        """The options of the model that actually runs: with ``random`` grouping variables, a linear model
+        becomes linear mixed models with random intercepts (``model='lmm'``) and the two-part model a two-part
+        mixed model (random intercepts in both parts; recorded as ``TWOPART_MIXED`` by
+        :func:`~osteobiome.association.variants.fitted_model`), which supports classical variance and no
+        median-centring of the prevalence part."""
         if not random:
             if self.model == "lmm":
                 raise InputError("model='lmm' fits random intercepts; name the grouping variables (--random subject).")
             return self
         if self.model == "twopart":
-            warnings.warn(
-                "the two-part model has no random-effects version; fitting linear mixed models instead (model='lmm').",
-                stacklevel=4,
-            )
-            return dataclasses.replace(self, model="lmm", joint=None)
+            if self.variance == "HC3" or self.compositional_prevalence:
+                raise InputError(
+                    "the two-part mixed model (--random with model twopart) supports --variance classical and no "
+                    "--compositional-prevalence; set those options, or use --model lm for linear mixed models."
+                )
+            return self
         return dataclasses.replace(self, model="lmm")
 
     def __getitem__(self, name: str) -> Any:

@@ -38,7 +38,7 @@ from osteobiome.association._blocks import BlockJob, fit_block
 from osteobiome.association._omnibus import check_supported, omnibus_rows
 from osteobiome.association._source import Source, align_samples, aligned_source
 from osteobiome.association.options import WHOLE_TABLE_NORMALIZATIONS, AssociationOptions
-from osteobiome.association.variants import VariantFit, finish
+from osteobiome.association.variants import VariantFit, finish, fitted_model
 from osteobiome.compute import memory
 from osteobiome.compute.executors import parse_scheduler, run_blocks
 from osteobiome.compute.memory import BLOCK_BUDGET, HEADROOM, check_memory, dense_bytes
@@ -244,12 +244,14 @@ def run_association(
     names = source.features[kept]
     nonzero = np.concatenate([o.fit.nonzero for o in outputs])
     results = results_table(names, design, fit, n, nonzero, opts)
-    warn_rare(results, design.matrix.shape[1])
+    warn_rare(results, design.matrix.shape[1] + (1 if random else 0))
+    results.attrs["model"] = fitted_model(opts.model, random)
+    results.attrs["random_effects"] = list(random)
     if group or contrasts is not None:
         extra = omnibus_rows(names, design, fit, n, nonzero, group, contrasts)
         results = pd.concat([results, extra], ignore_index=True).sort_values("qval", kind="stable", na_position="last")
         results = results.reset_index(drop=True)
-        results.attrs["options"] = opts.as_dict()
+        results.attrs.update(options=opts.as_dict(), model=fitted_model(opts.model, random), random_effects=list(random))
     if outputs[0].tables is None:
         return Association(results, design, opts, n_blocks=n_blocks)
 
@@ -309,7 +311,9 @@ def associate(
     fixed : sequence of str
         Fixed-effect variables (metadata columns); every coefficient except the intercept is reported.
     random : sequence of str, optional
-        Grouping variables for random intercepts (``('subject',)``, ``('site', 'subject')``), fitted by REML.
+        Grouping variables for random intercepts (``('subject',)``, ``('site', 'subject')``), fitted by REML;
+        with the two-part model (the default preset) both parts get them (two-part mixed model, Laplace logistic
+        GLMM for the prevalence part) and a ``note`` column reports singular or non-converged fits.
     reference : mapping, optional
         Reference level of categorical variables, ``{"sex": "F"}``.
     preset : str or AssociationOptions

@@ -4,7 +4,11 @@ Options (columns of the presets table in :mod:`osteobiome.association.pipeline`)
 
 - ``model``: ``"lm"`` (one linear model per feature on the transformed values; random intercepts when
   grouping variables are given) or ``"twopart"`` (:mod:`osteobiome.stats.twopart`: logistic prevalence +
-  log2 abundance on present samples, joint p-value; fixed effects only).
+  log2 abundance on present samples, joint p-value). With grouping variables the two-part model is mixed:
+  random intercepts in both parts (abundance: REML LMM, :mod:`osteobiome.stats.lmm`; prevalence: Laplace
+  logistic GLMM, :mod:`osteobiome.stats.glmm`), and a ``note`` column reports singular or non-converged fits.
+- ``augment`` (``twopart``): MaAsLin3's weighted augmentation of the prevalence part against separation
+  (on by default).
 - ``variance``: ``"classical"`` or ``"HC3"`` (:mod:`osteobiome.stats.robust`; OLS only). HC3 p-values use
   Student's t with the residual df (statsmodels uses the normal; t is slightly more conservative).
 - ``compositional``: ``"none"``, ``"median"`` (each coefficient compared with the median coefficient of the
@@ -40,7 +44,9 @@ from osteobiome.stats import compositional as comp
 from osteobiome.stats.lm import LMResult, t_test
 from osteobiome.stats.robust import hc3_factors, hc3_stderr
 from osteobiome.stats.twopart import (
+    AbundanceFit,
     PartFit,
+    PrevalenceFit,
     fit_abundance,
     fit_prevalence,
     joint_pvalue,
@@ -53,6 +59,22 @@ MIN_FEATURES = 10
 SPARSE_DENSITY = 0.5
 
 Pieces = tuple[comp.Influence | None, ...]
+
+
+#: What :func:`fitted_model` calls each fit (keys of ``report.methods.MODEL``).
+FITTED = {
+    ("lm", False): "LM",
+    ("lm", True): "LMM",
+    ("lmm", True): "LMM",
+    ("twopart", False): "TWOPART",
+    ("twopart", True): "TWOPART_MIXED",
+}
+
+
+def fitted_model(model: str, random: Sequence[str]) -> str:
+    """The model actually fitted for option ``model`` with grouping variables ``random``: ``LM``, ``LMM``,
+    ``TWOPART`` or ``TWOPART_MIXED`` (recorded in table attrs, run.json and the Methods text)."""
+    return FITTED[(model, bool(random))]
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,7 @@ class BlockFit:
     prevalence_influence: Pieces = ()
     n_present: np.ndarray | None = None
     nonzero: np.ndarray | None = None
+    note: np.ndarray | None = None
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -166,9 +189,13 @@ def two_part_block(
     depth: np.ndarray | None = None,
     depth_covariate: str = "none",
     variance: str = "HC3",
+    groups: Sequence[np.ndarray] = (),
+    augment: bool = True,
+    workers: int = 1,
 ) -> BlockFit:
     """The two-part model of one block of ``relative`` abundances (n × b, rows of ``X``) and the covariance
-    pieces of its median comparison (see :func:`fit_two_part`)."""
+    pieces of its median comparison (see :func:`fit_two_part`); with ``groups`` the two-part mixed model
+    (:func:`_mixed_parts`), whose per-feature ``note`` the block keeps."""
     p = X.shape[1]
     with_depth = X
     if depth is not None:
@@ -177,14 +204,21 @@ def two_part_block(
         if sd > 0:
             with_depth = np.column_stack([X, (log_depth - log_depth.mean()) / sd])
     median = compositional == "median"
-    abundance = fit_abundance(
-        log2_nonzero(relative), with_depth if depth_covariate == "both" else X, influence=median and variance == "HC3"
-    )
-    prevalence = fit_prevalence(
-        np.asarray(relative) > 0,
-        X if depth_covariate == "none" else with_depth,
-        influence=median and compositional_prevalence,
-    )
+    abundance_design = with_depth if depth_covariate == "both" else X
+    prevalence_design = X if depth_covariate == "none" else with_depth
+    notes = None
+    if groups:
+        abundance, prevalence, notes = _mixed_parts(
+            log2_nonzero(relative), abundance_design, prevalence_design, groups, augment, workers
+        )
+    else:
+        abundance = fit_abundance(log2_nonzero(relative), abundance_design, influence=median and variance == "HC3")
+        prevalence = fit_prevalence(
+            np.asarray(relative) > 0,
+            prevalence_design,
+            augment=augment,
+            influence=median and compositional_prevalence,
+        )
     abundance, prevalence = _first_rows(abundance, p), _first_rows(prevalence, p)
     influence: Pieces = ()
     prevalence_influence: Pieces = ()
@@ -206,7 +240,7 @@ def two_part_block(
         np.full(relative.shape[1], X.shape[0]),
     )
     part = PartFit(prevalence.coef, prevalence.stderr, prevalence.pval, prevalence.log_pval)
-    return BlockFit(main, influence, part, prevalence_influence, abundance.n_used)
+    return BlockFit(main, influence, part, prevalence_influence, abundance.n_used, note=notes)
 
 
 def _concat(arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -249,6 +283,9 @@ def finish(
         "pval.prevalence": p_prev,
         "N.present": np.broadcast_to(n_present, coef.shape),
     }
+    if any(part.note is not None for part in parts):  # the two-part mixed model's per-feature notes
+        notes = np.concatenate([part.note if part.note is not None else np.full(part.main.coef.shape[1], "") for part in parts])
+        extra["note"] = np.broadcast_to(notes, coef.shape)
     present = np.broadcast_to(n_present / main.n_used, coef.shape)
     joint_p = joint_pvalue(pval, p_prev, joint, present)
     log_joint = log_joint_pvalue(log_pval, log_prev, joint, present)
@@ -269,6 +306,9 @@ def fit_two_part(
     depth_covariate: str = "none",
     variance: str = "HC3",
     joint: str = "beta",
+    groups: Sequence[np.ndarray] = (),
+    augment: bool = True,
+    workers: int = 1,
 ) -> VariantFit:
     """Two-part model of ``relative`` abundances (n × m, rows of ``X``), the whole table as one block.
     ``coef``/``stderr`` are the abundance part's (log2 FC among present samples), ``pval`` the joint p-value;
@@ -279,6 +319,56 @@ def fit_two_part(
     reported. Ignored when ``depth`` is None (relative abundances in, no read counts). ``variance``: the
     covariance used by the median comparison of the abundance part: ``"HC3"`` (per-sample sandwich terms)
     or ``"classical"`` (each feature's classical variance, correlation between features from the residuals
-    on the samples where both are present)."""
-    block = two_part_block(relative, X, compositional, compositional_prevalence, depth, depth_covariate, variance)
+    on the samples where both are present). ``groups`` (integer codes per row, one array per grouping
+    variable): random intercepts in both parts (:func:`_mixed_parts`); ``extra`` then also holds ``note``.
+    ``augment``: MaAsLin3's augmentation of the prevalence part."""
+    if groups and (variance == "HC3" or compositional_prevalence):
+        raise InputError(
+            "the two-part mixed model supports variance='classical' and compositional_prevalence=False only; "
+            "set those options or drop the random effects."
+        )
+    block = two_part_block(
+        relative, X, compositional, compositional_prevalence, depth, depth_covariate, variance, groups, augment, workers
+    )
     return finish([block], variance, compositional, compositional_prevalence, joint)
+
+
+def _mixed_parts(
+    log_abundance: np.ndarray,
+    abundance_design: np.ndarray,
+    prevalence_design: np.ndarray,
+    groups: Sequence[np.ndarray],
+    augment: bool,
+    workers: int,
+) -> tuple[AbundanceFit, PrevalenceFit, np.ndarray]:
+    """Both parts with random intercepts for ``groups``, and one note per feature (empty when both fits are
+    clean). Abundance: REML LMM on the present samples, Satterthwaite df (per coefficient); its ``resid`` are
+    the marginal residuals ``y - X b`` there (0 elsewhere), which give the median comparison its correlation
+    across features. Prevalence: Laplace logistic GLMM (MaAsLin3 augmentation if ``augment``). A singular fit
+    (a random-intercept sd estimated at 0) is kept and noted; a prevalence fit that did not converge is noted
+    and left out (NaN, the joint p-value is then the abundance part's, as MaAsLin3 does with failed fits)."""
+    from osteobiome.stats.glmm import fit_glmm
+    from osteobiome.stats.lmm import fit_lmm
+
+    lmm = fit_lmm(log_abundance, abundance_design, groups, workers=workers)
+    used = np.isfinite(log_abundance)
+    resid = np.where(used, np.nan_to_num(log_abundance) - abundance_design @ np.nan_to_num(lmm.coef), 0.0)
+    abundance = AbundanceFit(lmm.coef, lmm.stderr, lmm.pval, lmm.log_pval, lmm.df, used.sum(axis=0), resid, None)
+    glmm = fit_glmm(used, prevalence_design, groups, augment=augment, workers=workers)
+    fitted = np.isfinite(glmm.coef).all(axis=0)
+    failed = fitted & ~glmm.converged
+    drop = lambda values: np.where(failed, np.nan, values)  # noqa: E731
+    prevalence = PrevalenceFit(drop(glmm.coef), drop(glmm.stderr), drop(glmm.pval), drop(glmm.log_pval), None)
+    notes = []
+    for j in range(log_abundance.shape[1]):
+        note = []
+        if not np.isfinite(lmm.coef[:, j]).all():
+            note.append("abundance: not fitted (too few present samples)")
+        elif np.any(lmm.theta[:, j] == 0):
+            note.append("abundance: singular (a random-intercept sd is 0)")
+        if failed[j]:
+            note.append("prevalence: not converged (left out; joint p-value = abundance part)")
+        elif fitted[j] and glmm.singular[j]:
+            note.append("prevalence: singular (a random-intercept sd is 0)")
+        notes.append("; ".join(note))
+    return abundance, prevalence, np.array(notes, dtype=object)

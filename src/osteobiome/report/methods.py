@@ -40,6 +40,14 @@ MODEL = {
         "(a feature present in every sample has no presence model and is tested on its abundance alone, as in "
         "MaAsLin3)"
     ),
+    "TWOPART_MIXED": (
+        "a two-part mixed model per feature (as in MaAsLin3 with random effects): a logistic mixed model of "
+        "presence with random intercepts, fitted by the Laplace approximation (as lme4's glmer) with weighted "
+        "augmentation against separation, and a linear mixed model of log2 abundance with random intercepts on the "
+        "samples where the feature is present (REML, Satterthwaite degrees of freedom), the reported coefficient "
+        "being the abundance part's and the p-value the joint p-value of both parts; singular or non-converged "
+        "fits are flagged in the note column, and a presence model that did not converge is left out"
+    ),
 }
 COMPOSITIONAL = {
     "median": (
@@ -243,6 +251,8 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str, settings_mode
     model = str(assoc.get("analysis_method") or assoc.get("model") or settings_model or "").upper()
     if model == "LM" and settings_model == "LMM":
         model = "LMM"
+    if model == "TWOPART" and settings_model in ("LMM", "TWOPART_MIXED"):
+        model = "TWOPART_MIXED"
     if model:
         text += f"; coefficients were estimated by {MODEL.get(model, model)}"
     if str(assoc.get("variance", "")).upper() == "HC3":
@@ -253,7 +263,9 @@ def _preprocessing_sentence(assoc: Mapping[str, Any], preset: str, settings_mode
             text += ", for the prevalence part too"
     if assoc.get("depth_covariate") in DEPTH:
         text += f"; {DEPTH[assoc['depth_covariate']]}"
-    if model == "TWOPART" and assoc.get("joint") in JOINT:
+    if model.startswith("TWOPART") and assoc.get("augment") is False:
+        text = text.replace(" with weighted augmentation against separation", " without augmentation")
+    if model.startswith("TWOPART") and assoc.get("joint") in JOINT:
         text += f"; {JOINT[assoc['joint']]}"
     return text + "."
 

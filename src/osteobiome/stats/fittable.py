@@ -67,9 +67,10 @@ def check_median(n_fitted: int, why: str = "") -> None:
 
 def check_median_fittable(X: np.ndarray | sp.spmatrix, design: Design, model: str, random: Sequence[str]) -> None:
     """:func:`check_median` before fitting ``X`` (samples × retained features): the two-part abundance part
-    fits a feature present in more samples than coefficients; a linear model fits every feature."""
-    p = design.matrix.shape[1]
-    if model == "twopart" and not random:
+    fits a feature present in more samples than coefficients (one more with random intercepts: the REML fit
+    needs a residual degree of freedom beyond them); a linear model fits every feature."""
+    p = design.matrix.shape[1] + (1 if random else 0)
+    if model == "twopart":
         check_median(int(np.sum(present_counts(X, design.rows) > p)), f"a feature must be present in more than {p} samples")
     else:
         check_median(X.shape[1], "after the filters")

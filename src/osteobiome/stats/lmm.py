@@ -75,22 +75,30 @@ class _AtTheta:
         return np.concatenate([top, bottom])
 
 
-def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indicator matrix Z (rows × levels of every factor, largest factor first) and each column's factor."""
-    blocks, factor = [], []
+def _indicator(groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indicator matrix Z (rows × levels of every factor, largest factor first), each column's factor and
+    each row's column in every factor (rows × factors)."""
+    blocks, factor, columns = [], [], []
     for k, codes in enumerate(groups):
         _, local = np.unique(codes[rows], return_inverse=True)
         z = np.zeros((local.size, local.max() + 1))
         z[np.arange(local.size), local] = 1.0
         blocks.append(z)
         factor.append(np.full(z.shape[1], k))
+        columns.append(local)
     order = sorted(range(len(blocks)), key=lambda k: -blocks[k].shape[1])
-    return np.hstack([blocks[k] for k in order]), np.concatenate([factor[k] for k in order])
+    offsets = np.cumsum([0] + [blocks[k].shape[1] for k in order])
+    cols = np.column_stack([columns[k] + offsets[i] for i, k in enumerate(order)])
+    return np.hstack([blocks[k] for k in order]), np.concatenate([factor[k] for k in order]), cols
 
 
-def _shared(X: np.ndarray, Z: np.ndarray, factor: np.ndarray) -> _Shared:
+def _shared(X: np.ndarray, Z: np.ndarray, factor: np.ndarray, cols: np.ndarray) -> _Shared:
+    """Cross-products; ZᵀZ (counts of rows sharing two levels) from ``cols``, not the O(n q²) product."""
     n_big = int(np.sum(factor == factor[0]))
-    return _Shared(Z.T @ Z, Z.T @ X, X.T @ X, factor, X.shape[0], X.shape[1], n_big)
+    q = Z.shape[1]
+    pairs = (cols[:, :, None] * q + cols[:, None, :]).ravel()
+    ztz = np.bincount(pairs, minlength=q * q).reshape(q, q).astype(float)
+    return _Shared(ztz, Z.T @ X, X.T @ X, factor, X.shape[0], X.shape[1], n_big)
 
 
 def _at_theta(shared: _Shared, theta: np.ndarray) -> _AtTheta | None:
@@ -224,8 +232,10 @@ def _satterthwaite(
     return beta, np.sqrt(variance), df, sigma
 
 
-def _fit_pattern(Y: np.ndarray, X: np.ndarray, Z: np.ndarray, factor: np.ndarray, n_factors: int) -> tuple[np.ndarray, ...]:
-    shared = _shared(X, Z, factor)
+def _fit_pattern(
+    Y: np.ndarray, X: np.ndarray, Z: np.ndarray, factor: np.ndarray, cols: np.ndarray, n_factors: int
+) -> tuple[np.ndarray, ...]:
+    shared = _shared(X, Z, factor, cols)
     ols = np.linalg.lstsq(X, Y, rcond=None)[0]
     centred = Y - X @ ols  # r² and θ̂ are invariant to y → y − Xc; this avoids cancellation in yᵀy − ‖c‖²
     zty, xty, yty = Z.T @ centred, X.T @ centred, np.einsum("ij,ij->j", centred, centred)
@@ -272,17 +282,18 @@ def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], workers:
 
 
 def _fit_chunk(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_fit_pattern` of the columns of ``Y`` (all observed on ``rows``) with one BLAS thread: many tiny
-    factorizations, where threads only add overhead."""
-    with threadpool_limits(1):
-        Z, factor = _indicator(groups, rows)
-        return _fit_pattern(Y[rows], X[rows], Z, factor, len(groups))
+    """:func:`_fit_pattern` of the columns of ``Y`` (all observed on ``rows``)."""
+    Z, factor, cols = _indicator(groups, rows)
+    return _fit_pattern(Y[rows], X[rows], Z, factor, cols, len(groups))
 
 
 def _run_chunks(Y, X, groups, jobs, workers: int):  # noqa: ANN001, ANN202
-    """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes."""
+    """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes (each
+    with one BLAS thread, as this process when serial: many tiny factorizations, where threads only add
+    overhead)."""
     if workers <= 1 or len(jobs) <= 1:
-        return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
+        with threadpool_limits(1):
+            return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
     from osteobiome.compute.executors import process_pool
 
     with process_pool(min(workers, len(jobs))) as pool:

@@ -37,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from osteobiome.association.variants import fitted_model
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.mechanisms.knowledge import knowledge_provenance
@@ -477,7 +478,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "covariates_by_cohort": {cp.name: cp.covariates for cp in plan.cohorts},
         "reference": dict(cfg.reference),
         "random_effects": list(cfg.random_effects),
-        "model": "LMM" if cfg.random_effects else "LM",
+        "model": fitted_model(options.get("model") or "lm", cfg.random_effects),
         "mechanisms": _mechanism_settings(mechanisms),
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
