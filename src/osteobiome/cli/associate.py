@@ -124,8 +124,6 @@ def associate(
         n_significant, cut = len(result.significant()), result.options["max_significance"]
         typer.echo(f"{len(result.results)} associations (blocked); {n_significant} with q <= {cut}; written to {out}")
         return
-    if rank is not None and taxonomy is None:
-        raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
     cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
     result = run_association(
         cohort,
