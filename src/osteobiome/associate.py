@@ -171,14 +171,7 @@ def _fit(  # noqa: ANN202
     """The preset's model on the rows of ``design`` (all samples × features in): two-part on ``relative``, or
     linear on ``transformed`` (random intercepts if ``random``, fitted over ``workers`` processes) refined by
     the ``variance`` and ``compositional`` options (:mod:`osteobiome.models.variants`)."""
-    model = opts["model"]
-    if model == "twopart" and random:
-        warnings.warn(
-            "the two-part model has no random-effects version; fitting linear mixed models instead (model='lm').",
-            stacklevel=3,
-        )
-        model = "lm"
-    if model == "twopart":
+    if opts["model"] == "twopart":
         return fit_two_part(
             _rows(relative, design.rows),
             design.matrix,
@@ -197,6 +190,24 @@ def _fit(  # noqa: ANN202
     else:
         base = fit_lm(Y, design.matrix)
     return refine_linear(base, Y, design.matrix, opts["variance"], opts["compositional"], mixed=bool(random))
+
+
+def with_random_effects(opts: Mapping[str, Any], random: Sequence[str]) -> dict[str, Any]:
+    """The options of the model that actually runs when ``random`` grouping variables are given: linear mixed
+    models with random intercepts, recorded as ``model="lmm"`` (run.json, the Methods text). The two-part model
+    has no mixed version: asking for it (the default preset does) warns and fits LMMs; its ``joint`` option
+    then does not apply and is recorded as None."""
+    opts = dict(opts)
+    if not random:
+        return opts
+    if opts["model"] == "twopart":
+        warnings.warn(
+            "the two-part model has no random-effects version; fitting linear mixed models instead (model='lmm').",
+            stacklevel=3,
+        )
+        opts["joint"] = None
+    opts["model"] = "lmm"
+    return opts
 
 
 def results_table(
@@ -243,7 +254,7 @@ def run_association(
     **options: Any,
 ) -> Association:
     """Run the pipeline and keep the intermediate tables (the CLI writes them to ``features/``)."""
-    opts = resolve_options(preset, options)
+    opts = with_random_effects(resolve_options(preset, options), random)
     if isinstance(features, Cohort | pd.DataFrame):  # the dense path holds ~DENSE_COPIES copies of the table
         n_samples, n_features = features.X.shape if isinstance(features, Cohort) else features.shape
         check_memory(
@@ -299,6 +310,6 @@ def associate(
     (``cauchy`` | ``beta``: how the two-part model's p-values are combined). With
     ``model='twopart'`` (the default preset) ``coef``/``stderr`` are the abundance part's, ``pval`` is the
     joint p-value, and the columns ``pval.abundance coef.prevalence stderr.prevalence pval.prevalence
-    N.present`` are added.
+    N.present`` are added. With ``random`` the fits are linear mixed models (:func:`with_random_effects`).
     """
     return run_association(features, metadata, fixed, random, reference, preset, workers, **options).results
