@@ -20,8 +20,8 @@ import statsmodels.formula.api as smf
 from _timing import best_of
 from threadpoolctl import threadpool_limits
 
-from osteobiome.associate import associate, run_association
-from osteobiome.models.lm import fit_lm
+from osteobiome.association.pipeline import associate, run_association
+from osteobiome.stats.lm import fit_lm
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "maaslin2_hmp2"
 

@@ -16,9 +16,9 @@ import numpy as np
 import statsmodels.api as sm
 from _timing import best_of
 
-from osteobiome.models.compositional import median_contrast, residual_influence
-from osteobiome.models.robust import hc3_stderr
-from osteobiome.models.twopart import fit_abundance, fit_prevalence, log2_nonzero
+from osteobiome.stats.compositional import median_contrast, residual_influence
+from osteobiome.stats.robust import hc3_stderr
+from osteobiome.stats.twopart import fit_abundance, fit_prevalence, log2_nonzero
 
 
 def main(n: int = 1227, m: int = 300) -> None:

@@ -15,8 +15,8 @@ import pandas as pd
 import statsmodels.api as sm
 from _timing import timed
 
-from osteobiome.knowledge import annotate, load_knowledge
-from osteobiome.sets import camera, camera_by_phenotype, ols_phenotype_fit, permutation_set_test
+from osteobiome.mechanisms.knowledge import annotate, load_knowledge
+from osteobiome.mechanisms.sets import camera, camera_by_phenotype, ols_phenotype_fit, permutation_set_test
 
 
 def simulate(n=1227, n_features=300, n_sets=20, seed=0):

@@ -11,8 +11,8 @@ import os
 import time
 from pathlib import Path
 
-from osteobiome.simulate import power
-from osteobiome.simulate.power_plot import plot_power
+from osteobiome.evaluate import power
+from osteobiome.evaluate.power_plot import plot_power
 
 FIGURE = Path(__file__).resolve().parent / "figures" / "power_mros"
 NS, EFFECTS, REPLICATES, Q = (300, 1000, 3000), (0.1, 0.2, 0.35), 20, 0.1
@@ -40,7 +40,7 @@ def main() -> None:
     print(
         f"`osteobiome power --preset mros --n 300,1000,3000 --effect 0.1,0.2,0.35 --replicates {REPLICATES} "
         f"--workers {workers}` (10 planted genera per replicate on tibia Ct.vBMD, adjusted for age and BMI; "
-        "`osteobiome.associate` with its default preset: two-part model (logistic prevalence + log2 abundance "
+        "`osteobiome.association.pipeline` with its default preset: two-part model (logistic prevalence + log2 abundance "
         "where present), abundance coefficient compared with the median coefficient, presence-weighted Cauchy "
         f"joint p-value, BH per variable; q = {Q}).\n"
     )

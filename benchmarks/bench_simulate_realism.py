@@ -16,10 +16,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import best_of  # noqa: E402
 
+from osteobiome.evaluate.realism import STATISTICS, compare_statistics, realism_statistics  # noqa: E402
 from osteobiome.simulate import default_params, simulate_cohort  # noqa: E402
 from osteobiome.simulate.copula import simulate_counts  # noqa: E402
 from osteobiome.simulate.fit import fit_params, read_template  # noqa: E402
-from osteobiome.simulate.realism import STATISTICS, compare_statistics, realism_statistics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TWINS = ROOT.parent / "shared" / "data" / "twins" / "Twins.csv"

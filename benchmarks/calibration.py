@@ -1,7 +1,7 @@
 """Calibration benchmark of the association presets on the Twins template (issue 9).
 
 Runs the standard grid (effects 0.1, 0.25, 0.5, 1 log2 FC per SD; n = 150, 278, 500; 100 seeds, 3 null
-phenotypes per seed; q = 0.05, 0.1, 0.25; every method of :data:`osteobiome.calibration.STANDARD_METHODS`), prints the wall time and each method's
+phenotypes per seed; q = 0.05, 0.1, 0.25; every method of :data:`osteobiome.evaluate.calibration.STANDARD_METHODS`), prints the wall time and each method's
 fitting time relative to the ``maaslin2`` preset, writes ``benchmarks/results/calibration_summary.tsv`` and
 ``benchmarks/results/calibration.png`` and replaces the ``## calibration`` section of ``RESULTS.md``.
 Same as ``osteobiome benchmark calibration ../shared/data/twins/Twins.csv --out DIR --workers 2``.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from osteobiome import calibration
+from osteobiome.evaluate import calibration
 
 HERE = Path(__file__).resolve().parent
 TWINS = HERE.parent.parent / "shared" / "data" / "twins" / "Twins.csv"

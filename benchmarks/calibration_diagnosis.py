@@ -5,7 +5,7 @@ Three measurements on the Twins template, each printed as a table:
 A. *Is the median comparison's standard error right?* One implanted data set (n = 278, standard-grid seed 0,
    null phenotype), the phenotype redrawn ``draws`` times; per genus the empirical SD over draws of
    ``beta_j - median`` against the mean estimated SE, and the rejection rates at 0.05 / 0.01. Estimators: the
-   default (:func:`osteobiome.models.compositional.median_contrast`, uniform weights on the central half) and
+   default (:func:`osteobiome.stats.compositional.median_contrast`, uniform weights on the central half) and
    the alternative examined here, the Bahadur representation of the sample median (below), unweighted and
    with weights ``1/s_l`` (precision-weighted median); and the default fed with HC3 per-sample terms
    (``variance="HC3"``) instead of the classical residual ones.
@@ -39,13 +39,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from osteobiome import calibration as C
-from osteobiome.associate import associate, run_association
-from osteobiome.models import compositional as comp
-from osteobiome.models.lm import t_test
-from osteobiome.models.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
-from osteobiome.multitest import adjust_grouped
-from osteobiome.parallel import process_pool
+from osteobiome.association.pipeline import associate, run_association
+from osteobiome.compute.processes import process_pool
+from osteobiome.evaluate import calibration as C
+from osteobiome.stats import compositional as comp
+from osteobiome.stats.lm import t_test
+from osteobiome.stats.multitest import adjust_grouped
+from osteobiome.stats.twopart import fit_abundance, fit_prevalence, joint_pvalue, log2_nonzero
 
 TWINS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "twins" / "Twins.csv"
 FIXED = ["phenotype", "age", "bmi", "sex"]

@@ -4,13 +4,13 @@
 5 covariates, LM with BH per variable, min_prevalence 0 so that every feature is fitted) in its own
 subprocess, so that peak RSS (``ru_maxrss``) does not accumulate, in four modes:
 
-- ``single``: :func:`osteobiome.blocked.associate_blocked` in this process, table in memory (CSR);
+- ``single``: :func:`osteobiome.association.blocked.associate_blocked` in this process, table in memory (CSR);
 - ``store``: the same reading blocks from the HDF5 feature store (the table is never in memory);
 - ``threads``: ``single`` through dask's threaded scheduler (2 threads);
 - ``cluster``: a ``LocalCluster`` of 2 worker processes × 1 thread reading blocks from the HDF5 feature store
   (peak RSS = client + the largest worker).
 
-The smallest configuration also runs the dense :func:`osteobiome.associate.associate` as the in-process
+The smallest configuration also runs the dense :func:`osteobiome.association.pipeline.associate` as the in-process
 baseline (ratio printed). Tables are generated once per configuration into ``DIR`` as feature stores
 (``osteobiome.io.store``). Prints a Markdown table with time, peak RSS and the load average, then the scaling
 exponent b of ``time ∝ (features × samples)^b`` (least squares on logs of wall and CPU time, ``single`` and
@@ -79,8 +79,8 @@ def generate(path: Path, n_features: int, n_samples: int) -> None:
 
 def run_one(store: Path, n_features: int, n_samples: int, mode: str) -> dict:
     """One measured run (in a fresh subprocess)."""
-    from osteobiome.blocked import associate_blocked
-    from osteobiome.cohort import Cohort
+    from osteobiome.association.blocked import associate_blocked
+    from osteobiome.io.cohort import Cohort
     from osteobiome.io.store import FeatureStore
 
     meta = metadata(n_samples)
@@ -109,7 +109,7 @@ def run_one(store: Path, n_features: int, n_samples: int, mode: str) -> dict:
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         if mode == "dense":
-            from osteobiome.associate import associate
+            from osteobiome.association.pipeline import associate
 
             results = associate(cohort, None, COVARIATES, **OPTIONS)
         else:

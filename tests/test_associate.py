@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from osteobiome import Cohort, associate
-from osteobiome.associate import PRESETS, run_association
+from osteobiome.association.pipeline import PRESETS, run_association
 from osteobiome.errors import InputError
 
 

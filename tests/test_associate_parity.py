@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from osteobiome import associate
-from osteobiome.taxonomy import make_names
+from osteobiome.io.taxonomy import make_names
 
 KEY = ["feature", "metadata", "value"]
 FIXED = ["diagnosis", "dysbiosis", "antibiotics", "age"]

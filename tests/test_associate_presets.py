@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from osteobiome import associate
-from osteobiome.associate import PRESETS
+from osteobiome.association.pipeline import PRESETS
 from osteobiome.errors import InputError
-from osteobiome.models.lm import t_test
-from osteobiome.models.twopart import joint_pvalue
+from osteobiome.stats.lm import t_test
+from osteobiome.stats.twopart import joint_pvalue
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_option_errors(data):
 
 
 def test_methods_paragraph_of_the_presets():
-    from osteobiome.associate import resolve_options
+    from osteobiome.association.pipeline import resolve_options
     from osteobiome.report.methods import methods_paragraph
 
     def describe(preset: str, **overrides) -> str:

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome.associate import associate
-from osteobiome.blocked import associate_blocked, column_stats, run_blocked, sparse_log
-from osteobiome.cohort import Cohort
+from osteobiome.association.blocked import associate_blocked, column_stats, run_blocked, sparse_log
+from osteobiome.association.pipeline import associate
 from osteobiome.errors import InputError
+from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore, feature_blocks, write_store
-from osteobiome.preprocess import filter_features, transform
+from osteobiome.stats.preprocess import filter_features, transform
 
 KEYS = ["feature", "metadata", "value"]
 #: The blocked path fits linear models without compositional correction (the default preset is two-part).

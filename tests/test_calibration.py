@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from osteobiome import calibration as cal
 from osteobiome.errors import InputError
+from osteobiome.evaluate import calibration as cal
 
 
 def test_average_precision():

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
+from osteobiome.io.cohort import Cohort
 
 TABLE = pd.DataFrame([[1, 0, 3], [0, 0, 0], [2, 2, 2]], index=["a", "b", "c"], columns=["f1", "f2", "f3"])
 

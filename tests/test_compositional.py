@@ -7,14 +7,14 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from osteobiome.models.compositional import (
+from osteobiome.stats.compositional import (
     kernel_mode,
     linda_correct,
     median_contrast,
     reference_weights,
     residual_influence,
 )
-from osteobiome.models.robust import hc3_influence
+from osteobiome.stats.robust import hc3_influence
 
 
 def _fit(X: np.ndarray, Y: np.ndarray):

@@ -2,8 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from osteobiome.contributions import CONTRIBUTION_COLUMNS, contribution_table, parse_stratified, pathway_id
 from osteobiome.errors import InputError
+from osteobiome.mechanisms.contributions import (
+    CONTRIBUTION_COLUMNS,
+    contribution_table,
+    parse_stratified,
+    pathway_id,
+)
 
 BUT = "PWY-5676: acetyl-CoA fermentation to butanoate II"
 PRPP = "PRPP-PWY: superpathway of histidine, purine, and pyrimidine biosynthesis"

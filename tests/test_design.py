@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from osteobiome.design import build_design
 from osteobiome.errors import InputError
+from osteobiome.stats.design import build_design
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome import engine
-from osteobiome.blocked import associate_blocked
-from osteobiome.cohort import Cohort
+from osteobiome.association.blocked import associate_blocked
+from osteobiome.compute import blocks as engine
 from osteobiome.errors import InputError
+from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import feature_blocks, write_store
 from osteobiome.meta import meta_analyze, pool
 from osteobiome.meta.blocks import pool_blocked

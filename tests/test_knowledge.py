@@ -5,7 +5,7 @@ import pytest
 
 from osteobiome.cli import main
 from osteobiome.errors import InputError
-from osteobiome.knowledge import (
+from osteobiome.mechanisms.knowledge import (
     COLUMNS,
     DIRECTIONS,
     annotate,

@@ -1,7 +1,7 @@
 import numpy as np
 import statsmodels.api as sm
 
-from osteobiome.models.lm import fit_lm, missing_patterns
+from osteobiome.stats.lm import fit_lm, missing_patterns
 
 
 def test_matches_statsmodels_with_missing_values():
@@ -33,7 +33,7 @@ def test_tail_p_values_are_not_floored():
 def test_log_p_value_continues_the_survival_function():
     from scipy.stats import t as t_dist
 
-    from osteobiome.models.lm import t_test
+    from osteobiome.stats.lm import t_test
 
     tvals = np.array([5.0, 30.0, 37.0])
     df = np.array([10.0, 200.0, 1500.0])

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from osteobiome.models.lmm import fit_lmm
+from osteobiome.stats.lmm import fit_lmm
 
 
 def balanced(seed=0, groups=12, per_group=6):

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome import memory
-from osteobiome.associate import associate
-from osteobiome.blocked import associate_blocked, auto_block_size
-from osteobiome.cohort import Cohort
+from osteobiome.association.blocked import associate_blocked, auto_block_size
+from osteobiome.association.pipeline import associate
+from osteobiome.compute import memory
 from osteobiome.errors import ResourceError
+from osteobiome.io.cohort import Cohort
 
 
 @pytest.fixture

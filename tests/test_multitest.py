@@ -3,7 +3,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from osteobiome.errors import InputError
-from osteobiome.multitest import adjust, adjust_grouped
+from osteobiome.stats.multitest import adjust, adjust_grouped
 
 SM = {"BH": "fdr_bh", "BY": "fdr_by", "bonferroni": "bonferroni", "holm": "holm", "hochberg": "simes-hochberg"}
 

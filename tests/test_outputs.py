@@ -1,7 +1,7 @@
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_dir, atomic_output_file
+from osteobiome.io.outputs import atomic_output_dir, atomic_output_file
 
 
 def test_dir_replaces_and_keeps(tmp_path):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.preprocess import check_combination, filter_features, normalize, standardize, transform
+from osteobiome.stats.preprocess import check_combination, filter_features, normalize, standardize, transform
 
 
 def test_filter_strict_inequalities():

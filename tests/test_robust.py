@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from osteobiome.models.robust import hc3_influence, hc3_stderr
+from osteobiome.stats.robust import hc3_influence, hc3_stderr
 
 
 def _heteroscedastic(seed: int = 3, n: int = 60, m: int = 7):

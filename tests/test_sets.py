@@ -5,7 +5,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from osteobiome.errors import InputError
-from osteobiome.sets import (
+from osteobiome.mechanisms.sets import (
     SET_COLUMNS,
     camera,
     camera_by_phenotype,

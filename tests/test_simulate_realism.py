@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from osteobiome.evaluate.realism import compare_statistics, compare_tables, realism_statistics
 from osteobiome.simulate import default_params
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.fit import read_template
-from osteobiome.simulate.realism import compare_statistics, compare_tables, realism_statistics
 
 THRESHOLDS = {
     "feature prevalence": 0.20,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from study_data import HUMANN_PATHWAYS, write_study
 
-from osteobiome.contributions import CONTRIBUTION_COLUMNS
+from osteobiome.mechanisms.contributions import CONTRIBUTION_COLUMNS
+from osteobiome.mechanisms.pathways import PATHWAY_COLUMNS, TOP_PATHWAYS, pathway_contributions, top_pathways
 from osteobiome.study import load_study, run_study
-from osteobiome.study.mechanisms import PATHWAY_COLUMNS, TOP_PATHWAYS, pathway_contributions, top_pathways
 
 BUTYRATE = "PWY-5676: acetyl-CoA fermentation to butanoate II"
 CENTFERM = "CENTFERM-PWY: pyruvate fermentation to butanoate"

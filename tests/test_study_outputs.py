@@ -1,7 +1,7 @@
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.study.outputs import sha256, versions
 
 

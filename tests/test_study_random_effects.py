@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from study_data import write_study
 
-from osteobiome.associate import associate, run_association
+from osteobiome.association.pipeline import associate, run_association
 from osteobiome.study import load_study, run_study
 
 

@@ -116,7 +116,7 @@ def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
 
 
 def test_methods_and_overview_name_a_rank_alike():
-    from osteobiome.cohort import RANKS
+    from osteobiome.io.cohort import RANKS
     from osteobiome.report.methods import methods_paragraph
     from osteobiome.study.summary import RANK_PLURAL
 

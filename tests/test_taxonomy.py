@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
-from osteobiome.taxonomy import make_names, parse_lineage, parse_lineages, rank_labels
+from osteobiome.io.cohort import Cohort
+from osteobiome.io.taxonomy import make_names, parse_lineage, parse_lineages, rank_labels
 
 SILVA = "d__Bacteria; p__Firmicutes; c__Clostridia; o__Lachnospirales; f__Lachnospiraceae; g__Lachnospiraceae NK4A136 group"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from osteobiome.models.twopart import (
+from osteobiome.stats.twopart import (
     fit_abundance,
     fit_prevalence,
     joint_pvalue,

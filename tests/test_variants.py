@@ -10,9 +10,9 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
+from osteobiome.association.variants import check_options, fit_two_part, refine_linear
 from osteobiome.errors import InputError
-from osteobiome.models.twopart import joint_pvalue
-from osteobiome.models.variants import check_options, fit_two_part, refine_linear
+from osteobiome.stats.twopart import joint_pvalue
 
 
 def _ols(Y: np.ndarray, X: np.ndarray) -> SimpleNamespace:
@@ -135,7 +135,7 @@ def test_two_part_prevalence_centring_changes_only_the_prevalence_part():
 
 
 def test_two_part_depth_covariate_enters_the_chosen_parts_only():
-    from osteobiome.models.twopart import fit_abundance, fit_prevalence, log2_nonzero
+    from osteobiome.stats.twopart import fit_abundance, fit_prevalence, log2_nonzero
 
     X, rel = _relative(7)
     depth = np.random.default_rng(7).integers(500, 20000, X.shape[0])

@@ -1,21 +1,48 @@
-"""osteobiome: gut microbiome vs bone density, microarchitecture and strength across cohorts."""
+"""osteobiome: gut microbiome vs bone density, microarchitecture, strength and fractures across cohorts.
+
+Entry points are loaded on first use, so ``import osteobiome`` (and the command line) starts fast:
+
+- :func:`load_cohort`, :func:`read_features`, :func:`read_metadata` and :class:`Cohort` (:mod:`osteobiome.io`);
+- :func:`associate` (:mod:`osteobiome.association`) and :func:`meta_analyze` (:mod:`osteobiome.meta`);
+- the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``meta``,
+  ``report``, ``simulate``, ``stats`` and ``study`` as attributes (``osteobiome.diversity.permanova``).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from osteobiome.associate import associate  # noqa: E402  (the function shadows the module name on purpose)
-from osteobiome.cohort import Cohort  # noqa: E402
-from osteobiome.errors import InputError  # noqa: E402
-from osteobiome.io import load_cohort, read_features, read_metadata  # noqa: E402
+_FUNCTIONS = {
+    "Cohort": "osteobiome.io.cohort",
+    "InputError": "osteobiome.errors",
+    "associate": "osteobiome.association",
+    "load_cohort": "osteobiome.io",
+    "meta_analyze": "osteobiome.meta",
+    "read_features": "osteobiome.io",
+    "read_metadata": "osteobiome.io",
+}
+_SUBPACKAGES = (
+    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "report", "simulate",
+    "stats", "study",
+)
 
-__all__ = ["Cohort", "InputError", "__version__", "associate", "load_cohort", "meta_analyze", "read_features", "read_metadata"]
+__all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]
 
 
-def __getattr__(name: str):
-    """Lazy top-level access to the heavier entry points (``osteobiome.meta_analyze``)."""
-    if name == "meta_analyze":
-        from osteobiome.meta import meta_analyze
+def __getattr__(name: str) -> Any:
+    """Import an entry point or subpackage on first access (PEP 562)."""
+    if name in _FUNCTIONS:
+        value = getattr(importlib.import_module(_FUNCTIONS[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"osteobiome.{name}")
+    else:
+        raise AttributeError(f"module 'osteobiome' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return meta_analyze
-    raise AttributeError(f"module 'osteobiome' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

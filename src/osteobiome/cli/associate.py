@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from osteobiome.associate import run_association
-from osteobiome.blocked import run_blocked
+from osteobiome.association.blocked import run_blocked
+from osteobiome.association.pipeline import run_association
 from osteobiome.cli._lists import names
-from osteobiome.engine import block_size_option, scheduler_option
+from osteobiome.compute.blocks import block_size_option, scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
+from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.store import is_store
-from osteobiome.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:

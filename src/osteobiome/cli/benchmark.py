@@ -9,10 +9,10 @@ from pathlib import Path
 
 import typer
 
-from osteobiome import calibration
 from osteobiome.cli._lists import names, numbers
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.evaluate import calibration
+from osteobiome.io.outputs import atomic_output_dir
 
 bench = typer.Typer(help="Benchmarks any user can rerun.", no_args_is_help=True)
 

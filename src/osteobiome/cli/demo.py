@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli.run import print_summary
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.study import load_study, run_study
 from osteobiome.study.demo import write_demo_inputs
 

@@ -27,7 +27,7 @@ from osteobiome.diversity import (
 from osteobiome.diversity.terms import require_terms
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:

@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview
 from osteobiome.io import FORMATS, FeatureData, load_cohort, read_features, read_metadata
-from osteobiome.taxonomy import is_unassigned, rank_labels
+from osteobiome.io.cohort import Cohort
+from osteobiome.io.taxonomy import is_unassigned, rank_labels
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,7 @@ def export(
     ),
 ) -> None:
     """Write the whole knowledge table to a TSV file."""
-    from osteobiome.knowledge import export_knowledge, knowledge_provenance
+    from osteobiome.mechanisms.knowledge import export_knowledge, knowledge_provenance
 
     rows = export_knowledge(out)
     typer.echo(f"wrote {rows} rows (compiled {knowledge_provenance()['compiled']}) to {out}")

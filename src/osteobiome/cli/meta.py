@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from osteobiome.engine import scheduler_option
+from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
+from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.meta import METHODS, TESTS, meta_analyze
-from osteobiome.outputs import atomic_output_dir
 
 RESULTS_FILE = "all_results.tsv"
 OUTPUT_FILE = "meta_results.tsv"

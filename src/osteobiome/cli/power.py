@@ -8,7 +8,7 @@ import typer
 
 from osteobiome.cli._lists import names, numbers
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -52,8 +52,8 @@ def power_command(
     """Power (recall of planted associations) and empirical FDR over sample sizes × effects, with a figure."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from osteobiome.simulate.power import power
-    from osteobiome.simulate.power_plot import plot_power
+    from osteobiome.evaluate.power import power
+    from osteobiome.evaluate.power_plot import plot_power
 
     if template is not None and preset is not None:
         raise InputError("give either --preset or --template (with --metadata), not both.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from osteobiome.engine import block_size_option, scheduler_option
+from osteobiome.compute.blocks import block_size_option, scheduler_option
 from osteobiome.study import load_study, run_study
 from osteobiome.study.run import StudyRun
 

@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_file
+from osteobiome.io.outputs import atomic_output_file
 
 simulate_app = typer.Typer(
     invoke_without_command=True,

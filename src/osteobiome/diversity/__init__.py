@@ -1,6 +1,6 @@
 """Diversity: alpha indices per sample, beta distances, PERMANOVA (vegan's adonis2), PERMDISP (betadisper), PCoA.
 
-Math on numpy arrays; inputs are a :class:`~osteobiome.cohort.Cohort` or a samples × features DataFrame, and
+Math on numpy arrays; inputs are a :class:`~osteobiome.io.cohort.Cohort` or a samples × features DataFrame, and
 distance matrices are scikit-bio ``DistanceMatrix`` objects computed once by :func:`beta_diversity` and passed
 to :func:`permanova`, :func:`permdisp` and :func:`pcoa`.
 """

@@ -1,5 +1,5 @@
 """Alpha diversity vs phenotypes: each index ~ phenotype + covariates, with the association engine's design and
-OLS (:func:`osteobiome.design.build_design`, :func:`osteobiome.models.lm.fit_lm`) and ``associate``'s columns.
+OLS (:func:`osteobiome.stats.design.build_design`, :func:`osteobiome.stats.lm.fit_lm`) and ``associate``'s columns.
 
 One model per phenotype (the covariates adjust; only the phenotype's coefficients are reported), all indices
 fitted at once. Numeric metadata are z-scored when the preset standardizes (MaAsLin2's default), so ``coef`` is
@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from osteobiome.associate import EXTRA_COLUMNS, MAASLIN2_COLUMNS, resolve_options
-from osteobiome.design import build_design
+from osteobiome.association.pipeline import EXTRA_COLUMNS, MAASLIN2_COLUMNS, resolve_options
 from osteobiome.errors import InputError, preview
-from osteobiome.models.lm import fit_lm
-from osteobiome.multitest import adjust_grouped
+from osteobiome.stats.design import build_design
+from osteobiome.stats.lm import fit_lm
+from osteobiome.stats.multitest import adjust_grouped
 
 
 def alpha_associations(

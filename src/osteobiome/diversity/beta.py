@@ -19,10 +19,10 @@ import pandas as pd
 from scipy.spatial.distance import pdist, squareform
 from skbio import DistanceMatrix, TreeNode
 
-from osteobiome.cohort import Cohort
 from osteobiome.diversity.tables import as_matrix
 from osteobiome.diversity.trees import branch_incidence, load_tree
 from osteobiome.errors import InputError, suggest
+from osteobiome.io.cohort import Cohort
 
 BETA_METRICS: tuple[str, ...] = ("braycurtis", "jaccard", "aitchison", "weighted_unifrac", "unweighted_unifrac")
 ALIASES = {"bray": "braycurtis", "robust_aitchison": "aitchison", "wunifrac": "weighted_unifrac",

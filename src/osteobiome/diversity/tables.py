@@ -1,4 +1,4 @@
-"""Input coercion shared by the diversity functions: a :class:`~osteobiome.cohort.Cohort` or a samples × features
+"""Input coercion shared by the diversity functions: a :class:`~osteobiome.io.cohort.Cohort` or a samples × features
 DataFrame becomes a dense float array with its sample and feature ids, checked once."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview
+from osteobiome.io.cohort import Cohort
 
 
 def as_matrix(table: Cohort | pd.DataFrame, what: str = "feature table") -> tuple[np.ndarray, pd.Index, pd.Index]:

@@ -3,7 +3,7 @@
 - :func:`read_features` (format detected; see :func:`detect_format`) → :class:`FeatureData`
 - :func:`read_metadata` → DataFrame indexed by sample id
 - :func:`read_taxonomy` → features × ranks
-- :func:`load_cohort` → a checked :class:`~osteobiome.cohort.Cohort`
+- :func:`load_cohort` → a checked :class:`~osteobiome.io.cohort.Cohort`
 """
 
 from __future__ import annotations

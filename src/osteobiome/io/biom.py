@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData, unique_ids
-from osteobiome.taxonomy import parse_lineages
+from osteobiome.io.taxonomy import parse_lineages
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _TAXONOMY_KEYS = ("taxonomy", "taxon", "lineage")

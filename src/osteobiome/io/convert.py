@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from osteobiome.compute.memory import BLOCK_BUDGET
 from osteobiome.errors import InputError, unique_ids
 from osteobiome.io.base import checked_path, head_text, numeric_frame, read_delimited, table_header
 from osteobiome.io.formats import detect_format, read_features
 from osteobiome.io.pathways import _SUFFIX, HUMANN_SPECIAL
 from osteobiome.io.store import feature_blocks, write_store
 from osteobiome.io.tables import _TAXONOMY_COLUMNS, SamplesAs, orientation
-from osteobiome.memory import BLOCK_BUDGET
 
 STREAMED = ("table", "humann")
 
@@ -38,7 +38,7 @@ def convert(
     block_size: int | None = None,
 ) -> Path:
     """Write the feature table at ``path`` to the store ``out``; returns ``out``. ``block_size``: features per
-    block (default: as many rows as fit :data:`~osteobiome.memory.BLOCK_BUDGET`, see :func:`_rows_per_block`)."""
+    block (default: as many rows as fit :data:`~osteobiome.compute.memory.BLOCK_BUDGET`, see :func:`_rows_per_block`)."""
     path = checked_path(path)
     if block_size is not None and block_size < 1:
         raise InputError(f"--block-size {block_size}: give a positive number of features per block.")
@@ -55,7 +55,7 @@ def convert(
 
 
 def _rows_per_block(n_samples: int) -> int:
-    """Feature rows per block that fit :data:`~osteobiome.memory.BLOCK_BUDGET` at 4 float64 copies (32 bytes)
+    """Feature rows per block that fit :data:`~osteobiome.compute.memory.BLOCK_BUDGET` at 4 float64 copies (32 bytes)
     per cell."""
     return max(1, BLOCK_BUDGET // (32 * n_samples))
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData
+from osteobiome.io.cohort import RANKS
 from osteobiome.io.tables import SamplesAs, read_table
-from osteobiome.taxonomy import binomial, is_unassigned, trim_ranks
+from osteobiome.io.taxonomy import binomial, is_unassigned, trim_ranks
 
 
 def read_seqtab(

@@ -1,6 +1,6 @@
 """Feature taxonomy files → features × ranks: QIIME 2 ``taxonomy.tsv`` (``Feature ID``, ``Taxon``,
 ``Confidence``) or its ``.qza``, DADA2 ``taxa`` tables (a column per rank), and any two-column
-``feature<TAB>lineage`` file in the styles :mod:`osteobiome.taxonomy` parses."""
+``feature<TAB>lineage`` file in the styles :mod:`osteobiome.io.taxonomy` parses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from osteobiome.errors import InputError
 from osteobiome.io.base import checked_path, read_delimited, unique_ids
 from osteobiome.io.dada2 import rank_columns, taxa_table_taxonomy
 from osteobiome.io.qiime2 import read_qza_taxonomy_text
-from osteobiome.taxonomy import parse_lineage, parse_lineages
+from osteobiome.io.taxonomy import parse_lineage, parse_lineages
 
 _LINEAGE_COLUMNS = ("taxon", "taxonomy", "lineage", "consensus lineage", "consensuslineage")
 

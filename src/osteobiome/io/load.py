@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview
 from osteobiome.io.base import FeatureData
+from osteobiome.io.cohort import Cohort
 from osteobiome.io.formats import read_features
 from osteobiome.io.lineages import read_taxonomy
 from osteobiome.io.metadata import read_metadata

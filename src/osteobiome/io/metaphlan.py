@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData, numeric_frame, read_delimited, unique_ids
-from osteobiome.taxonomy import PREFIX_RANK, check_rank, parse_lineages
+from osteobiome.io.cohort import RANKS
+from osteobiome.io.taxonomy import PREFIX_RANK, check_rank, parse_lineages
 
 _LEVEL = {**PREFIX_RANK, "t": len(RANKS)}  # t__ strain: below species
 _ID_COLUMNS = ("ncbi_tax_id", "clade_taxid", "taxid", "additional_species")

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData
-from osteobiome.outputs import atomic_output_file
+from osteobiome.io.outputs import atomic_output_file
 
 FORMAT = "osteobiome-store"
 VERSION = 1

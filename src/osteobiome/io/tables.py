@@ -26,7 +26,7 @@ import pandas as pd
 
 from osteobiome.errors import InputError, preview
 from osteobiome.io.base import FeatureData, numeric_frame, read_delimited, unique_ids
-from osteobiome.taxonomy import parse_lineages
+from osteobiome.io.taxonomy import parse_lineages
 
 SamplesAs = Literal["rows", "columns"]
 

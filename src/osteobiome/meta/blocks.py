@@ -1,4 +1,4 @@
-""":func:`pool` with the feature axis in blocks run through :func:`osteobiome.engine.run_blocks` (dask)."""
+""":func:`pool` with the feature axis in blocks run through :func:`osteobiome.compute.blocks.run_blocks` (dask)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from osteobiome.engine import parse_scheduler, run_blocks
+from osteobiome.compute.blocks import parse_scheduler, run_blocks
 from osteobiome.errors import InputError
 from osteobiome.meta.pooling import MetaResult, pool
 

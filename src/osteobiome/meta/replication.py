@@ -11,7 +11,7 @@ import pandas as pd
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.meta.blocks import pool_blocked
 from osteobiome.meta.pooling import MetaResult
-from osteobiome.multitest import adjust
+from osteobiome.stats.multitest import adjust
 
 #: MaAsLin2's default ``max_significance``: the q threshold of per-cohort and pooled significance.
 Q_THRESHOLD = 0.25

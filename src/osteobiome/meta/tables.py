@@ -10,7 +10,7 @@ import pandas as pd
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.meta.blocks import pool_blocked
 from osteobiome.meta.replication import Q_THRESHOLD, replication_summary
-from osteobiome.multitest import adjust
+from osteobiome.stats.multitest import adjust
 
 #: Columns each per-cohort table must have (MaAsLin2's ``all_results.tsv`` layout).
 REQUIRED = ("feature", "metadata", "value", "coef", "stderr", "pval", "qval")

@@ -9,10 +9,10 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
-from osteobiome.study.mechanisms import TITLES
 from osteobiome.study.results import StudyResults
 
 TOP_HEATMAP = 40

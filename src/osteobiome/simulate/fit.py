@@ -27,8 +27,8 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from sklearn.covariance import ledoit_wolf
 
-from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError, preview
+from osteobiome.io.cohort import RANKS
 from osteobiome.simulate.copula import latent_abundances, sequence
 from osteobiome.simulate.params import SimParams
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io import check_columns
+from osteobiome.io.cohort import Cohort
 from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.copula import LN2
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError
+from osteobiome.io.cohort import RANKS
 
 DEFAULT_PARAMS = "twins_params.json"
 

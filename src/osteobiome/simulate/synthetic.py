@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError
-from osteobiome.outputs import atomic_output_dir
+from osteobiome.io.cohort import Cohort
+from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.simulate.associations import associations_for, log2_shifts
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.host import simulate_host

@@ -74,7 +74,7 @@ class CohortSpec(_Section):
 
 
 class AssociationSpec(BaseModel):
-    """Options for :func:`osteobiome.associate`; anything beyond ``preset`` is passed on as a keyword."""
+    """Options for :func:`osteobiome.association.pipeline`; anything beyond ``preset`` is passed on as a keyword."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

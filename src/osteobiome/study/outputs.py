@@ -1,6 +1,6 @@
 """The files that describe a run: tables, checksums of the inputs, package versions.
 
-Results folders are written with :func:`osteobiome.outputs.atomic_output_dir`.
+Results folders are written with :func:`osteobiome.io.outputs.atomic_output_dir`.
 """
 
 from __future__ import annotations

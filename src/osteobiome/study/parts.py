@@ -18,11 +18,11 @@ from typing import Any
 import pandas as pd
 
 from osteobiome import diversity
-from osteobiome.associate import run_association
-from osteobiome.blocked import run_blocked
-from osteobiome.cohort import Cohort
+from osteobiome.association.blocked import run_blocked
+from osteobiome.association.pipeline import run_association
+from osteobiome.compute.processes import process_pool
 from osteobiome.errors import InputError
-from osteobiome.parallel import process_pool
+from osteobiome.io.cohort import Cohort
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
 

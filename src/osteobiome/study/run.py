@@ -27,16 +27,16 @@ from typing import Any
 
 import pandas as pd
 
-from osteobiome.knowledge import knowledge_provenance
-from osteobiome.meta import meta_analyze
-from osteobiome.outputs import atomic_output_dir
-from osteobiome.study.config import StudyConfig
-from osteobiome.study.mechanisms import (
+from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.mechanisms.knowledge import knowledge_provenance
+from osteobiome.mechanisms.pathways import (
     mechanism_tables,
     pathway_contributions,
     significant_hits,
     top_pathways,
 )
+from osteobiome.meta import meta_analyze
+from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions, write_tsv
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
@@ -78,7 +78,7 @@ def run_study(
     by ``if __name__ == "__main__":``, as for any multiprocessing code); ``quiet``: no progress display;
     ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``);
     ``block_size`` / ``scheduler``: associations (and meta-analyses) on the blocked linear-model path of
-    :mod:`osteobiome.blocked` (``maaslin2``-style linear models only; no set-level tests then).
+    :mod:`osteobiome.association.blocked` (``maaslin2``-style linear models only; no set-level tests then).
     """
     start = time.perf_counter()
     log = _RunLog()
@@ -227,7 +227,7 @@ def _meta_analysis(
     tables: dict[str, pd.DataFrame], cfg: StudyConfig, progress: Callable, scheduler: str | None = None
 ) -> pd.DataFrame | None:
     """Per phenotype, pool the cohorts' coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool
-    in blocks (see :mod:`osteobiome.engine`)."""
+    in blocks (see :mod:`osteobiome.compute.blocks`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import Cohort
+from osteobiome.io.cohort import Cohort
 
 FEMALE = {"f", "female", "woman", "women", "2"}
-RANK_PLURAL = {  # the ranks of osteobiome.cohort.RANKS, lower case, in the plural
+RANK_PLURAL = {  # the ranks of osteobiome.io.cohort.RANKS, lower case, in the plural
     "kingdom": "kingdoms",
     "phylum": "phyla",
     "class": "classes",

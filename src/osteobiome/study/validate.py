@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from osteobiome.cohort import Cohort
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.io.cohort import Cohort
 from osteobiome.study.config import StudyConfig
 
 PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
@@ -186,7 +186,7 @@ def _check_reference_keys(cfg: StudyConfig) -> None:
 
 def _check_association_options(cfg: StudyConfig) -> None:
     """The preset and every association option are known to the engine (when it is installed)."""
-    from osteobiome.associate import resolve_options
+    from osteobiome.association.pipeline import resolve_options
 
     try:
         resolve_options(cfg.association.preset, cfg.association.options())

@@ -21,10 +21,10 @@ from importlib import resources
 
 import pandas as pd
 
-from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError, preview
-from osteobiome.outputs import atomic_output_file
-from osteobiome.taxonomy import is_unassigned, parse_lineage
+from osteobiome.io.cohort import RANKS
+from osteobiome.io.outputs import atomic_output_file
+from osteobiome.io.taxonomy import is_unassigned, parse_lineage
 
 COLUMNS = ["entity_type", "entity", "trait", "direction", "reference", "note"]
 ENTITY_TYPES = ("genus", "pathway")
@@ -79,8 +79,8 @@ def normalize_genus_name(name: object) -> str:
     ``'g__Blautia_A'`` -> ``'Blautia'``; ``'[Eubacterium]_hallii_group'`` -> ``'Eubacterium hallii group'``;
     ``'Prevotella_9'`` -> ``'Prevotella'``; ``'Clostridium sensu stricto 1'`` -> ``'Clostridium'``;
     ``'Escherichia/Shigella'`` -> ``'Escherichia-Shigella'``; a lineage string gives its genus rank.
-    Returns ``''`` for unassigned names (:func:`osteobiome.taxonomy.is_unassigned`: ``uncultured``, ``NA``,
-    ``g__``). Lineage strings are parsed with :func:`osteobiome.taxonomy.parse_lineage`.
+    Returns ``''`` for unassigned names (:func:`osteobiome.io.taxonomy.is_unassigned`: ``uncultured``, ``NA``,
+    ``g__``). Lineage strings are parsed with :func:`osteobiome.io.taxonomy.parse_lineage`.
     """
     text = str(name).strip().strip("'\"")
     if ";" in text or "|" in text:
@@ -145,7 +145,7 @@ def trait_sets(
 ) -> dict[str, list[str]]:
     """Feature sets for set-level tests: ``{set name: [feature names as given]}`` (sets with < ``min_size``
     features dropped). Reported bone associations are split into ``(positive)`` and ``(negative)`` sets;
-    ``conflicting`` ones join no set. Pass the result to :func:`osteobiome.sets.camera`."""
+    ``conflicting`` ones join no set. Pass the result to :func:`osteobiome.mechanisms.sets.camera`."""
     hits = annotate(features, entity_type)
     hits = hits[~((hits["trait"] == BONE_TRAIT) & (hits["direction"] == "conflicting"))]
     names = [set_name(t, d) for t, d in zip(hits["trait"], hits["direction"], strict=True)]

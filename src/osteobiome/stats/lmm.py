@@ -24,7 +24,7 @@ import numpy as np
 from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
-from osteobiome.models.lm import LMResult, missing_patterns, t_test
+from osteobiome.stats.lm import LMResult, missing_patterns, t_test
 
 _EIGEN_TOL = 1e-8  # lmerTest drops Hessian eigenvalues below this
 CHUNK = 16  # features per job (the warm start runs within a chunk)
@@ -283,7 +283,7 @@ def _run_chunks(Y, X, groups, jobs, workers: int):  # noqa: ANN001, ANN202
     """Results of :func:`_fit_chunk` for each (rows, columns) job, in order, over ``workers`` processes."""
     if workers <= 1 or len(jobs) <= 1:
         return [_fit_chunk(Y[:, cols], X, groups, rows) for rows, cols in jobs]
-    from osteobiome.parallel import process_pool
+    from osteobiome.compute.processes import process_pool
 
     with process_pool(min(workers, len(jobs))) as pool:
         futures = [pool.submit(_fit_chunk, Y[:, cols], X, groups, rows) for rows, cols in jobs]

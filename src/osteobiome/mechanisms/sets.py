@@ -18,7 +18,7 @@ statistic; ignoring it (gene-permutation, Fisher over hits) gives far too many f
 - :func:`meta_set_results` — combines per-cohort set results (see its docstring for the method).
 
 All functions are pure and work on numpy arrays / pandas objects. :func:`ols_phenotype_fit` gives the
-per-feature t statistics and residuals (design from :mod:`osteobiome.design`, fit by ``models.lm.fit_lm``).
+per-feature t statistics and residuals (design from :mod:`osteobiome.stats.design`, fit by ``models.lm.fit_lm``).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from osteobiome.design import build_design
 from osteobiome.errors import InputError, preview
-from osteobiome.models.lm import fit_lm
-from osteobiome.multitest import adjust
+from osteobiome.stats.design import build_design
+from osteobiome.stats.lm import fit_lm
+from osteobiome.stats.multitest import adjust
 
 SET_COLUMNS = [
     "set",
@@ -74,7 +74,7 @@ def t_to_z(t: np.ndarray, df: float) -> np.ndarray:
 
 
 def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -> pd.DataFrame:
-    """:func:`~osteobiome.design.build_design` of ``~ phenotype + covariates`` (not standardized; categoricals
+    """:func:`~osteobiome.stats.design.build_design` of ``~ phenotype + covariates`` (not standardized; categoricals
     as treatment dummies against their first level; covariates constant on the complete samples, e.g. sex in an
     all-male cohort, left out with a warning) as a frame indexed by the complete samples."""
     covariates = list(covariates)
@@ -101,7 +101,7 @@ def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -
 def ols_phenotype_fit(
     features: pd.DataFrame, metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str] = ()
 ) -> PhenotypeFit:
-    """OLS (:func:`~osteobiome.models.lm.fit_lm`) of every column of ``features`` (samples × features, already
+    """OLS (:func:`~osteobiome.stats.lm.fit_lm`) of every column of ``features`` (samples × features, already
     transformed, e.g. log) on the design; residuals ``Y - X coef``.
 
     Samples are matched by index; samples with a missing phenotype or covariate are dropped.

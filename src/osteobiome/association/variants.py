@@ -1,21 +1,21 @@
 """The model variants a preset can ask for, on top of the per-feature linear model (arrays in, arrays out).
 
-Options (columns of the presets table in :mod:`osteobiome.associate`):
+Options (columns of the presets table in :mod:`osteobiome.association.pipeline`):
 
 - ``model``: ``"lm"`` (one linear model per feature on the transformed values; random intercepts when
-  grouping variables are given) or ``"twopart"`` (:mod:`osteobiome.models.twopart`: logistic prevalence +
+  grouping variables are given) or ``"twopart"`` (:mod:`osteobiome.stats.twopart`: logistic prevalence +
   log2 abundance on present samples, joint p-value; fixed effects only).
-- ``variance``: ``"classical"`` or ``"HC3"`` (:mod:`osteobiome.models.robust`; OLS only). HC3 p-values use
+- ``variance``: ``"classical"`` or ``"HC3"`` (:mod:`osteobiome.stats.robust`; OLS only). HC3 p-values use
   Student's t with the residual df (statsmodels uses the normal; t is slightly more conservative).
 - ``compositional``: ``"none"``, ``"median"`` (each coefficient compared with the median coefficient of the
-  same variable, analytic covariance: :func:`osteobiome.models.compositional.median_contrast`) or
+  same variable, analytic covariance: :func:`osteobiome.stats.compositional.median_contrast`) or
   ``"linda"`` (LinDA's mode correction). For ``twopart`` it applies to the abundance part (as MaAsLin3),
   and also to the prevalence part with ``compositional_prevalence=True`` (its covariance across features
   borrowed from the per-sample score contributions, z tests).
 - ``depth_covariate`` (``twopart``): ``"none"``, ``"prevalence"`` or ``"both"``: adjust the prevalence (and
   abundance) part for log read depth when the input holds counts.
 - ``joint`` (``twopart``): ``"beta"`` (MaAsLin3's ``1 - (1 - min p)^2``) or ``"cauchy"`` (presence-weighted
-  Cauchy combination): :func:`osteobiome.models.twopart.joint_pvalue`.
+  Cauchy combination): :func:`osteobiome.stats.twopart.joint_pvalue`.
 
 Every function returns :class:`VariantFit`, shaped like ``LMResult`` (coefficients on rows, features on
 columns) plus ``extra``: additional per-coefficient arrays reported as extra result columns.
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from osteobiome.errors import InputError
-from osteobiome.models import compositional as comp
-from osteobiome.models.lm import LMResult, t_test
-from osteobiome.models.robust import hc3_influence, hc3_stderr
-from osteobiome.models.twopart import (
+from osteobiome.stats import compositional as comp
+from osteobiome.stats.lm import LMResult, t_test
+from osteobiome.stats.robust import hc3_influence, hc3_stderr
+from osteobiome.stats.twopart import (
     fit_abundance,
     fit_prevalence,
     joint_pvalue,

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from osteobiome.models.lm import t_test
+from osteobiome.stats.lm import t_test
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def median_contrast(
 
     ``coef``: (m,) exposure coefficients (NaN = not fitted); ``influence``: (n × m) per-sample contributions
     with ``U'U`` estimating their covariance (:func:`residual_influence`, HC3 from
-    :func:`osteobiome.models.robust.hc3_influence`, or masked fits); ``df``: residual df, scalar or (m,).
+    :func:`osteobiome.stats.robust.hc3_influence`, or masked fits); ``df``: residual df, scalar or (m,).
     """
     coef = np.asarray(coef, dtype=float)
     ok = np.isfinite(coef)

@@ -230,12 +230,12 @@ class Cohort:
         return replace(self, X=X, features=pd.Index(features, dtype=object, name="feature"), taxonomy=taxonomy)
 
     def collapse(self, rank: str) -> Cohort:
-        """Sum features that share a label at ``rank`` (see :func:`osteobiome.taxonomy.rank_labels`).
+        """Sum features that share a label at ``rank`` (see :func:`osteobiome.io.taxonomy.rank_labels`).
 
         New features are the rank labels in order of first appearance; the taxonomy keeps the ranks down to
         ``rank``. Sparse ``X`` stays sparse.
         """
-        from osteobiome.taxonomy import rank_labels
+        from osteobiome.io.taxonomy import rank_labels
 
         if self.taxonomy is None:
             raise InputError(

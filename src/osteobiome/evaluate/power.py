@@ -7,7 +7,7 @@ For every setting (per-cohort sample size ``n`` × effect, in log2 fold change p
    ``|log2fc| = effect`` per SD of ``phenotype``, either in cohorts simulated from a preset (host data and
    covariate confounding included) or implanted into ``n`` samples drawn from a user's table
    (:func:`~osteobiome.simulate.implant.implant_signal`);
-2. the real analysis: :func:`osteobiome.associate.associate` with its ``default`` preset (two-part model,
+2. the real analysis: :func:`osteobiome.association.pipeline.associate` with its ``default`` preset (two-part model,
    abundance coefficient compared with the median coefficient, presence-weighted Cauchy joint p-value, BH per
    variable) and ``phenotype`` + covariates as fixed effects in each cohort, then
    :func:`osteobiome.meta.meta_analyze` (REML) when ``cohorts > 1``;
@@ -31,9 +31,9 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
+from osteobiome.compute.processes import process_pool
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns
-from osteobiome.parallel import process_pool
 from osteobiome.simulate.implant import aligned_samples, implant_signal
 from osteobiome.simulate.presets import cohort_preset
 from osteobiome.simulate.synthetic import simulate_cohort
@@ -188,7 +188,7 @@ def _cohort(design: PowerDesign, n: int, markers: list[str], log2fc: np.ndarray,
 
 
 def _discoveries(design: PowerDesign, data: dict) -> set[str]:
-    from osteobiome.associate import associate
+    from osteobiome.association.pipeline import associate
 
     results = {}
     for name, (features, metadata) in data.items():

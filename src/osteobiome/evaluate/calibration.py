@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from osteobiome.compute.processes import process_pool
 from osteobiome.errors import InputError, suggest
-from osteobiome.parallel import process_pool
 
 TWOPART_MEDIAN = {"fdr_scope": "per-variable", "model": "twopart", "compositional": "median"}
-#: Candidate methods: name -> (preset of :func:`osteobiome.associate`, option overrides). Every candidate
+#: Candidate methods: name -> (preset of :func:`osteobiome.association.pipeline`, option overrides). Every candidate
 #: adjusts for the covariates; the phenotype's q-values are scored.
 CANDIDATES: dict[str, tuple[str, dict]] = {
     "maaslin2": ("maaslin2", {}),
@@ -247,7 +247,7 @@ def run_method(
     name: str, counts: pd.DataFrame, metadata: pd.DataFrame, phenotype: str, covariates: Sequence[str]
 ) -> pd.DataFrame:
     """``feature coef pval qval`` of ``phenotype`` for candidate ``name`` (covariates adjusted for)."""
-    from osteobiome.associate import associate
+    from osteobiome.association.pipeline import associate
 
     preset, options = CANDIDATES[name]
     with warnings.catch_warnings():

@@ -7,7 +7,7 @@ HC3 sandwich of MacKinnon & White (1985) for feature j is
 
 so the standard error of coefficient k is ``sqrt(sum_i B_ki^2 r_ij^2 / (1 - h_i)^2)``: one matrix product
 ``(B**2) @ (R / (1 - h)[:, None])**2`` for all features. The same per-sample terms ``B_ki r_ij / (1 - h_i)``
-form the influence matrix used by :mod:`osteobiome.models.compositional` (its Gram matrix estimates the
+form the influence matrix used by :mod:`osteobiome.stats.compositional` (its Gram matrix estimates the
 covariance of the coefficient across features). Matches statsmodels ``OLS(...).fit(cov_type="HC3")``.
 """
 

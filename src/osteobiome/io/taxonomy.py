@@ -24,8 +24,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import RANKS
 from osteobiome.errors import InputError, suggest
+from osteobiome.io.cohort import RANKS
 
 #: Rank prefixes: Greengenes/SILVA/GTDB/MetaPhlAn letters (``d`` domain = Kingdom).
 PREFIX_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}

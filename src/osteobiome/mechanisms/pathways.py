@@ -1,8 +1,8 @@
 """The study's "Mechanisms" tables: set-level tests of curated traits and the significant features annotated.
 
-Uses the knowledge table (:mod:`osteobiome.knowledge`) and the competitive set tests (:mod:`osteobiome.sets`):
+Uses the knowledge table (:mod:`osteobiome.mechanisms.knowledge`) and the competitive set tests (:mod:`osteobiome.mechanisms.sets`):
 per cohort, CAMERA for each trait set × phenotype on the transformed abundances with that cohort's covariates;
-across cohorts, the set results are combined by :func:`osteobiome.sets.meta_set_results`. For HUMAnN pathway
+across cohorts, the set results are combined by :func:`osteobiome.mechanisms.sets.meta_set_results`. For HUMAnN pathway
 tables with stratified rows, :func:`pathway_contributions` says which genera carry the top pathways.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from osteobiome.contributions import CONTRIBUTION_COLUMNS, contribution_table, pathway_id
+from osteobiome.mechanisms.contributions import CONTRIBUTION_COLUMNS, contribution_table, pathway_id
 
 TITLES = {
     "sets": "Set-level tests",
@@ -33,8 +33,8 @@ def mechanism_tables(
     """``cohorts``: name → (samples × transformed features, metadata, covariates); ``hits``: significant rows
     with ``feature``, ``phenotype``, ``coef``, ``q`` (and ``source``). Returns the tables keyed as :data:`TITLES`
     (``sets`` has ``set phenotype effect pval qval``); empty when no feature matches the knowledge table."""
-    from osteobiome.knowledge import annotate, trait_sets
-    from osteobiome.sets import set_tests_across_cohorts
+    from osteobiome.mechanisms.knowledge import annotate, trait_sets
+    from osteobiome.mechanisms.sets import set_tests_across_cohorts
 
     features = list(dict.fromkeys(f for table, _, _ in cohorts.values() for f in table.columns))
     sets = trait_sets(features, min_size=MIN_SET_SIZE)
@@ -147,7 +147,7 @@ def pathway_contributions(strata: Mapping[str, pd.DataFrame], top: pd.DataFrame,
 
     ``strata``: cohort → HUMAnN stratified rows (raw row names × samples). Columns: ``cohort``, the pathway's
     top row (``phenotype coef pval qval``), ``selected`` (= ``label``), then the contribution columns of
-    :func:`osteobiome.contributions.contribution_table`; empty when no top pathway has stratified rows.
+    :func:`osteobiome.mechanisms.contributions.contribution_table`; empty when no top pathway has stratified rows.
     """
     rank = {pathway_id(p): i for i, p in enumerate(top["pathway"])}
     chosen = top.set_index(top["pathway"].map(pathway_id)).drop(columns="pathway")

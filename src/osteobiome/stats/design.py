@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.preprocess import standardize as zscore
+from osteobiome.stats.preprocess import standardize as zscore
 
 INTERCEPT = "(Intercept)"
 

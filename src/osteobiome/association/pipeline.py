@@ -1,7 +1,7 @@
 """Per-cohort feature × metadata associations (MaAsLin2's pipeline, vectorized over features).
 
-Pipeline: align samples → :func:`~osteobiome.preprocess.filter_features` on raw values → normalize over the
-retained features → transform → :func:`~osteobiome.design.build_design` → one model per feature (OLS for all
+Pipeline: align samples → :func:`~osteobiome.stats.preprocess.filter_features` on raw values → normalize over the
+retained features → transform → :func:`~osteobiome.stats.design.build_design` → one model per feature (OLS for all
 features at once, or random intercepts by REML) → multiple-testing correction → a tidy table with MaAsLin2's
 columns first (``feature metadata value coef stderr N N.not.0 pval qval``), then ``N.used``, ``df`` and
 ``log10.pval``, sorted by q-value (ties keep feature-then-coefficient order, as MaAsLin2).
@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from osteobiome.cohort import Cohort
-from osteobiome.design import Design, build_design
+from osteobiome.association.variants import VariantFit, check_options, fit_two_part, refine_linear
+from osteobiome.compute.memory import check_memory, dense_bytes
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.memory import check_memory, dense_bytes
-from osteobiome.models.lm import LMResult, fit_lm
-from osteobiome.models.variants import VariantFit, check_options, fit_two_part, refine_linear
-from osteobiome.multitest import adjust_grouped
-from osteobiome.preprocess import check_combination, filter_features, normalize, transform
+from osteobiome.io.cohort import Cohort
+from osteobiome.stats.design import Design, build_design
+from osteobiome.stats.lm import LMResult, fit_lm
+from osteobiome.stats.multitest import adjust_grouped
+from osteobiome.stats.preprocess import check_combination, filter_features, normalize, transform
 
 MAASLIN2_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
 EXTRA_COLUMNS = ["N.used", "df", "log10.pval"]
@@ -45,7 +45,7 @@ DENSE_COPIES = 6
 # Other options: ``model`` (lm | twopart), ``variance`` (classical | HC3), ``compositional`` (none | median |
 # linda), ``compositional_prevalence`` (median-centre the prevalence part too), ``depth_covariate`` (none |
 # prevalence | both: log read depth in the two-part designs), ``joint`` (beta | cauchy: how the two parts' p-values
-# are combined). See :mod:`osteobiome.models.variants`.
+# are combined). See :mod:`osteobiome.association.variants`.
 _MAASLIN2 = {
     "normalization": "TSS",
     "transform": "LOG",
@@ -170,7 +170,7 @@ def _fit(  # noqa: ANN202
 ):
     """The preset's model on the rows of ``design`` (all samples × features in): two-part on ``relative``, or
     linear on ``transformed`` (random intercepts if ``random``, fitted over ``workers`` processes) refined by
-    the ``variance`` and ``compositional`` options (:mod:`osteobiome.models.variants`)."""
+    the ``variance`` and ``compositional`` options (:mod:`osteobiome.association.variants`)."""
     if opts["model"] == "twopart":
         return fit_two_part(
             _rows(relative, design.rows),
@@ -184,7 +184,7 @@ def _fit(  # noqa: ANN202
         )
     Y = _rows(transformed, design.rows)
     if random:
-        from osteobiome.models.lmm import fit_lmm
+        from osteobiome.stats.lmm import fit_lmm
 
         base = fit_lmm(Y, design.matrix, [design.groups[name] for name in random], workers=workers)
     else:
@@ -260,7 +260,7 @@ def run_association(
         check_memory(
             dense_bytes(n_samples, n_features, DENSE_COPIES),
             f"the dense association of {n_samples} samples × {n_features} features",
-            "the blocked sparse path (--block-size N, osteobiome.blocked.associate_blocked)",
+            "the blocked sparse path (--block-size N, osteobiome.association.blocked.associate_blocked)",
         )
     table, metadata = _aligned(features, metadata)
     raw = table.to_numpy(dtype=float)
@@ -298,7 +298,7 @@ def associate(
 ) -> pd.DataFrame:
     """Test every feature against the ``fixed`` metadata variables; one row per feature × coefficient.
 
-    ``features``: a :class:`~osteobiome.cohort.Cohort` (its metadata is used when ``metadata`` is None) or a
+    ``features``: a :class:`~osteobiome.io.cohort.Cohort` (its metadata is used when ``metadata`` is None) or a
     samples × features DataFrame; ``metadata``: DataFrame indexed by sample id; ``random``: grouping variables
     for random intercepts (``('subject',)``, ``('site', 'subject')``); ``reference``: ``{"sex": "F"}``;
     ``preset``: ``'maaslin2'`` (MaAsLin2 1.15 exactly, BH over all coefficients) or ``'default'``;

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from osteobiome.models.lm import t_test
+from osteobiome.stats.lm import t_test
 
 MAX_CONDITION = 1e12
 

@@ -1,6 +1,6 @@
 """The LM association path for large sparse tables: the feature axis in blocks, memory bounded by a block.
 
-Same pipeline and numbers as :func:`osteobiome.associate.run_association` for linear models (``model="lm"``,
+Same pipeline and numbers as :func:`osteobiome.association.pipeline.run_association` for linear models (``model="lm"``,
 no compositional correction, fixed effects), in three passes over the non-zeros and never a dense copy of
 the table:
 
@@ -10,12 +10,12 @@ the table:
    the per-sample mean of ``ln(x + 1)`` (CLR), one pass.
 3. :func:`fit_block` per block of ``block_size`` retained features: densify (the only dense step: the
    transformed block is dense since log 0 ≠ 0), normalize with the per-sample scale, transform (LOG's
-   half-minimum pseudo-count is per feature, so per block), OLS by :func:`~osteobiome.models.lm.fit_lm`
-   (HC3 standard errors by :func:`~osteobiome.models.variants.refine_linear`, also per feature).
+   half-minimum pseudo-count is per feature, so per block), OLS by :func:`~osteobiome.stats.lm.fit_lm`
+   (HC3 standard errors by :func:`~osteobiome.association.variants.refine_linear`, also per feature).
 
-Blocks run through :func:`osteobiome.engine.run_blocks` (this process, or dask threads / processes /
-cluster); the per-block fits are concatenated and :func:`osteobiome.associate.results_table` builds the
-table (BH over all blocks at once). Input: a :class:`~osteobiome.cohort.Cohort` (CSR or dense), a samples ×
+Blocks run through :func:`osteobiome.compute.blocks.run_blocks` (this process, or dask threads / processes /
+cluster); the per-block fits are concatenated and :func:`osteobiome.association.pipeline.results_table` builds the
+table (BH over all blocks at once). Input: a :class:`~osteobiome.io.cohort.Cohort` (CSR or dense), a samples ×
 features DataFrame, or a feature store (:mod:`osteobiome.io.store`, read block by block in the workers).
 """
 
@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from osteobiome.associate import Association, align_samples, resolve_options, results_table
-from osteobiome.cohort import Cohort
-from osteobiome.design import build_design
-from osteobiome.engine import parse_scheduler, run_blocks
+from osteobiome.association.pipeline import Association, align_samples, resolve_options, results_table
+from osteobiome.association.variants import VariantFit, refine_linear
+from osteobiome.compute.blocks import parse_scheduler, run_blocks
+from osteobiome.compute.memory import BLOCK_BUDGET, check_memory, dense_bytes
 from osteobiome.errors import InputError
+from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore
-from osteobiome.memory import BLOCK_BUDGET, check_memory, dense_bytes
-from osteobiome.models.lm import LMResult, fit_lm
-from osteobiome.models.variants import VariantFit, refine_linear
-from osteobiome.preprocess import transform
+from osteobiome.stats.design import build_design
+from osteobiome.stats.lm import LMResult, fit_lm
+from osteobiome.stats.preprocess import transform
 
 #: Model options the blocked path supports (``variance`` may be classical or HC3: both are per feature).
 BLOCKED_MODEL = {"model": "lm", "compositional": "none", "depth_covariate": "none"}
@@ -69,7 +69,7 @@ class ColumnStats:
         )
 
     def kept(self, n_samples: int, min_prevalence: float, min_variance: float) -> np.ndarray:
-        """MaAsLin2's filter, as :func:`osteobiome.preprocess.filter_features`: above > n·min_prevalence and
+        """MaAsLin2's filter, as :func:`osteobiome.stats.preprocess.filter_features`: above > n·min_prevalence and
         variance > min_variance."""
         if not 0.0 <= min_prevalence <= 1.0:
             raise InputError(f"min_prevalence {min_prevalence} must be a fraction between 0 and 1 (e.g. 0.1 for 10%).")
@@ -164,7 +164,7 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockFit:
 
 
 def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~osteobiome.preprocess.transform` ``LOG`` of ``block / totals`` (TSS; None = no scaling) from the
+    """:func:`~osteobiome.stats.preprocess.transform` ``LOG`` of ``block / totals`` (TSS; None = no scaling) from the
     non-zeros: every cell starts at log2(½ · smallest positive value of its feature) and only the non-zeros
     are computed, so the cost is one dense fill plus O(nnz). Also returns #values > 0 per feature."""
     csc = sp.csc_matrix(block)
@@ -215,7 +215,7 @@ class _Table:
 
     def scales(self, kept: np.ndarray, normalization: str, block_size: int) -> np.ndarray | None:
         """Per-sample scale over the retained features, one pass: TSS totals ``max(ε, Σ_j x_j)`` (as
-        :func:`~osteobiome.preprocess.normalize`), CLR ``mean_j ln(1 + x_j)``; None for NONE."""
+        :func:`~osteobiome.stats.preprocess.normalize`), CLR ``mean_j ln(1 + x_j)``; None for NONE."""
         if normalization == "NONE":
             return None
         sums = sum(sample_sums(self.columns(cols), normalization) for cols in _chunks(kept, block_size))
@@ -290,7 +290,7 @@ def associate_blocked(
     scheduler: object = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`osteobiome.associate.associate` (linear models with fixed effects, classical or HC3 variance, no
+    """:func:`osteobiome.association.pipeline.associate` (linear models with fixed effects, classical or HC3 variance, no
     compositional correction; TSS/CLR/NONE) with the feature axis in blocks.
 
     ``block_size``: retained features per block (default: as many as fit :data:`BLOCK_BUDGET`);
