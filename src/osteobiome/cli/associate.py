@@ -14,6 +14,7 @@ from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.store import is_store
+from osteobiome.io.tsv import write_tsv
 
 
 def register(app: typer.Typer) -> None:
@@ -35,17 +36,16 @@ def _write(out: Path, result) -> None:  # noqa: ANN001
     """Write the result folder atomically (the blocked path has no dense intermediate tables: ``result.filtered``
     is None and ``features/`` is not written)."""
     with atomic_output_dir(out) as staging:
-        result.results.to_csv(staging / "all_results.tsv", sep="\t", index=False)
-        result.significant().to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+        write_tsv(result.results, staging / "all_results.tsv")
+        write_tsv(result.significant(), staging / "significant_results.tsv")
         if result.filtered is not None:
             features = staging / "features"
-            features.mkdir()
             for name, table in (
                 ("filtered_data", result.filtered),
                 ("filtered_data_norm", result.normalized),
                 ("filtered_data_norm_transformed", result.transformed),
             ):
-                table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
+                write_tsv(table.T.rename_axis("feature"), features / f"{name}.tsv", index=True)
 
 
 def associate(

@@ -10,6 +10,7 @@ import typer
 from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
 RESULTS_FILE = "all_results.tsv"
@@ -78,6 +79,6 @@ def meta(
         scheduler=scheduler,
     )
     with atomic_output_dir(out) as tmp:
-        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
+        write_tsv(table, tmp / OUTPUT_FILE)
     path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

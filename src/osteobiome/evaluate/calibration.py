@@ -39,6 +39,7 @@ import pandas as pd
 
 from osteobiome.compute.processes import process_pool
 from osteobiome.errors import InputError, suggest
+from osteobiome.io.tsv import write_tsv
 
 TWOPART_MEDIAN = {"fdr_scope": "per-variable", "model": "twopart", "compositional": "median"}
 #: Candidate methods: name -> (preset of :func:`osteobiome.association.pipeline`, option overrides). Every candidate
@@ -448,12 +449,12 @@ def write_outputs(runs: pd.DataFrame, out, q: float = 0.1) -> pd.DataFrame:
 
     out = Path(out)
     summary = summarize(runs)
-    runs.to_csv(out / "runs.tsv", sep="\t", index=False)
-    summary.to_csv(out / "summary.tsv", sep="\t", index=False)
+    write_tsv(runs, out / "runs.tsv")
+    write_tsv(summary, out / "summary.tsv")
     text = markdown_tables(summary, q)
     if {"default", "maaslin2"} <= set(runs["method"]):
         criteria = check_criteria(summary, q=q)
-        criteria.to_csv(out / "criteria.tsv", sep="\t", index=False)
+        write_tsv(criteria, out / "criteria.tsv")
         text += "\n\n" + criteria_text(criteria)
     (out / "calibration.md").write_text(text + "\n")
     plot(summary, out / "calibration.png", q)

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
     mechanism_tables,
@@ -37,7 +38,7 @@ from osteobiome.mechanisms.pathways import (
 )
 from osteobiome.meta import meta_analyze
 from osteobiome.study.config import StudyConfig
-from osteobiome.study.outputs import sha256, versions, write_tsv
+from osteobiome.study.outputs import sha256, versions
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
