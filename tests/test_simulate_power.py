@@ -11,7 +11,6 @@ from osteobiome.cli import main
 from osteobiome.errors import InputError
 from osteobiome.evaluate import power
 from osteobiome.evaluate.power import POWER_COLUMNS
-from osteobiome.evaluate.power_plot import plot_power
 from osteobiome.simulate import simulate_cohort
 
 
@@ -120,23 +119,6 @@ def test_recovery_of_strong_effects_with_fdr_at_nominal_level(engine):
     row = res.summary.iloc[0]
     assert row.power >= 0.7
     assert row.fdr <= 0.1, row.to_dict()
-
-
-def test_plot(tmp_path):
-    summary = pd.DataFrame(
-        {
-            "n": [100, 300, 100, 300],
-            "effect": [0.2, 0.2, 0.5, 0.5],
-            "cohorts": 1,
-            "replicates": 2,
-            "power": [0.0, 0.1, 0.3, 0.8],
-            "power_sd": [0, 0.1, 0.1, 0.1],
-            "fdr": [0, 0.05, 0.1, 0.08],
-            "fdr_sd": 0.05,
-        }
-    )
-    paths = plot_power(summary, 0.1, tmp_path / "curve")
-    assert all(p.stat().st_size > 1000 for p in paths)
 
 
 def test_cli_tiny_grid(tmp_path, engine):

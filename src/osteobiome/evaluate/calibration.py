@@ -482,8 +482,17 @@ def criteria_text(criteria: pd.DataFrame) -> str:
 
 
 def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
-    """Empirical FDR and recall vs effect at ``q`` (error bars: standard error over runs), one column per n,
-    one line per method (PNG)."""
+    """Write :func:`figure` as a PNG to ``path``."""
+    fig = figure(summary, q)  # selects the Agg backend before pyplot is imported here
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure(summary: pd.DataFrame, q: float = 0.1):  # noqa: ANN201 (matplotlib Figure)
+    """Empirical FDR (top) and recall (bottom) vs effect at ``q`` (error bars: standard error over runs), one
+    column per n, one line per method."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -515,5 +524,4 @@ def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
             axes[row, 0].set_ylabel(label)
     axes[0, -1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
