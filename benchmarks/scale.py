@@ -152,10 +152,12 @@ def baseline(out: Path, repeats: int, load, spread) -> None:  # noqa: ANN001
     if not store.exists():
         generate(store, n_features, n_samples)
     times: dict[str, list[float]] = {"single": [], "dense": []}
+    cpu: dict[str, list[float]] = {"single": [], "dense": []}
     for run in range(repeats):
         for mode in times:
             r = measure(store, n_features, n_samples, mode)
             times[mode].append(r["seconds"])
+            cpu[mode].append(r["cpu_seconds"])
             print(f"run {run + 1} {mode}: {r['seconds']:.2f} s, CPU {r['cpu_seconds']:.2f} s, "
                   f"peak {r['peak_rss_gb']:.2f} GB ({load()})", flush=True)
     ratios = [b / d for b, d in zip(times["single"], times["dense"], strict=True)]
@@ -163,6 +165,9 @@ def baseline(out: Path, repeats: int, load, spread) -> None:  # noqa: ANN001
     print(f"{n_features:,} × {n_samples:,}: blocked / dense time, ratio of medians "
           f"{statistics.median(times['single']) / statistics.median(times['dense']):.2f}x; per pair "
           f"{min(ratios):.2f}–{max(ratios):.2f}x; {load()}")
+    print(f"CPU seconds (less sensitive to load; include reading the table): blocked {spread(cpu['single'])}, "
+          f"dense {spread(cpu['dense'])}, ratio of medians "
+          f"{statistics.median(cpu['single']) / statistics.median(cpu['dense']):.2f}x")
 
 
 def main() -> None:
