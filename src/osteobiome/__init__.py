@@ -4,7 +4,8 @@ Entry points are loaded on first use, so ``import osteobiome`` (and the command 
 
 - :func:`load_cohort`, :func:`read_features`, :func:`read_metadata` and :class:`Cohort` (:mod:`osteobiome.io`);
 - :func:`associate` (:mod:`osteobiome.association`) and :func:`meta_analyze` (:mod:`osteobiome.meta`);
-- the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``meta``,
+- :func:`mediate` (:mod:`osteobiome.mediation`): feature → mediator → outcome, every pair at once;
+- the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``mediation``, ``meta``,
   ``report``, ``simulate``, ``stats`` and ``study`` as attributes (``osteobiome.diversity.permanova``).
 """
 
@@ -20,12 +21,13 @@ _FUNCTIONS = {
     "InputError": "osteobiome.errors",
     "associate": "osteobiome.association",
     "load_cohort": "osteobiome.io",
+    "mediate": "osteobiome.mediation",
     "meta_analyze": "osteobiome.meta",
     "read_features": "osteobiome.io",
     "read_metadata": "osteobiome.io",
 }
 _SUBPACKAGES = (
-    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "meta", "report", "simulate",
+    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta", "report", "simulate",
     "stats", "study",
 )
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
 from osteobiome.study.results import StudyResults
@@ -39,6 +40,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "overview": html_table(_overview(results), "overview"),
         "figures": _figures(results, figdir),
         "tables": _tables(results),
+        "mediation": mediation_section(results, figdir),
         "methods": methods_paragraph(
             results.settings,
             {c.name: int(c.summary["n"]) for c in results.cohorts},

@@ -9,6 +9,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
         taxonomy: fhs/taxonomy.tsv
         metadata: fhs/metadata.tsv
         pathways: fhs/path_abun_unstrat.tsv
+        mediators: fhs/metabolites.tsv
     rank: genus
     phenotypes: [radius_Tt_vBMD, tibia_Ct_vBMD]
     covariates: [age, sex, height, weight]
@@ -17,6 +18,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
     meta_analysis: {method: REML}
     fdr: {cohort: 0.1, meta: 0.25}
     diversity: {alpha: [shannon, observed], beta: [braycurtis], permutations: 999}
+    mediation: {outcome: tibia_Ct_vBMD, test: hdmt, log: true}
 
 Relative paths are relative to the study file. Every error is one line that names the study file, the key
 (``cohorts[0].metadata``) and its line in the file.
@@ -65,9 +67,10 @@ class CohortSpec(_Section):
     metadata: Path
     taxonomy: Path | None = None
     pathways: Path | None = None
+    mediators: Path | None = None
     samples_as: Literal["rows", "columns"] | None = None
 
-    @field_validator("features", "metadata", "taxonomy", "pathways")
+    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators")
     @classmethod
     def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolved(value, info)
@@ -112,6 +115,17 @@ class DiversitySpec(_Section):
     seed: int = 1
 
 
+class MediationSpec(_Section):
+    """Mediation of the cohorts with a ``mediators`` table (:func:`osteobiome.mediate`): the outcome, the
+    composite-null test, log2 of the mediators, bootstrap resamples and their seed."""
+
+    outcome: str = Field(min_length=1)
+    test: Literal["hdmt", "dact", "maxp"] = "hdmt"
+    log: bool = False
+    n_boot: int = Field(default=1000, ge=10)
+    seed: int = 1
+
+
 class StudyConfig(_Section):
     """A whole study: cohorts, phenotypes, covariates and how to analyse them.
 
@@ -130,6 +144,7 @@ class StudyConfig(_Section):
     meta_analysis: MetaSpec = Field(default_factory=MetaSpec)
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
+    mediation: MediationSpec | None = None
     report: bool = True
     seed: int = Field(
         default=1,
@@ -159,6 +174,11 @@ class StudyConfig(_Section):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"cohort names must be unique; {dup} appear more than once")
+        with_mediators = [c.name for c in self.cohorts if c.mediators is not None]
+        if with_mediators and self.mediation is None:
+            raise ValueError(f"cohort(s) {with_mediators} have a mediators table; add 'mediation: {{outcome: <column>}}'")
+        if self.mediation is not None and not with_mediators:
+            raise ValueError("'mediation' needs a 'mediators:' table in at least one cohort")
         both = sorted(set(self.phenotypes) & set(self.covariates))
         if both:
             raise ValueError(f"{both} are listed as phenotypes and as covariates; keep each in one list")

@@ -38,7 +38,7 @@ class StudyResults:
 
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
     cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
-    when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
+    when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
     estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
     """
 
@@ -49,6 +49,7 @@ class StudyResults:
     meta: pd.DataFrame | None = None
     pathway_meta: pd.DataFrame | None = None
     mechanisms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    mediation: dict[str, pd.DataFrame] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     fdr_cohort: float = 0.1
     fdr_meta: float = 0.25

@@ -9,7 +9,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 3. diversity: alpha indices and their association with each phenotype, beta distances, PERMANOVA of
    ``distance ~ covariates + phenotype`` (sequential, so the phenotype is covariate-adjusted) and PCoA;
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
-5. pathway tables through the same models; 6. the HTML report, ``run.json`` and ``run.log``.
+5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
+   :mod:`osteobiome.study._mediation`); 7. the HTML report, ``run.json`` and ``run.log``.
 
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
@@ -37,6 +38,7 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
+from osteobiome.study._mediation import mediation_tables
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions
 from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
@@ -153,6 +155,10 @@ def _analyse(
             )
         mechanisms = _mechanisms(plan, parts, associations, pathway_tables, meta, pathway_meta)
     log.add(f"mechanisms: {', '.join(mechanisms) or 'none'} in {timings['mechanisms']:.2f} s")
+    with _timed(timings, "mediation"):
+        mediation = mediation_tables(
+            cfg, {cp.name: cp.cohort for cp in plan.cohorts}, {cp.name: cp.covariates for cp in plan.cohorts}, plan.mediators
+        )
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -161,6 +167,7 @@ def _analyse(
         meta=meta,
         pathway_meta=pathway_meta,
         mechanisms=mechanisms,
+        mediation=mediation,
         settings=_settings(plan, parts, mechanisms),
         fdr_cohort=cfg.fdr.cohort,
         fdr_meta=cfg.fdr.meta,
@@ -314,6 +321,8 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
+    for name, table in results.mediation.items():
+        write_tsv(table, out / "mediation" / name / "mediation.tsv")
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
@@ -342,13 +351,14 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+        "mediation": cfg.mediation.model_dump() if plan.mediators else None,
     }
 
 
 def _write_run_json(out: Path, cfg: StudyConfig, results: StudyResults) -> None:
     inputs = {}
     for spec in cfg.cohorts:
-        for key in ("features", "metadata", "taxonomy", "pathways"):
+        for key in ("features", "metadata", "taxonomy", "pathways", "mediators"):
             path = getattr(spec, key)
             if path is not None:
                 inputs[f"{spec.name}.{key}"] = {"path": str(path), "sha256": sha256(Path(path))}

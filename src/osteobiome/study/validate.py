@@ -17,6 +17,7 @@ import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
+from osteobiome.study._mediation import load_mediators
 from osteobiome.study.config import StudyConfig
 
 PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
@@ -44,6 +45,7 @@ class StudyPlan:
 
     config: StudyConfig
     cohorts: list[CohortPlan]
+    mediators: dict[str, pd.DataFrame] = field(default_factory=dict)  # cohort name → mediator table
 
     def describe(self) -> str:
         """A readable, multi-line account of the data and the analyses that would run."""
@@ -86,6 +88,11 @@ class StudyPlan:
             lines.append(
                 f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
             )
+        if self.mediators:
+            lines.append(
+                f"  mediation: every feature × mediator to {cfg.mediation.outcome} ({cfg.mediation.test}) for "
+                f"{', '.join(self.mediators)}"
+            )
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
@@ -110,7 +117,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
     _check_association_options(cfg)
     plans = []
     for i, spec in enumerate(cfg.cohorts):
-        for key in ("features", "metadata", "taxonomy", "pathways"):
+        for key in ("features", "metadata", "taxonomy", "pathways", "mediators"):
             path = getattr(spec, key)
             if path is not None and not Path(path).is_file():
                 what = "is a folder, not a file" if Path(path).is_dir() else "not found"
@@ -135,7 +142,8 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
             raise InputError(f"{where}: {exc}") from None
         plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes, strata))
     _check_diversity(cfg, plans)
-    return StudyPlan(cfg, plans)
+    mediators = load_mediators(cfg, {p.name: p.cohort.metadata for p in plans})
+    return StudyPlan(cfg, plans, mediators)
 
 
 def _load(
