@@ -8,7 +8,7 @@ from report_data import synthetic_results
 
 from osteobiome.report import render
 from osteobiome.report.methods import methods_paragraph
-from osteobiome.report.tables import format_number, html_table
+from osteobiome.report.tables import format_number, html_table, linked_references
 
 URL = re.compile(r"^\s*(https?:)?//", re.I)
 
@@ -259,10 +259,26 @@ def test_html_table_formats_and_keeps_sort_values():
     frame = pd.DataFrame(
         {"feature": ["a", "b"], "coef": [0.123456, -2e-5], "pval": [0.5, 1e-12], "N": [1227, 3]}
     )
-    table = html_table(frame, "t", max_rows=1)
-    assert table.total == 2 and len(table.rows) == 1 and "first 1 of 2" in table.note
-    assert table.rows[0] == [("a", None), ("0.123", repr(0.123456)), ("0.5", "0.5"), ("1,227", "1227")]
+    table = html_table(frame, "t", max_rows=1, source="meta/meta_results.tsv")
+    assert table.total == 2 and len(table.rows) == 1
+    assert table.note == "1 of 2 rows shown (smallest p first); all rows in meta/meta_results.tsv"
+    assert table.rows[0] == [("a", None), ("0.123", "0.123456"), ("0.5", "0.5"), ("1,227", "1227")]
     missing = html_table(pd.DataFrame({"coef": [float("nan")], "name": [None]}), "m")
     assert missing.rows[0] == [("NA", ""), ("NA", "")]
-    assert format_number(1e-12, p_value=True) == "1.0e-12"
-    assert format_number(float("nan")) == "NA"
+    assert html_table(frame, "all").note == ""
+
+
+def test_one_number_format_for_p_values_and_estimates():
+    """3 significant digits, scientific below 1e-3, for p-values and estimates alike (no 9.0e-04 beside 0.00141)."""
+    assert [format_number(v) for v in (9e-4, 0.00141, 0.5, 1e-12, -0.0123456, 1234.5, 2.5e6)] == [
+        "9.00e-04", "0.00141", "0.5", "1.00e-12", "-0.0123", "1,234", "2.50e+06"
+    ]
+    assert format_number(float("nan")) == "NA" and format_number(float("inf")) == "∞"
+
+
+def test_references_become_links_and_other_text_stays_escaped():
+    text = str(linked_references("butyrate <b>; doi:10.1038/s41467-017-02490-4; PMID:12345"))
+    assert '<a href="https://doi.org/10.1038/s41467-017-02490-4"' in text
+    assert '<a href="https://pubmed.ncbi.nlm.nih.gov/12345/"' in text
+    assert "&lt;b&gt;" in text and "<b>" not in text
+    assert linked_references("no reference here") == "no reference here"

@@ -131,6 +131,7 @@ def test_ols_fit_matches_statsmodels_and_errors():
     features, metadata = simulate(n=50, seed=9)
     fit = ols_phenotype_fit(features, metadata, "vbmd", ["age", "sex"])
     X = sm.add_constant(pd.get_dummies(metadata[["vbmd", "age", "sex"]], drop_first=True, dtype=float))
+    X["vbmd"] = (X["vbmd"] - X["vbmd"].mean()) / X["vbmd"].std()  # set effects are per SD of the phenotype
     ref = sm.OLS(features["g3"], X).fit()
     assert fit.coef["g3"] == pytest.approx(ref.params["vbmd"])
     assert fit.stderr["g3"] == pytest.approx(ref.bse["vbmd"])

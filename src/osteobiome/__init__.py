@@ -27,8 +27,8 @@ _FUNCTIONS = {
     "read_metadata": "osteobiome.io",
 }
 _SUBPACKAGES = (
-    "association", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta", "report", "simulate",
-    "stats", "study",
+    "association", "batch", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta",
+    "report", "simulate", "stats", "study",
 )
 
 __all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]

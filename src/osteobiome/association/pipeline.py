@@ -55,7 +55,7 @@ _MAASLIN2 = {
     "standardize": True,
     "correction": "BH",
     "fdr_scope": "all",
-    "max_significance": 0.25,
+    "max_significance": 0.1,  # as run's fdr.cohort; MaAsLin2's own default is 0.25
     "model": "lm",
     "variance": "classical",
     "compositional": "none",

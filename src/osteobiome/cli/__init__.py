@@ -19,7 +19,7 @@ from osteobiome.errors import InputError, ResourceError
 
 COMMANDS: tuple[str, ...] = (
     "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "convert",
-    "run", "validate", "demo", "mediate",
+    "run", "validate", "demo", "mediate", "batch_correct",
 )
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help text: "[dask]" stays literal and flags show no <bool> type
 )
 err_console = Console(stderr=True)
 

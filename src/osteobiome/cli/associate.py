@@ -65,7 +65,7 @@ def associate(
     standardize: bool | None = typer.Option(None, "--standardize/--no-standardize", help="z-score numeric metadata."),
     correction: str | None = typer.Option(None, "--correction", help="BH, BY, holm, bonferroni or hochberg."),
     fdr_scope: str | None = typer.Option(None, "--fdr-scope", help="all (MaAsLin2) or per-variable."),
-    max_significance: float | None = typer.Option(None, "--max-significance", help="q-value cut for significant_results."),
+    max_significance: float | None = typer.Option(None, "--max-significance", help="q-value cut for significant_results.tsv (default 0.1, as osteobiome run; MaAsLin2 uses 0.25)."),
     model: str | None = typer.Option(None, "--model", help="lm (one linear model per feature) or twopart (prevalence + abundance where present)."),
     compositional: str | None = typer.Option(None, "--compositional", help="none, median (test against the median coefficient) or linda."),
     variance: str | None = typer.Option(None, "--variance", help="classical or HC3 (robust)."),

@@ -36,7 +36,7 @@ def calibration_command(
     grid: str = typer.Option(
         "standard",
         "--grid",
-        help="standard (4 effects × 3 n × 100 seeds, the issue's candidates) or small (CI).",
+        help="standard (4 effects × 3 n × 100 seeds, the calibration grid of benchmarks/RESULTS.md) or small (CI).",
     ),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per cell (overrides the grid)."),
     sizes: str | None = typer.Option(None, "--sizes", help="Sample sizes, e.g. 150,278,500."),

@@ -31,6 +31,8 @@ def demo(
     out = out.resolve()
     with atomic_output_dir(out / "inputs") as inputs:
         write_demo_inputs(inputs, seed=seed, n=n)
+    if not quiet:
+        typer.echo(f"demo: simulated cohorts and their study file written to {out / 'inputs' / 'study.yaml'}")
     finished = run_study(
         load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",)
     )

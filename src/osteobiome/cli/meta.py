@@ -9,12 +9,14 @@ import typer
 
 from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
+from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
 RESULTS_FILE = "all_results.tsv"
 OUTPUT_FILE = "meta_results.tsv"
+REGRESSION_FILE = "meta_regression.tsv"
 
 
 def register(app: typer.Typer) -> None:
@@ -70,15 +72,23 @@ def meta(
         0.25, "--q-threshold", help="q threshold for per-cohort and pooled significance."
     ),
     scheduler: str | None = scheduler_option(),
+    joint: str = typer.Option(
+        "cauchy", "--joint", help="Two-part tables: rule of the pooled joint p-value, cauchy|beta (as associate's joint)."
+    ),
+    moderators: Path | None = typer.Option(
+        None, "--moderators", help="Cohort-level traits (TSV, cohort names in the first column): meta-regression."
+    ),
 ) -> None:
     """Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv."""
     chosen = cohort_names(results, names)
     tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
     table = meta_analyze(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
-        scheduler=scheduler,
+        scheduler=scheduler, joint=joint, moderators=None if moderators is None else read_metadata(moderators),
     )
     with atomic_output_dir(out) as tmp:
         write_tsv(table, tmp / OUTPUT_FILE)
+        if "meta_regression" in table.attrs:
+            write_tsv(table.attrs["meta_regression"], tmp / REGRESSION_FILE)
     path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

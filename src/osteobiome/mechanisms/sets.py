@@ -74,7 +74,9 @@ def t_to_z(t: np.ndarray, df: float) -> np.ndarray:
 
 
 def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -> pd.DataFrame:
-    """:func:`~osteobiome.stats.design.build_design` of ``~ phenotype + covariates`` (not standardized; categoricals
+    """:func:`~osteobiome.stats.design.build_design` of ``~ phenotype + covariates`` (the phenotype z-scored on
+    the complete samples, sample SD, so coefficients and set effects are per SD of the phenotype, as in the
+    association tables; covariates not standardized; categoricals
     as treatment dummies against their first level; covariates constant on the complete samples, e.g. sex in an
     all-male cohort, left out with a warning) as a frame indexed by the complete samples."""
     covariates = list(covariates)
@@ -95,7 +97,10 @@ def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -
         if not pd.api.types.is_numeric_dtype(metadata[c]) and metadata[c].nunique() > 2
     }
     design = build_design(metadata, [phenotype, *covariates], reference, standardize=False)
-    return pd.DataFrame(design.matrix, index=design.samples, columns=design.columns)
+    frame = pd.DataFrame(design.matrix, index=design.samples, columns=design.columns)
+    values = frame[phenotype]
+    frame[phenotype] = (values - values.mean()) / values.std(ddof=1)  # coefficients per SD of the phenotype
+    return frame
 
 
 def ols_phenotype_fit(

@@ -1,9 +1,10 @@
 """Estimators of the between-cohort variance τ² (metafor ``rma.uni`` definitions), vectorized over features.
 
-Every function takes :class:`Cohorts` restricted to features with ``k >= 2`` and returns a
-:class:`Tau2Estimate` whose ``tau2`` is truncated at 0 and whose ``se_tau2`` is the standard error metafor
-reports for that method. Notation: ``v`` sampling variances, ``w`` weights, ``P`` the projection of
-:mod:`osteobiome.meta.weighted`, ``Q_w = yᵀPy`` under weights ``w``.
+Every function takes :class:`Cohorts` restricted to features with ``k > p`` (``p`` = 1 without moderators)
+and returns a :class:`Tau2Estimate` whose ``tau2`` is truncated at 0 and whose ``se_tau2`` is the standard
+error metafor reports for that method. Notation: ``v`` sampling variances, ``w`` weights, ``P`` the projection
+of :mod:`osteobiome.meta.weighted` (intercept only, or a meta-regression design), ``Q_w = yᵀPy`` under
+weights ``w``; the formulas are metafor's with ``k - p`` residual degrees of freedom.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from osteobiome.meta.rootfind import brent_zeroin
-from osteobiome.meta.weighted import Projection
+from osteobiome.meta.weighted import DesignProjection, Projection
 
 #: metafor's ``con$tol`` (``.Machine$double.eps^0.25``): uniroot tolerance and the ll(τ²=0) check margin.
 METAFOR_TOL = float(np.finfo(float).eps ** 0.25)
@@ -25,16 +26,18 @@ FULL_CONVERGENCE_STEPS = 100
 
 @dataclass(frozen=True)
 class Cohorts:
-    """Per-cohort estimates of ``n`` features: ``y0``/``v0`` hold 0 and ``vinf`` holds inf where absent."""
+    """Per-cohort estimates of ``n`` features: ``y0``/``v0`` hold 0 and ``vinf`` holds inf where absent;
+    ``design`` (n × k × p) the meta-regression design of each feature, or None for the intercept-only model."""
 
     y0: np.ndarray
     v0: np.ndarray
     vinf: np.ndarray
     present: np.ndarray
     k: np.ndarray
+    design: np.ndarray | None = None
 
     @classmethod
-    def from_arrays(cls, yi: np.ndarray, vi: np.ndarray) -> Cohorts:
+    def from_arrays(cls, yi: np.ndarray, vi: np.ndarray, design: np.ndarray | None = None) -> Cohorts:
         """Cohorts with a finite estimate and a finite, positive sampling variance are present."""
         present = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
         return cls(
@@ -43,23 +46,44 @@ class Cohorts:
             vinf=np.where(present, vi, np.inf),
             present=present,
             k=present.sum(axis=1),
+            design=design,
         )
+
+    @property
+    def df(self) -> np.ndarray:
+        """Residual degrees of freedom ``k - p``."""
+        return self.k - (1.0 if self.design is None else float(self.design.shape[2]))
 
     def take(self, rows: np.ndarray) -> Cohorts:
         """The features ``rows`` (integer or boolean index)."""
-        return Cohorts(*(getattr(self, f)[rows] for f in ("y0", "v0", "vinf", "present", "k")))
+        parts = (getattr(self, f)[rows] for f in ("y0", "v0", "vinf", "present", "k"))
+        return Cohorts(*parts, design=None if self.design is None else self.design[rows])
 
     def weights(self, tau2: np.ndarray) -> np.ndarray:
         """Random-effects weights ``1 / (v + τ²)`` (0 where absent)."""
         return 1.0 / (self.vinf + tau2[:, None])
 
-    def projection(self, tau2: np.ndarray) -> Projection:
-        """:class:`Projection` under weights ``1 / (v + τ²)``."""
-        return Projection.of(self.weights(tau2), self.y0)
+    def project(self, w: np.ndarray) -> Projection | DesignProjection:
+        """The weighted least-squares projection of the model under weights ``w`` (0 = absent)."""
+        if self.design is None:
+            return Projection.of(w, self.y0)
+        return DesignProjection.of(w, self.y0, self.design)
 
-    def unweighted(self) -> Projection:
-        """:class:`Projection` of ordinary least squares (weight 1 for each present cohort)."""
-        return Projection.of(self.present.astype(float), self.y0)
+    def projection(self, tau2: np.ndarray) -> Projection | DesignProjection:
+        """The projection under weights ``1 / (v + τ²)``."""
+        return self.project(self.weights(tau2))
+
+    def fixed_projection(self) -> Projection | DesignProjection:
+        """The projection under fixed-effect weights ``1 / v``."""
+        return self.project(1.0 / self.vinf)
+
+    def unweighted(self) -> Projection | DesignProjection:
+        """The projection of ordinary least squares (weight 1 for each present cohort)."""
+        return self.project(self.present.astype(float))
+
+    def centred_ss(self) -> np.ndarray:
+        """``Σ (y - ȳ)²`` over the present cohorts (unweighted, whatever the design)."""
+        return Projection.of(self.present.astype(float), self.y0).ypy
 
 
 @dataclass(frozen=True)
@@ -99,28 +123,28 @@ def fixed_effect(d: Cohorts) -> Tau2Estimate:
 def dersimonian_laird(d: Cohorts) -> Tau2Estimate:
     """DL: ``τ² = (Q - (k-1)) / tr P`` with fixed-effect weights ``1/v``;
     ``SE = sqrt(2(k-1) + 4τ² tr P + 2τ⁴ tr PP) / tr P``."""
-    fe = Projection.of(1.0 / d.vinf, d.y0)
-    df, tr_p = d.k - 1.0, fe.tr_p
+    fe = d.fixed_projection()
+    df, tr_p = d.df, fe.tr_p
     tau2 = np.maximum((fe.ypy - df) / tr_p, 0.0)
     return _done(tau2, _se_quadratic(1 / tr_p, df, tr_p, fe.tr_pp, tau2))
 
 
 def hedges(d: Cohorts) -> Tau2Estimate:
-    """HE: ``τ² = (Σ(y-ȳ)² - Σv (k-1)/k) / (k-1)`` (unweighted);
-    ``SE = sqrt(2 tr PVPV + 4τ² tr PV + 2τ⁴ (k-1)) / (k-1)`` with the OLS projection."""
+    """HE: ``τ² = (yᵀPy - tr PV) / (k-p)`` with the OLS projection (intercept only: ``(Σ(y-ȳ)² - Σv (k-1)/k) / (k-1)``);
+    ``SE = sqrt(2 tr PVPV + 4τ² tr PV + 2τ⁴ (k-p)) / (k-p)``."""
     ols = d.unweighted()
-    df = d.k - 1.0
-    tr_pv = d.v0.sum(axis=1) * df / d.k
+    df = d.df
+    tr_pv = ols.tr_pv(d.v0)
     tau2 = np.maximum((ols.ypy - tr_pv) / df, 0.0)
     return _done(tau2, _se_quadratic(1 / df, ols.tr_pvpv(d.v0), tr_pv, df, tau2))
 
 
 def sidik_jonkman(d: Cohorts) -> Tau2Estimate:
-    """SJ: start ``τ₀² = Σ(y-ȳ)²/k``, then ``τ² = τ₀² · Q_w / (k-1)`` with ``w = 1/(v + τ₀²)``;
-    ``SE = τ₀² sqrt(2 tr PVPV + 4τ² tr PPV + 2τ⁴ tr PP) / (k-1)`` with ``P`` at ``τ₀²``."""
-    tau2_0 = d.unweighted().ypy / d.k
+    """SJ: start ``τ₀² = Σ(y-ȳ)²/k`` (ignoring moderators, as metafor), then ``τ² = τ₀² · Q_w / (k-p)`` with
+    ``w = 1/(v + τ₀²)``; ``SE = τ₀² sqrt(2 tr PVPV + 4τ² tr PPV + 2τ⁴ tr PP) / (k-p)`` with ``P`` at ``τ₀²``."""
+    tau2_0 = d.centred_ss() / d.k
     proj = d.projection(tau2_0)
-    df = d.k - 1.0
+    df = d.df
     tau2 = np.maximum(tau2_0 * proj.ypy / df, 0.0)
     se = _se_quadratic(tau2_0 / df, proj.tr_pvpv(d.v0), proj.tr_ppv(d.v0), proj.tr_pp, tau2)
     return _done(tau2, se)
@@ -133,10 +157,10 @@ def _mad(y0: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def paule_mandel(d: Cohorts, maxiter: int = 100) -> Tau2Estimate:
-    """PM: root of ``Q(τ²) - (k-1)`` with weights ``1/(v + τ²)``, found like metafor: 0 if ``Q(0) < k-1``,
+    """PM: root of ``Q(τ²) - (k-p)`` with weights ``1/(v + τ²)``, found like metafor: 0 if ``Q(0) < k-p``,
     else R's ``uniroot`` on ``[0, max(100, 10·mad(y)²)]`` with ``tol = ε^¼`` (not converged if ``Q`` at the
-    upper end is still above ``k-1``); ``SE = sqrt(2k²/(k-1)) / Σw``."""
-    df = d.k - 1.0
+    upper end is still above ``k-p``); ``SE = sqrt(2k²/(k-p)) / Σw``."""
+    df = d.df
 
     def objective(tau2: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return d.take(rows).projection(tau2).ypy - df[rows]
@@ -170,10 +194,10 @@ def paule_mandel(d: Cohorts, maxiter: int = 100) -> Tau2Estimate:
 
 
 def _restricted_loglik_terms(d: Cohorts, tau2: np.ndarray, reml: bool) -> np.ndarray:
-    """Log-likelihood of τ² up to a constant: ``-½ Σ log(v+τ²) - ½ Q_w [- ½ log Σw for REML]``."""
+    """Log-likelihood of τ² up to a constant: ``-½ Σ log(v+τ²) - ½ Q_w [- ½ log det XᵀWX for REML]``."""
     proj = d.projection(tau2)
     ll = -0.5 * np.log(np.where(d.present, d.vinf + tau2[:, None], 1.0)).sum(axis=1) - 0.5 * proj.ypy
-    return ll - 0.5 * np.log(proj.s1) if reml else ll
+    return ll - 0.5 * proj.log_det if reml else ll
 
 
 def _score(d: Cohorts, tau2: np.ndarray, reml: bool) -> np.ndarray:

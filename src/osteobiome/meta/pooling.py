@@ -18,7 +18,6 @@ from scipy import stats
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
-from osteobiome.meta.weighted import Projection
 
 METHODS: tuple[str, ...] = ("REML", "FE", "DL", "PM", "ML", "HE", "SJ")
 TESTS: tuple[str, ...] = ("z", "knha")
@@ -86,19 +85,20 @@ ESTIMATORS = {
 }
 
 
-def _validated(yi, sei, vi) -> tuple[np.ndarray, np.ndarray]:
+def validated(yi, sei, vi, where: str = "pool") -> tuple[np.ndarray, np.ndarray]:
+    """Estimates (2-D, features × cohorts) and sampling variances from exactly one of ``sei`` or ``vi``."""
     yi = np.atleast_2d(np.asarray(yi, dtype=float))
     if (sei is None) == (vi is None):
-        raise InputError("pool: give exactly one of sei (standard errors) or vi (sampling variances).")
+        raise InputError(f"{where}: give exactly one of sei (standard errors) or vi (sampling variances).")
     spread = np.asarray(sei if vi is None else vi, dtype=float)
     spread = np.atleast_2d(spread)
     if spread.shape != yi.shape:
         raise InputError(
-            f"pool: estimates have shape {yi.shape} but standard errors {spread.shape}; give features × cohorts arrays of one shape."
+            f"{where}: estimates have shape {yi.shape} but standard errors {spread.shape}; give features × cohorts arrays of one shape."
         )
     if np.any(spread < 0):
         raise InputError(
-            "pool: negative standard errors or variances; check the stderr column of the inputs."
+            f"{where}: negative standard errors or variances; check the stderr column of the inputs."
         )
     return yi, spread**2 if vi is None else spread
 
@@ -113,6 +113,27 @@ def _choice(value: str | None, options, what: str) -> str | None:
             f"{what} {value!r} is unknown{suggest(str(value), [str(o) for o in options])}; use one of {shown}."
         )
     return value
+
+
+def resolve_settings(
+    method: str, test: str, preset: str | None, threshold: float | None, maxiter: int | None, level: float
+) -> tuple[str, str, float | None, int]:
+    """Checked ``method`` and ``test`` (case-insensitive) and the Fisher-scoring ``threshold``/``maxiter`` of
+    ``preset`` unless given; InputError naming the option otherwise."""
+    method = _choice(method, METHODS, "method")
+    test = _choice(test, TESTS, "test")
+    preset = _choice(preset, tuple(PRESETS), "preset")
+    default_threshold, default_maxiter = PRESETS[preset]
+    if not 0 < level < 1:
+        raise InputError(
+            f"level {level}: give the confidence level as a fraction between 0 and 1 (e.g. 0.95)."
+        )
+    return (
+        method,
+        test,
+        default_threshold if threshold is None else threshold,
+        default_maxiter if maxiter is None else maxiter,
+    )
 
 
 def estimate_tau2(d: est.Cohorts, method: str, threshold: float | None, maxiter: int) -> est.Tau2Estimate:
@@ -145,17 +166,8 @@ def pool(
     otherwise. Features with ``k = 1`` carry their one estimate (no heterogeneity values, weight 100);
     ``k = 0`` or an estimator that did not converge give NaN (with a warning).
     """
-    method = _choice(method, METHODS, "method")
-    test = _choice(test, TESTS, "test")
-    preset = _choice(preset, tuple(PRESETS), "preset")
-    default_threshold, default_maxiter = PRESETS[preset]
-    threshold = default_threshold if threshold is None else threshold
-    maxiter = default_maxiter if maxiter is None else maxiter
-    if not 0 < level < 1:
-        raise InputError(
-            f"level {level}: give the confidence level as a fraction between 0 and 1 (e.g. 0.95)."
-        )
-    yi, vi = _validated(yi, sei, vi)
+    method, test, threshold, maxiter = resolve_settings(method, test, preset, threshold, maxiter, level)
+    yi, vi = validated(yi, sei, vi)
     d = est.Cohorts.from_arrays(yi, vi)
     n, n_cohorts = yi.shape
     out = {name: np.full(n, np.nan) for name in PER_FEATURE}
@@ -204,7 +216,7 @@ def pool(
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = proj.mu / se
         pval = 2 * (stats.t.sf(np.abs(stat), df) if test == "knha" else stats.norm.sf(np.abs(stat)))
-        fe = Projection.of(1.0 / m.vinf, m.y0)
+        fe = m.fixed_projection()
         q = np.maximum(fe.ypy, 0.0)
         typical_v = df / fe.tr_p
         if method == "FE":

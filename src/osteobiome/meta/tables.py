@@ -9,7 +9,9 @@ import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.meta.blocks import pool_blocked
+from osteobiome.meta.regression import moderator_columns
 from osteobiome.meta.replication import Q_THRESHOLD, replication_summary
+from osteobiome.meta.twopart import PREVALENCE, has_prevalence, presence_columns, prevalence_columns
 from osteobiome.stats.multitest import adjust
 
 #: Columns each per-cohort table must have (MaAsLin2's ``all_results.tsv`` layout).
@@ -25,7 +27,7 @@ def exposure_names(table: pd.DataFrame) -> pd.Series:
     return metadata.where(value == metadata, metadata + value)
 
 
-def _long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _long_table(tables: Mapping[str, pd.DataFrame], prevalence: bool = False) -> pd.DataFrame:
     if not tables:
         raise InputError("meta_analyze: no cohort tables given; pass at least one {name: results table}.")
     parts = []
@@ -37,6 +39,12 @@ def _long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 f"'osteobiome associate' or MaAsLin2 (columns {' '.join(REQUIRED)})."
             )
         part = table.loc[:, list(REQUIRED)].copy()
+        if prevalence:
+            pair = presence_columns(table)
+            for column in PREVALENCE:
+                part[column] = pd.to_numeric(table[column], errors="coerce")
+            for column, source in zip(("present", "used"), pair or (None, None), strict=True):
+                part[column] = np.nan if source is None else pd.to_numeric(table[source], errors="coerce")
         part["feature"] = part["feature"].astype(str)
         part["exposure"] = exposure_names(part)
         part["cohort"] = str(name)
@@ -75,6 +83,9 @@ def meta_analyze(
     q_threshold: float = Q_THRESHOLD,
     cohort_q: float | Mapping[str, float] | None = None,
     scheduler: object = None,
+    *,
+    joint: str = "cauchy",
+    moderators: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Pool each feature × exposure over the cohorts (``tables``: cohort name → results table).
 
@@ -86,14 +97,23 @@ def meta_analyze(
     ``q_threshold`` marks pooled significance, ``cohort_q`` each cohort's own (default ``q_threshold``).
     ``scheduler`` (threads, processes, a dask scheduler address) pools blocks of features through dask, the
     leave-one-out poolings included.
+
+    Two-part tables (with ``coef.prevalence stderr.prevalence pval.prevalence``, the default preset's output):
+    the prevalence part is pooled the same way and ``pval.joint`` combines both pooled parts by ``joint``
+    (:mod:`osteobiome.meta.twopart`); ``coef``/``pval`` stay the abundance part's. ``moderators`` (cohort-level
+    traits, one row per cohort name): a meta-regression of every feature's ``coef`` on them
+    (:func:`osteobiome.meta.regression.moderator_columns`), its per-coefficient rows in
+    ``result.attrs["meta_regression"]``.
     """
-    long = _select(_long_table(tables), exposure)
+    two_part = has_prevalence(tables)
+    long = _select(_long_table(tables, two_part), exposure)
     cohorts = [str(c) for c in tables]
     label = f"{method}, {test}" + (f", {preset}" if preset else "")
-    frames = []
+    frames, regressions = [], []
     for name, rows in long.groupby("exposure", sort=False):
         features = rows["feature"].unique()
-        wide = rows.pivot(index="feature", columns="cohort", values=list(VALUES))
+        extra = [*PREVALENCE, "present", "used"] if two_part else []
+        wide = rows.pivot(index="feature", columns="cohort", values=[*VALUES, *extra])
         yi, sei, pvals, qvals = (wide[c].reindex(index=features, columns=cohorts).to_numpy(float) for c in VALUES)
         res = pool_blocked(yi, sei, method, test, preset=preset, scheduler=scheduler)
         single = res.k == 1
@@ -132,7 +152,17 @@ def meta_analyze(
             scheduler=scheduler,
             preset=preset,
         )
-        frames.append(pd.concat([out, replication], axis=1))
+        parts = [out, replication]
+        if two_part:
+            parts.append(prevalence_columns(wide, features, cohorts, pval, method, test, joint, preset, scheduler))
+        if moderators is not None:
+            columns, long_rows = moderator_columns(yi, sei, features, name, cohorts, moderators, method, test, preset)
+            parts.append(columns)
+            regressions.append(long_rows)
+        frames.append(pd.concat(parts, axis=1))
     if not frames:
         raise InputError("meta_analyze: the cohort tables have no rows; check the associate outputs.")
-    return pd.concat(frames, ignore_index=True)
+    result = pd.concat(frames, ignore_index=True)
+    if regressions:
+        result.attrs["meta_regression"] = pd.concat(regressions, ignore_index=True)
+    return result

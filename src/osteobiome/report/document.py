@@ -11,6 +11,7 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report.consortium import consortium_figures
 from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.tables import format_number, html_table
@@ -18,8 +19,17 @@ from osteobiome.study.results import StudyResults
 
 TOP_HEATMAP = 40
 TOP_FOREST = 9
-MAX_TABLE_ROWS = 1000  # per table in the HTML; every row is in the results folder's TSV files
-FIGURES = ("heatmap", "volcano", "forest", "forest_note", "alpha", "pcoa", "pathway_heatmap", "sets")
+MAX_TABLE_ROWS = 500  # per table in the HTML (smallest p first); every row is in the results folder's TSV files
+FIGURES = (
+    "heatmap", "volcano", "forest", "forest_note", "alpha", "alpha_scatter", "pcoa", "pcoa_joint",
+    "added_variable", "power", "pathway_heatmap", "sets",
+)
+TRANSFORM_UNITS = {
+    "LOG": "log2 fold change",
+    "AST": "change in arcsine-square-root abundance",
+    "LOGIT": "change in logit abundance",
+    "NONE": "change in abundance",
+}
 REPLICATION = ("sign_agreement", "n_significant", "loo_robust")  # shown when the meta-analysis filled them
 PERMANOVA_COLUMNS = ["Df", "SumOfSqs", "R2", "F", "pval"]
 
@@ -39,6 +49,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "cards": _cards(results),
         "overview": html_table(_overview(results), "overview"),
         "figures": _figures(results, figdir),
+        "consortium": consortium_figures(results, figdir),
         "tables": _tables(results),
         "mediation": mediation_section(results, figdir),
         "methods": methods_paragraph(
@@ -51,6 +62,8 @@ def render(results: StudyResults, out: str | Path) -> Path:
             contributions=_n_contributing_pathways(results),
         ),
         "sets_threshold": sets_threshold(results),
+        "fdr_note": fdr_note(results),
+        "coefficient_unit": coefficient_unit(results.settings),
         "top_heatmap": TOP_HEATMAP,
         "css": _asset("report.css"),
         "js": _asset("report.js"),
@@ -66,6 +79,25 @@ def render(results: StudyResults, out: str | Path) -> Path:
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def fdr_note(results: StudyResults) -> str:
+    """What the FDR threshold means for this study's number of phenotypes: with BH per phenotype each
+    phenotype may contribute false hits, so a study of P phenotypes without real signal expects up to
+    q · P of them; ``fdr: {scope: study}`` controls the share over the whole study instead."""
+    n = len(results.phenotypes)
+    q = results.fdr_cohort
+    if results.fdr_scope == "study":
+        return (
+            f"q-values are controlled over the whole study (all {n} phenotypes together): on average at most "
+            f"{q:g} of the hits at q < {q:g} are false."
+        )
+    return (
+        f"q-values are computed per phenotype (Benjamini–Hochberg within each of the {n} phenotypes): among "
+        f"the hits of one phenotype at most a share {q:g} is false on average, but over {n} phenotypes with "
+        f"no real association up to {q * n:.2g} false hits per run are expected. Set fdr: {{scope: study}} in "
+        "the study file to control the false discovery rate across phenotypes."
+    )
 
 
 def _asset(name: str) -> str:
@@ -100,7 +132,9 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         out["heatmap"] = figures.save(
             figures.heatmap(panels, results.phenotypes, thresholds, top=TOP_HEATMAP), figdir, "heatmap"
         )
-        out["volcano"] = figures.save(figures.volcano(panels, thresholds), figdir, "volcano")
+        out["volcano"] = figures.save(
+            figures.volcano(panels, thresholds, xlabel=coefficient_unit(results.settings)), figdir, "volcano"
+        )
     hits = _forest_hits(results.meta, results.fdr_meta)
     if hits:
         cohort_tables = {c.name: c.associations for c in results.cohorts}
@@ -119,7 +153,38 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         out["alpha"] = figures.save(
             figures.alpha_effects(alpha, results.phenotypes, results.fdr_cohort), figdir, "alpha_diversity"
         )
+    points = {
+        c.name: c.alpha.join(c.metadata, how="inner")
+        for c in results.cohorts
+        if c.alpha is not None and c.metadata is not None
+    }
+    if alpha and points:
+        phenotype = _strongest_alpha_phenotype(alpha)
+        indices = list(dict.fromkeys(i for t in alpha.values() for i in t["feature"]))
+        points = {k: v for k, v in points.items() if phenotype in v}
+        if points:
+            out["alpha_scatter"] = figures.save(
+                figures.alpha_scatter(points, indices, phenotype), figdir, "alpha_scatter"
+            )
     out["pcoa"] = _pcoa_figures(results, figdir)
+    out["pcoa_joint"] = {
+        metric: figures.save(
+            figures.pcoa_joint(coords, explained, results.phenotypes[0], metric), figdir, f"pcoa_joint_{metric}"
+        )
+        for metric, (coords, explained) in results.ordination.items()
+    }
+    residuals = {
+        c.name: c.added_variable for c in results.cohorts if c.added_variable is not None and len(c.added_variable)
+    }
+    if residuals:
+        unit = coefficient_unit(results.settings).split(" per ")[0]
+        out["added_variable"] = figures.save(
+            figures.added_variable(residuals, f"abundance ({unit.replace('change in ', '')}), adjusted"),
+            figdir,
+            "top_associations",
+        )
+    if results.power is not None and len(results.power):
+        out["power"] = figures.save(figures.power_curves(results.power), figdir, "power")
     pathway_panels = _association_panels(
         {c.name: c.pathway_associations for c in results.cohorts if c.pathway_associations is not None},
         results.pathway_meta,
@@ -134,6 +199,25 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
             figures.set_dotplot(sets, sets_threshold(results), results.phenotypes), figdir, "mechanism_sets"
         )
     return out
+
+
+def coefficient_unit(settings: dict) -> str:
+    """What a phenotype coefficient measures, from the run's normalization, transform and standardization:
+    e.g. ``log2 fold change per SD of the phenotype`` (TSS + LOG, standardized)."""
+    association = settings.get("association") or {}
+    transform = str(association.get("transform", "LOG")).upper()
+    if str(association.get("normalization", "TSS")).upper() == "CLR" and transform == "NONE":
+        unit = "change in CLR (natural log ratio)"
+    else:
+        unit = TRANSFORM_UNITS.get(transform, "coefficient")
+    per = "per SD of the phenotype" if association.get("standardize", True) else "per unit of the phenotype"
+    return f"{unit} {per}"
+
+
+def _strongest_alpha_phenotype(tables: dict[str, pd.DataFrame]) -> str:
+    """The phenotype of the smallest alpha-association p-value in any cohort."""
+    rows = pd.concat(list(tables.values()), ignore_index=True).dropna(subset=["pval"])
+    return str(rows.sort_values("pval").iloc[0]["metadata"])
 
 
 def sets_threshold(results: StudyResults) -> float:
@@ -184,7 +268,7 @@ def _pcoa_figures(results: StudyResults, figdir: Path) -> dict[str, str]:
                 if len(row):
                     notes[c.name] = (
                         f"PERMANOVA {phenotype}: R² = {100 * float(row['R2'].iloc[0]):.2f}%, "
-                        f"p = {format_number(float(row['pval'].iloc[0]), p_value=True)}"
+                        f"p = {format_number(float(row['pval'].iloc[0]))}"
                     )
         if panels:
             out[metric] = figures.save(
@@ -197,10 +281,24 @@ def _pcoa_figures(results: StudyResults, figdir: Path) -> dict[str, str]:
 def _tables(results: StudyResults) -> dict[str, object]:
     """Sortable tables: meta-analysis, per-cohort associations, alpha associations, PERMANOVA, pathways, sets."""
     tables: dict[str, object] = dict.fromkeys(("meta", "alpha", "permanova", "pathway_meta"))
+    tables["planted"] = None
+    if results.planted_summary is not None:
+        tables["planted"] = (
+            html_table(results.planted_summary, "planted-summary"),
+            html_table(results.planted, "planted-table", source="planted/planted_vs_found.tsv"),
+        )
     if results.meta is not None:
-        tables["meta"] = html_table(_meta_view(results.meta), "meta-table", MAX_TABLE_ROWS)
+        tables["meta"] = html_table(
+            _meta_view(results.meta), "meta-table", MAX_TABLE_ROWS, source="meta/meta_results.tsv"
+        )
     tables["cohorts"] = [
-        (c.name, html_table(_assoc_view(c.associations), f"assoc-{i}", MAX_TABLE_ROWS))
+        (
+            c.name,
+            html_table(
+                _assoc_view(c.associations), f"assoc-{i}", MAX_TABLE_ROWS,
+                source=f"cohorts/{c.name}/associations.tsv",
+            ),
+        )
         for i, c in enumerate(results.cohorts)
     ]
     alpha = [
@@ -218,15 +316,27 @@ def _tables(results: StudyResults) -> dict[str, object]:
         tables["permanova"] = html_table(perm, "permanova-table")
     if results.pathway_meta is not None:
         tables["pathway_meta"] = html_table(
-            _meta_view(results.pathway_meta), "pathway-meta-table", MAX_TABLE_ROWS
+            _meta_view(results.pathway_meta), "pathway-meta-table", MAX_TABLE_ROWS,
+            source="pathways/meta/meta_results.tsv",
         )
     tables["pathways"] = [
-        (c.name, html_table(_assoc_view(c.pathway_associations), f"pathway-{i}", MAX_TABLE_ROWS))
+        (
+            c.name,
+            html_table(
+                _assoc_view(c.pathway_associations), f"pathway-{i}", MAX_TABLE_ROWS,
+                source=f"pathways/cohorts/{c.name}/associations.tsv",
+            ),
+        )
         for i, c in enumerate(results.cohorts)
         if c.pathway_associations is not None
     ]
     tables["mechanisms"] = [
-        (TITLES.get(name, name), html_table(frame, f"mechanisms-{name}", MAX_TABLE_ROWS, _selection(frame)))
+        (
+            TITLES.get(name, name),
+            html_table(
+                frame, f"mechanisms-{name}", MAX_TABLE_ROWS, _selection(frame), source=f"mechanisms/{name}.tsv"
+            ),
+        )
         for name, frame in results.mechanisms.items()
         if len(frame)
     ]

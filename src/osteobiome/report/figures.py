@@ -28,6 +28,7 @@ COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757
 POOLED_COLOUR = "#222222"
 MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
 MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
+SVG_RASTER_DPI = 100  # resolution of the rasterized scatter layers inside SVGs
 RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
 )
@@ -61,11 +62,12 @@ def colour_of(i: int) -> str:
 
 def save(fig: Figure, folder: Path, name: str) -> str:
     """Write ``folder/name.svg`` and ``.png`` (150 dpi, at most MAX_PNG_PIXELS on the longest side); return the
-    SVG as a ``data:`` URI; close the figure."""
+    SVG as a ``data:`` URI; close the figure. Dense scatter layers inside the SVG are rasterized at
+    SVG_RASTER_DPI, which keeps the self-contained report small (text and axes stay vector)."""
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with plt.rc_context(STYLE):
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=150)
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=SVG_RASTER_DPI)
         fig.savefig(folder / f"{name}.png", dpi=min(150, MAX_PNG_PIXELS / max(fig.get_size_inches())))
     svg = buffer.getvalue()
     (folder / f"{name}.svg").write_bytes(svg)
@@ -133,25 +135,27 @@ def heatmap(
             ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
             ax.grid(which="minor", color="white", linewidth=1.2)
             ax.tick_params(which="minor", length=0)
+        width, height = fig.get_size_inches()
+        tall = height > 1.6 * width  # few phenotypes: the colour bar goes under the grid, not floating beside it
         bar = fig.colorbar(
             image,
             ax=list(axes[0]),
-            shrink=min(1.0, 6 / max(n_rows, 1) + 0.3),
-            pad=0.02,
+            location="bottom" if tall else "right",
+            shrink=0.9 if tall else min(1.0, 6 / max(n_rows, 1) + 0.3),
+            pad=0.02 if not tall else 0.4 / height,
             aspect=25,
             extend="both" if finite.size and finite.max() > vmax else "neither",
         )
         bar.set_label("sign(coef) × −log10(q)")
         bar.outline.set_visible(False)
-        bar.ax.text(
-            0.0,
-            -0.1,
-            "*  q < FDR threshold\n·  nominal p < 0.05\ngrey: not tested",
-            fontsize=7.5,
-            color="#444444",
-            va="top",
-            transform=bar.ax.transAxes,
-        )
+        legend = "*  q < FDR threshold   ·  nominal p < 0.05   grey: not tested"
+        if tall:
+            fig.text(0.5, 0.0, legend, fontsize=7.5, color="#444444", ha="center", va="top")
+        else:
+            bar.ax.text(
+                0.0, -0.1, legend.replace("   ", "\n"), fontsize=7.5, color="#444444", va="top",
+                transform=bar.ax.transAxes,
+            )
     return fig
 
 
@@ -264,7 +268,7 @@ def forest(
             ax.spines["left"].set_visible(False)
             ax.tick_params(axis="y", length=0)
             ax.set_title(f"{_short(feature, 34)}\n{_short(phenotype, 34)}", fontsize=9, loc="left")
-            q = format_number(float(pooled["qval.fdr"]), p_value=True)
+            q = format_number(float(pooled["qval.fdr"]))
             stats = f"q = {q}   I² = {float(pooled.get('I2', np.nan)):.0f}%"
             ax.text(
                 1.0,
@@ -282,12 +286,17 @@ def forest(
 
 # ---------------------------------------------------------------------- volcano plots
 def volcano(
-    panels: Mapping[str, pd.DataFrame], thresholds: Mapping[str, float], label_top: int = 6
+    panels: Mapping[str, pd.DataFrame],
+    thresholds: Mapping[str, float],
+    label_top: int = 5,
+    xlabel: str = "coefficient",
 ) -> Figure:
-    """coef vs −log10(p) per panel; significant rows coloured by direction, the strongest labelled."""
+    """coef vs −log10(p) per panel; significant rows coloured by direction, the strongest labelled.
+
+    ``xlabel`` names the coefficient's unit (e.g. ``log2 fold change per SD of the phenotype``)."""
     n = len(panels)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, n, figsize=(4.0 * n, 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 4.2), squeeze=False)
         for ax, (label, table) in zip(axes[0], panels.items(), strict=True):
             exposure = "exposure" if "exposure" in table.columns else "metadata"
             qcol = "qval.fdr" if "qval.fdr" in table.columns else "qval"
@@ -308,7 +317,7 @@ def volcano(
             top = t.assign(_y=y)[hit].nsmallest(label_top * 3, "pval")
             _label_points(ax, top, exposure, label_top)
             ax.set_title(f"{label}  ({int(hit.sum())} at q < {thresholds[label]:g})", loc="left")
-            ax.set_xlabel("coefficient")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel("−log10(p)")
     return fig
 
@@ -320,16 +329,16 @@ def _label_points(ax: plt.Axes, rows: pd.DataFrame, exposure: str, limit: int) -
     placed: list[tuple[float, float]] = []
     for _, row in rows.iterrows():
         x, y = float(row["coef"]) / x_span, float(row["_y"]) / y_span
-        if any(abs(x - px) < 0.25 and abs(y - py) < 0.09 for px, py in placed):
+        if any(abs(x - px) < 0.3 and abs(y - py) < 0.12 for px, py in placed):
             continue
         placed.append((x, y))
         right = row["coef"] > 0
         ax.annotate(
-            f"{_short(row['feature'], 24)} · {_short(row[exposure], 18)}",
+            f"{_short(row['feature'], 22)} · {_short(row[exposure], 16)}",
             (row["coef"], row["_y"]),
             xytext=(-4 if right else 4, 3),
             textcoords="offset points",
-            fontsize=6.5,
+            fontsize=8,
             color="#333333",
             ha="right" if right else "left",
         )
@@ -344,53 +353,80 @@ def pcoa_panels(
     metric: str,
     notes: Mapping[str, str] | None = None,
 ) -> Figure:
-    """PCoA axes 1–2 per cohort, samples coloured by ``phenotype``. ``panels``: cohort → (coords, explained, values)."""
+    """PCoA axes 1–2 per cohort, samples coloured by ``phenotype`` on ONE colour scale shared by every panel
+    (one colour bar). ``panels``: cohort → (coords, explained, values)."""
     n = len(panels)
+    values = pd.concat([v for _, _, v in panels.values()])
+    numeric = pd.api.types.is_numeric_dtype(values)
+    vmin, vmax = (float(values.quantile(0.01)), float(values.quantile(0.99))) if numeric else (None, None)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), squeeze=False)
-        for ax, (label, (coords, explained, values)) in zip(axes[0], panels.items(), strict=True):
-            x, y = coords.iloc[:, 0], coords.iloc[:, 1]
-            v = values.reindex(coords.index)
-            numeric = pd.api.types.is_numeric_dtype(v)
-            missing = v.isna().to_numpy()
-            ax.scatter(x[missing], y[missing], s=9, color="#cccccc", linewidth=0, label="missing")
-            if numeric:
-                points = ax.scatter(
-                    x[~missing],
-                    y[~missing],
-                    s=11,
-                    c=v[~missing],
-                    cmap="viridis",
-                    linewidth=0,
-                    alpha=0.9,
-                    rasterized=len(x) > RASTER_ABOVE,
-                )
-                bar = fig.colorbar(points, ax=ax, pad=0.02, aspect=30)
-                bar.set_label(phenotype)
-                bar.outline.set_visible(False)
-            else:
-                for i, level in enumerate(pd.unique(v[~missing])):
-                    sel = (v == level).to_numpy()
-                    ax.scatter(
-                        x[sel],
-                        y[sel],
-                        s=11,
-                        color=colour_of(i),
-                        linewidth=0,
-                        alpha=0.9,
-                        label=str(level),
-                        rasterized=len(x) > RASTER_ABOVE,
-                    )
-                ax.legend(fontsize=7, markerscale=1.5)
-            ax.set_xlabel(f"PCoA 1 ({100 * float(explained.iloc[0]):.1f}%)")
-            ax.set_ylabel(f"PCoA 2 ({100 * float(explained.iloc[1]):.1f}%)")
-            ax.set_title(f"{label} · {metric}", loc="left")
-            if notes and notes.get(label):
-                ax.text(
-                    0.0, 1.0, notes[label], transform=ax.transAxes, fontsize=7.5, va="bottom", color="#444444"
-                )
-                ax.set_title(f"{label} · {metric}", loc="left", pad=14)
+        fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 4.0), squeeze=False)
+        points = None
+        for ax, (label, (coords, explained, v)) in zip(axes[0], panels.items(), strict=True):
+            points = _ordination_points(ax, coords, v.reindex(coords.index), vmin, vmax)
+            _ordination_axes(ax, explained, f"{label} · {metric}", (notes or {}).get(label))
+        if numeric and points is not None:
+            bar = fig.colorbar(points, ax=list(axes[0]), pad=0.02, aspect=30, extend="both")
+            bar.set_label(phenotype)
+            bar.outline.set_visible(False)
     return fig
+
+
+def pcoa_joint(coords: pd.DataFrame, explained: pd.Series, phenotype: str, metric: str) -> Figure:
+    """One PCoA of every cohort's samples: left coloured by cohort, right by ``phenotype`` (one scale).
+
+    ``coords``: ``PC1 PC2 cohort <phenotype>`` per sample (see ``study._report_inputs.joint_ordination``)."""
+    with plt.rc_context(STYLE):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.2))
+        for i, cohort in enumerate(pd.unique(coords["cohort"])):
+            sel = (coords["cohort"] == cohort).to_numpy()
+            left.scatter(
+                coords["PC1"][sel], coords["PC2"][sel], s=9, color=colour_of(i), linewidth=0, alpha=0.7,
+                label=str(cohort), rasterized=len(coords) > RASTER_ABOVE,
+            )
+        left.legend(fontsize=8, markerscale=1.8, title="cohort", title_fontsize=8)
+        _ordination_axes(left, explained, f"All cohorts · {metric} · by cohort", None)
+        v = coords[phenotype]
+        points = _ordination_points(
+            right, coords, v, float(v.quantile(0.01)), float(v.quantile(0.99))
+        ) if pd.api.types.is_numeric_dtype(v) else _ordination_points(right, coords, v, None, None)
+        _ordination_axes(right, explained, f"All cohorts · {metric} · by {_short(phenotype, 24)}", None)
+        if pd.api.types.is_numeric_dtype(v):
+            bar = fig.colorbar(points, ax=right, pad=0.02, aspect=30, extend="both")
+            bar.set_label(phenotype)
+            bar.outline.set_visible(False)
+    return fig
+
+
+def _ordination_points(
+    ax: plt.Axes, coords: pd.DataFrame, v: pd.Series, vmin: float | None, vmax: float | None
+) -> object:
+    """Samples on axes 1–2, coloured by ``v`` (numeric: viridis between vmin and vmax; else one colour per
+    level); missing values grey."""
+    x, y = coords["PC1"], coords["PC2"]
+    missing = v.isna().to_numpy()
+    ax.scatter(x[missing], y[missing], s=9, color="#cccccc", linewidth=0, label="missing")
+    if pd.api.types.is_numeric_dtype(v):
+        return ax.scatter(
+            x[~missing], y[~missing], s=11, c=v[~missing], cmap="viridis", vmin=vmin, vmax=vmax, linewidth=0,
+            alpha=0.9, rasterized=len(x) > RASTER_ABOVE,
+        )
+    for i, level in enumerate(pd.unique(v[~missing])):
+        sel = (v == level).to_numpy()
+        ax.scatter(
+            x[sel], y[sel], s=11, color=colour_of(i), linewidth=0, alpha=0.9, label=str(level),
+            rasterized=len(x) > RASTER_ABOVE,
+        )
+    ax.legend(fontsize=7, markerscale=1.5)
+    return None
+
+
+def _ordination_axes(ax: plt.Axes, explained: pd.Series, title: str, note: str | None) -> None:
+    ax.set_xlabel(f"PCoA 1 ({100 * float(explained.iloc[0]):.1f}% of variance)")
+    ax.set_ylabel(f"PCoA 2 ({100 * float(explained.iloc[1]):.1f}% of variance)")
+    if note:
+        ax.text(0.0, 1.0, note, transform=ax.transAxes, fontsize=7.5, va="bottom", color="#444444")
+    ax.set_title(title, loc="left", pad=14 if note else 6)
 
 
 # ---------------------------------------------------------------------- alpha diversity
@@ -443,8 +479,15 @@ def alpha_effects(tables: Mapping[str, pd.DataFrame], phenotypes: Sequence[str],
 
 
 # ---------------------------------------------------------------------- set-level results
+def set_size(pval: pd.Series | np.ndarray) -> np.ndarray:
+    """Dot area (points²) of a set test: 14 at p = 1, growing with −log10(p) up to 170 at p ≤ 1e-4, so that
+    sets differ visibly even when every q is large."""
+    return 14 + 39 * np.minimum(-np.log10(np.clip(np.asarray(pval, float), 1e-300, 1.0)), 4.0)
+
+
 def set_dotplot(table: pd.DataFrame, threshold: float, phenotypes: Sequence[str] | None = None) -> Figure:
-    """Set (trait / mechanism group) × phenotype dots: colour = mean effect, size = −log10(q); ringed when q < threshold.
+    """Set (trait / mechanism group) × phenotype dots: colour = mean effect per SD of the phenotype, size =
+    −log10(p) (:func:`set_size`, with a size legend); ringed when q < threshold.
 
     Sets are ordered by their smallest p-value; phenotypes as given (default: order of appearance)."""
     sets = list(dict.fromkeys(table.sort_values("pval", kind="stable")["set"]))
@@ -462,7 +505,7 @@ def set_dotplot(table: pd.DataFrame, threshold: float, phenotypes: Sequence[str]
         )
         x = table["phenotype"].map({p: i for i, p in enumerate(phenotypes)})
         y = table["set"].map({s: i for i, s in enumerate(sets)})
-        size = 12 + 40 * np.minimum(-np.log10(table["qval"].clip(lower=1e-10)), 6)
+        size = set_size(table["pval"])
         hit = table["qval"] < threshold
         dots = ax.scatter(
             x,
@@ -480,8 +523,95 @@ def set_dotplot(table: pd.DataFrame, threshold: float, phenotypes: Sequence[str]
         ax.set_xlim(-0.6, len(phenotypes) - 0.4)
         ax.set_ylim(len(sets) - 0.4, -0.6)
         bar = fig.colorbar(dots, ax=ax, pad=0.02, aspect=25)
-        bar.set_label("mean coefficient of the set")
+        bar.set_label("set effect (mean coefficient per SD of phenotype)")
         bar.outline.set_visible(False)
+        for p in (0.5, 0.05, 0.001):
+            ax.scatter([], [], s=set_size([p])[0], color="#888888", label=f"p = {p:g}")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.28), ncol=3, fontsize=7.5, frameon=False,
+                  title="dot size", title_fontsize=7.5)
         ax.grid(color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
+    return fig
+
+
+# ---------------------------------------------------------------------- scatter plots of the data
+def alpha_scatter(
+    points: Mapping[str, pd.DataFrame], indices: Sequence[str], phenotype: str
+) -> Figure:
+    """Each alpha index against ``phenotype``, samples coloured by cohort, with each cohort's least-squares
+    line. ``points``: cohort → samples × (indices…, phenotype)."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(indices), figsize=(4.2 * len(indices), 3.8), squeeze=False)
+        for ax, index in zip(axes[0], indices, strict=True):
+            for i, (name, frame) in enumerate(points.items()):
+                d = frame[[index, phenotype]].dropna()
+                if len(d) < 3:
+                    continue
+                x, y = d[phenotype].to_numpy(float), d[index].to_numpy(float)
+                ax.scatter(x, y, s=7, color=colour_of(i), alpha=0.35, linewidth=0, label=name,
+                           rasterized=True)
+                slope, intercept = np.polyfit(x, y, 1)
+                grid = np.linspace(np.nanquantile(x, 0.01), np.nanquantile(x, 0.99), 20)
+                ax.plot(grid, intercept + slope * grid, color=colour_of(i), linewidth=2)
+            ax.set_xlabel(phenotype)
+            ax.set_ylabel(f"{index} (per sample)")
+            ax.set_title(f"{index} vs {_short(phenotype, 26)}", loc="left")
+        axes[0][-1].legend(fontsize=8, markerscale=2, title="cohort (line: least squares)", title_fontsize=7.5)
+    return fig
+
+
+def added_variable(frames: Mapping[str, pd.DataFrame], ylabel: str, ncols: int = 3) -> Figure:
+    """Per-association plots adjusted for the covariates: one panel per (feature, phenotype), partial
+    residuals of abundance against phenotype, coloured by cohort, each cohort's slope (``Σxy/Σx²``, the
+    model's coefficient) drawn through the origin. ``frames``: cohort → ``feature phenotype sample x y``."""
+    pairs = list(dict.fromkeys(
+        (f, p) for frame in frames.values() for f, p in zip(frame["feature"], frame["phenotype"], strict=True)
+    ))
+    nrows = int(np.ceil(len(pairs) / ncols))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.4 * nrows), squeeze=False)
+        for ax, (feature, phenotype) in zip(axes.flat, pairs, strict=False):
+            for i, (name, frame) in enumerate(frames.items()):
+                d = frame[(frame["feature"] == feature) & (frame["phenotype"] == phenotype)]
+                if not len(d):
+                    continue
+                x, y = d["x"].to_numpy(float), d["y"].to_numpy(float)
+                ax.scatter(x, y, s=7, color=colour_of(i), alpha=0.35, linewidth=0, label=name,
+                           rasterized=True)
+                slope = float(x @ y / (x @ x))
+                grid = np.array([np.quantile(x, 0.01), np.quantile(x, 0.99)])
+                ax.plot(grid, slope * grid, color=colour_of(i), linewidth=2, label=f"{name}: {slope:+.2f}")
+            ax.axhline(0, color="#999999", linewidth=0.6, linestyle="--")
+            ax.set_title(f"{_short(feature, 28)}\n{_short(phenotype, 30)}", loc="left", fontstyle="italic")
+            ax.set_xlabel(f"{_short(phenotype, 24)} (SD, adjusted)")
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=7, markerscale=2)
+        for ax in list(axes.flat)[len(pairs):]:
+            ax.set_visible(False)
+    return fig
+
+
+def power_curves(frame: pd.DataFrame) -> Figure:
+    """Power against sample size per cohort, one line per effect size, the cohort's n marked.
+
+    ``frame``: ``cohort effect_label effect n power study_n alpha`` (``study._report_inputs.power_curves``)."""
+    cohorts = list(dict.fromkeys(frame["cohort"]))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(cohorts), figsize=(4.6 * len(cohorts) + 1.6, 3.6), squeeze=False,
+                                 sharey=True)
+        for ax, cohort in zip(axes[0], cohorts, strict=True):
+            part = frame[frame["cohort"] == cohort]
+            for i, (label, line) in enumerate(part.groupby("effect_label", sort=False)):
+                ax.plot(line["n"], line["power"], color=colour_of(i + 2), linewidth=1.8,
+                        label=f"{_short(label, 40)} ({line['effect'].iloc[0]:.2f})")
+            study_n = int(part["study_n"].iloc[0])
+            ax.axvline(study_n, color="#333333", linewidth=0.9, linestyle=":")
+            ax.text(study_n, 1.02, f" n = {study_n:,}", fontsize=7.5, va="bottom")
+            ax.axhline(0.8, color="#bbbbbb", linewidth=0.7, linestyle="--")
+            ax.set_ylim(0, 1.0)
+            ax.set_xlabel("samples")
+            ax.set_title(f"{cohort} (α = {format_number(float(part['alpha'].iloc[0]))})", loc="left", pad=14)
+        axes[0][0].set_ylabel("power per feature")
+        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7.5,
+                           title="|effect| (log2FC per SD)", title_fontsize=7.5)
     return fig

@@ -90,6 +90,37 @@ BETA = {
 PERMANOVA_NOTE = "sums of squares entered sequentially with the covariates first, so the phenotype term is covariate-adjusted"
 
 
+def _consortium_sentences(settings: dict) -> list[str]:
+    """Two-part pooling, meta-regression and batch correction (issue 21), when they ran."""
+    out = []
+    assoc = settings.get("association") or {}
+    if assoc.get("model") == "twopart":
+        rule = (
+            "a presence-weighted Cauchy combination (weight 1/(2 − π), π the pooled fraction of samples where the "
+            "feature is present)"
+            if assoc.get("joint") == "cauchy"
+            else "MaAsLin3's rule 1 − (1 − min p)²"
+        )
+        out.append(
+            "The prevalence (logistic) coefficients of the two-part models were pooled the same way, and the pooled "
+            f"abundance and prevalence p-values were combined by {rule}, the rule of the per-cohort joint p-values."
+        )
+    if (settings.get("meta") or {}).get("moderators"):
+        out.append(
+            "Between-cohort heterogeneity was explored by mixed-effects meta-regression on cohort-level moderators "
+            "(metafor's rma with mods; omnibus QM test, residual heterogeneity QE, pseudo-R²)."
+        )
+    batch = settings.get("batch_correction")
+    if batch:
+        out.append(
+            "For the pooled analysis, the cohorts' tables were pooled and batch-corrected by zero-inflated "
+            f"empirical-Bayes location/scale adjustment of log relative abundances (MMUPHin-style; batch "
+            f"{batch.get('batch', 'cohort')}, phenotypes and covariates protected, zeros kept), checked by PERMANOVA "
+            "R² of the batch before and after, and associated once like a cohort."
+        )
+    return out
+
+
 def methods_paragraph(
     settings: Mapping[str, Any],
     cohorts: Mapping[str, int],
@@ -120,6 +151,7 @@ def methods_paragraph(
             f"Cochran's Q, I² and τ², and pooled p-values were adjusted with Benjamini–Hochberg across {RANK_PLURAL.get(rank, rank + 's')} within "
             f"each phenotype (q < {fdr_meta:g} called significant)."
         )
+        parts.extend(_consortium_sentences(settings))
     div = settings.get("diversity")
     if div:
         parts.append(

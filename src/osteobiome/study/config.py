@@ -69,8 +69,13 @@ class CohortSpec(_Section):
     pathways: Path | None = None
     mediators: Path | None = None
     samples_as: Literal["rows", "columns"] | None = None
+    truth: Path | None = Field(
+        default=None,
+        description="Planted associations of a simulated cohort (TSV with feature, phenotype, log2fc); the "
+        "report then compares them with what was found.",
+    )
 
-    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators")
+    @field_validator("features", "metadata", "taxonomy", "pathways", "mediators", "truth")
     @classmethod
     def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolved(value, info)
@@ -97,13 +102,34 @@ class MetaSpec(_Section):
     method: Literal["REML", "FE", "DL", "PM", "ML", "HE", "SJ"] = "REML"
     test: Literal["z", "knha"] = "z"
     preset: Literal["mmuphin"] | None = None
+    moderators: Path | None = None  # cohort-level traits (TSV, cohort names first): meta-regression per feature
+
+    @field_validator("moderators")
+    @classmethod
+    def _relative_to_study(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolved(value, info)
+
+
+class BatchCorrectionSpec(_Section):
+    """Pooled analysis: the cohorts' tables pooled into one, batch-corrected (:mod:`osteobiome.batch`) and
+    associated once; ``batch``: ``cohort`` (each cohort a batch) or a metadata column of every cohort;
+    ``covariates``: protected in the correction (default: the phenotypes and the study covariates)."""
+
+    batch: str = "cohort"
+    covariates: list[str] | None = None
+    permutations: int = Field(default=999, ge=0)
+    seed: int = 1
 
 
 class FdrSpec(_Section):
-    """q-value thresholds that call a hit: per cohort and for the meta-analysis."""
+    """q-value thresholds that call a hit: per cohort and for the meta-analysis; ``scope``: the family the
+    false discovery rate is controlled over — ``phenotype`` (BH within each phenotype, the default) or
+    ``study`` (BH over every feature × phenotype row of a cohort, and of the meta-analysis, together: with many
+    phenotypes this keeps the expected share of false hits at q across the whole study)."""
 
     cohort: float = Field(default=0.1, gt=0, le=1)
     meta: float = Field(default=0.25, gt=0, le=1)
+    scope: Literal["phenotype", "study"] = "phenotype"
 
 
 class DiversitySpec(_Section):
@@ -144,6 +170,7 @@ class StudyConfig(_Section):
     meta_analysis: MetaSpec = Field(default_factory=MetaSpec)
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
+    batch_correction: BatchCorrectionSpec | None = None
     mediation: MediationSpec | None = None
     report: bool = True
     seed: int = Field(

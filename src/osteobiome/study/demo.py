@@ -49,6 +49,7 @@ def write_demo_inputs(folder: Path, seed: int = 2026, n: int | None = None) -> P
         }
         if sim.taxonomy is not None:
             entry["taxonomy"] = f"{preset}/taxonomy.tsv"
+        entry["truth"] = f"{preset}/truth.tsv"
         cohorts.append(entry)
     study = {
         "study": "Demo: gut microbiome and bone in an FHS-like and an MrOS-like cohort (simulated)",

@@ -148,10 +148,12 @@ def _associations(
 ) -> tuple[pd.DataFrame, dict]:
     """``feature ~ phenotype + covariates`` for each phenotype, keeping the phenotype's rows of each model.
 
-    Also returns the preset's resolved options and the transformed abundance table (samples × features, the
-    same for every phenotype) that the set-level tests use (not kept on the blocked path, which never holds it).
+    Also returns the preset's resolved options, every row of every model (``all_results``: covariate rows too,
+    with ``model`` = the model's phenotype, as MaAsLin2's ``all_results.tsv``) and the transformed abundance
+    table (samples × features, the same for every phenotype) that the set-level tests use (not kept on the
+    blocked path, which never holds it).
     """
-    frames, info = [], {}
+    frames, every, info = [], [], {}
     for phenotype in cfg.phenotypes:
         fixed = [phenotype, *covariates]
         if blocked.on:
@@ -179,6 +181,8 @@ def _associations(
             info.setdefault("transformed", result.transformed)
         info["options"] = dict(result.options)
         frames.append(result.results[result.results["metadata"] == phenotype])
+        every.append(result.results.assign(model=phenotype))
+    info["all_results"] = pd.concat(every, ignore_index=True)
     return pd.concat(frames, ignore_index=True), info
 
 

@@ -17,7 +17,9 @@ class CohortResults:
     columns, one row per feature × phenotype (``metadata`` = phenotype); ``alpha``: samples × indices;
     ``alpha_associations``: index × phenotype rows in ``associate``'s columns; ``permanova``: distance →
     vegan ``adonis2`` table; ``pcoa``: distance → (coordinates, proportion explained);
-    ``pathway_associations``: as ``associations`` for pathway tables.
+    ``pathway_associations``: as ``associations`` for pathway tables; ``all_associations``: every row of every
+    model (covariates too; ``model`` = the model's phenotype), MaAsLin2's ``all_results``;
+    ``added_variable``: partial-residual points of the top pairs (``feature phenotype sample x y``).
     """
 
     name: str
@@ -30,6 +32,26 @@ class CohortResults:
     permanova: dict[str, pd.DataFrame] = field(default_factory=dict)
     pcoa: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
     pathway_associations: pd.DataFrame | None = None
+    all_associations: pd.DataFrame | None = None
+    added_variable: pd.DataFrame | None = None
+
+
+@dataclass
+class PooledResults:
+    """The pooled, batch-corrected analysis (``batch_correction:``): ``associations`` in a cohort's columns;
+    the ``batch`` column and ``protected`` covariates; ``metadata`` of the pooled samples; ``r2``: PERMANOVA of
+    the batch before/after (rows, columns ``R2 F pval``); ``coords``/``proportion``: PCoA before/after;
+    ``adjusted``: the corrected table (samples × features); ``phenotype``: the one the report colours by."""
+
+    associations: pd.DataFrame
+    batch: str
+    protected: list[str]
+    phenotype: str
+    metadata: pd.DataFrame
+    r2: pd.DataFrame
+    coords: pd.DataFrame
+    proportion: pd.DataFrame
+    adjusted: pd.DataFrame
 
 
 @dataclass
@@ -38,8 +60,13 @@ class StudyResults:
 
     ``meta`` / ``pathway_meta``: ``meta_analyze``'s columns with ``exposure`` = phenotype (``None`` with one
     cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
-    when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``: what was run (preset, filters, normalization, transform, model, FDR rule, meta
-    estimator …) for the Methods paragraph; ``warnings``: the run's warnings, one line each.
+    when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``:
+    what was run (preset, filters, normalization, transform, model, FDR rule, meta estimator …) for the Methods
+    paragraph; ``warnings``: the run's warnings, one line each; ``pooled``: the batch-corrected pooled analysis
+    (``batch_correction:`` in the study file); ``ordination``: distance → (joint PCoA of all cohorts' samples
+    with ``cohort`` and first-phenotype columns, proportion explained); ``power``:
+    :func:`~osteobiome.study._report_inputs.power_curves`; ``planted`` / ``planted_summary``: planted vs found
+    for simulated cohorts; ``fdr_scope``: ``phenotype`` or ``study``.
     """
 
     title: str
@@ -56,6 +83,12 @@ class StudyResults:
     warnings: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    pooled: PooledResults | None = None
+    ordination: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
+    power: pd.DataFrame | None = None
+    planted: pd.DataFrame | None = None
+    planted_summary: pd.DataFrame | None = None
+    fdr_scope: str = "phenotype"
 
     def cohort_hits(self) -> dict[str, int]:
         """Feature × phenotype rows at q below the cohort threshold, per cohort."""

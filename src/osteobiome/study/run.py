@@ -11,6 +11,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
 5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
    :mod:`osteobiome.study._mediation`); 7. the HTML report, ``run.json`` and ``run.log``.
+With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
+``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
@@ -28,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 
+from osteobiome.association.pipeline import resolve_options
+from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.mechanisms.knowledge import knowledge_provenance
@@ -39,9 +43,12 @@ from osteobiome.mechanisms.pathways import (
 )
 from osteobiome.meta import meta_analyze
 from osteobiome.study._mediation import mediation_tables
+from osteobiome.stats.multitest import adjust
+from osteobiome.study import _report_inputs as inputs
+from osteobiome.study._readme import results_readme
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions
-from osteobiome.study.parts import Blocked, Part, plan_jobs, run_jobs, worker_count
+from osteobiome.study.parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
 from osteobiome.study.results import CohortResults, StudyResults
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
@@ -106,6 +113,7 @@ def run_study(
             log.add_warnings(results.warnings)
             _write_run_json(tmp, cfg, results)
             log.write(tmp / "run.log")
+            (tmp / "README.md").write_text(results_readme(tmp, results.title), encoding="utf-8")
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
@@ -134,12 +142,17 @@ def _analyse(
     parts = run_jobs(cfg, jobs, workers, finished, blocked)
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
+    if cfg.fdr.scope == "study":
+        for c in cohorts:
+            c.associations["qval"] = adjust(c.associations["pval"].to_numpy(float))
     with _timed(timings, "meta-analysis"):
         associations = {c.name: c.associations for c in cohorts}
         pathway_tables = {
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
         meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
+        if meta is not None and cfg.fdr.scope == "study":
+            meta["qval.fdr"] = adjust(meta["pval"].to_numpy(float))
         pathway_meta = (
             _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
             if len(pathway_tables) > 1
@@ -159,6 +172,8 @@ def _analyse(
         mediation = mediation_tables(
             cfg, {cp.name: cp.cohort for cp in plan.cohorts}, {cp.name: cp.covariates for cp in plan.cohorts}, plan.mediators
         )
+    with _timed(timings, "report inputs"):
+        extras = _report_inputs(plan, parts, cohorts, meta)
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -173,7 +188,65 @@ def _analyse(
         fdr_meta=cfg.fdr.meta,
         versions=versions(),
         timings=timings,
+        pooled=_pooled(plan, timings, log),
+        fdr_scope=cfg.fdr.scope,
+        **extras,
     )
+
+
+def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: ANN202
+    """The batch-corrected pooled analysis when the study asks for it (imported here: it is optional)."""
+    if plan.config.batch_correction is None:
+        return None
+    from osteobiome.study.pooled import pooled_analysis
+
+    with _timed(timings, "pooled analysis"):
+        pooled = pooled_analysis(plan)
+    log.add(f"pooled analysis (batch correction) done in {timings['pooled analysis']:.2f} s")
+    return pooled
+
+
+def _report_inputs(
+    plan: StudyPlan, parts: list[Part], cohorts: list[CohortResults], meta: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Partial residuals of the top pairs (set on ``cohorts``), the joint ordination, the power curves and,
+    for simulated cohorts, planted vs found (see :mod:`osteobiome.study._report_inputs`)."""
+    cfg = plan.config
+    tables = {c.name: c.associations for c in cohorts}
+    pairs = inputs.top_pairs(tables, meta)
+    transformed = {
+        p.cohort: p.value[1]["transformed"]
+        for p in parts
+        if p.kind == "associations" and "transformed" in p.value[1]
+    }
+    options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
+    two_part = options.get("model") == "twopart"
+    for c, cp in zip(cohorts, plan.cohorts, strict=True):
+        if c.name in transformed:
+            c.added_variable = inputs.added_variable_points(
+                transformed[c.name],
+                cp.cohort.metadata,
+                pairs,
+                cp.covariates,
+                reference_for(cfg, cp.covariates),
+                present=cp.cohort if two_part else None,
+            )
+    ordination = {}
+    if cfg.diversity is not None:
+        for metric in cfg.diversity.beta:
+            joint = inputs.joint_ordination([cp.cohort for cp in plan.cohorts], metric, cfg.phenotypes[0])
+            if joint is not None:
+                ordination[metric] = joint
+    truth = {cp.name: cp.truth for cp in plan.cohorts if cp.truth is not None}
+    planted, summary = (
+        inputs.planted_vs_found(truth, tables, meta, cfg.fdr.cohort, cfg.fdr.meta) if truth else (None, None)
+    )
+    return {
+        "ordination": ordination,
+        "power": inputs.power_curves(tables, meta, cfg.fdr.cohort),
+        "planted": planted,
+        "planted_summary": summary,
+    }
 
 
 def _render(
@@ -193,7 +266,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
     by_key = {(p.cohort, p.kind): p.value for p in parts if p.kind != "permanova"}
     out = []
     for cp in plan.cohorts:
-        assoc, _ = by_key[(cp.name, "associations")]
+        assoc, info = by_key[(cp.name, "associations")]
         div = by_key.get((cp.name, "diversity")) or {}
         pathways = by_key.get((cp.name, "pathways"))
         out.append(
@@ -211,6 +284,7 @@ def _cohort_results(plan: StudyPlan, parts: list[Part]) -> list[CohortResults]:
                 ),
                 pcoa=div.get("pcoa", {}),
                 pathway_associations=pathways[0] if pathways is not None else None,
+                all_associations=info.get("all_results"),
             )
         )
     return out
@@ -250,6 +324,8 @@ def _meta_analysis(
         q_threshold=cfg.fdr.meta,
         cohort_q=cfg.fdr.cohort,
         scheduler=scheduler,
+        moderators=None if spec.moderators is None else read_metadata(spec.moderators),
+        joint=resolve_options(cfg.association.preset, cfg.association.options())["joint"],
     )
     advance()
     return meta
@@ -300,6 +376,9 @@ def _write_tables(results: StudyResults, out: Path) -> None:
     for c in results.cohorts:
         folder = out / "cohorts" / c.name
         write_tsv(c.associations, folder / "associations.tsv")
+        write_tsv(c.associations[c.associations["qval"] < results.fdr_cohort], folder / "significant_results.tsv")
+        if c.all_associations is not None:
+            write_tsv(c.all_associations.sort_values(["qval", "pval"], kind="stable"), folder / "all_results.tsv")
         if c.alpha is not None:
             write_tsv(c.alpha, folder / "diversity" / "alpha.tsv", index=True)
         if c.alpha_associations is not None:
@@ -317,12 +396,21 @@ def _write_tables(results: StudyResults, out: Path) -> None:
             write_tsv(c.pathway_associations, out / "pathways" / "cohorts" / c.name / "associations.tsv")
     if results.meta is not None:
         write_tsv(results.meta, out / "meta" / "meta_results.tsv")
+        if "meta_regression" in results.meta.attrs:
+            write_tsv(results.meta.attrs["meta_regression"], out / "meta" / "meta_regression.tsv")
+    if results.pooled is not None:
+        write_tsv(results.pooled.associations, out / "pooled" / "associations.tsv")
+        write_tsv(results.pooled.r2, out / "pooled" / "batch_permanova.tsv", index=True)
+        write_tsv(results.pooled.adjusted, out / "pooled" / "features_batch_corrected.tsv", index=True)
     if results.pathway_meta is not None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
     for name, table in results.mediation.items():
         write_tsv(table, out / "mediation" / name / "mediation.tsv")
+    if results.planted is not None:
+        write_tsv(results.planted, out / "planted" / "planted_vs_found.tsv")
+        write_tsv(results.planted_summary, out / "planted" / "summary.tsv")
 
 
 def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | None] | None:
@@ -351,6 +439,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "meta": cfg.meta_analysis.model_dump() if len(plan.cohorts) > 1 else None,
         "diversity": cfg.diversity.model_dump() if cfg.diversity is not None else None,
         "pathways": [cp.name for cp in plan.cohorts if cp.pathways is not None],
+        "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
         "mediation": cfg.mediation.model_dump() if plan.mediators else None,
     }
 

@@ -37,6 +37,7 @@ class CohortPlan:
     pathways: Cohort | None = None
     notes: list[str] = field(default_factory=list)
     pathway_strata: pd.DataFrame | None = None
+    truth: pd.DataFrame | None = None
 
 
 @dataclass
@@ -117,7 +118,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
     _check_association_options(cfg)
     plans = []
     for i, spec in enumerate(cfg.cohorts):
-        for key in ("features", "metadata", "taxonomy", "pathways", "mediators"):
+        for key in ("features", "metadata", "taxonomy", "pathways", "mediators", "truth"):
             path = getattr(spec, key)
             if path is not None and not Path(path).is_file():
                 what = "is a folder, not a file" if Path(path).is_dir() else "not found"
@@ -140,7 +141,10 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
                 pathways, strata = _load_pathways(spec.pathways, metadata, f"{spec.name} pathways")
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
-        plans.append(_cohort_plan(cfg, spec.name, cohort, pathways, notes, strata))
+        plan = _cohort_plan(cfg, spec.name, cohort, pathways, notes, strata)
+        if spec.truth is not None:
+            plan.truth = _read_truth(spec.truth, cfg.where("cohorts", i, "truth"))
+        plans.append(plan)
     _check_diversity(cfg, plans)
     mediators = load_mediators(cfg, {p.name: p.cohort.metadata for p in plans})
     return StudyPlan(cfg, plans, mediators)
@@ -290,3 +294,17 @@ def _cohort_plan(
             )
         usable[phenotype] = n
     return CohortPlan(name, cohort, covariates, usable, pathways, notes, strata)
+
+
+def _read_truth(path: Path, where: str) -> pd.DataFrame:
+    """The planted associations of a simulated cohort: ``feature phenotype log2fc`` (extra columns kept)."""
+    try:
+        truth = pd.read_csv(path, sep=None, engine="python")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{where}: {path} could not be read as a table ({exc}); give a TSV file.") from None
+    missing = [c for c in ("feature", "phenotype", "log2fc") if c not in truth.columns]
+    if missing:
+        raise InputError(
+            f"{where}: {path} lacks column(s) {', '.join(missing)}; a truth table has feature, phenotype, log2fc."
+        )
+    return truth

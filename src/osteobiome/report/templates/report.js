@@ -44,6 +44,22 @@
       if (counter) { counter.textContent = shown + " rows shown"; }
     });
   });
+  // Click a figure to see it full size; click again or press Esc to close.
+  var box = document.getElementById("lightbox");
+  if (box) {
+    var big = document.createElement("img");
+    box.insertBefore(big, box.firstChild);
+    document.querySelectorAll("figure img").forEach(function (img) {
+      img.setAttribute("title", "click to enlarge");
+      img.addEventListener("click", function () {
+        big.src = img.src;
+        big.alt = img.alt;
+        box.hidden = false;
+      });
+    });
+    box.addEventListener("click", function () { box.hidden = true; });
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { box.hidden = true; } });
+  }
   var copy = document.getElementById("copy-methods");
   if (copy) {
     copy.addEventListener("click", function () {
