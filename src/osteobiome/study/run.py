@@ -42,9 +42,9 @@ from osteobiome.mechanisms.pathways import (
     top_pathways,
 )
 from osteobiome.meta import meta_analyze
-from osteobiome.study._mediation import mediation_tables
 from osteobiome.stats.multitest import adjust
 from osteobiome.study import _report_inputs as inputs
+from osteobiome.study._mediation import mediation_tables
 from osteobiome.study._readme import results_readme
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions
