@@ -76,7 +76,7 @@ def test_pcoa_panel_plots_the_first_two_axes_with_their_share():
     np.testing.assert_allclose(missing.get_offsets(), coords.iloc[:3, :2].to_numpy())
     np.testing.assert_allclose(present.get_offsets(), coords.iloc[3:, :2].to_numpy())
     np.testing.assert_allclose(present.get_array(), values.iloc[3:].to_numpy())
-    assert ax.get_xlabel() == "PCoA 1 (31.0%)" and ax.get_ylabel() == "PCoA 2 (12.0%)"
+    assert ax.get_xlabel().startswith("PCoA 1 (31.0%") and ax.get_ylabel().startswith("PCoA 2 (12.0%")
 
 
 POWER = pd.DataFrame(
