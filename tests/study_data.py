@@ -206,3 +206,21 @@ def write_study(
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
     return path
+
+
+def readme_gaps(out: Path) -> list[str]:
+    """Files of a results folder, and columns of its TSVs, that its README.md does not describe."""
+    from osteobiome.study._readme import describe_column, describe_file, is_matrix
+
+    readme = (out / "README.md").read_text()
+    gaps = []
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        relative = path.relative_to(out).as_posix()
+        if relative.startswith("inputs/"):
+            continue
+        if f"`{relative}`" not in readme or describe_file(relative) is None:
+            gaps.append(relative)
+        if relative.endswith(".tsv") and not is_matrix(relative):
+            header = path.read_text().splitlines()[0].split("\t")
+            gaps += [f"{relative}: {c}" for c in header if c and describe_column(c) is None]
+    return gaps

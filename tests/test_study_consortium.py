@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from study_data import write_cohort
+from study_data import readme_gaps, write_cohort
 
 from osteobiome.study import load_study, run_study
 
@@ -84,3 +84,8 @@ def test_report_shows_the_consortium_panels(consortium):
     assert "Egger" in html
     assert "PERMANOVA R² of cohort" in html
     assert (out / "figures" / "funnel.svg").is_file() and (out / "figures" / "batch_pcoa.svg").is_file()
+
+
+def test_results_readme_describes_every_file_and_column(consortium):
+    gaps = readme_gaps(consortium[0])
+    assert not gaps, "; ".join(gaps)

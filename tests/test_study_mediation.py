@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from study_data import write_study
+from study_data import readme_gaps, write_study
 
 from osteobiome.errors import InputError
 from osteobiome.mediation.pipeline import COLUMNS
@@ -75,3 +75,8 @@ def test_mediators_without_a_mediation_section_is_an_error(tmp_path):
     path = add_mediators(tmp_path, mediation=False)
     with pytest.raises(InputError, match="mediation: \\{outcome"):
         load_study(path)
+
+
+def test_results_readme_describes_every_file_and_column(finished):
+    gaps = readme_gaps(finished[1].out)
+    assert not gaps, "; ".join(gaps)

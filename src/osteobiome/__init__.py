@@ -6,7 +6,8 @@ Entry points are loaded on first use, so ``import osteobiome`` (and the command 
 - :func:`associate` (:mod:`osteobiome.association`) and :func:`meta_analyze` (:mod:`osteobiome.meta`);
 - :func:`mediate` (:mod:`osteobiome.mediation`): feature → mediator → outcome, every pair at once;
 - the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``mediation``, ``meta``,
-  ``report``, ``simulate``, ``stats`` and ``study`` as attributes (``osteobiome.diversity.permanova``).
+  ``report``, ``simulate``, ``stats``, ``study`` and ``survival`` as attributes (``osteobiome.diversity.permanova``);
+  ``osteobiome.survival`` is callable too (the Cox / logistic outcome analysis).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ _FUNCTIONS = {
     "read_features": "osteobiome.io",
     "read_metadata": "osteobiome.io",
 }
+# ``survival`` is both a subpackage and, being callable, the function: ``osteobiome.survival(...)`` runs
+# ``osteobiome.survival.survival`` (see that subpackage's docstring).
 _SUBPACKAGES = (
     "association", "batch", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta",
-    "report", "simulate", "stats", "study",
+    "report", "simulate", "stats", "study", "survival",
 )
 
 __all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]

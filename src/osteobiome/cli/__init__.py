@@ -19,7 +19,7 @@ from osteobiome.errors import InputError, ResourceError
 
 COMMANDS: tuple[str, ...] = (
     "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "convert",
-    "run", "validate", "demo", "mediate", "batch_correct",
+    "run", "validate", "demo", "mediate", "batch_correct", "survival",
 )
 
 app = typer.Typer(

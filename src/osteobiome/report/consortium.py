@@ -80,7 +80,7 @@ def batch_pcoa(
                 stats = r2.loc[label]
                 ax.set_title(
                     f"{label} correction · batch R² = {100 * float(stats['R2']):.2f}% "
-                    f"(p = {format_number(float(stats['pval']), p_value=True)})",
+                    f"(p = {format_number(float(stats['pval']))})",
                     loc="left",
                     fontsize=9,
                 )
@@ -143,7 +143,7 @@ def funnel(rows: Mapping[str, tuple[np.ndarray, np.ndarray, float, dict[str, flo
             ax.set_ylim(top, 0)
             ax.set_xlabel("coefficient")
             ax.set_ylabel("standard error")
-            egger_text = f"Egger z = {egger['zval']:.2f}, p = {format_number(egger['pval'], p_value=True)} (k = {egger['k']})"
+            egger_text = f"Egger z = {egger['zval']:.2f}, p = {format_number(egger['pval'])} (k = {egger['k']})"
             ax.set_title(f"{title}\n{egger_text}", loc="left", fontsize=9)
     return fig
 

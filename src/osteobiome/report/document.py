@@ -11,6 +11,7 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report._survival import survival_context
 from osteobiome.report.consortium import consortium_figures
 from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
@@ -52,6 +53,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "consortium": consortium_figures(results, figdir),
         "tables": _tables(results),
         "mediation": mediation_section(results, figdir),
+        "survival": survival_context(results, figdir),
         "methods": methods_paragraph(
             results.settings,
             {c.name: int(c.summary["n"]) for c in results.cohorts},

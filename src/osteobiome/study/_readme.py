@@ -42,13 +42,31 @@ FILES: tuple[tuple[str, str], ...] = (
     ("mechanisms/annotated_hits.tsv", "Significant features with their curated traits and literature "
      "references."),
     ("mechanisms/contributions.tsv", "Which genera carry the top pathways (HUMAnN stratified rows)."),
+    ("meta/meta_regression.tsv", "Meta-regression of each feature's cohort coefficients on the cohort-level "
+     "moderators (metafor `rma(mods = ...)`): one row per feature, phenotype and model term."),
+    ("mediation/*/mediation.tsv", "Per cohort, each genus → mediator → phenotype pair: the exposure→mediator "
+     "(alpha) and mediator→outcome (beta) paths, the indirect effect with its interval and the composite-null "
+     "test of mediation."),
+    ("pooled/associations.tsv", "The pooled, batch-corrected analysis of all cohorts' samples together "
+     "(associate's columns)."),
+    ("pooled/batch_permanova.tsv", "PERMANOVA R² of the batch before and after batch correction."),
+    ("pooled/features_batch_corrected.tsv", "The pooled feature table after batch correction (samples × "
+     "features)."),
     ("planted/planted_vs_found.tsv", "Simulated studies: each planted association next to the estimate and "
      "whether it was found."),
     ("planted/summary.tsv", "Simulated studies: planted, recovered, hits, hits not planted and the expected "
      "number of false hits (q × hits) per analysis."),
+    ("survival/cohorts/*/survival_results.tsv", "Per cohort, the outcome (`survival:` event) modelled on each "
+     "genus and community index per SD, adjusted for the covariates: Cox (Efron ties) or logistic."),
+    ("survival/meta_results.tsv", "Per genus, the random-effects meta-analysis of the cohorts' log hazard (odds) "
+     "ratios (columns as `meta/meta_results.tsv`; `exposure` is the event column)."),
+    ("survival/km_top_genus.tsv", "Kaplan–Meier curves of the outcome by tertile of the top genus, per cohort."),
     ("figures/*.svg", "The report's figures as vector graphics (for papers)."),
     ("figures/*.png", "The report's figures as PNG (150 dpi)."),
 )
+
+#: Tables whose columns are features (samples × features): described as a whole, not column by column.
+MATRICES: tuple[str, ...] = ("pooled/features_batch_corrected.tsv",)
 
 #: Column → meaning, for every column the study's tables write.
 COLUMNS: dict[str, str] = {
@@ -112,7 +130,14 @@ COLUMNS: dict[str, str] = {
     "term": "the model term (PERMANOVA)",
     "Df": "degrees of freedom",
     "SumOfSqs": "sum of squares",
-    "R2": "share of the total sum of squares",
+    "R2": "R²: share of variation explained (PERMANOVA: of the total sum of squares; meta-regression: of τ²)",
+    "estimate": "the meta-regression coefficient",
+    "se": "its standard error",
+    "zval": "its test statistic (z, or t with Knapp–Hartung)",
+    "QE": "residual heterogeneity statistic QE",
+    "QEp": "p-value of QE",
+    "QM": "omnibus test statistic of the moderators",
+    "QMp": "p-value of QM",
     "F": "pseudo-F",
     "proportion_explained": "proportion of variance of the axis",
     "analysis": "a cohort, or the meta-analysis",
@@ -132,6 +157,40 @@ COLUMNS: dict[str, str] = {
     "chao1": "Chao1 richness estimate",
     "pielou": "Pielou's evenness (Shannon / log richness)",
     "faith_pd": "Faith's phylogenetic diversity",
+    "pval.joint": "joint p-value of the pooled abundance and prevalence parts (the per-cohort rule)",
+    "qval.joint": "Benjamini–Hochberg q-value of `pval.joint`",
+    "mediator": "the mediator (metabolite, SCFA, serum marker)",
+    "alpha": "exposure → mediator coefficient (per SD of each)",
+    "alpha.se": "standard error of `alpha`",
+    "pval.alpha": "p-value of `alpha`",
+    "beta": "mediator → outcome coefficient, adjusted for the exposure (per SD)",
+    "beta.se": "standard error of `beta`",
+    "pval.beta": "p-value of `beta`",
+    "indirect": "indirect effect alpha × beta (per SD)",
+    "indirect.lower": "lower limit of the 95% interval of the indirect effect",
+    "indirect.upper": "upper limit of the 95% interval of the indirect effect",
+    "ci.method": "how the interval was computed (bootstrap or delta method)",
+    "prop.mediated": "indirect / total effect",
+    "direct": "direct effect of the exposure on the outcome (adjusted for the mediator)",
+    "total": "total effect of the exposure on the outcome",
+    "mechanism": "the mediator's mechanism group (SCFA, bile acid, tryptophan/serotonin)",
+    "knowledge": "genus traits of the knowledge table linked to the mechanism",
+    "HR": "hazard ratio per SD of the exposure, exp(`coef`)",
+    "HR.lower": "lower 95% confidence limit of `HR`",
+    "HR.upper": "upper 95% confidence limit of `HR`",
+    "OR": "odds ratio per SD of the exposure, exp(`coef`)",
+    "OR.lower": "lower 95% confidence limit of `OR`",
+    "OR.upper": "upper 95% confidence limit of `OR`",
+    "N.events": "events (fractures) or cases among the samples used",
+    "kind": "feature (a genus) or community (alpha index, Aitchison principal coordinate); q-values per kind",
+    "ph.chisq": "proportional-hazards test statistic (scaled Schoenfeld residuals, R's cox.zph, 1 df)",
+    "ph.pval": "p-value of the proportional-hazards test",
+    "ph.flag": "proportional hazards doubtful (ph.pval < 0.05)",
+    "time": "time (event or censoring scale of the outcome)",
+    "n.risk": "samples at risk",
+    "n.event": "events at that time",
+    "surv": "Kaplan–Meier probability of no event by that time",
+    "group": "tertile of the genus",
 }
 _PREFIXES = {
     "weight_": "the cohort's weight in the pooled estimate (%)",
@@ -142,9 +201,21 @@ _PREFIXES = {
 
 
 def describe_column(name: str) -> str | None:
-    """What a column means (``None`` when unknown)."""
+    """What a column means (``None`` when unknown); ``X.prevalence`` is ``X`` of the two-part model's
+    prevalence part."""
     if name in COLUMNS:
         return COLUMNS[name]
+    base, dot, part = name.rpartition(".")
+    if dot and part == "prevalence" and (text := describe_column(base)):
+        return f"{text}, prevalence part (log odds ratio of presence)"
+    if name.startswith("mods."):
+        rest = name[len("mods."):]
+        term, dot, kind = rest.rpartition(".")
+        if dot and kind in ("coef", "pval"):
+            what = "coefficient" if kind == "coef" else "p-value"
+            return f"meta-regression {what} of the moderator {term}"
+        if text := describe_column(rest):
+            return f"meta-regression on the cohort moderators: {text}"
     for prefix, text in _PREFIXES.items():
         if name.startswith(prefix):
             return f"{text} ({name[len(prefix):]})"
@@ -159,6 +230,11 @@ def describe_file(relative: str) -> str | None:
     return None
 
 
+def is_matrix(relative: str) -> bool:
+    """Whether a results file is a samples × features matrix (its columns are features)."""
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in MATRICES)
+
+
 def results_readme(folder: Path, title: str) -> str:
     """The README of the results ``folder``: each file with its description and, for TSVs, its columns."""
     lines = [f"# Results: {title}", "", "Written by osteobiome. Every file of this folder, what it holds and "
@@ -170,7 +246,7 @@ def results_readme(folder: Path, title: str) -> str:
         text = describe_file(relative) or "(not described)"
         lines.append(f"- `{relative}`: {text}")
         path = folder / relative
-        if relative.endswith(".tsv") and path.is_file():
+        if relative.endswith(".tsv") and path.is_file() and not is_matrix(relative):
             header = path.open(encoding="utf-8").readline().rstrip("\n").split("\t")
             columns = [c for c in header if c]
             for column in dict.fromkeys(columns):

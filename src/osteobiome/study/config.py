@@ -152,6 +152,20 @@ class MediationSpec(_Section):
     seed: int = 1
 
 
+class SurvivalSpec(_Section):
+    """Incident outcome with the microbiome as exposure (:mod:`osteobiome.survival`): ``event`` column (1 =
+    fracture), ``time`` (follow-up, or age at event/censoring with ``entry`` = age at baseline), ``covariates``
+    (default: the study's), ``outcome_type`` (``binary``: logistic, no time), ``community_pcs`` (Aitchison PCs
+    tested with the alpha indices)."""
+
+    event: str = Field(min_length=1)
+    time: str | None = None
+    entry: str | None = None
+    covariates: list[str] | None = None
+    outcome_type: Literal["survival", "binary"] = "survival"
+    community_pcs: int = Field(default=3, ge=0)
+
+
 class StudyConfig(_Section):
     """A whole study: cohorts, phenotypes, covariates and how to analyse them.
 
@@ -172,6 +186,7 @@ class StudyConfig(_Section):
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
     batch_correction: BatchCorrectionSpec | None = None
     mediation: MediationSpec | None = None
+    survival: SurvivalSpec | None = None
     report: bool = True
     seed: int = Field(
         default=1,

@@ -66,7 +66,8 @@ class StudyResults:
     (``batch_correction:`` in the study file); ``ordination``: distance → (joint PCoA of all cohorts' samples
     with ``cohort`` and first-phenotype columns, proportion explained); ``power``:
     :func:`~osteobiome.study._report_inputs.power_curves`; ``planted`` / ``planted_summary``: planted vs found
-    for simulated cohorts; ``fdr_scope``: ``phenotype`` or ``study``.
+    for simulated cohorts; ``fdr_scope``: ``phenotype`` or ``study``; ``survival``: the incident-outcome results
+    (:class:`osteobiome.study._survival.SurvivalResults`) when the study has a ``survival:`` section.
     """
 
     title: str
@@ -89,6 +90,7 @@ class StudyResults:
     planted: pd.DataFrame | None = None
     planted_summary: pd.DataFrame | None = None
     fdr_scope: str = "phenotype"
+    survival: Any = None
 
     def cohort_hits(self) -> dict[str, int]:
         """Feature × phenotype rows at q below the cohort threshold, per cohort."""

@@ -10,7 +10,8 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
    ``distance ~ covariates + phenotype`` (sequential, so the phenotype is covariate-adjusted) and PCoA;
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
 5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
-   :mod:`osteobiome.study._mediation`); 7. the HTML report, ``run.json`` and ``run.log``.
+   :mod:`osteobiome.study._mediation`); 7. the ``survival:`` section (incident fracture ~ each feature, per cohort
+   then pooled; :mod:`osteobiome.study._survival`); 8. the HTML report, ``run.json`` and ``run.log``.
 With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
 ``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
@@ -46,6 +47,7 @@ from osteobiome.stats.multitest import adjust
 from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._mediation import mediation_tables
 from osteobiome.study._readme import results_readme
+from osteobiome.study._survival import survival_step, write_survival
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.outputs import sha256, versions
 from osteobiome.study.parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
@@ -172,6 +174,9 @@ def _analyse(
         mediation = mediation_tables(
             cfg, {cp.name: cp.cohort for cp in plan.cohorts}, {cp.name: cp.covariates for cp in plan.cohorts}, plan.mediators
         )
+    with _timed(timings, "survival"):
+        spec = cfg.meta_analysis
+        survival = survival_step(plan, spec.method, spec.test, cfg.fdr.meta, cfg.fdr.cohort)
     with _timed(timings, "report inputs"):
         extras = _report_inputs(plan, parts, cohorts, meta)
     return StudyResults(
@@ -188,6 +193,7 @@ def _analyse(
         fdr_meta=cfg.fdr.meta,
         versions=versions(),
         timings=timings,
+        survival=survival,
         pooled=_pooled(plan, timings, log),
         fdr_scope=cfg.fdr.scope,
         **extras,
@@ -408,6 +414,7 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
     for name, table in results.mediation.items():
         write_tsv(table, out / "mediation" / name / "mediation.tsv")
+    write_survival(results.survival, out)
     if results.planted is not None:
         write_tsv(results.planted, out / "planted" / "planted_vs_found.tsv")
         write_tsv(results.planted_summary, out / "planted" / "summary.tsv")

@@ -94,6 +94,9 @@ class StudyPlan:
                 f"  mediation: every feature × mediator to {cfg.mediation.outcome} ({cfg.mediation.test}) for "
                 f"{', '.join(self.mediators)}"
             )
+        if (spec := cfg.survival) is not None:
+            model = "logistic" if spec.outcome_type == "binary" else f"Cox, time {spec.time}" + (f", entry {spec.entry}" if spec.entry else "")
+            lines.append(f"  survival: {spec.event} ~ each feature (per SD) + covariates ({model}), per cohort then pooled")
         if cfg.report:
             lines.append("  report: report.html with figures")
         return "\n".join(lines)
@@ -252,6 +255,14 @@ def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFra
                     f"{cfg.where(key, j)}: {kind} {var!r} is not a column of cohort {name}'s metadata "
                     f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
                 )
+    spec = cfg.survival
+    outcome = {} if spec is None else {"event": spec.event, "time": spec.time, "entry": spec.entry}
+    for key, var in outcome.items():
+        if var is not None and var not in columns:
+            raise InputError(
+                f"{cfg.where('survival', key)}: {var!r} is not a column of cohort {name}'s metadata "
+                f"({Path(path).name}){suggest(var, columns)}; fix the name in the study file or add the column."
+            )
 
 
 def _cohort_plan(

@@ -1,0 +1,68 @@
+"""``osteobiome survival``: outcome ~ feature + covariates per feature (Cox for time to event, or logistic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from osteobiome.cli._lists import names
+from osteobiome.cli.associate import _parse_reference
+from osteobiome.io import load_cohort
+from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.survival.analysis import MAX_SIGNIFICANCE, run_survival
+
+
+def register(app: typer.Typer) -> None:
+    app.command("survival")(survival)
+
+
+def survival(
+    features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."),
+    metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
+    event: str = typer.Option(..., "--event", help="Event column: 1 = event (fracture) or case, 0 = censored or not."),
+    out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
+    time: str | None = typer.Option(None, "--time", help="Follow-up time column (age at event/censoring with --entry)."),
+    entry: str | None = typer.Option(None, "--entry", help="Delayed entry: age (time) at baseline; at risk on (entry, time]."),
+    covariates: str = typer.Option("", "--covariates", help="Adjustment covariates, comma-separated: age,sex,bmi."),
+    reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
+    outcome_type: str = typer.Option("survival", "--outcome-type", help="survival (Cox, hazard ratio per SD) or binary (logistic, odds ratio per SD)."),
+    preset: str = typer.Option("default", "--preset", help="Preprocessing of associate's preset (default or maaslin2: prevalence > 10%, TSS, log2)."),
+    taxonomy: Path | None = typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank."),
+    rank: str | None = typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy)."),
+    normalization: str | None = typer.Option(None, "--normalization", help="TSS, CLR, CSS, TMM or NONE."),
+    transform: str | None = typer.Option(None, "--transform", help="LOG, LOGIT, AST or NONE."),
+    min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples above --min-abundance."),
+    min_abundance: float | None = typer.Option(None, "--min-abundance", help="Abundance a sample must exceed to count."),
+    community_pcs: int = typer.Option(3, "--community-pcs", min=0, help="Robust Aitchison principal coordinates tested as exposures."),
+    max_significance: float = typer.Option(MAX_SIGNIFICANCE, "--max-significance", help="q-value cut for significant_results.tsv."),
+) -> None:
+    """Model the outcome on each feature (standardized, after associate's preprocessing) and community index,
+    adjusted for --covariates: Cox proportional hazards with Efron ties and a proportional-hazards test, or
+    logistic regression with --outcome-type binary. Writes survival_results.tsv and significant_results.tsv."""
+    cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
+    result = run_survival(
+        cohort,
+        None,
+        event=event,
+        time=time,
+        covariates=names(covariates),
+        reference=_parse_reference(reference),
+        entry=entry,
+        preset=preset,
+        outcome_type=outcome_type,
+        community_pcs=community_pcs,
+        normalization=normalization,
+        transform=transform,
+        min_prevalence=min_prevalence,
+        min_abundance=min_abundance,
+    )
+    significant = result.significant(max_significance)
+    with atomic_output_dir(out) as staging:
+        result.results.to_csv(staging / "survival_results.tsv", sep="\t", index=False)
+        significant.to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+    first = result.results.iloc[0]
+    typer.echo(
+        f"{len(result.results)} exposures, {int(first['N'])} samples, {int(first['N.events'])} events; "
+        f"{len(significant)} with q <= {max_significance}; written to {out}"
+    )

@@ -1,0 +1,57 @@
+"""Exposures of the outcome models: the features after ``associate``'s preprocessing, and community indices.
+
+Feature exposures run :mod:`osteobiome.stats.preprocess` with the preset's options (filter on raw values,
+normalize over the kept features, transform) and are then standardized on the samples the model uses,
+``(x − mean) / sd`` with the n − 1 sd (R's ``scale()``), so a coefficient is per SD of the exposure.
+Community exposures are the alpha indices of :func:`osteobiome.diversity.alpha_diversity` and the first ``k``
+principal coordinates of the robust Aitchison distance (PCA of the robust CLR), standardized the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from osteobiome.diversity import alpha_diversity, beta_diversity, pcoa
+from osteobiome.errors import InputError
+from osteobiome.stats.preprocess import filter_features, normalize, transform
+
+#: Alpha indices used as community exposures (no tree needed; chao1 needs counts and is left out).
+ALPHA_EXPOSURES = ("observed", "shannon", "simpson", "pielou")
+
+
+def standardize_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(z, constant)``: columns scaled to mean 0 and sd 1 (ddof 1), and a mask of constant columns (left NaN)."""
+    sd = values.std(axis=0, ddof=1)
+    constant = ~(sd > 1e-12 * np.maximum(np.abs(values).max(axis=0), 1e-300))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (values - values.mean(axis=0)) / np.where(constant, np.nan, sd)
+    return z, constant
+
+
+def feature_exposures(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:
+    """Samples × kept features after the filter / normalization / transform of ``opts`` (a resolved preset),
+    computed over every sample of ``table`` as ``associate`` does; not yet standardized."""
+    raw = table.to_numpy(dtype=float)
+    kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
+    if not kept.any():
+        raise InputError(
+            f"all {raw.shape[1]} features were filtered out (min_prevalence={opts['min_prevalence']}, "
+            f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
+        )
+    values = transform(normalize(raw[:, kept], opts["normalization"]), opts["transform"])
+    return pd.DataFrame(values, index=table.index, columns=table.columns[kept])
+
+
+def community_exposures(table: pd.DataFrame, n_pcs: int = 3) -> pd.DataFrame:
+    """Samples × (``alpha:<index>`` for :data:`ALPHA_EXPOSURES`, ``aitchison:PC1`` … ``PC<n_pcs>``) of the raw
+    ``table`` (every sample with a non-zero total)."""
+    alpha = alpha_diversity(table, ALPHA_EXPOSURES).add_prefix("alpha:")
+    parts = [alpha.set_axis(table.index, axis=0)]
+    if n_pcs > 0:
+        coords, _ = pcoa(beta_diversity(table, "aitchison"), n=n_pcs)
+        parts.append(coords.add_prefix("aitchison:").set_axis(table.index, axis=0))
+    return pd.concat(parts, axis=1)

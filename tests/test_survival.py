@@ -1,0 +1,163 @@
+"""osteobiome.survival against R: coxph(ties = "efron") and cox.zph golden files (tests/golden/survival/make.R)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import osteobiome
+from osteobiome.errors import InputError
+from osteobiome.survival import cox_zph, fit_cox, fit_logistic, kaplan_meier
+from osteobiome.survival._risksets import risk_sets
+
+GOLDEN = Path(__file__).parent / "golden" / "survival"
+
+
+@pytest.fixture(scope="module")
+def data():
+    features = pd.read_csv(GOLDEN / "features.tsv", sep="\t", index_col=0)
+    metadata = pd.read_csv(GOLDEN / "metadata.tsv", sep="\t", index_col=0)
+    return features, metadata
+
+
+def _relative(got, expected):
+    return np.max(np.abs(np.asarray(got, float) / np.asarray(expected, float) - 1.0))
+
+
+CASES = {
+    "right": {"time": "years", "covariates": ["age0", "sex", "bmi"]},
+    "entry": {"time": "exit_age", "entry": "age0", "covariates": ["sex", "bmi"]},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cox_matches_coxph_efron_and_cox_zph(data, case):
+    features, metadata = data
+    result = osteobiome.survival(features, metadata, event="fracture", reference={"sex": "F"}, preset="maaslin2", **CASES[case])
+    expected = pd.read_csv(GOLDEN / f"expected_{case}.tsv", sep="\t").set_index("feature")
+    got = result.set_index("feature")
+    assert set(got.index[got["kind"] == "feature"]) == set(expected.index)  # the same features survive the filter
+    got = got.loc[expected.index]
+    for column in ("coef", "stderr", "pval", "qval"):
+        assert _relative(got[column], expected[column]) < 1e-6, column
+    for column in ("ph.chisq", "ph.pval"):
+        assert _relative(got[column], expected[column]) < 1e-4, column
+    assert (got["N"] == expected["N"]).all() and (got["N.events"] == expected["N.events"]).all()
+    np.testing.assert_allclose(got["HR"], np.exp(expected["coef"]), rtol=1e-6)
+    assert (got["ph.flag"] == (expected["ph.pval"] < 0.05)).all()
+
+
+def test_golden_data_has_tied_event_times(data):
+    _, metadata = data
+    for column in ("years", "exit_age"):
+        risk = risk_sets(metadata[column], metadata["fracture"] == 1)
+        assert risk.deaths.max() > 3  # Efron's correction is exercised
+
+
+def test_logistic_matches_glm(data):
+    features, metadata = data
+    result = osteobiome.survival(
+        features, metadata, event="osteoporosis", covariates=["age0", "sex", "bmi"], outcome_type="binary", preset="maaslin2"
+    )
+    expected = pd.read_csv(GOLDEN / "expected_binary.tsv", sep="\t").set_index("feature")
+    got = result.set_index("feature").loc[expected.index]
+    for column in ("coef", "stderr", "pval", "qval"):
+        assert _relative(got[column], expected[column]) < 1e-6, column
+    assert "OR" in result.columns and "ph.pval" not in result.columns
+    assert (result["N.events"] == metadata["osteoporosis"].sum()).all()
+
+
+def test_features_fitted_together_equal_one_at_a_time():
+    rng = np.random.default_rng(4)
+    n = 150
+    Z = rng.normal(size=(n, 2))
+    F = rng.normal(size=(n, 5))
+    time = np.ceil(rng.exponential(3, n) * np.exp(-0.5 * F[:, 0]))
+    event = rng.random(n) < 0.7
+    entry = rng.uniform(-1, 0.5, n) * (rng.random(n) < 0.5)
+    entry = np.minimum(entry, time - 0.5)
+    joint = fit_cox(time, event, F, Z, entry)
+    for j in range(F.shape[1]):
+        single = fit_cox(time, event, F[:, [j]], Z, entry)
+        np.testing.assert_allclose(joint.coef[j], single.coef[0], rtol=1e-10)
+        np.testing.assert_allclose(joint.stderr[j], single.stderr[0], rtol=1e-10)
+    chisq, _ = cox_zph(joint, time, event, entry)
+    assert np.isfinite(chisq).all()
+
+
+def test_cox_without_covariates_recovers_a_strong_effect():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2000, 1))
+    time = rng.exponential(1.0, 2000) * np.exp(-0.8 * x[:, 0])
+    fit = fit_cox(time, np.ones(2000, bool), x)
+    assert abs(fit.coef[0, 0] - 0.8) < 4 * fit.stderr[0, 0]
+
+
+def test_kaplan_meier_by_hand():
+    curve = kaplan_meier(np.array([1, 2, 2, 3, 4.0]), np.array([1, 1, 0, 1, 0]))
+    np.testing.assert_allclose(curve["surv"], [4 / 5, 4 / 5 * 3 / 4, 4 / 5 * 3 / 4 * 1 / 2])
+    assert curve["n.risk"].tolist() == [5, 4, 2]
+    late = kaplan_meier(np.array([2, 3, 4.0]), np.array([1, 1, 1]), entry=np.array([0, 2.5, 0]))
+    assert late["n.risk"].tolist() == [2, 2, 1]  # the second sample enters after t = 2
+
+
+def test_separation_gets_a_note_not_a_number():
+    rng = np.random.default_rng(6)
+    y = np.r_[np.zeros(30), np.ones(30)]
+    F = np.column_stack([y + np.linspace(0, 0.1, 60), rng.normal(size=60)])  # the first separates y exactly
+    fit = fit_logistic(y, F)
+    assert not fit.converged[0] and np.isnan(fit.pval[0])
+    assert fit.converged[1] and np.isfinite(fit.pval[1])
+
+
+def test_constant_exposure_and_bad_outcomes(data):
+    features, metadata = data
+    meta = metadata.copy()
+    with pytest.raises(InputError, match="not 0/1"):
+        osteobiome.survival(features, meta.assign(fracture=meta["fracture"] * 2), event="fracture", time="years")
+    with pytest.raises(InputError, match="entry must come before"):
+        osteobiome.survival(features, meta, event="fracture", time="age0", entry="exit_age")
+    with pytest.raises(InputError, match="does not apply"):
+        osteobiome.survival(features, meta, event="fracture", time="years", model="twopart")
+    with pytest.raises(InputError, match="needs a time column"):
+        osteobiome.survival(features, meta, event="fracture")
+
+
+def test_survival_name_is_module_and_function():
+    import osteobiome.survival as module
+
+    assert osteobiome.survival is module and callable(module)
+    assert module.survival.__name__ == "survival" and hasattr(module, "fit_cox")
+
+
+def test_cli_writes_results_and_errors_in_one_line(tmp_path, capsys):
+    from osteobiome.cli import main
+
+    common = [str(GOLDEN / "features.tsv"), str(GOLDEN / "metadata.tsv"), "--event", "fracture"]
+    main(["survival", *common, "--time", "exit_age", "--entry", "age0", "--covariates", "sex,bmi", "--reference", "sex=F",
+          "--preset", "maaslin2", "--out", str(tmp_path / "out")])
+    table = pd.read_csv(tmp_path / "out" / "survival_results.tsv", sep="\t").set_index("feature")
+    expected = pd.read_csv(GOLDEN / "expected_entry.tsv", sep="\t").set_index("feature")
+    assert _relative(table.loc[expected.index, "coef"], expected["coef"]) < 1e-6
+    assert (tmp_path / "out" / "significant_results.tsv").is_file()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["survival", *common, "--time", "yaers", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "did you mean 'years'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
+def test_community_exposures_are_the_standardized_diversity_indices(data):
+    from osteobiome.diversity import alpha_diversity
+
+    features, metadata = data
+    result = osteobiome.survival(features, metadata, event="fracture", time="years", covariates=["age0"], community_pcs=2)
+    community = result[result["kind"] == "community"].set_index("feature")
+    assert set(community.index) == {"alpha:observed", "alpha:shannon", "alpha:simpson", "alpha:pielou", "aitchison:PC1", "aitchison:PC2"}
+    shannon = alpha_diversity(features, ["shannon"])["shannon"].to_numpy()
+    z = (shannon - shannon.mean()) / shannon.std(ddof=1)
+    fit = fit_cox(metadata["years"], metadata["fracture"], z[:, None], metadata[["age0"]].to_numpy())
+    assert community.loc["alpha:shannon", "coef"] == pytest.approx(fit.coef[0, 0], rel=1e-10)
+    assert community.loc["alpha:shannon", "N.events"] == metadata["fracture"].sum()
