@@ -6,7 +6,7 @@ Entry points are loaded on first use, so ``import osteobiome`` (and the command 
 - :func:`associate` (:mod:`osteobiome.association`) and :func:`meta_analyze` (:mod:`osteobiome.meta`);
 - :func:`mediate` (:mod:`osteobiome.mediation`): feature → mediator → outcome, every pair at once;
 - the subpackages ``association``, ``compute``, ``diversity``, ``evaluate``, ``io``, ``mechanisms``, ``mediation``, ``meta``,
-  ``report``, ``simulate``, ``stats``, ``study`` and ``survival`` as attributes (``osteobiome.diversity.permanova``);
+  ``predict``, ``report``, ``simulate``, ``stats``, ``study`` and ``survival`` as attributes (``osteobiome.diversity.permanova``);
   ``osteobiome.survival`` is callable too (the Cox / logistic outcome analysis).
 """
 
@@ -31,7 +31,7 @@ _FUNCTIONS = {
 # ``osteobiome.survival.survival`` (see that subpackage's docstring).
 _SUBPACKAGES = (
     "association", "batch", "cli", "compute", "diversity", "evaluate", "io", "mechanisms", "mediation", "meta",
-    "report", "simulate", "stats", "study", "survival",
+    "predict", "report", "simulate", "stats", "study", "survival",
 )
 
 __all__ = ["__version__", *sorted(_FUNCTIONS), *_SUBPACKAGES]

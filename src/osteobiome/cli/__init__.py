@@ -19,7 +19,7 @@ from osteobiome.errors import InputError, ResourceError
 
 COMMANDS: tuple[str, ...] = (
     "inspect", "associate", "meta", "diversity", "simulate", "power", "knowledge", "benchmark", "convert",
-    "run", "validate", "demo", "mediate", "batch_correct", "survival",
+    "run", "validate", "demo", "mediate", "batch_correct", "survival", "predict",
 )
 
 app = typer.Typer(

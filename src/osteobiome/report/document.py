@@ -11,6 +11,7 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report._prediction import prediction_section
 from osteobiome.report._survival import survival_context
 from osteobiome.report.consortium import consortium_figures
 from osteobiome.report.mediation import mediation_section
@@ -67,6 +68,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         "fdr_note": fdr_note(results),
         "coefficient_unit": coefficient_unit(results.settings),
         "top_heatmap": TOP_HEATMAP,
+        "prediction": prediction_section(results.prediction, figdir) if results.prediction is not None else None,
         "css": _asset("report.css"),
         "js": _asset("report.js"),
     }

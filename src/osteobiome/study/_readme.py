@@ -56,6 +56,15 @@ FILES: tuple[tuple[str, str], ...] = (
      "whether it was found."),
     ("planted/summary.tsv", "Simulated studies: planted, recovered, hits, hits not planted and the expected "
      "number of false hits (q × hits) per analysis."),
+    ("prediction/performance.tsv", "Prediction: AUC (binary outcome) or R² and RMSE (continuous) of each model "
+     "× learner, per cohort (nested cross-validation) and held-out cohort (external), with 95% CIs."),
+    ("prediction/comparison.tsv", "Prediction: microbiome + covariates minus covariates (ΔAUC by DeLong; ΔR², "
+     "ΔRMSE by paired bootstrap), with 95% CI and p."),
+    ("prediction/calibration.tsv", "Prediction: calibration slope and intercept, Brier score."),
+    ("prediction/importance.tsv", "Prediction: permutation importance of each feature of the microbiome + "
+     "covariates model over the outer folds."),
+    ("prediction/predictions.tsv", "Prediction: out-of-fold (or external) prediction of every sample."),
+    ("prediction/decision.tsv", "Prediction: net benefit of each model by threshold probability (decision curve)."),
     ("survival/cohorts/*/survival_results.tsv", "Per cohort, the outcome (`survival:` event) modelled on each "
      "genus and community index per SD, adjusted for the covariates: Cox (Efron ties) or logistic."),
     ("survival/meta_results.tsv", "Per genus, the random-effects meta-analysis of the cohorts' log hazard (odds) "
@@ -88,7 +97,24 @@ COLUMNS: dict[str, str] = {
     "stderr.prevalence": "standard error of `coef.prevalence`",
     "pval.prevalence": "p-value of the prevalence part",
     "N.present": "samples where the feature is present (abundance part)",
-    "model": "the phenotype whose model the row comes from",
+    "model": "the phenotype whose model the row comes from (prediction/: covariates, microbiome or "
+    "microbiome+covariates)",
+    "n": "samples used",
+    "validation": "cross-validation (nested, within the cohort) or external (trained on the other cohorts)",
+    "learner": "penalized (ridge, covariates unpenalized) or forest (random forest)",
+    "metric": "the performance measure (AUC, R2, RMSE)",
+    "ci.lower": "lower limit of the 95% confidence interval",
+    "ci.upper": "upper limit of the 95% confidence interval",
+    "comparison": "the two models compared (first minus second)",
+    "slope": "calibration slope (1: predictions spread as the outcome)",
+    "intercept": "calibration intercept / in the large (0: right on average)",
+    "brier": "Brier score, mean (outcome − probability)²",
+    "importance": "drop in AUC / R² when the feature is permuted in the held-out fold (mean over outer folds)",
+    "importance.sd": "SD of the importance over outer folds",
+    "folds": "outer folds whose prevalence filter kept the feature",
+    "predicted": "predicted probability (binary) or value (continuous), out of fold, mean over repeats",
+    "threshold": "threshold probability of the decision curve",
+    "net_benefit": "true positives minus false positives weighted by threshold / (1 − threshold), per sample",
     "note": "why a feature could not be tested, when it could not",
     "exposure": "the phenotype (meta tables)",
     "k": "cohorts pooled",
@@ -117,7 +143,8 @@ COLUMNS: dict[str, str] = {
     "q": "q-value of the hit",
     "entity_type": "genus or pathway",
     "trait": "curated trait or mechanism group",
-    "direction": "expected or observed direction",
+    "direction": "expected or observed direction (prediction/: sign of the feature's correlation with the "
+    "prediction)",
     "reference": "literature (DOI / PMID)",
     "set": "trait or mechanism group",
     "effect": "mean coefficient of the set's features minus the rest (per SD of the phenotype)",
@@ -131,7 +158,8 @@ COLUMNS: dict[str, str] = {
     "Df": "degrees of freedom",
     "SumOfSqs": "sum of squares",
     "R2": "R²: share of variation explained (PERMANOVA: of the total sum of squares; meta-regression: of τ²)",
-    "estimate": "the meta-regression coefficient",
+    "estimate": "the meta-regression coefficient (prediction/: the performance measure or difference, mean over "
+    "repeats of the outer folds)",
     "se": "its standard error",
     "zval": "its test statistic (z, or t with Knapp–Hartung)",
     "QE": "residual heterogeneity statistic QE",
@@ -150,8 +178,8 @@ COLUMNS: dict[str, str] = {
     "expected_false_hits": "q × hits: the number of false hits BH allows on average",
     "log2fc": "the planted log2 fold change per SD",
     "pathway": "the pathway",
-    "selected": "how the pathways were chosen",
-    "observed": "observed features (richness) in the sample",
+    "selected": "how the pathways were chosen (prediction/: share of outer folds that kept the feature)",
+    "observed": "observed features (richness) in the sample (prediction/: the observed outcome, 0/1 or value)",
     "shannon": "Shannon index (nats)",
     "simpson": "Gini–Simpson index (1 − Σp²)",
     "chao1": "Chao1 richness estimate",
@@ -182,7 +210,8 @@ COLUMNS: dict[str, str] = {
     "OR.lower": "lower 95% confidence limit of `OR`",
     "OR.upper": "upper 95% confidence limit of `OR`",
     "N.events": "events (fractures) or cases among the samples used",
-    "kind": "feature (a genus) or community (alpha index, Aitchison principal coordinate); q-values per kind",
+    "kind": "feature (a genus) or community (alpha index, Aitchison principal coordinate); q-values per kind "
+    "(prediction/: taxon, pathway, alpha diversity or covariate)",
     "ph.chisq": "proportional-hazards test statistic (scaled Schoenfeld residuals, R's cox.zph, 1 df)",
     "ph.pval": "p-value of the proportional-hazards test",
     "ph.flag": "proportional hazards doubtful (ph.pval < 0.05)",

@@ -18,6 +18,7 @@ Example (every section but ``cohorts`` and ``phenotypes`` is optional)::
     meta_analysis: {method: REML}
     fdr: {cohort: 0.1, meta: 0.25}
     diversity: {alpha: [shannon, observed], beta: [braycurtis], permutations: 999}
+    prediction: {outcome: low_bmd, learners: [penalized, forest]}
     mediation: {outcome: tibia_Ct_vBMD, test: hdmt, log: true}
 
 Relative paths are relative to the study file. Every error is one line that names the study file, the key
@@ -141,6 +142,28 @@ class DiversitySpec(_Section):
     seed: int = 1
 
 
+class PredictionSpec(_Section):
+    """Early diagnosis: the three models (covariates; microbiome; both) per cohort by nested cross-validation,
+    and leave-one-cohort-out external validation (``external``, with two or more cohorts); see
+    :mod:`osteobiome.predict`. ``covariates`` default to the study's."""
+
+    outcome: str = Field(min_length=1)
+    covariates: list[str] | None = None
+    positive: str | None = None
+    learners: list[Literal["penalized", "forest"]] = Field(default_factory=lambda: ["penalized", "forest"], min_length=1)
+    transform: Literal["clr", "log"] = "clr"
+    min_prevalence: float = Field(default=0.1, ge=0, lt=1)
+    folds: int = Field(default=5, ge=2)
+    repeats: int = Field(default=2, ge=1)
+    inner_folds: int = Field(default=3, ge=2)
+    trees: int = Field(default=200, ge=10)
+    external: bool = True
+    seed: int = 0
+
+    @field_validator("positive", mode="before")
+    @classmethod
+    def _level_as_text(cls, value: object) -> object:
+        return None if value is None else str(value)
 class MediationSpec(_Section):
     """Mediation of the cohorts with a ``mediators`` table (:func:`osteobiome.mediate`): the outcome, the
     composite-null test, log2 of the mediators, bootstrap resamples and their seed."""
@@ -184,6 +207,7 @@ class StudyConfig(_Section):
     meta_analysis: MetaSpec = Field(default_factory=MetaSpec)
     fdr: FdrSpec = Field(default_factory=FdrSpec)
     diversity: DiversitySpec | None = Field(default_factory=DiversitySpec)
+    prediction: PredictionSpec | None = None
     batch_correction: BatchCorrectionSpec | None = None
     mediation: MediationSpec | None = None
     survival: SurvivalSpec | None = None

@@ -62,7 +62,8 @@ class StudyResults:
     cohort); ``mechanisms``: set-level and annotation tables from the knowledge module (section shown only
     when given); ``mediation``: cohort name → ``mediate``'s table (section shown only when given); ``settings``:
     what was run (preset, filters, normalization, transform, model, FDR rule, meta estimator …) for the Methods
-    paragraph; ``warnings``: the run's warnings, one line each; ``pooled``: the batch-corrected pooled analysis
+    paragraph; ``warnings``: the run's warnings, one line each; ``prediction``: the ``prediction:`` step's tables
+    (:class:`osteobiome.predict.PredictionResult`), when asked for; ``pooled``: the batch-corrected pooled analysis
     (``batch_correction:`` in the study file); ``ordination``: distance → (joint PCoA of all cohorts' samples
     with ``cohort`` and first-phenotype columns, proportion explained); ``power``:
     :func:`~osteobiome.study._report_inputs.power_curves`; ``planted`` / ``planted_summary``: planted vs found
@@ -84,6 +85,7 @@ class StudyResults:
     warnings: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    prediction: Any = None
     pooled: PooledResults | None = None
     ordination: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
     power: pd.DataFrame | None = None

@@ -11,7 +11,9 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
 4. per phenotype, random-effects meta-analysis of the per-cohort coefficients;
 5. pathway tables through the same models; 6. mediation (cohorts with a ``mediators:`` table; see
    :mod:`osteobiome.study._mediation`); 7. the ``survival:`` section (incident fracture ~ each feature, per cohort
-   then pooled; :mod:`osteobiome.study._survival`); 8. the HTML report, ``run.json`` and ``run.log``.
+   then pooled; :mod:`osteobiome.study._survival`); 8. ``prediction:`` (when asked): nested cross-validation
+   per cohort and leave-one-cohort-out validation (:mod:`osteobiome.study._prediction`); 9. the HTML report,
+   ``run.json`` and ``run.log``.
 With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
 ``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
@@ -46,6 +48,7 @@ from osteobiome.meta import meta_analyze
 from osteobiome.stats.multitest import adjust
 from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._mediation import mediation_tables
+from osteobiome.study._prediction import run_prediction
 from osteobiome.study._readme import results_readme
 from osteobiome.study._survival import survival_step, write_survival
 from osteobiome.study.config import StudyConfig
@@ -103,6 +106,11 @@ def run_study(
         with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
             blocked = Blocked(block_size, scheduler)
             results = _analyse(plan, worker_count(workers), blocked, progress, log, timings, caught)
+            if cfg.prediction is not None:
+                with _timed(timings, "prediction"):
+                    results.prediction = run_prediction(plan, worker_count(workers), progress)
+                results.settings["prediction"] = results.prediction.settings
+                log.add(f"prediction done in {timings['prediction']:.2f} s")
             with _timed(timings, "write tables"):
                 _write_tables(results, tmp)
             report = None
@@ -412,6 +420,8 @@ def _write_tables(results: StudyResults, out: Path) -> None:
         write_tsv(results.pathway_meta, out / "pathways" / "meta" / "meta_results.tsv")
     for name, table in results.mechanisms.items():
         write_tsv(table, out / "mechanisms" / f"{name}.tsv")
+    if results.prediction is not None:
+        results.prediction.write(out / "prediction")
     for name, table in results.mediation.items():
         write_tsv(table, out / "mediation" / name / "mediation.tsv")
     write_survival(results.survival, out)
@@ -464,7 +474,11 @@ def _write_run_json(out: Path, cfg: StudyConfig, results: StudyResults) -> None:
         "config": cfg.model_dump(mode="json"),
         "settings": results.settings,
         "versions": results.versions,
-        "seeds": {"study": cfg.seed, "diversity": cfg.diversity.seed if cfg.diversity else None},
+        "seeds": {
+            "study": cfg.seed,
+            "diversity": cfg.diversity.seed if cfg.diversity else None,
+            **({"prediction": cfg.prediction.seed} if cfg.prediction else {}),
+        },
         "inputs": inputs,
         "cohorts": {c.name: {"summary": c.summary, "covariates": c.covariates} for c in results.cohorts},
         "hits": {"cohorts": results.cohort_hits(), "meta": results.meta_hits()},

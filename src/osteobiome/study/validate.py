@@ -18,6 +18,7 @@ import pandas as pd
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._mediation import load_mediators
+from osteobiome.study._prediction import check_prediction
 from osteobiome.study.config import StudyConfig
 
 PHYLOGENETIC = ("faith_pd", "weighted_unifrac", "unweighted_unifrac")
@@ -89,6 +90,13 @@ class StudyPlan:
             lines.append(
                 f"  pathways: the same associations (and meta-analysis) for {', '.join(with_pathways)}"
             )
+        if cfg.prediction is not None:
+            p = cfg.prediction
+            external = " + leave-one-cohort-out" if p.external and len(self.cohorts) > 1 else ""
+            lines.append(
+                f"  prediction: {p.outcome} from covariates / microbiome / both ({', '.join(p.learners)}; "
+                f"{p.folds} folds × {p.repeats} repeats, nested{external})"
+            )
         if self.mediators:
             lines.append(
                 f"  mediation: every feature × mediator to {cfg.mediation.outcome} ({cfg.mediation.test}) for "
@@ -134,6 +142,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
         _check_columns(cfg, spec.name, spec.metadata, metadata)
+        check_prediction(cfg, {spec.name: (spec.metadata, metadata)})
         notes: list[str] = []
         try:
             cohort = _load(
