@@ -195,9 +195,12 @@ def test_cli_runs_the_small_grid(shared, tmp_path):
         ]
     )
     assert (out / "criteria.tsv").exists() and (out / "calibration.png").exists()
+    notes = tmp_path / "notes"  # a folder that is not an osteobiome result: refused before any work
+    notes.mkdir()
+    (notes / "mine.txt").write_text("x")
     with pytest.raises(SystemExit) as exit_info:
-        main(["benchmark", "calibration", twins, "--out", str(out), "--grid", "small"])
-    assert exit_info.value.code == 2
+        main(["benchmark", "calibration", twins, "--out", str(notes), "--grid", "small"])
+    assert exit_info.value.code == 2 and (notes / "mine.txt").exists()
 
 
 def test_user_covariates_are_used_instead_of_simulated_ones(monkeypatch):

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from osteobiome.cli import main
+from osteobiome.io.outputs import MARKER
 
 
 def _run(argv):
@@ -20,7 +21,7 @@ def _run(argv):
 def test_simulate_command_writes_four_tables(tmp_path, capsys):
     out = tmp_path / "mros"
     assert _run(["simulate", "--preset", "mros", "--n", "60", "--seed", "4", "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"features.tsv", "taxonomy.tsv", "metadata.tsv", "truth.tsv"}
+    assert {p.name for p in out.iterdir() if p.name != MARKER} == {"features.tsv", "taxonomy.tsv", "metadata.tsv", "truth.tsv"}
     meta = pd.read_csv(out / "metadata.tsv", sep="\t", index_col=0)
     assert len(meta) == 60 and (meta["sex"] == "male").all()
     assert "60 samples" in capsys.readouterr().out

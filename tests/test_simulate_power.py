@@ -11,6 +11,7 @@ from osteobiome.cli import main
 from osteobiome.errors import InputError
 from osteobiome.evaluate import power
 from osteobiome.evaluate.power import POWER_COLUMNS
+from osteobiome.io.outputs import MARKER
 from osteobiome.simulate import simulate_cohort
 
 
@@ -145,7 +146,7 @@ def test_cli_tiny_grid(tmp_path, engine):
         assert exc.code == 0
     table = pd.read_csv(out / "power.tsv", sep="\t")
     assert list(table.columns) == POWER_COLUMNS and len(table) == 2
-    assert {p.name for p in out.iterdir()} == {
+    assert {p.name for p in out.iterdir() if p.name != MARKER} == {
         "power.tsv",
         "replicates.tsv",
         "power_curve.png",

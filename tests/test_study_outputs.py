@@ -1,7 +1,7 @@
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import MARKER, atomic_output_dir
 from osteobiome.study.outputs import sha256, versions
 
 
@@ -22,9 +22,10 @@ def test_existing_folder_replaced_keeping_named_entries(tmp_path):
     (out / "inputs").mkdir(parents=True)
     (out / "inputs" / "study.yaml").write_text("x")
     (out / "old.txt").write_text("old")
+    (out / MARKER).write_text("")  # a previous result
     with atomic_output_dir(out, keep=("inputs",)) as tmp:
         (tmp / "new.txt").write_text("new")
-    assert sorted(p.name for p in out.iterdir()) == ["inputs", "new.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "inputs", "new.txt"]
     assert (out / "inputs" / "study.yaml").read_text() == "x" and siblings(out) == []
 
 
@@ -32,10 +33,11 @@ def test_error_removes_the_temporary_folder_and_keeps_the_old_one(tmp_path):
     out = tmp_path / "res"
     out.mkdir()
     (out / "old.txt").write_text("old")
+    (out / MARKER).write_text("")  # a previous result
     with pytest.raises(KeyboardInterrupt), atomic_output_dir(out) as tmp:
         (tmp / "half.txt").write_text("half")
         raise KeyboardInterrupt
-    assert [p.name for p in out.iterdir()] == ["old.txt"] and siblings(out) == []
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "old.txt"] and siblings(out) == []
 
 
 def test_out_that_is_a_file_is_a_one_line_error(tmp_path):

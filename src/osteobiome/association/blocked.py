@@ -37,7 +37,7 @@ from osteobiome.compute.memory import BLOCK_BUDGET, check_memory, dense_bytes
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore
-from osteobiome.stats.design import build_design
+from osteobiome.stats.fittable import check_samples, model_design
 from osteobiome.stats.lm import LMResult, fit_lm
 from osteobiome.stats.preprocess import transform
 
@@ -348,13 +348,14 @@ def run_blocked(
         raise InputError(f"{opts['normalization']} normalization needs non-negative abundances; the table has negative values.")
     if opts["normalization"] == "CLR" and stats.minimum <= -1:
         raise InputError("CLR needs values > -1 (it takes ln(x + 1)); pass raw counts or relative abundances.")
+    check_samples(n)
     kept = np.flatnonzero(stats.kept(n, opts["min_prevalence"], opts["min_variance"]))
     if kept.size == 0:
         raise InputError(
             f"all {len(table.features)} features were filtered out (min_prevalence={opts['min_prevalence']}, "
             f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
         )
-    design = build_design(metadata, fixed, reference, opts["standardize"], preset, ())
+    design = model_design(metadata, fixed, reference, opts["standardize"], preset, ())
     scale = table.scales(kept, opts["normalization"], block_size)
     job = BlockJob(design.matrix, design.rows, opts["normalization"], opts["transform"], scale, opts["variance"])
     parts = run_blocks(fit_block, table.blocks(kept, block_size), job, scheduler)

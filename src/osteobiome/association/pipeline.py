@@ -21,7 +21,8 @@ from osteobiome.association.variants import VariantFit, check_options, fit_two_p
 from osteobiome.compute.memory import check_memory, dense_bytes
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
-from osteobiome.stats.design import Design, build_design
+from osteobiome.stats.design import Design
+from osteobiome.stats.fittable import check_median_fittable, check_samples, model_design, warn_rare
 from osteobiome.stats.lm import LMResult, fit_lm
 from osteobiome.stats.multitest import adjust_grouped
 from osteobiome.stats.preprocess import check_combination, filter_features, normalize, transform
@@ -264,6 +265,7 @@ def run_association(
         )
     table, metadata = _aligned(features, metadata)
     raw = table.to_numpy(dtype=float)
+    check_samples(raw.shape[0])
     kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
     if not kept.any():
         raise InputError(
@@ -274,11 +276,14 @@ def run_association(
     filtered = raw[:, kept]
     normalized = normalize(filtered, opts["normalization"])
     transformed = transform(normalized, opts["transform"])
-    design = build_design(metadata, fixed, reference, opts["standardize"], preset, random)
+    design = model_design(metadata, fixed, reference, opts["standardize"], preset, random)
+    if opts["compositional"] == "median":
+        check_median_fittable(filtered, design, opts["model"], random)
 
     depth = _read_depth(raw, design.rows, opts)
     fit = _fit(transformed, normalized, depth, design, list(random), opts, workers)
     results = results_table(names, design, fit, raw.shape[0], np.sum(filtered > 0, axis=0), opts)
+    warn_rare(results, design.matrix.shape[1])
 
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=table.index, columns=names, copy=False)

@@ -55,10 +55,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, mapping user errors to exit code 2 with one line and no traceback."""
+    """Entry point: run the app, mapping user errors to exit code 2 with one line and no traceback.
+
+    Usage mistakes (typer raises the click exceptions it bundles, ``typer._click``, subclasses of
+    :class:`typer.TyperException`) print click's usage message and exit 2; Ctrl-C exits 130 saying so
+    (typer turns ``KeyboardInterrupt`` into an exit code of 130, returned in non-standalone mode).
+    """
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="osteobiome", standalone_mode=False)
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    except typer.TyperException as exc:
+        _show_usage_error(exc, sys.argv[1:] if argv is None else argv)
+        sys.exit(exc.exit_code)
     except (InputError, ResourceError) as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -74,3 +84,24 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if code == INTERRUPTED:
+        err_console.print("interrupted: stopped before the end; no results were written.", highlight=False)
+        sys.exit(INTERRUPTED)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _show_usage_error(exc: typer.TyperException, argv: list[str]) -> None:
+    """click's message (with the command's usage line when the parser knew the command) and a --help hint."""
+    show = getattr(exc, "show", None)
+    if show is not None:
+        show()
+    else:
+        err_console.print(f"Error: {exc.format_message()}", highlight=False, soft_wrap=True)
+    if getattr(exc, "ctx", False) is None:
+        command = argv[0] if argv and argv[0] in COMMANDS else ""
+        err_console.print(f"Try 'osteobiome {command + ' ' if command else ''}--help' for help.", highlight=False)
+
+
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""

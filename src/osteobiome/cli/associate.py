@@ -9,10 +9,11 @@ import typer
 from osteobiome.association.blocked import run_blocked
 from osteobiome.association.pipeline import run_association
 from osteobiome.cli._lists import names
+from osteobiome.cli._output import overwrite_option
 from osteobiome.compute.blocks import block_size_option, scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.store import is_store
 from osteobiome.io.tsv import write_tsv
 
@@ -32,14 +33,15 @@ def _parse_reference(values: list[str]) -> dict[str, str]:
     return reference
 
 
-def _write(out: Path, result) -> None:  # noqa: ANN001
+def _write(out: Path, result, overwrite: bool = False, inputs: tuple = ()) -> None:  # noqa: ANN001
     """Write the result folder atomically (the blocked path has no dense intermediate tables: ``result.filtered``
     is None and ``features/`` is not written)."""
-    with atomic_output_dir(out) as staging:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         write_tsv(result.results, staging / "all_results.tsv")
         write_tsv(result.significant(), staging / "significant_results.tsv")
         if result.filtered is not None:
             features = staging / "features"
+            features.mkdir()
             for name, table in (
                 ("filtered_data", result.filtered),
                 ("filtered_data_norm", result.normalized),
@@ -83,6 +85,7 @@ def associate(
     workers: int = typer.Option(
         1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Test every feature against the metadata, one model per feature: by default a two-part model (prevalence
     + abundance where present) with the median compositional correction; --preset maaslin2: OLS (MaAsLin2);
@@ -103,6 +106,8 @@ def associate(
         "joint": joint,
     }
     terms = names(fixed)
+    inputs = (features, metadata, taxonomy)
+    check_output_dir(out, overwrite, inputs)
     if block_size is not None or scheduler is not None or is_store(features):  # the blocked sparse LM path
         if random.strip() or rank is not None:
             raise InputError("--random and --rank are not available with --block-size/--scheduler or a feature store; drop one.")
@@ -120,7 +125,7 @@ def associate(
             scheduler=scheduler,
             **options,
         )
-        _write(out, result)
+        _write(out, result, overwrite, inputs)
         n_significant, cut = len(result.significant()), result.options["max_significance"]
         typer.echo(f"{len(result.results)} associations (blocked); {n_significant} with q <= {cut}; written to {out}")
         return
@@ -135,7 +140,7 @@ def associate(
         workers=workers,
         **options,
     )
-    _write(out, result)
+    _write(out, result, overwrite, inputs)
     n_significant = len(result.significant())
     typer.echo(
         f"{len(result.results)} associations ({result.transformed.shape[1]} features × "

@@ -9,9 +9,10 @@ import typer
 
 from osteobiome.batch import adjust_batch, batch_diagnostics
 from osteobiome.cli._lists import names
+from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
 
 
@@ -57,6 +58,7 @@ def batch_correct(
         999, "--permutations", min=0, help="PERMANOVA permutations of the diagnostics."
     ),
     seed: int = typer.Option(1, "--seed", help="Seed of the PERMANOVA permutations."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Zero-inflated empirical-Bayes batch correction (MMUPHin adjust_batch) of log relative abundances, zeros kept
     zero and covariates protected: OUT/features.tsv (same totals as the input), batch_parameters.tsv,
@@ -64,6 +66,8 @@ def batch_correct(
     from osteobiome.report.consortium import batch_pcoa
     from osteobiome.report.figures import save
 
+    inputs = (features, metadata, taxonomy)
+    check_output_dir(out, overwrite, inputs)
     cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
     protect = names(covariates)
     check_columns(cohort.metadata, [batch, *protect, *([phenotype] if phenotype else [])], metadata)
@@ -72,7 +76,7 @@ def batch_correct(
     table = cohort.table
     adjustment = adjust_batch(table, cohort.metadata, batch, protect)
     diagnostics = batch_diagnostics(table, adjustment.table, cohort.metadata, batch, permutations, seed)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         write_tsv(adjustment.table.rename_axis("sample"), tmp / "features.tsv", index=True)
         write_tsv(parameters_table(adjustment), tmp / "batch_parameters.tsv")
         write_tsv(diagnostics.r2.rename_axis("table"), tmp / "diagnostics.tsv", index=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names, numbers
+from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 from osteobiome.evaluate import calibration
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 
 bench = typer.Typer(help="Benchmarks any user can rerun.", no_args_is_help=True)
 
@@ -47,13 +48,13 @@ def calibration_command(
         None, "--methods", help=f"Methods (default: the grid's) among: {', '.join(calibration.CANDIDATES)}."
     ),
     workers: int = typer.Option(1, "--workers", "-j", help="Processes."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Implant markers into the template, run every candidate preset, score FDR / recall / AUPRC per q."""
     grids = {"standard": calibration.STANDARD, "small": calibration.SMALL}
     if grid not in grids:
         raise InputError(f"--grid {grid!r}: use 'standard' or 'small'.")
-    if out.exists():
-        raise InputError(f"{out} already exists; give a new --out folder.")
+    check_output_dir(out, overwrite, (template, metadata))
     chosen = grids[grid]
     overrides = {
         "seeds": seeds,
@@ -65,6 +66,6 @@ def calibration_command(
     data = calibration.load_template(template, metadata, tuple(names(covariates)))
     start = time.perf_counter()
     runs = calibration.run(data, chosen, workers=workers)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=(template, metadata)) as tmp:
         calibration.write_outputs(runs, tmp)
     typer.echo(f"{len(runs)} rows in {time.perf_counter() - start:.1f} s -> {out}")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.run import print_summary
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.study import load_study, run_study
 from osteobiome.study.demo import write_demo_inputs
 
@@ -26,14 +27,16 @@ def demo(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress display and no summary; only the report path."
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
-    out = out.resolve()
-    with atomic_output_dir(out / "inputs") as inputs:
+    out = check_output_dir(out, overwrite, keep=("inputs",))
+    with atomic_output_dir(out / "inputs", overwrite=overwrite) as inputs:
         write_demo_inputs(inputs, seed=seed, n=n)
     if not quiet:
         typer.echo(f"demo: simulated cohorts and their study file written to {out / 'inputs' / 'study.yaml'}")
     finished = run_study(
-        load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",)
+        load_study(out / "inputs" / "study.yaml"), out, workers=workers, quiet=quiet, keep=("inputs",),
+        overwrite=overwrite,
     )
     print_summary(finished, quiet)

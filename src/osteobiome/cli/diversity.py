@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._output import overwrite_option
 from osteobiome.diversity import (
     alpha_associations,
     alpha_diversity,
@@ -27,7 +28,7 @@ from osteobiome.diversity import (
 from osteobiome.diversity.terms import require_terms
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
 
 
@@ -56,8 +57,11 @@ def diversity(
     samples_as: str | None = typer.Option(
         None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Alpha and beta diversity vs metadata: alpha associations, PERMANOVA (adonis2), PERMDISP (betadisper), PCoA."""
+    inputs = (features, metadata, tree)
+    check_output_dir(out, overwrite, inputs)
     term_list = names(terms)
     factors = names(categorical)
     base = math.e if shannon_base.strip().lower() == "e" else _positive_float(shannon_base, "--shannon-base")
@@ -85,7 +89,7 @@ def diversity(
     coords, explained = pcoa(dm)
     results["pcoa.tsv"] = coords.reset_index()
     results["pcoa_explained.tsv"] = explained.rename_axis("axis").reset_index()
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         for name, frame in results.items():
             write_tsv(frame, tmp / name)
     typer.echo(f"diversity: {len(meta)} samples, {metric}, {by}; results in {out}")

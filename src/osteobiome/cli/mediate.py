@@ -7,11 +7,12 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
 from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.mediators import read_mediators
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.mediation.pipeline import run_mediation
 
@@ -43,11 +44,14 @@ def mediate(
     min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples a feature must be present in."),
     max_significance: float = typer.Option(0.1, "--max-significance", help="q-value cut for significant_results.tsv."),
     seed: int = typer.Option(1, "--seed", help="Seed of the bootstrap."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates),
     beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q."""
     if rank is not None and taxonomy is None:
         raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
+    inputs = (features, metadata, mediators, taxonomy)
+    check_output_dir(out, overwrite, inputs)
     meta = read_metadata(metadata)
     cohort = load_cohort(features, meta, taxonomy=taxonomy, rank=rank)
     table = read_mediators(mediators, log=log_mediators, sample_ids=meta.index)
@@ -66,7 +70,7 @@ def mediate(
         seed=seed,
         min_prevalence=min_prevalence,
     )
-    with atomic_output_dir(out) as staging:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         write_tsv(result.results, staging / "mediation.tsv")
         write_tsv(result.significant(max_significance), staging / "significant_results.tsv")
     n_features, n_mediators = result.exposures.shape[1], table.shape[1]

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from osteobiome.cli._output import overwrite_option
 from osteobiome.compute.blocks import scheduler_option
 from osteobiome.errors import InputError
 from osteobiome.io import read_metadata
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
@@ -78,15 +79,17 @@ def meta(
     moderators: Path | None = typer.Option(
         None, "--moderators", help="Cohort-level traits (TSV, cohort names in the first column): meta-regression."
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Meta-analyse per-cohort association results (metafor/MMUPHin compatible) into OUT/meta_results.tsv."""
+    check_output_dir(out, overwrite, [*results, moderators])
     chosen = cohort_names(results, names)
     tables = {name: read_results(folder) for name, folder in zip(chosen, results, strict=True)}
     table = meta_analyze(
         tables, exposure=exposure, method=method, test=test, preset=preset, q_threshold=q_threshold,
         scheduler=scheduler, joint=joint, moderators=None if moderators is None else read_metadata(moderators),
     )
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=[*results, moderators]) as tmp:
         write_tsv(table, tmp / OUTPUT_FILE)
         if "meta_regression" in table.attrs:
             write_tsv(table.attrs["meta_regression"], tmp / REGRESSION_FILE)

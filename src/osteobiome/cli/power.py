@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names, numbers
+from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
 
 
@@ -49,6 +50,7 @@ def power_command(
     out: Path = typer.Option(
         ..., "--out", help="Output folder: power.tsv, replicates.tsv, power_curve.png/.svg."
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Power (recall of planted associations) and empirical FDR over sample sizes × effects, with a figure."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -58,6 +60,7 @@ def power_command(
 
     if template is not None and preset is not None:
         raise InputError("give either --preset or --template (with --metadata), not both.")
+    check_output_dir(out, overwrite, (template, metadata))
     table = meta = None
     if template is not None:
         if metadata is None:
@@ -87,7 +90,7 @@ def power_command(
             progress=lambda k: bar.advance(task, k),
         )
     source = f"template {template.name}" if template is not None else f"preset {preset or 'mros'}"
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=(template, metadata)) as tmp:
         write_tsv(result.summary, tmp / "power.tsv")
         write_tsv(result.replicates, tmp / "replicates.tsv")
         plot_power(

@@ -9,8 +9,9 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +64,7 @@ def predict(
     seed: int = typer.Option(0, "--seed", help="Seeds the folds, the forest and the permutations."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes over the outer folds."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Nested cross-validation of three models on the same folds — covariates only, microbiome only, microbiome +
     covariates — with ΔAUC (or ΔR²) of microbiome + covariates vs covariates; tables and figures in --out."""
@@ -72,6 +74,8 @@ def predict(
 
     if rank is not None and taxonomy is None:
         raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
+    inputs = (features, metadata, pathways, taxonomy)
+    check_output_dir(out, overwrite, inputs)
     cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
     check_columns(cohort.metadata, [outcome, *names(covariates)], metadata)
     extra = load_cohort(pathways, metadata, name="pathways").table if pathways is not None else None
@@ -82,7 +86,7 @@ def predict(
             min_prevalence=min_prevalence, folds=folds, repeats=repeats, inner_folds=inner_folds, trees=trees,
             importance=importance, seed=seed,
         )
-    with atomic_output_dir(out) as staging:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         result.write(staging)
         prediction_figures(result, staging / "figures")
     for _, row in result.comparison.iterrows():

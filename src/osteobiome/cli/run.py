@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from osteobiome.cli._output import overwrite_option
 from osteobiome.compute.blocks import block_size_option, scheduler_option
 from osteobiome.study import load_study, run_study
 from osteobiome.study.run import StudyRun
@@ -28,6 +29,7 @@ def run(
     ),
     block_size: int | None = block_size_option(),
     scheduler: str | None = scheduler_option(),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Run a study: per-cohort associations and diversity, meta-analysis, pathways, report.html.
 
@@ -35,7 +37,8 @@ def run(
     the set-level tests of the Mechanisms section are skipped then (a warning says so).
     """
     finished = run_study(
-        load_study(study), out, workers=workers, quiet=quiet, block_size=block_size, scheduler=scheduler
+        load_study(study), out, workers=workers, quiet=quiet, block_size=block_size, scheduler=scheduler,
+        overwrite=overwrite,
     )
     print_summary(finished, quiet)
 

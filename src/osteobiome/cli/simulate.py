@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
-from osteobiome.io.outputs import atomic_output_file
+from osteobiome.io.outputs import atomic_output_file, check_output_dir
 
 simulate_app = typer.Typer(
     invoke_without_command=True,
@@ -41,6 +42,7 @@ def simulate(
     out: Path | None = typer.Option(
         None, "--out", help="Output folder (features.tsv, taxonomy.tsv, metadata.tsv, truth.tsv)."
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Simulate a cohort and write features.tsv, taxonomy.tsv, metadata.tsv and truth.tsv to --out."""
     if ctx.invoked_subcommand is not None:
@@ -49,8 +51,9 @@ def simulate(
         raise InputError("simulate: --out is required (the folder to write the simulated cohort to).")
     from osteobiome.simulate import simulate_cohort
 
+    check_output_dir(out, overwrite, (associations, params))
     cohort = simulate_cohort(preset=preset, n=n, seed=seed, associations=associations, params=params)
-    cohort.write(out)
+    cohort.write(out, overwrite=overwrite, inputs=(associations, params))
     typer.echo(
         f"{cohort.name}: {cohort.features.shape[0]} samples × {cohort.features.shape[1]} genera, "
         f"{len(cohort.truth)} planted associations → {out}"

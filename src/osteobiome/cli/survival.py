@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
 from osteobiome.io import load_cohort
-from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.survival.analysis import MAX_SIGNIFICANCE, run_survival
 
@@ -37,10 +38,13 @@ def survival(
     min_abundance: float | None = typer.Option(None, "--min-abundance", help="Abundance a sample must exceed to count."),
     community_pcs: int = typer.Option(3, "--community-pcs", min=0, help="Robust Aitchison principal coordinates tested as exposures."),
     max_significance: float = typer.Option(MAX_SIGNIFICANCE, "--max-significance", help="q-value cut for significant_results.tsv."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Model the outcome on each feature (standardized, after associate's preprocessing) and community index,
     adjusted for --covariates: Cox proportional hazards with Efron ties and a proportional-hazards test, or
     logistic regression with --outcome-type binary. Writes survival_results.tsv and significant_results.tsv."""
+    inputs = (features, metadata, taxonomy)
+    check_output_dir(out, overwrite, inputs)
     cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)
     result = run_survival(
         cohort,
@@ -59,7 +63,7 @@ def survival(
         min_abundance=min_abundance,
     )
     significant = result.significant(max_significance)
-    with atomic_output_dir(out) as staging:
+    with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         write_tsv(result.results, staging / "survival_results.tsv")
         write_tsv(significant, staging / "significant_results.tsv")
     first = result.results.iloc[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def read_text(path: Path) -> str:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: damaged gzip file ({exc}); re-create or re-download it.") from None
     try:
         text = raw.decode("utf-8-sig")
@@ -118,8 +119,8 @@ def head_text(path: Path, max_lines: int = 50) -> str:
                 lines.append(line.rstrip("\r\n"))
                 if len(lines) >= max_lines:
                     break
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot be read as text ({exc}); check the file.") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: cannot be read as text (damaged gzip file? {exc}); check the file.") from None
     return "\n".join(lines)
 
 

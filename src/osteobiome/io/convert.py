@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,5 +109,7 @@ def _stream(path: Path, out: Path, fmt: str, block_size: int | None, head: list[
 
     try:
         return write_store(out, samples, blocks(), source=str(path))
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+    except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: damaged gzip file ({exc}); re-create or re-download it.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as a delimited table ({exc}); check the file.") from None

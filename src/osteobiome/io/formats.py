@@ -33,7 +33,7 @@ def detect_format(path: str | Path) -> str:
         return "store"
     if kind:
         return kind
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a zip (PK\5\6: an empty one)
         return "qiime2"
     if b"\x00" in head and not head.startswith(b"\x1f\x8b"):  # gzip is decompressed below
         raise InputError(f"{path}: binary content where a table was expected; give a TSV/CSV, BIOM or .qza file.")

@@ -36,6 +36,13 @@ def read_metadata(
     """A metadata file → DataFrame indexed by sample id (``str``), columns typed as described above."""
     path = checked_path(path)
     raw = read_delimited(path, comment_lines=False)
+    repeated = raw.columns[raw.columns.duplicated()].unique()
+    if len(repeated):
+        name = repeated[0]
+        raise InputError(
+            f"{path}: column {name!r} appears {list(raw.columns).count(name)} times in the header; "
+            "give each column its own name."
+        )
     raw = raw.reset_index(names=raw.index.name or "id")
     if id_column is None:
         id_column = raw.columns[0]
@@ -66,7 +73,9 @@ def read_metadata(
     for name in raw.columns:
         text = raw[name].map(lambda v: None if pd.isna(v) or str(v).strip() in MISSING else str(v).strip())
         columns[name] = _typed(text, name, path, name in forced_numeric, name in forced_categorical)
-    return pd.DataFrame(columns, index=raw.index)
+    frame = pd.DataFrame(columns, index=raw.index)
+    frame.attrs["source"] = str(path)  # model-check errors name the file (osteobiome.stats.fittable.model_design)
+    return frame
 
 
 def _typed(text: pd.Series, name: str, path: Path, force_numeric: bool, force_categorical: bool) -> pd.Series:

@@ -13,12 +13,17 @@ from pathlib import Path
 
 import yaml
 
+from osteobiome.compute.memory import check_memory, human_bytes
 from osteobiome.errors import InputError
 from osteobiome.io.base import FeatureData
 from osteobiome.io.biom import read_biom
 
 TABLE_TYPES = ("FeatureTable[Frequency]", "FeatureTable[RelativeFrequency]")
 TAXONOMY_TYPE = "FeatureData[Taxonomy]"
+METADATA_LIMIT = 1_000_000
+"""Bytes a ``metadata.yaml`` may unpack to (QIIME 2 writes about 100)."""
+PAYLOAD_COPIES = 3
+"""Copies of a member's unpacked size that reading it holds at once (bytes, parsed BIOM, sparse table)."""
 
 
 def artifact_type(path: Path) -> tuple[str, zipfile.ZipFile, str]:
@@ -28,18 +33,53 @@ def artifact_type(path: Path) -> tuple[str, zipfile.ZipFile, str]:
     except zipfile.BadZipFile:
         raise InputError(f"{path}: not a QIIME 2 artifact (not a zip file); re-export it from QIIME 2.") from None
     names = archive.namelist()
+    if not names:
+        archive.close()
+        raise InputError(f"{path}: an empty zip archive, not a QIIME 2 artifact; re-export it from QIIME 2.")
     roots = sorted({n.split("/", 1)[0] for n in names if n.count("/") == 1 and n.endswith("/metadata.yaml")})
     if not roots:
+        archive.close()
         raise InputError(f"{path}: no metadata.yaml at the top of the archive; not a QIIME 2 artifact.")
     root = roots[0]
-    meta = yaml.safe_load(archive.read(f"{root}/metadata.yaml")) or {}
+    try:
+        meta = _metadata(archive, f"{root}/metadata.yaml", path)
+    except InputError:
+        archive.close()
+        raise
     return str(meta.get("type", "")), archive, root
+
+
+def _metadata(archive: zipfile.ZipFile, name: str, path: Path) -> dict:
+    """The artifact's ``metadata.yaml`` as a mapping; anything else (too large, not YAML, not a mapping) is an
+    :class:`InputError` naming the archive."""
+    problem = None
+    if archive.getinfo(name).file_size > METADATA_LIMIT:
+        problem = f"unpacks to {human_bytes(archive.getinfo(name).file_size)}"
+    else:
+        try:
+            meta = yaml.safe_load(archive.read(name))
+        except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
+            problem = f"is not valid YAML ({getattr(exc, 'problem', None) or type(exc).__name__})"
+        else:
+            if meta is None:
+                meta = {}
+            if not isinstance(meta, dict):
+                problem = f"is a {type(meta).__name__}, not a mapping with a 'type'"
+    if problem:
+        raise InputError(f"{path}: its {name} {problem}; not a QIIME 2 artifact, re-export it from QIIME 2.")
+    return meta
 
 
 def _payload(archive: zipfile.ZipFile, root: str, suffix: str, path: Path, kind: str) -> tuple[str, bytes]:
     found = [n for n in archive.namelist() if n.startswith(f"{root}/data/") and n.endswith(suffix)]
     if not found:
         raise InputError(f"{path}: the {kind} artifact holds no {suffix} file under data/; re-export it.")
+    size = archive.getinfo(found[0]).file_size
+    check_memory(
+        PAYLOAD_COPIES * size,
+        f"{path}: reading {found[0]} (it unpacks to {human_bytes(size)})",
+        "a machine with more memory, or export it (qiime tools export) and run `osteobiome convert` on it,",
+    )
     return found[0], archive.read(found[0])
 
 

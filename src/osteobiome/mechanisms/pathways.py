@@ -8,6 +8,7 @@ tables with stratified rows, :func:`pathway_contributions` says which genera car
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -39,10 +40,11 @@ def mechanism_tables(
     features = list(dict.fromkeys(f for table, _, _ in cohorts.values() for f in table.columns))
     sets = trait_sets(features, min_size=MIN_SET_SIZE)
     out: dict[str, pd.DataFrame] = {}
-    if sets:
+    numeric = _numeric_phenotypes(cohorts, phenotypes) if sets else []
+    if sets and numeric:
         per_cohort, combined = set_tests_across_cohorts(
             {name: (table, meta) for name, (table, meta, _) in cohorts.items()},
-            phenotypes,
+            numeric,
             sets,
             {name: covariates for name, (_, _, covariates) in cohorts.items()},
             min_size=MIN_SET_SIZE,
@@ -69,6 +71,23 @@ def mechanism_tables(
             ]
             out["annotated_hits"] = merged[[c for c in keep if c in merged.columns]]
     return out
+
+
+def _numeric_phenotypes(
+    cohorts: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, Sequence[str]]], phenotypes: Sequence[str]
+) -> list[str]:
+    """The phenotypes numeric in every cohort; the set tests skip the others, with a warning saying so."""
+    numeric = []
+    for phenotype in phenotypes:
+        if all(pd.api.types.is_numeric_dtype(meta[phenotype]) for _, meta, _ in cohorts.values()):
+            numeric.append(phenotype)
+        else:
+            warnings.warn(
+                f"phenotype {phenotype!r} is categorical: the set tests of the Mechanisms section need a numeric "
+                "phenotype and skip it (its associations and meta-analysis are reported as usual).",
+                stacklevel=3,
+            )
+    return numeric
 
 
 def significant_hits(

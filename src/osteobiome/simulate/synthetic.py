@@ -35,10 +35,11 @@ class SimulatedCohort:
             self.features, self.metadata, self.taxonomy, name=self.name, source=f"simulated {self.name}"
         )
 
-    def write(self, out: str | Path) -> Path:
-        """Write ``features.tsv`` (samples × features), ``taxonomy.tsv``, ``metadata.tsv``, ``truth.tsv`` atomically."""
+    def write(self, out: str | Path, overwrite: bool = False, inputs: tuple = ()) -> Path:
+        """Write ``features.tsv`` (samples × features), ``taxonomy.tsv``, ``metadata.tsv``, ``truth.tsv`` atomically
+        (``overwrite`` / ``inputs``: see :func:`osteobiome.io.outputs.atomic_output_dir`)."""
         out = Path(out)
-        with atomic_output_dir(out) as tmp:
+        with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
             write_tsv(self.features.rename_axis("sample"), tmp / "features.tsv", index=True)
             write_tsv(self.metadata.rename_axis("sample"), tmp / "metadata.tsv", index=True)
             if self.taxonomy is not None:

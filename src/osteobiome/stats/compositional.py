@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from osteobiome.stats.fittable import check_median
 from osteobiome.stats.lm import t_test
 
 
@@ -98,8 +99,7 @@ def median_contrast(
     """
     coef = np.asarray(coef, dtype=float)
     ok = np.isfinite(coef)
-    if ok.sum() < 3:
-        raise ValueError("the median comparison needs at least 3 fitted features")
+    check_median(int(ok.sum()))
     U = np.nan_to_num(np.asarray(influence, dtype=float))
     w = reference_weights(coef, fraction)
     ref = U @ w

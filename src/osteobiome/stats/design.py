@@ -81,6 +81,25 @@ def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
         )
 
 
+def _check_finite(name: str, column: pd.Series) -> None:
+    """Infinite values, or values so large that their variance overflows, are errors (not "constant")."""
+    values = column.to_numpy(dtype=float)
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise InputError(
+            f"metadata column {name!r} has infinite values (samples {preview(column.index[infinite])}); "
+            "fix them or leave them empty (missing)."
+        )
+    finite = values[np.isfinite(values)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflow = finite.size > 1 and not np.isfinite(np.var(finite))
+    if overflow:
+        raise InputError(
+            f"metadata column {name!r} has values too large to model (up to {np.abs(finite).max():.3g}); "
+            "rescale it (other units) or fix those values."
+        )
+
+
 def _levels(column: pd.Series) -> list[object]:
     present = column.dropna()
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -178,6 +197,7 @@ def build_design(
         if frame[name].isna().all():
             raise InputError(f"metadata column {name!r} has no values (all missing); drop it from the model.")
     for name in numeric:
+        _check_finite(name, frame[name])
         if frame[name].nunique(dropna=True) < 2:
             raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
     if standardize:

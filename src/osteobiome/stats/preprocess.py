@@ -59,12 +59,17 @@ def filter_features(
     X = np.asarray(X, dtype=float)
     n = X.shape[0]
     prevalent = np.count_nonzero(X > min_abundance, axis=0) > n * min_prevalence  # NaN > a is False
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        # the variance of X / max|X| (times max|X|^2): values near 1e-300 would underflow to a variance of 0
+        scale = np.nanmax(np.abs(X), axis=0, initial=0.0) if n else np.zeros(X.shape[1])
+        scale = np.where(scale > 0, scale, 1.0)
+        scaled = X / scale
         if n <= 1:
             variance = np.zeros(X.shape[1])
         else:
-            variance = np.nanvar(X, axis=0, ddof=1) if np.isnan(X).any() else X.var(axis=0, ddof=1)
-    return prevalent & (variance > min_variance)  # an all-NaN feature's variance is NaN: not kept
+            variance = np.nanvar(scaled, axis=0, ddof=1) if np.isnan(X).any() else scaled.var(axis=0, ddof=1)
+    varies = variance > 0 if min_variance == 0 else variance * scale**2 > min_variance
+    return prevalent & varies  # an all-NaN feature's variance is NaN: not kept
 
 
 def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:

@@ -165,7 +165,7 @@ def fit_abundance(log_abundance: np.ndarray, X: np.ndarray, influence: bool = Fa
     inv[~good] = np.nan
     beta = np.einsum("mik,km->im", inv, X.T @ Y0)
     resid = np.where(used, Y0 - X @ np.nan_to_num(beta), 0.0)
-    df = (n_used - p).astype(float)
+    df = np.where(good, n_used - p, np.nan)  # no residual df where the feature is not fitted
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(good, np.sum(resid**2, axis=0) / df, np.nan)
     stderr = np.sqrt(np.einsum("mii->im", inv) * sigma2)

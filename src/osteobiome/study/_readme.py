@@ -12,6 +12,8 @@ from pathlib import Path
 #: (pattern relative to the results folder, description); the first match describes a file.
 FILES: tuple[tuple[str, str], ...] = (
     ("README.md", "This file."),
+    (".osteobiome-output", "Marks this folder as an osteobiome result, which a later run may replace (any "
+     "other folder needs --overwrite)."),
     ("report.html", "The report: one self-contained HTML file (figures inline, works offline)."),
     ("run.json", "What was run: the configuration, resolved options, software versions, seeds, SHA-256 of "
      "every input and timings."),

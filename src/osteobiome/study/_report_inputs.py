@@ -75,6 +75,8 @@ def added_variable_points(
             keep &= _nonzero(present, feature).reindex(design.samples, fill_value=False).to_numpy(bool)
         if keep.sum() <= design.matrix.shape[1] + 1:
             continue
+        if phenotype not in design.columns:  # a categorical phenotype: one column per level, no single slope
+            continue
         X = design.matrix[keep]
         j = design.columns.index(phenotype)
         others = np.delete(X, j, axis=1)

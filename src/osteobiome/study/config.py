@@ -41,6 +41,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from osteobiome.errors import InputError, suggest
 
@@ -75,6 +76,24 @@ class CohortSpec(_Section):
         description="Planted associations of a simulated cohort (TSV with feature, phenotype, log2fc); the "
         "report then compares them with what was found.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _plain_label(cls, value: str) -> str:
+        """The name becomes a folder of the results (``cohorts/<name>``): it must not be able to leave it."""
+        bad = (
+            "a path separator" if "/" in value or "\\" in value
+            else "a leading dot" if value.startswith(".")
+            else "a control character" if any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+            else "only spaces" if not value.strip()
+            else None
+        )
+        if bad:
+            raise ValueError(
+                f"cohort names must be plain labels (they name folders of the results) and this one has {bad}; "
+                "use letters, digits, spaces, '-' or '_'"
+            )
+        return value
 
     @field_validator("features", "metadata", "taxonomy", "pathways", "mediators", "truth")
     @classmethod
@@ -234,12 +253,22 @@ class StudyConfig(_Section):
     def _levels_as_text(cls, value: object) -> object:
         return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
 
+    @field_validator("cohorts")
+    @classmethod
+    def _unique_names(cls, cohorts: list[CohortSpec]) -> list[CohortSpec]:
+        seen: dict[str, int] = {}
+        for i, cohort in enumerate(cohorts):
+            if cohort.name in seen:
+                raise PydanticCustomError(
+                    "duplicate_cohort",
+                    "cohort names must be unique; '{name}' is also the name of cohorts[{first}]; give each cohort its own name",
+                    {"name": cohort.name, "first": seen[cohort.name], "at": i},
+                )
+            seen[cohort.name] = i
+        return cohorts
+
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:
-        names = [c.name for c in self.cohorts]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"cohort names must be unique; {dup} appear more than once")
         with_mediators = [c.name for c in self.cohorts if c.mediators is not None]
         if with_mediators and self.mediation is None:
             raise ValueError(f"cohort(s) {with_mediators} have a mediators table; add 'mediation: {{outcome: <column>}}'")
@@ -285,9 +314,75 @@ def line_of(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
     return lines.get(path)
 
 
-def key_lines(text: str) -> dict[KeyPath, int]:
-    """Map every key path of a YAML document to the 1-based line where its key (or item) starts."""
-    root = yaml.compose(text)
+ALIAS_BUDGET = 10_000
+"""How many nodes YAML aliases may add to a study file when expanded (a "billion laughs" file adds 10^9)."""
+
+MAX_DEPTH = 50
+"""The deepest nesting of lists and mappings a study file may have (real ones nest 4 deep)."""
+
+
+def compose_safely(text: str, name: str) -> yaml.Node | None:
+    """The YAML node graph of ``text``, refused with an :class:`InputError` when nested deeper than
+    :data:`MAX_DEPTH` or when its aliases would expand it by more than :data:`ALIAS_BUDGET` nodes (or refer
+    to themselves); ``name`` is the file named in the error."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        root = None
+        deep = True
+    else:
+        deep = False
+    if not deep and root is not None:
+        deep = _expanded_size(root, name) is None
+    if deep:
+        raise InputError(f"{name}: lists or mappings are nested more than {MAX_DEPTH} deep; a study file is flat.")
+    return root
+
+
+def _expanded_size(root: yaml.Node, name: str) -> int | None:
+    """Nodes of the document with every alias expanded (``None`` when nested deeper than MAX_DEPTH)."""
+    sizes: dict[int, int] = {}
+    distinct = 0
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        if key in on_path:
+            raise InputError(f"{name}: an alias refers to the list or mapping it is in; remove the alias.")
+        if key in sizes:
+            continue
+        distinct += 1
+        on_path.add(key)
+        if len(on_path) > MAX_DEPTH:
+            return None
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    if sizes[id(root)] > distinct + ALIAS_BUDGET:
+        raise InputError(
+            f"{name}: its YAML aliases (*name) expand to more than {ALIAS_BUDGET:,} extra entries; "
+            "write the values out or use fewer aliases."
+        )
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def key_lines(text: str | yaml.Node | None) -> dict[KeyPath, int]:
+    """Map every key path of a YAML document (text, or its composed root node) to the 1-based line where its
+    key (or item) starts."""
+    root = yaml.compose(text) if isinstance(text, str) else text
     lines: dict[KeyPath, int] = {}
 
     def walk(node: yaml.Node, path: KeyPath) -> None:
@@ -317,8 +412,9 @@ def load_study(path: str | Path) -> StudyConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the study file ({exc}).") from None
     try:
-        data = yaml.safe_load(text)
-        lines = key_lines(text)
+        root = compose_safely(text, path.name)
+        data = yaml.SafeLoader("").construct_document(root) if root is not None else None
+        lines = key_lines(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -354,21 +450,33 @@ def _first_error(exc: ValidationError, source: Path | None, lines: dict[KeyPath,
     errors = exc.errors(include_url=False)
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a typo explains the rest
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    key = format_key(loc)
     kind = err["type"]
-    if kind == "extra_forbidden":
+    if kind == "duplicate_cohort":
+        loc = (*loc, err["ctx"]["at"], "name")
+    key = format_key(loc)
+    if kind == "duplicate_cohort":
+        msg = f"{key}: {err['msg']}"
+    elif kind == "extra_forbidden":
         parent = StudyConfig if len(loc) == 1 else _section_model(loc[:-1])
         allowed = list(parent.model_fields) if parent else []
         msg = f"{key}: unknown key{suggest(str(loc[-1]), allowed)}; allowed keys: {', '.join(allowed)}"
     elif kind == "missing":
         msg = f"{key}: required key is missing"
     else:
-        msg = f"{key}: {err['msg'].removeprefix('Value error, ')} (got {err.get('input')!r})"
+        msg = f"{key}: {err['msg'].removeprefix('Value error, ')}{_got(err.get('input'))}"
         if kind.startswith("literal"):
             msg = f"{key}: {err['msg']} (got {err.get('input')!r})"
     line = line_of(lines, loc)
     prefix = f"{source.name}{f' line {line}' if line else ''}: " if source is not None else ""
     return prefix + msg + "."
+
+
+def _got(value: object) -> str:
+    """`` (got 'x')`` for a short scalar input; nothing for a whole mapping or list (it would flood the line)."""
+    if isinstance(value, (dict, list, tuple)):
+        return ""
+    text = repr(value)
+    return f" (got {text if len(text) <= 80 else text[:77] + '...'})"
 
 
 def _section_model(loc: KeyPath) -> type[BaseModel] | None:

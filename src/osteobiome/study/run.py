@@ -86,6 +86,7 @@ def run_study(
     keep: tuple[str, ...] = (),
     block_size: int | None = None,
     scheduler: str | None = None,
+    overwrite: bool = False,
 ) -> StudyRun:
     """Run the study described by ``cfg`` into the folder ``out``; see the module docstring for the steps.
 
@@ -93,7 +94,8 @@ def run_study(
     by ``if __name__ == "__main__":``, as for any multiprocessing code); ``quiet``: no progress display;
     ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``);
     ``block_size`` / ``scheduler``: associations (and meta-analyses) on the blocked linear-model path of
-    :mod:`osteobiome.association.blocked` (``maaslin2``-style linear models only; no set-level tests then).
+    :mod:`osteobiome.association.blocked` (``maaslin2``-style linear models only; no set-level tests then);
+    ``overwrite``: replace an ``out`` that is not an earlier result (never one that holds the study's inputs).
     """
     start = time.perf_counter()
     log = _RunLog()
@@ -103,7 +105,9 @@ def run_study(
         with _timed(timings, "validate"):
             plan = validate_study(cfg)
         log.add(f"validated {cfg.source or 'study'}:\n{plan.describe()}")
-        with atomic_output_dir(out, keep=keep) as tmp, _progress(quiet) as progress:
+        kinds = ("features", "metadata", "taxonomy", "pathways", "mediators", "truth")
+        input_paths = [cfg.source, *(getattr(c, k, None) for c in cfg.cohorts for k in kinds)]
+        with atomic_output_dir(out, keep, overwrite, input_paths) as tmp, _progress(quiet) as progress:
             blocked = Blocked(block_size, scheduler)
             results = _analyse(plan, worker_count(workers), blocked, progress, log, timings, caught)
             if cfg.prediction is not None:

@@ -157,6 +157,7 @@ def validate_study(cfg: StudyConfig) -> StudyPlan:
         if spec.truth is not None:
             plan.truth = _read_truth(spec.truth, cfg.where("cohorts", i, "truth"))
         plans.append(plan)
+        _check_models(cfg, plan)
     _check_diversity(cfg, plans)
     mediators = load_mediators(cfg, {p.name: p.cohort.metadata for p in plans})
     return StudyPlan(cfg, plans, mediators)
@@ -251,6 +252,26 @@ def _no_tree_needed(cfg: StudyConfig, key: tuple[str, str, int], name: str) -> N
             f"{cfg.where(*key)}: {name} needs a phylogenetic tree, which the study file does not take; use "
             "`osteobiome diversity --tree` for it, or a non-phylogenetic index here."
         )
+
+
+def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
+    """What the associations of ``run`` would refuse for this cohort (design, median comparison), per
+    phenotype, found now (:func:`osteobiome.stats.fittable.check_model`); the blocked path has its own checks."""
+    from osteobiome.association.pipeline import resolve_options
+    from osteobiome.stats.fittable import check_model
+    from osteobiome.study.parts import reference_for
+
+    options = resolve_options(cfg.association.preset, cfg.association.options())
+    cohort = plan.cohort
+    for j, phenotype in enumerate(cfg.phenotypes):
+        fixed = [phenotype, *plan.covariates]
+        try:
+            check_model(
+                cohort.X, cohort.metadata, fixed, list(cfg.random_effects), reference_for(cfg, fixed),
+                cfg.association.preset, options,
+            )
+        except InputError as exc:
+            raise InputError(f"{cfg.where('phenotypes', j)} in cohort {plan.name}: {exc}") from None
 
 
 def _check_columns(cfg: StudyConfig, name: str, path: Path, metadata: pd.DataFrame) -> None:
