@@ -1,24 +1,27 @@
 """PERMANOVA speed: batched permutations (osteobiome) vs refitting every model for every permutation.
 
 999 permutations, 5 terms (3 continuous, a 2-level and a 3-level factor), by="margin", Bray–Curtis on simulated
-counts, n = 500, 1,000, 2,000 (best of 3 runs for the batched version; the machine is shared). The baseline permutes Gower's matrix and refits the full and the 5 reduced models
+counts, n = 500, 1,000, 2,000. The baseline permutes Gower's matrix and refits the full and the 5 reduced models
 by least squares for each permutation (what a direct port of adonis2's loop does); it is timed on a few
-permutations and extrapolated linearly to 999 (stated in the output).
+permutations and extrapolated linearly to 999 (stated in the output). Both are timed ``repeats`` times,
+interleaved (batched, refit, batched, …) in the same process; printed: the machine and its load, each side's
+median and range, and the ratio of medians with the range of the per-repeat ratios.
 
-Run: .venv/bin/python benchmarks/bench_permanova.py
+Run: .venv/bin/python benchmarks/bench_permanova.py [repeats]
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
-from functools import partial
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _timing import best_of  # noqa: E402
+from _timing import load, machine, spread  # noqa: E402
 from naive_permanova import design, gower, permuted_F  # noqa: E402
 
 from osteobiome.diversity import beta_diversity, permanova  # noqa: E402
@@ -42,24 +45,37 @@ def cohort(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(counts, index=ids), meta
 
 
-def main() -> None:
+def _seconds(fn) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(repeats: int) -> None:
+    print(machine(), flush=True)
     rows = []
     for n in (500, 1000, 2000):
         table, meta = cohort(n)
         dm = beta_diversity(table, "braycurtis")
-        fast = best_of(partial(permanova, dm, meta, TERMS, by="margin", permutations=PERMUTATIONS, seed=1))
-
         k = NAIVE_TIMED[n]
         G, blocks = gower(dm.data), design(meta, TERMS)
         perms = np.array([np.random.default_rng(i).permutation(n) for i in range(k)])
-        naive = best_of(partial(permuted_F, G, blocks, "margin", perms), 1) / k * (PERMUTATIONS + 1)
-        rows.append((n, fast, naive, k))
-        print(f"n={n:5d}  batched {fast:7.2f} s   refit-per-permutation {naive:8.1f} s "
-              f"(extrapolated from {k} permutations)   ratio {naive / fast:6.1f}x", flush=True)
-    print("\n| n | batched (s) | refit per permutation (s, extrapolated) | ratio |\n|---|---|---|---|")
-    for n, fast, naive, k in rows:
-        print(f"| {n:,} | {fast:.2f} | {naive:.1f} (from {k} perms) | {naive / fast:.0f}x |")
+        fast, naive = [], []
+        for _ in range(repeats):
+            fast.append(_seconds(lambda: permanova(dm, meta, TERMS, by="margin", permutations=PERMUTATIONS, seed=1)))  # noqa: B023
+            naive.append(_seconds(lambda: permuted_F(G, blocks, "margin", perms)) / k * (PERMUTATIONS + 1))  # noqa: B023
+        ratios = [b / a for a, b in zip(fast, naive, strict=True)]
+        ratio = statistics.median(naive) / statistics.median(fast)
+        rows.append((n, fast, naive, k, ratio, ratios))
+        print(f"n={n:5d}  batched {spread(fast)}   refit-per-permutation {spread(naive)} (extrapolated from {k} "
+              f"permutations)   ratio {ratio:.0f}x (per repeat {min(ratios):.0f}–{max(ratios):.0f}x); {load()}", flush=True)
+    print("\n| n | batched (s) | refit per permutation (s, extrapolated) | ratio of medians | per repeat |\n|---|---|---|---|---|")
+    for n, fast, naive, k, ratio, ratios in rows:
+        print(f"| {n:,} | {statistics.median(fast):.2f} ({min(fast):.2f}–{max(fast):.2f}) | "
+              f"{statistics.median(naive):.1f} ({min(naive):.1f}–{max(naive):.1f}; from {k} perms) | {ratio:.0f}x | "
+              f"{min(ratios):.0f}–{max(ratios):.0f}x |")
+    print(load())
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

@@ -141,6 +141,35 @@ def measure(store: Path, n_features: int, n_samples: int, mode: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def baseline(out: Path, repeats: int, load, spread) -> None:  # noqa: ANN001
+    """Blocked ``single`` vs dense ``associate()`` on the smallest table, ``repeats`` subprocess runs of each,
+    interleaved; prints every run, each mode's median and range, and the ratio (blocked / dense) of medians with
+    the range of the per-pair ratios."""
+    import statistics
+
+    n_features, n_samples = CONFIGS[0]
+    store = out / f"f{n_features}_s{n_samples}.h5"
+    if not store.exists():
+        generate(store, n_features, n_samples)
+    times: dict[str, list[float]] = {"single": [], "dense": []}
+    cpu: dict[str, list[float]] = {"single": [], "dense": []}
+    for run in range(repeats):
+        for mode in times:
+            r = measure(store, n_features, n_samples, mode)
+            times[mode].append(r["seconds"])
+            cpu[mode].append(r["cpu_seconds"])
+            print(f"run {run + 1} {mode}: {r['seconds']:.2f} s, CPU {r['cpu_seconds']:.2f} s, "
+                  f"peak {r['peak_rss_gb']:.2f} GB ({load()})", flush=True)
+    ratios = [b / d for b, d in zip(times["single"], times["dense"], strict=True)]
+    print(f"blocked single: {spread(times['single'])}\ndense associate(): {spread(times['dense'])}")
+    print(f"{n_features:,} × {n_samples:,}: blocked / dense time, ratio of medians "
+          f"{statistics.median(times['single']) / statistics.median(times['dense']):.2f}x; per pair "
+          f"{min(ratios):.2f}–{max(ratios):.2f}x; {load()}")
+    print(f"CPU seconds (less sensitive to load; include reading the table): blocked {spread(cpu['single'])}, "
+          f"dense {spread(cpu['dense'])}, ratio of medians "
+          f"{statistics.median(cpu['single']) / statistics.median(cpu['dense']):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", action="store_true", help="also 10^6 features × 10,000 samples")
@@ -148,12 +177,23 @@ def main() -> None:
     parser.add_argument("--modes", default="single,store,threads,cluster")
     parser.add_argument("--big-modes", default="store")
     parser.add_argument("--only-big", action="store_true", help="run only the --big configuration")
+    parser.add_argument(
+        "--baseline", type=int, metavar="REPEATS", default=0,
+        help="only the blocked (single) vs dense ratio on the smallest table, REPEATS times each, interleaved",
+    )
     parser.add_argument("--one", nargs=4, metavar=("STORE", "FEATURES", "SAMPLES", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(Path(args.one[0]), int(args.one[1]), int(args.one[2]), args.one[3])))
         return
     args.out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _timing import load, machine, spread
+
+    print(machine(), flush=True)
+    if args.baseline:
+        baseline(args.out, args.baseline, load, spread)
+        return
     rows = []
     print("| features | samples | non-zeros | mode | time (s) | CPU (s) | load table (s) | peak RSS (GB) | workers' peak RSS (GB) | load avg |")
     print("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")

@@ -57,7 +57,7 @@ def test_rank_random_and_reference(files, tmp_path):
         (["--fixed", "agee"], "did you mean 'age'"),
         (["--fixed", "age", "--min-prevalence", "1"], "filtered out"),
         (["--fixed", "age", "--reference", "sex"], "variable=level"),
-        (["--fixed", "age", "--rank", "genus"], "--rank needs --taxonomy"),
+        (["--fixed", "age", "--rank", "genus"], "cannot collapse to 'genus' without a taxonomy"),
         (["--fixed", "age", "--normalization", "CLR"], "cannot follow normalization CLR"),
         (["--fixed", "age", "--model", "glm"], "option model='glm' is not known"),
         (["--fixed", "age", "--joint", "fisher"], "option joint='fisher' is not known"),

@@ -3,6 +3,7 @@ planted effects with empirical FDR at the nominal level, and the CLI."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,7 +11,6 @@ from osteobiome.cli import main
 from osteobiome.errors import InputError
 from osteobiome.evaluate import power
 from osteobiome.evaluate.power import POWER_COLUMNS
-from osteobiome.evaluate.power_plot import plot_power
 from osteobiome.io.outputs import MARKER
 from osteobiome.simulate import simulate_cohort
 
@@ -61,10 +61,29 @@ def test_tiny_grid_preset_and_workers_do_not_change_results(engine):
     pd.testing.assert_frame_equal(one.summary, two.summary)
 
 
-def test_meta_analysis_over_two_cohorts(engine):
-    pytest.importorskip("osteobiome.meta", reason="needs the meta-analysis (issue 4) merged from main")
+def test_meta_analysis_over_two_cohorts(engine, monkeypatch):
+    """Each replicate's discoveries are the pooled (REML) q-values of two different simulated cohorts."""
+    import osteobiome.association.pipeline as pipeline
+    import osteobiome.meta as meta
+
+    fits, pooled = [], []
+    associate, meta_analyze = pipeline.associate, meta.meta_analyze
+    monkeypatch.setattr(pipeline, "associate", lambda *a, **k: fits.append(associate(*a, **k)) or fits[-1])
+    monkeypatch.setattr(meta, "meta_analyze", lambda r, **k: pooled.append((r, meta_analyze(r, **k))) or pooled[-1][1])
     res = power(ns=[300], effects=[0.8], replicates=2, cohorts=2, n_markers=5, seed=1, preset="fhs")
-    assert res.summary.cohorts.iloc[0] == 2 and res.summary.power.iloc[0] > 0
+    assert res.summary.cohorts.iloc[0] == 2 and len(fits) == 4 and len(pooled) == 2
+    for (tables, table), (_, row) in zip(pooled, res.replicates.iterrows(), strict=True):
+        assert list(tables) == ["cohort1", "cohort2"]
+        one, two = (t[t["metadata"] == "tibia_Ct_vBMD"].set_index("feature")["coef"] for t in tables.values())
+        assert not np.allclose(one, two.reindex(one.index))  # two cohorts, two draws
+        hits = table[table["qval.fdr"] <= 0.1]
+        assert row["discoveries"] == len(hits) > 0 and (hits["k"] == 2).all()
+        assert row["power"] == row["true_positives"] / row["planted"] and row["true_positives"] <= len(hits)
+        # each pooled coefficient is a weighted mean of the two cohorts' coefficients
+        both = table.loc[table["k"] == 2].set_index("feature")["coef"]
+        assert len(both) > 20
+        low, high = np.minimum(one[both.index], two[both.index]), np.maximum(one[both.index], two[both.index])
+        assert ((both >= low - 1e-12) & (both <= high + 1e-12)).all()
 
 
 def test_template_mode_implants_into_a_real_table(engine):
@@ -101,23 +120,6 @@ def test_recovery_of_strong_effects_with_fdr_at_nominal_level(engine):
     row = res.summary.iloc[0]
     assert row.power >= 0.7
     assert row.fdr <= 0.1, row.to_dict()
-
-
-def test_plot(tmp_path):
-    summary = pd.DataFrame(
-        {
-            "n": [100, 300, 100, 300],
-            "effect": [0.2, 0.2, 0.5, 0.5],
-            "cohorts": 1,
-            "replicates": 2,
-            "power": [0.0, 0.1, 0.3, 0.8],
-            "power_sd": [0, 0.1, 0.1, 0.1],
-            "fdr": [0, 0.05, 0.1, 0.08],
-            "fdr_sd": 0.05,
-        }
-    )
-    paths = plot_power(summary, 0.1, tmp_path / "curve")
-    assert all(p.stat().st_size > 1000 for p in paths)
 
 
 def test_cli_tiny_grid(tmp_path, engine):

@@ -56,8 +56,10 @@ def _write(out: Path, result, overwrite: bool = False, inputs: tuple = ()) -> No
     from osteobiome.io.outputs import atomic_output_dir
 
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
-        result.results.to_csv(staging / "all_results.tsv", sep="\t", index=False)
-        result.significant().to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+        from osteobiome.io.tsv import write_tsv
+
+        write_tsv(result.results, staging / "all_results.tsv")
+        write_tsv(result.significant(), staging / "significant_results.tsv")
         record = {"options": result.options.as_dict(), "blocks": result.n_blocks}
         (staging / "options.json").write_text(json.dumps(record, indent=2) + "\n")
         if result.filtered is not None:
@@ -68,7 +70,7 @@ def _write(out: Path, result, overwrite: bool = False, inputs: tuple = ()) -> No
                 ("filtered_data_norm", result.normalized),
                 ("filtered_data_norm_transformed", result.transformed),
             ):
-                table.T.rename_axis("feature").to_csv(features / f"{name}.tsv", sep="\t")
+                write_tsv(table.T.rename_axis("feature"), features / f"{name}.tsv", index=True)
 
 
 def associate(**kwargs: Any) -> None:
@@ -94,8 +96,6 @@ def associate(**kwargs: Any) -> None:
             raise InputError("--random and --rank are not available with a feature store; drop them or pass the table.")
         source, meta = str(features), read_metadata(metadata)
     else:
-        if rank is not None and taxonomy is None:
-            raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
         source, meta = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank), None
     fixed, formula = names(kwargs["fixed"]), kwargs["formula"]
     if not fixed and formula is None:

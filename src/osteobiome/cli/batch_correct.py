@@ -13,6 +13,7 @@ from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.tsv import write_tsv
 
 
 def register(app: typer.Typer) -> None:
@@ -76,10 +77,10 @@ def batch_correct(
     adjustment = adjust_batch(table, cohort.metadata, batch, protect)
     diagnostics = batch_diagnostics(table, adjustment.table, cohort.metadata, batch, permutations, seed)
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
-        adjustment.table.rename_axis("sample").to_csv(tmp / "features.tsv", sep="\t")
-        parameters_table(adjustment).to_csv(tmp / "batch_parameters.tsv", sep="\t", index=False, na_rep="NA")
-        diagnostics.r2.rename_axis("table").to_csv(tmp / "diagnostics.tsv", sep="\t")
-        diagnostics.coords.rename_axis("sample").to_csv(tmp / "pcoa.tsv", sep="\t")
+        write_tsv(adjustment.table.rename_axis("sample"), tmp / "features.tsv", index=True)
+        write_tsv(parameters_table(adjustment), tmp / "batch_parameters.tsv")
+        write_tsv(diagnostics.r2.rename_axis("table"), tmp / "diagnostics.tsv", index=True)
+        write_tsv(diagnostics.coords.rename_axis("sample"), tmp / "pcoa.tsv", index=True)
         figure = batch_pcoa(
             diagnostics.coords, diagnostics.proportion, cohort.metadata, batch, phenotype, diagnostics.r2
         )

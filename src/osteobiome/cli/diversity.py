@@ -29,6 +29,7 @@ from osteobiome.diversity.terms import require_terms
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.tsv import write_tsv
 
 
 def register(app: typer.Typer) -> None:
@@ -90,7 +91,7 @@ def diversity(
     results["pcoa_explained.tsv"] = explained.rename_axis("axis").reset_index()
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         for name, frame in results.items():
-            frame.to_csv(tmp / name, sep="\t", index=False, na_rep="NA")
+            write_tsv(frame, tmp / name)
     typer.echo(f"diversity: {len(meta)} samples, {metric}, {by}; results in {out}")
 
 

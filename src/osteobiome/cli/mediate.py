@@ -13,6 +13,7 @@ from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.mediators import read_mediators
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.mediation.pipeline import run_mediation
 
 
@@ -70,8 +71,8 @@ def mediate(
         min_prevalence=min_prevalence,
     )
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
-        result.results.to_csv(staging / "mediation.tsv", sep="\t", index=False)
-        result.significant(max_significance).to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+        write_tsv(result.results, staging / "mediation.tsv")
+        write_tsv(result.significant(max_significance), staging / "significant_results.tsv")
     n_features, n_mediators = result.exposures.shape[1], table.shape[1]
     typer.echo(
         f"{len(result.results)} pairs ({n_features} features × {n_mediators} mediators, test {test}); "

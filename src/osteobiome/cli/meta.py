@@ -12,6 +12,7 @@ from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import METHODS, TESTS, meta_analyze
 
 RESULTS_FILE = "all_results.tsv"
@@ -89,8 +90,8 @@ def meta(
         scheduler=scheduler, joint=joint, moderators=None if moderators is None else read_metadata(moderators),
     )
     with atomic_output_dir(out, overwrite=overwrite, inputs=[*results, moderators]) as tmp:
-        table.to_csv(tmp / OUTPUT_FILE, sep="\t", index=False, na_rep="NA")
+        write_tsv(table, tmp / OUTPUT_FILE)
         if "meta_regression" in table.attrs:
-            table.attrs["meta_regression"].to_csv(tmp / REGRESSION_FILE, sep="\t", index=False, na_rep="NA")
+            write_tsv(table.attrs["meta_regression"], tmp / REGRESSION_FILE)
     path = out.resolve() / OUTPUT_FILE
     typer.echo(f"{len(table)} feature × exposure rows pooled over {len(chosen)} cohorts → {path}")

@@ -10,6 +10,7 @@ from osteobiome.cli._lists import names, numbers
 from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.tsv import write_tsv
 
 
 def register(app: typer.Typer) -> None:
@@ -90,8 +91,8 @@ def power_command(
         )
     source = f"template {template.name}" if template is not None else f"preset {preset or 'mros'}"
     with atomic_output_dir(out, overwrite=overwrite, inputs=(template, metadata)) as tmp:
-        result.summary.to_csv(tmp / "power.tsv", sep="\t", index=False, float_format="%.4g")
-        result.replicates.to_csv(tmp / "replicates.tsv", sep="\t", index=False, float_format="%.4g")
+        write_tsv(result.summary, tmp / "power.tsv")
+        write_tsv(result.replicates, tmp / "replicates.tsv")
         plot_power(
             result.summary,
             q,

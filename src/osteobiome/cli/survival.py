@@ -11,6 +11,7 @@ from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
 from osteobiome.io import load_cohort
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.survival.analysis import MAX_SIGNIFICANCE, run_survival
 
 
@@ -63,8 +64,8 @@ def survival(
     )
     significant = result.significant(max_significance)
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
-        result.results.to_csv(staging / "survival_results.tsv", sep="\t", index=False)
-        significant.to_csv(staging / "significant_results.tsv", sep="\t", index=False)
+        write_tsv(result.results, staging / "survival_results.tsv")
+        write_tsv(significant, staging / "significant_results.tsv")
     first = result.results.iloc[0]
     typer.echo(
         f"{len(result.results)} exposures, {int(first['N'])} samples, {int(first['N.events'])} events; "

@@ -47,6 +47,7 @@ import pandas as pd
 
 from osteobiome.compute.executors import process_pool
 from osteobiome.errors import InputError, suggest
+from osteobiome.io.tsv import write_tsv
 
 TWOPART_MEDIAN = {"fdr_scope": "per-variable", "model": "twopart", "compositional": "median"}
 #: Candidate methods: name -> (preset of :func:`osteobiome.association.pipeline`, option overrides). Every candidate
@@ -516,12 +517,12 @@ def write_outputs(runs: pd.DataFrame, out, q: float = 0.1) -> pd.DataFrame:
 
     out = Path(out)
     summary = summarize(runs)
-    runs.to_csv(out / "runs.tsv", sep="\t", index=False)
-    summary.to_csv(out / "summary.tsv", sep="\t", index=False)
+    write_tsv(runs, out / "runs.tsv")
+    write_tsv(summary, out / "summary.tsv")
     text = markdown_tables(summary, q)
     if {"default", "maaslin2"} <= set(runs["method"]):
         criteria = check_criteria(summary, q=q)
-        criteria.to_csv(out / "criteria.tsv", sep="\t", index=False)
+        write_tsv(criteria, out / "criteria.tsv")
         text += "\n\n" + criteria_text(criteria)
     (out / "calibration.md").write_text(text + "\n")
     plot(summary, out / "calibration.png", q)
@@ -551,8 +552,17 @@ def criteria_text(criteria: pd.DataFrame) -> str:
 
 
 def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
-    """Empirical FDR and recall vs effect at ``q`` (error bars: standard error over runs), one column per n,
-    one line per method (PNG)."""
+    """Write :func:`figure` as a PNG to ``path``."""
+    fig = figure(summary, q)  # selects the Agg backend before pyplot is imported here
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure(summary: pd.DataFrame, q: float = 0.1):  # noqa: ANN201 (matplotlib Figure)
+    """Empirical FDR (top) and recall (bottom) vs effect at ``q`` (error bars: standard error over runs), one
+    column per n, one line per method."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -584,5 +594,4 @@ def plot(summary: pd.DataFrame, path, q: float = 0.1) -> None:
             axes[row, 0].set_ylabel(label)
     axes[0, -1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig

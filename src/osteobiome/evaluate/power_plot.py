@@ -8,7 +8,20 @@ import pandas as pd
 
 
 def plot_power(summary: pd.DataFrame, q: float, stem: str | Path, title: str = "") -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg``: power (left) and FDR (right) vs n, ±1 SD over replicates."""
+    """Write ``<stem>.png`` and ``<stem>.svg`` of :func:`power_figure`."""
+    fig = power_figure(summary, q, title)  # selects the Agg backend before pyplot is imported here
+    import matplotlib.pyplot as plt
+
+    stem = Path(stem)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for path in paths:
+        fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def power_figure(summary: pd.DataFrame, q: float, title: str = ""):  # noqa: ANN201 (matplotlib Figure)
+    """Power (left) and FDR (right) vs n, one line per effect, ±1 SD over replicates; the nominal q dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,9 +53,4 @@ def plot_power(summary: pd.DataFrame, q: float, stem: str | Path, title: str = "
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    stem = Path(stem)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return paths
+    return fig

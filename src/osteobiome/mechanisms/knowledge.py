@@ -25,6 +25,7 @@ from osteobiome.errors import InputError, preview
 from osteobiome.io.cohort import RANKS
 from osteobiome.io.outputs import atomic_output_file
 from osteobiome.io.taxonomy import is_unassigned, parse_lineage
+from osteobiome.io.tsv import write_tsv
 
 COLUMNS = ["entity_type", "entity", "trait", "direction", "reference", "note"]
 ENTITY_TYPES = ("genus", "pathway")
@@ -162,5 +163,5 @@ def export_knowledge(path: str | os.PathLike[str]) -> int:
     (temporary sibling file, then rename). Returns the number of rows written."""
     table = load_knowledge()
     with atomic_output_file(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+        write_tsv(table, tmp)
     return len(table)

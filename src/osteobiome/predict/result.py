@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from osteobiome.io.tsv import write_tsv
+
 TABLE_NAMES = ("performance", "comparison", "calibration", "importance", "predictions", "decision")
 
 
@@ -61,6 +63,6 @@ class PredictionResult:
             if name == "decision" and not len(table):
                 continue
             path = folder / f"{name}.tsv"
-            table.to_csv(path, sep="\t", index=False, float_format="%.10g")
+            write_tsv(table, path)
             paths.append(path)
         return paths

@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.simulate.associations import associations_for, log2_shifts
 from osteobiome.simulate.copula import simulate_counts
 from osteobiome.simulate.host import simulate_host
@@ -39,11 +40,11 @@ class SimulatedCohort:
         (``overwrite`` / ``inputs``: see :func:`osteobiome.io.outputs.atomic_output_dir`)."""
         out = Path(out)
         with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
-            self.features.to_csv(tmp / "features.tsv", sep="\t", index_label="sample")
-            self.metadata.to_csv(tmp / "metadata.tsv", sep="\t", index_label="sample")
+            write_tsv(self.features.rename_axis("sample"), tmp / "features.tsv", index=True)
+            write_tsv(self.metadata.rename_axis("sample"), tmp / "metadata.tsv", index=True)
             if self.taxonomy is not None:
-                self.taxonomy.to_csv(tmp / "taxonomy.tsv", sep="\t", index_label="feature")
-            self.truth.to_csv(tmp / "truth.tsv", sep="\t", index=False)
+                write_tsv(self.taxonomy.rename_axis("feature"), tmp / "taxonomy.tsv", index=True)
+            write_tsv(self.truth, tmp / "truth.tsv")
         return out
 
 

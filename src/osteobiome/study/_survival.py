@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import meta_analyze
-from osteobiome.study.outputs import write_tsv
 from osteobiome.survival import kaplan_meier, run_survival
 from osteobiome.survival.analysis import SurvivalAnalysis
 

@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from osteobiome.errors import InputError
-from osteobiome.study.outputs import write_tsv
+from osteobiome.io.tsv import write_tsv
 
 DEMO_COHORTS = (("FHS", "fhs"), ("MrOS", "mros"))
 DEMO_COVARIATES = ["age", "sex", "BMI"]

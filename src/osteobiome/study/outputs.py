@@ -11,8 +11,6 @@ import importlib.metadata
 import platform
 from pathlib import Path
 
-import pandas as pd
-
 PACKAGES = (
     "numpy",
     "scipy",
@@ -24,13 +22,6 @@ PACKAGES = (
     "pydantic",
     "pyyaml",
 )
-
-
-def write_tsv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    """Write a tab-separated table (parents created; floats in full precision)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, sep="\t", index=index, float_format="%.10g")
-    return path
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -40,6 +40,7 @@ import pandas as pd
 from osteobiome.association.variants import fitted_model
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
+from osteobiome.io.tsv import write_tsv
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
     mechanism_tables,
@@ -57,7 +58,7 @@ from osteobiome.study._prediction import run_prediction
 from osteobiome.study._readme import results_readme
 from osteobiome.study._survival import survival_step, write_survival
 from osteobiome.study.config import StudyConfig
-from osteobiome.study.outputs import sha256, versions, write_tsv
+from osteobiome.study.outputs import sha256, versions
 from osteobiome.study.parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
 from osteobiome.study.summary import cohort_summary
 from osteobiome.study.validate import StudyPlan, validate_study
