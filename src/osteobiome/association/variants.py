@@ -196,6 +196,11 @@ def two_part_block(
     """The two-part model of one block of ``relative`` abundances (n × b, rows of ``X``) and the covariance
     pieces of its median comparison (see :func:`fit_two_part`); with ``groups`` the two-part mixed model
     (:func:`_mixed_parts`), whose per-feature ``note`` the block keeps."""
+    if groups and (variance == "HC3" or compositional_prevalence):
+        raise InputError(
+            "the two-part mixed model supports variance='classical' and compositional_prevalence=False only; "
+            "set those options or drop the random effects."
+        )
     p = X.shape[1]
     with_depth = X
     if depth is not None:
@@ -322,11 +327,6 @@ def fit_two_part(
     on the samples where both are present). ``groups`` (integer codes per row, one array per grouping
     variable): random intercepts in both parts (:func:`_mixed_parts`); ``extra`` then also holds ``note``.
     ``augment``: MaAsLin3's augmentation of the prevalence part."""
-    if groups and (variance == "HC3" or compositional_prevalence):
-        raise InputError(
-            "the two-part mixed model supports variance='classical' and compositional_prevalence=False only; "
-            "set those options or drop the random effects."
-        )
     block = two_part_block(
         relative, X, compositional, compositional_prevalence, depth, depth_covariate, variance, groups, augment, workers
     )
