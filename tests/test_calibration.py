@@ -242,9 +242,9 @@ def test_user_covariates_are_used_instead_of_simulated_ones(monkeypatch):
     seen = []
     original = cal.run_method
 
-    def spy(name, table, metadata, phenotype, covariates):
+    def spy(name, table, metadata, phenotype, covariates, random=()):
         seen.append((name, list(covariates), metadata.copy()))
-        return original(name, table, metadata, phenotype, covariates)
+        return original(name, table, metadata, phenotype, covariates, random)
 
     monkeypatch.setattr(cal, "run_method", spy)
     runs = cal.run(template, grid)
