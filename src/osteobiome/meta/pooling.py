@@ -145,6 +145,20 @@ def estimate_tau2(d: est.Cohorts, method: str, threshold: float | None, maxiter:
     return ESTIMATORS[method](d)
 
 
+
+def heterogeneity(model, df: np.ndarray, tau2: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """metafor's heterogeneity statistics of a (meta-regression) model with ``.fixed_projection()``:
+    Cochran's ``Q`` (the fixed-effect weighted residual sum of squares), ``I²`` (%) and ``H²``. With ``FE``
+    they come from Q (``I² = 100 (Q − df) / Q``, ``H² = Q / df``); otherwise from τ² and the typical
+    within-study variance ``v = df / tr(P)``: ``I² = 100 τ² / (v + τ²)``, ``H² = τ² / v + 1``."""
+    fe = model.fixed_projection()
+    q = np.maximum(fe.ypy, 0.0)
+    if method == "FE":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return q, np.maximum(0.0, 100 * (q - df) / q), q / df
+    typical_v = df / fe.tr_p
+    return q, 100 * tau2 / (typical_v + tau2), tau2 / typical_v + 1
+
 def pool(
     yi,
     sei=None,
@@ -216,16 +230,7 @@ def pool(
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = proj.mu / se
         pval = 2 * (stats.t.sf(np.abs(stat), df) if test == "knha" else stats.norm.sf(np.abs(stat)))
-        fe = m.fixed_projection()
-        q = np.maximum(fe.ypy, 0.0)
-        typical_v = df / fe.tr_p
-        if method == "FE":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                i2 = np.maximum(0.0, 100 * (q - df) / q)
-            h2 = q / df
-        else:
-            i2 = 100 * fit_tau2 / (typical_v + fit_tau2)
-            h2 = fit_tau2 / typical_v + 1
+        q, i2, h2 = heterogeneity(m, df, fit_tau2, method)
         values = {
             "coef": proj.mu,
             "stderr": se,

@@ -32,7 +32,7 @@ from scipy import stats
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
-from osteobiome.meta.pooling import estimate_tau2, resolve_settings, validated
+from osteobiome.meta.pooling import estimate_tau2, heterogeneity, resolve_settings, validated
 from osteobiome.meta.weighted import batched_inverse
 
 #: metafor's name of the intercept.
@@ -177,16 +177,7 @@ def _fit_chunk(
             qmp = stats.f.sf(qm, m, df)
         else:
             qmp = stats.chi2.sf(qm, m)
-    fe = d.fixed_projection()
-    qe = np.maximum(fe.ypy, 0.0)
-    typical_v = df / fe.tr_p
-    if method == "FE":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            i2 = np.maximum(0.0, 100 * (qe - df) / qe)
-        h2 = qe / df
-    else:
-        i2 = 100 * tau2 / (typical_v + tau2)
-        h2 = tau2 / typical_v + 1
+    qe, i2, h2 = heterogeneity(d, df, tau2, method)
     out = {
         "beta": proj.beta,
         "se": se,
