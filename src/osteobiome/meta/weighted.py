@@ -21,8 +21,26 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class _WeightedResiduals:
+    """``yᵀPy`` and ``yᵀPPy`` from the weights ``w`` and residuals ``y − Xβ`` of a projection (``Py = W (y − Xβ)``),
+    shared by the intercept-only and the meta-regression projections."""
+
+    w: np.ndarray
+    resid: np.ndarray
+
+    @property
+    def ypy(self) -> np.ndarray:
+        """``yᵀPy = Σ w (y - Xβ)²``."""
+        return (self.w * self.resid**2).sum(axis=1)
+
+    @property
+    def yppy(self) -> np.ndarray:
+        """``yᵀPPy = Σ (w (y - Xβ))²``."""
+        return ((self.w * self.resid) ** 2).sum(axis=1)
+
+
 @dataclass(frozen=True)
-class Projection:
+class Projection(_WeightedResiduals):
     """Sums of one weighting (rows = features) and the residuals ``y - μ`` (0 where a cohort is absent)."""
 
     w: np.ndarray
@@ -47,16 +65,6 @@ class Projection:
     def tr_pv(self, v0: np.ndarray) -> np.ndarray:
         """``tr PV = Σ v (w - w²/S_1)``."""
         return (v0 * (self.w - self.w**2 / self.s1[:, None])).sum(axis=1)
-
-    @property
-    def ypy(self) -> np.ndarray:
-        """``yᵀPy = Σ w (y - μ)²``."""
-        return (self.w * self.resid**2).sum(axis=1)
-
-    @property
-    def yppy(self) -> np.ndarray:
-        """``yᵀPPy = Σ w² (y - μ)²``."""
-        return ((self.w * self.resid) ** 2).sum(axis=1)
 
     @property
     def tr_p(self) -> np.ndarray:
@@ -93,7 +101,7 @@ def batched_inverse(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DesignProjection:
+class DesignProjection(_WeightedResiduals):
     """Weighted least squares of ``y`` on a design per feature: ``X`` (n × k × p), weights ``w`` (n × k, 0 =
     absent). ``beta`` (n × p), ``cov = (XᵀWX)⁻¹`` (n × p × p), ``P = W - W X cov XᵀW`` (n × k × k)."""
 
@@ -130,16 +138,6 @@ class DesignProjection:
     def log_det(self) -> np.ndarray:
         """``log det XᵀWX`` (the REML term)."""
         return -np.linalg.slogdet(self.cov)[1]
-
-    @property
-    def ypy(self) -> np.ndarray:
-        """``yᵀPy = Σ w (y - Xβ)²``."""
-        return (self.w * self.resid**2).sum(axis=1)
-
-    @property
-    def yppy(self) -> np.ndarray:
-        """``yᵀPPy = Σ (w (y - Xβ))²`` (``Py = W (y - Xβ)``)."""
-        return ((self.w * self.resid) ** 2).sum(axis=1)
 
     @property
     def tr_p(self) -> np.ndarray:
