@@ -31,7 +31,7 @@ from osteobiome.mediation.composite import TESTS, composite_pvalues
 from osteobiome.stats.design import build_design
 from osteobiome.stats.lm import missing_patterns
 from osteobiome.stats.multitest import adjust
-from osteobiome.stats.preprocess import filter_features, normalize, transform
+from osteobiome.stats.preprocess import preprocessed_table
 
 COLUMNS = [
     "feature", "mediator", "alpha", "alpha.se", "pval.alpha", "beta", "beta.se", "pval.beta", "indirect",
@@ -96,17 +96,6 @@ def _check_roles(metadata: pd.DataFrame, outcome: str, covariates: Sequence[str]
         raise InputError(f"outcome {outcome!r} is also listed as a covariate; remove it from the covariates.")
 
 
-def _exposures(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:
-    raw = table.to_numpy(dtype=float)
-    kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
-    if not kept.any():
-        raise InputError(
-            f"all {raw.shape[1]} features were filtered out (min_prevalence={opts['min_prevalence']}); lower the thresholds."
-        )
-    values = transform(normalize(raw[:, kept], opts["normalization"]), opts["transform"])
-    return pd.DataFrame(values, index=table.index, columns=table.columns[kept])
-
-
 def run_mediation(
     features: Cohort | pd.DataFrame,
     metadata: pd.DataFrame | None,
@@ -138,7 +127,7 @@ def run_mediation(
     table = table.loc[used]
     covariates = list(covariates)
     _check_roles(metadata, outcome, covariates)
-    exposures = _exposures(table, opts)
+    exposures = preprocessed_table(table, opts)
     M_all = _aligned_mediators(mediators, table.index)
     design = build_design(metadata, [outcome, *covariates], reference, True, opts.require_reference)
     C = np.delete(design.matrix, 1, axis=1)

@@ -7,6 +7,9 @@ numeric metadata columns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
@@ -225,3 +228,18 @@ def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.
     for j, name in enumerate(numeric):
         out[name] = scaled[:, j]
     return out
+
+
+def preprocessed_table(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:
+    """Samples × kept features after the filter / normalization / transform of ``opts`` (resolved association
+    options as a mapping), computed over every sample of ``table`` as ``associate`` does; the exposures of the
+    outcome-side analyses (survival, mediation), before they are standardized."""
+    raw = table.to_numpy(dtype=float)
+    kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
+    if not kept.any():
+        raise InputError(
+            f"all {raw.shape[1]} features were filtered out (min_prevalence={opts['min_prevalence']}, "
+            f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
+        )
+    values = transform(normalize(raw[:, kept], opts["normalization"]), opts["transform"])
+    return pd.DataFrame(values, index=table.index, columns=table.columns[kept])

@@ -25,8 +25,9 @@ from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.stats.design import build_design
 from osteobiome.stats.multitest import adjust_grouped
+from osteobiome.stats.preprocess import preprocessed_table
 from osteobiome.survival.cox import fit_cox
-from osteobiome.survival.exposures import community_exposures, feature_exposures, standardize_columns
+from osteobiome.survival.exposures import community_exposures, standardize_columns
 from osteobiome.survival.logistic import fit_logistic
 from osteobiome.survival.zph import cox_zph
 
@@ -166,7 +167,7 @@ def run_survival(
     if n_events < 2 or n_events == len(outcome):
         raise InputError(f"event column {event!r}: {n_events} events among {len(outcome)} samples; the models need events and non-events.")
 
-    transformed = feature_exposures(table, opts).iloc[rows]
+    transformed = preprocessed_table(table, opts).iloc[rows]
     community = community_exposures(table.iloc[rows], community_pcs)
     values = pd.concat([transformed, community], axis=1)
     z, constant = standardize_columns(values.to_numpy())

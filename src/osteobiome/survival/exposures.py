@@ -9,15 +9,10 @@ principal coordinates of the robust Aitchison distance (PCA of the robust CLR), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from osteobiome.diversity import alpha_diversity, beta_diversity, pcoa
-from osteobiome.errors import InputError
-from osteobiome.stats.preprocess import filter_features, normalize, transform
 
 #: Alpha indices used as community exposures (no tree needed; chao1 needs counts and is left out).
 ALPHA_EXPOSURES = ("observed", "shannon", "simpson", "pielou")
@@ -30,20 +25,6 @@ def standardize_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (values - values.mean(axis=0)) / np.where(constant, np.nan, sd)
     return z, constant
-
-
-def feature_exposures(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:
-    """Samples × kept features after the filter / normalization / transform of ``opts`` (a resolved preset),
-    computed over every sample of ``table`` as ``associate`` does; not yet standardized."""
-    raw = table.to_numpy(dtype=float)
-    kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
-    if not kept.any():
-        raise InputError(
-            f"all {raw.shape[1]} features were filtered out (min_prevalence={opts['min_prevalence']}, "
-            f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
-        )
-    values = transform(normalize(raw[:, kept], opts["normalization"]), opts["transform"])
-    return pd.DataFrame(values, index=table.index, columns=table.columns[kept])
 
 
 def community_exposures(table: pd.DataFrame, n_pcs: int = 3) -> pd.DataFrame:
