@@ -247,8 +247,11 @@ def build_design(
     if problem := _rank_problem(matrix, columns):
         raise InputError(f"design is rank deficient: {problem} duplicate(s) earlier columns; drop one of the collinear variables.")
 
-    groups = {}
-    for name in random:
-        _, codes = np.unique(metadata.loc[rows, name].astype(str).to_numpy(), return_inverse=True)
-        groups[name] = codes
-    return Design(matrix, columns, terms, values, rows, metadata.index[rows], groups, references)
+    return Design(matrix, columns, terms, values, rows, metadata.index[rows], group_codes(metadata, rows, random), references)
+
+
+def group_codes(metadata: pd.DataFrame, rows: np.ndarray, random: Sequence[str]) -> dict[str, np.ndarray]:
+    """Random-effect name → integer level code per used row (levels compared as text)."""
+    return {
+        name: np.unique(metadata.loc[rows, name].astype(str).to_numpy(), return_inverse=True)[1] for name in random
+    }

@@ -33,6 +33,7 @@ from osteobiome.stats.design import (
     _levels,
     _rank_problem,
     _reference_level,
+    group_codes,
 )
 from osteobiome.stats.preprocess import standardize as zscore
 
@@ -199,8 +200,6 @@ def build_formula_design(
         raise InputError(f"only {matrix.shape[0]} complete samples for {matrix.shape[1]} model coefficients; use fewer terms.")
     if problem := _rank_problem(matrix, columns):
         raise InputError(f"formula design is rank deficient: {problem} duplicate(s) earlier columns; drop a collinear term.")
-    groups = {}
-    for name in random:
-        _, codes = np.unique(metadata.loc[rows, name].astype(str).to_numpy(), return_inverse=True)
-        groups[name] = codes
-    return Design(matrix, columns, term_names, values, rows, metadata.index[rows], groups, references)
+    return Design(
+        matrix, columns, term_names, values, rows, metadata.index[rows], group_codes(metadata, rows, random), references
+    )
