@@ -33,8 +33,8 @@ Matrix = sp.spmatrix | np.ndarray
 @dataclass(frozen=True)
 class ColumnStats:
     """Per feature: ``above`` = #samples with x > min_abundance and ``variance`` (ddof 1, NaN ignored) of x
-    divided by ``scale`` (max |x|, 1 for an all-zero feature), so values near 1e-300 do not underflow to a
-    variance of 0; ``minimum`` = min(0, smallest value of the table), to check signs; ``integer``: every value
+    divided by ``scale`` (1, or max |x| where the plain variance could have underflowed, e.g. values near
+    1e-300; the raw variance is ``variance · scale²``); ``minimum`` = min(0, smallest value of the table), to check signs; ``integer``: every value
     is a whole number."""
 
     above: np.ndarray
@@ -61,6 +61,10 @@ class ColumnStats:
         return (self.above > n_samples * min_prevalence) & varies
 
 
+#: Variances at or below this may have underflowed (values near 1e-150 and smaller square to nothing).
+_UNDERFLOW = 1e-250
+
+
 def _integer(values: np.ndarray) -> bool:
     return bool(np.array_equal(values, np.round(values)))
 
@@ -73,14 +77,19 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
         X = np.asarray(X, dtype=float)
         complete = not np.isnan(X).any()
         finite = X if complete else X[np.isfinite(X)]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.nanmax(np.abs(X), axis=0, initial=0.0) if n else np.zeros(m)
-            scale = np.where(scale > 0, scale, 1.0)
-            scaled = X / scale
+        scale = np.ones(m)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if n <= 1:
                 variance = np.zeros(m)
             else:
-                variance = scaled.var(axis=0, ddof=1) if complete else np.nanvar(scaled, axis=0, ddof=1)
+                variance = X.var(axis=0, ddof=1) if complete else np.nanvar(X, axis=0, ddof=1)
+                # only where the variance may have underflowed: recompute it on x / max|x| (rare, off the hot path)
+                tiny = np.flatnonzero(~(variance > _UNDERFLOW))
+                if tiny.size:
+                    top = np.nanmax(np.abs(X[:, tiny]), axis=0, initial=0.0)
+                    scale[tiny] = np.where(top > 0, top, 1.0)
+                    part = X[:, tiny] / scale[tiny]
+                    variance[tiny] = part.var(axis=0, ddof=1) if complete else np.nanvar(part, axis=0, ddof=1)
         return ColumnStats(
             np.count_nonzero(X > min_abundance, axis=0),
             variance,
