@@ -39,25 +39,23 @@ class ColumnStats:
 
     above: np.ndarray
     variance: np.ndarray
+    scale: np.ndarray
     minimum: float
     integer: bool = True
-    scale: np.ndarray | None = None
 
     @classmethod
     def concat(cls, parts: Sequence[ColumnStats]) -> ColumnStats:
         return cls(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("above", "variance")),
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("above", "variance", "scale")),
             minimum=min(p.minimum for p in parts),
             integer=all(p.integer for p in parts),
-            scale=np.concatenate([p.scale if p.scale is not None else np.ones(len(p.above)) for p in parts]),
         )
 
     def kept(self, n_samples: int, min_prevalence: float, min_variance: float) -> np.ndarray:
         """MaAsLin2's filter (strict inequalities): above > n·min_prevalence and variance > min_variance."""
         variance = np.nan_to_num(self.variance, nan=-np.inf)
-        scale = self.scale if self.scale is not None else np.ones_like(variance)
         with np.errstate(over="ignore"):
-            varies = variance > 0 if min_variance == 0 else variance * scale**2 > min_variance
+            varies = variance > 0 if min_variance == 0 else variance * self.scale**2 > min_variance
         return (self.above > n_samples * min_prevalence) & varies
 
 
@@ -93,9 +91,9 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
         return ColumnStats(
             np.count_nonzero(X > min_abundance, axis=0),
             variance,
+            scale,
             min(0.0, float(finite.min(initial=0.0))),
             _integer(finite) if check_integer else True,
-            scale,
         )
     coo = X.tocoo()
     data, cols = coo.data, coo.col
@@ -110,9 +108,7 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
     mean = np.bincount(cols, weights=scaled, minlength=m) / n
     squares = np.bincount(cols, weights=(scaled - mean[cols]) ** 2, minlength=m) + (n - stored) * mean**2
     variance = squares / (n - 1) if n > 1 else np.zeros(m)
-    return ColumnStats(
-        above, variance, float(data.min(initial=0.0)), _integer(data) if check_integer else True, scale
-    )
+    return ColumnStats(above, variance, scale, float(data.min(initial=0.0)), _integer(data) if check_integer else True)
 
 
 def sample_sums(X: Matrix, normalization: str) -> np.ndarray:
