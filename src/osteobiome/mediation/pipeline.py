@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.association.options import AssociationOptions
-from osteobiome.association.pipeline import align_samples
+from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.mediation._fit import fit_pairs
@@ -53,14 +53,6 @@ class Mediation:
     def significant(self, q: float = 0.1) -> pd.DataFrame:
         """Pairs with q-value <= ``q``."""
         return self.results[self.results["qval"] <= q].reset_index(drop=True)
-
-
-def _feature_table(features: Cohort | pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    if isinstance(features, Cohort):
-        return features.table, features.metadata
-    if isinstance(features, pd.DataFrame):
-        return features, None
-    raise InputError(f"features must be a Cohort or a samples × features DataFrame, not {type(features).__name__}.")
 
 
 def _aligned_mediators(mediators: pd.DataFrame, samples: pd.Index) -> np.ndarray:
@@ -120,11 +112,7 @@ def run_mediation(
     if not 0 < level < 1 or n_boot < 10:
         raise InputError(f"level must lie in (0, 1) and n_boot be at least 10 (got level={level}, n_boot={n_boot}).")
     opts = AssociationOptions.resolve(preset, options)
-    table, cohort_metadata = _feature_table(features)
-    metadata = cohort_metadata if metadata is None else metadata
-    table = table.set_axis(table.index.astype(str), axis=0).set_axis(table.columns.astype(str), axis=1)
-    used, metadata = align_samples(table.index, metadata)
-    table = table.loc[used]
+    table, metadata = aligned_table(features, metadata)
     covariates = list(covariates)
     _check_roles(metadata, outcome, covariates)
     exposures = preprocessed_table(table, opts)
