@@ -78,7 +78,9 @@ def associate(**kwargs: Any) -> None:
     compositional correction; --preset maaslin2).
 
     The default is a two-part model (prevalence + abundance where present); --preset maaslin2: OLS (MaAsLin2);
-    --random: REML random intercepts (linear mixed models; --workers processes). Large or sparse tables run in
+    --random: random intercepts (default: a two-part mixed model, REML abundance part + Laplace logistic
+    prevalence part; with --preset maaslin2 or --model lm: linear mixed models; --workers processes). --formula
+    fits interactions, --group/--ordered/--contrast omnibus and contrast tests. Large or sparse tables run in
     blocks of features (automatic, or --block-size), on dask with --scheduler."""
     from osteobiome.association.pipeline import run_association
     from osteobiome.io import load_cohort, read_metadata
@@ -216,7 +218,7 @@ def _signature() -> inspect.Signature:
         param(
             "workers",
             int,
-            typer.Option(1, "--workers", min=1, help="Processes for the random-intercept (REML) fits (--random); other fits ignore it."),
+            typer.Option(1, "--workers", min=1, help="Processes for the random-intercept fits (--random); other fits ignore it."),
         ),
         param("overwrite", bool, overwrite_option()),
     ]
