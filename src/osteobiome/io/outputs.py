@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,13 +34,58 @@ def _umask() -> int:
     return mask
 
 
-def is_osteobiome_output(folder: Path) -> bool:
-    """Whether ``folder`` holds an osteobiome result: our marker, or the ``run.json`` older versions wrote."""
-    if (folder / MARKER).is_file():
-        return True
-    run_json = folder / "run.json"
+def _identity(path: Path) -> tuple[int, int, int] | None:
     try:
-        return run_json.is_file() and '"osteobiome"' in run_json.read_text(encoding="utf-8", errors="replace")
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
+
+
+def _foreign_entries(folder: Path, keep: tuple[str, ...]) -> bool:
+    """Whether ``folder`` holds entries (outside ``keep``) and is not an osteobiome result.
+
+    Another run may swap its finished result into ``folder``'s place and delete the old one while we look, so
+    the answer counts only when the folder at that path stayed the same (device, inode, change time) for the
+    whole look; else we look again.
+    """
+    while True:
+        before = _identity(folder)
+        if before is None:
+            return False
+        try:
+            names = {entry.name for entry in os.scandir(folder)} - set(keep)
+            foreign = bool(names) and not is_osteobiome_output(folder, names)
+        except FileNotFoundError:
+            continue
+        if _identity(folder) == before:
+            return foreign
+
+
+def _is_file_like(path: Path) -> bool:
+    """Whether ``path`` exists and is not a folder (one ``stat``, so a folder being swapped is never a file)."""
+    try:
+        return not stat.S_ISDIR(path.stat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def is_osteobiome_output(folder: Path, names: set[str] | None = None) -> bool:
+    """Whether ``folder`` holds an osteobiome result: our marker, or the ``run.json`` older versions wrote.
+
+    ``names`` is the folder's listing when the caller already has it.
+    """
+    if names is None:
+        try:
+            names = set(os.listdir(folder))
+        except OSError:
+            return False
+    if MARKER in names:
+        return True
+    try:
+        return "run.json" in names and '"osteobiome"' in (folder / "run.json").read_text(
+            encoding="utf-8", errors="replace"
+        )
     except OSError:
         return False
 
@@ -54,7 +100,7 @@ def check_output_dir(
     ``overwrite``. Call it before the work starts; :func:`atomic_output_dir` calls it again under its lock.
     """
     out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
+    if _is_file_like(out):
         raise InputError(f"{out}: exists and is not a folder; choose another --out.")
     kept = [out / name for name in keep]
     for item in inputs:
@@ -66,10 +112,8 @@ def check_output_dir(
                 f"{out}: holds the input {path}; the results folder would replace it, so choose an --out "
                 "outside the folders of the inputs."
             )
-    if out.is_dir() and not overwrite and not is_osteobiome_output(out):
-        entries = [p for p in out.iterdir() if p.name not in keep]
-        if entries:
-            raise InputError(
+    if not overwrite and _foreign_entries(out, keep):
+        raise InputError(
                 f"{out}: folder exists, is not empty and is not an osteobiome result; choose a new --out, or "
                 "add --overwrite to replace it (everything in it is deleted)."
             )
