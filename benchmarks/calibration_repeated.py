@@ -34,16 +34,24 @@ def standard_errors(summary: pd.DataFrame, q: float = 0.1) -> str:
     at_q = summary[summary["q"] == q].sort_values(["method", "effect"])
 
     def cell(row: pd.Series, metric: str) -> str:
-        return f"{row[f'{metric}_mean']:.3f} ± {np.nan_to_num(row[f'{metric}_std']) / np.sqrt(row['runs']):.3f}"
+        return (
+            f"{row[f'{metric}_mean']:.3f} ± {np.nan_to_num(row[f'{metric}_std']) / np.sqrt(row['runs']):.3f}"
+        )
 
-    lines = ["| method | effect | runs | FDR | recall | AUPRC | false discoveries per null run | P(any) |", "|" + "---|" * 8]
+    lines = [
+        "| method | effect | runs | FDR | recall | AUPRC | false discoveries per null run | P(any) |",
+        "|" + "---|" * 8,
+    ]
     for _, row in at_q.iterrows():
         if row["effect"] > 0:
             values = [cell(row, "fdr"), cell(row, "recall"), cell(row, "auprc"), "", ""]
         else:
             values = ["", "", "", cell(row, "false_discoveries"), cell(row, "any_false")]
         lines.append(f"| {row['method']} | {row['effect']:g} | {row['runs']} | " + " | ".join(values) + " |")
-    return f"**at q = {q:g}: mean ± standard error over the runs** (effect 0 = null phenotypes)\n\n" + "\n".join(lines)
+    return (
+        f"**at q = {q:g}: mean ± standard error over the runs** (effect 0 = null phenotypes)\n\n"
+        + "\n".join(lines)
+    )
 
 
 def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
@@ -58,8 +66,12 @@ def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
     summary.to_csv(out / "calibration_repeated_summary.tsv", sep="\t", index=False)
     runs.to_csv(out / "calibration_repeated_runs.tsv", sep="\t", index=False)
     criteria = calibration.check_criteria(summary, method="default", baseline="lmm")
-    per_fit = runs.drop_duplicates(["method", "n", "effect", "seed", "draw"]).groupby("method")["seconds"].mean()
-    timing = ", ".join(f"{m} {per_fit[m]:.2f} s ({per_fit[m] / per_fit['lmm']:.1f}x lmm)" for m in per_fit.index)
+    per_fit = (
+        runs.drop_duplicates(["method", "n", "effect", "seed", "draw"]).groupby("method")["seconds"].mean()
+    )
+    timing = ", ".join(
+        f"{m} {per_fit[m]:.2f} s ({per_fit[m] / per_fit['lmm']:.1f}x lmm)" for m in per_fit.index
+    )
     tables = calibration.markdown_tables(summary)
     body = (
         "Design (`evaluate.calibration`, `Grid.visits`): each subject is a Twins sample seen at 4 visits, every genus "
