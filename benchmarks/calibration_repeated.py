@@ -19,39 +19,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from calibration import RESULTS, TWINS, replace_section
 
 from osteobiome.evaluate import calibration
 
 HERE = Path(__file__).resolve().parent
-
-
-def standard_errors(summary: pd.DataFrame, q: float = 0.1) -> str:
-    """Markdown: per method and effect at ``q``, mean ± standard error (SD / √runs) of FDR, recall and AUPRC, and
-    on the null phenotype false discoveries per run and P(any false discovery)."""
-    at_q = summary[summary["q"] == q].sort_values(["method", "effect"])
-
-    def cell(row: pd.Series, metric: str) -> str:
-        return (
-            f"{row[f'{metric}_mean']:.3f} ± {np.nan_to_num(row[f'{metric}_std']) / np.sqrt(row['runs']):.3f}"
-        )
-
-    lines = [
-        "| method | effect | runs | FDR | recall | AUPRC | false discoveries per null run | P(any) |",
-        "|" + "---|" * 8,
-    ]
-    for _, row in at_q.iterrows():
-        if row["effect"] > 0:
-            values = [cell(row, "fdr"), cell(row, "recall"), cell(row, "auprc"), "", ""]
-        else:
-            values = ["", "", "", cell(row, "false_discoveries"), cell(row, "any_false")]
-        lines.append(f"| {row['method']} | {row['effect']:g} | {row['runs']} | " + " | ".join(values) + " |")
-    return (
-        f"**at q = {q:g}: mean ± standard error over the runs** (effect 0 = null phenotypes)\n\n"
-        + "\n".join(lines)
-    )
 
 
 def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
@@ -85,7 +57,7 @@ def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
         f"subjects × {grid.visits} visits, {seeds} seeds per cell, {grid.null_draws * seeds} null phenotypes: "
         f"**{wall:.0f} s wall on {workers} workers** (load average {os.getloadavg()[0]:.1f} at the end). Mean time per "
         f"fit of {len(template.counts.columns)} genera (before filtering): {timing}.\n\n"
-        + standard_errors(summary)
+        + calibration.standard_error_table(summary)
         + "\n\n"
         + tables
         + "\n\n"

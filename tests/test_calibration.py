@@ -137,6 +137,16 @@ def test_criteria_text_reports_check_criteria_verdicts_and_thresholds():
     assert "FDR ≤ 0.01 in every cell: no" in strict and "per run ≤ 0 or P(any) ≤ 0.1 (within 2 SE) at every n: no" in strict
 
 
+def test_standard_errors_are_sd_over_root_runs_in_criteria_and_table():
+    summary = cal.summarize(_fake_runs())  # default, effect 0.5: FDR 0.05, 0.06, 0.07 over 3 seeds
+    criteria = cal.check_criteria(summary).set_index("effect")
+    assert criteria.loc[0.5, "fdr_se"] == pytest.approx(0.01 / np.sqrt(3))
+    assert "highest 0.060 ± 0.006 SE at n = 100, effect 0.5" in cal.criteria_text(cal.check_criteria(summary))
+    lines = cal.standard_error_table(summary).splitlines()
+    assert "| default | 100 | 0.5 | 3 | 0.060 ± 0.006 | 0.600 ± 0.000 | 0.700 ± 0.000 |  |  |" in lines
+    assert "| maaslin2 | 100 | 0 | 3 |  |  |  | 0.300 ± 0.000 | 1.000 ± 0.000 |" in lines
+
+
 def test_bad_requests(tmp_path):
     with pytest.raises(InputError, match="not known"):
         cal.run(cal.Template(pd.DataFrame(np.ones((5, 5)))), cal.Grid(methods=("maaslin3",)))

@@ -436,7 +436,8 @@ def check_criteria(
     max_fdr: float = 0.1,
     max_null: float = 0.1,
 ) -> pd.DataFrame:
-    """The acceptance criteria at ``q``, one row per (n, effect): mean FDR ≤ ``max_fdr`` (``fdr_ok``) and recall
+    """The acceptance criteria at ``q``, one row per (n, effect): mean FDR ≤ ``max_fdr`` (``fdr_ok``, literally:
+    the mean over the runs; its standard error SD / √runs is ``fdr_se``) and recall
     ≥ the baseline's (``recall_ok``; at matched FDR: AUPRC ≥ the baseline's, ``auprc_ok``) with signal; without
     signal (``null_ok``, as restated in issue 16) at most ``max_null`` false discoveries per null run on average
     **or** P(any false discovery) ≤ ``q``, each within two standard errors over the runs. ``ok`` is the row's
@@ -447,6 +448,7 @@ def check_criteria(
     out = pd.DataFrame(
         {
             "fdr": mine["fdr_mean"],
+            "fdr_se": se * mine["fdr_std"].fillna(0.0),
             "recall": mine["recall_mean"],
             "baseline_recall": base["recall_mean"],
             "auprc": mine["auprc_mean"],
@@ -510,6 +512,25 @@ def markdown_tables(summary: pd.DataFrame, q: float = 0.1) -> str:
     return "\n\n".join(parts)
 
 
+def standard_error_table(summary: pd.DataFrame, q: float = 0.1) -> str:
+    """Markdown: per method × n × effect at ``q``, the mean ± standard error (SD / √runs) of FDR, recall and AUPRC
+    with signal, and of false discoveries per run and P(any false discovery) on the null phenotype (effect 0)."""
+    at_q = summary[summary["q"] == q].sort_values(["method", "n", "effect"])
+
+    def cell(row: pd.Series, metric: str) -> str:
+        se = np.nan_to_num(row[f"{metric}_std"]) / np.sqrt(row["runs"])
+        return f"{row[f'{metric}_mean']:.3f} ± {se:.3f}"
+
+    header = "| method | n | effect | runs | FDR | recall | AUPRC | false discoveries per null run | P(any) |"
+    lines = [header, "|" + "---|" * 9]
+    for _, row in at_q.iterrows():
+        signal = row["effect"] > 0
+        values = [cell(row, m) if signal else "" for m in ("fdr", "recall", "auprc")]
+        values += [cell(row, m) if not signal else "" for m in ("false_discoveries", "any_false")]
+        lines.append(f"| {row['method']} | {row['n']} | {row['effect']:g} | {row['runs']} | " + " | ".join(values) + " |")
+    return f"**at q = {q:g}: mean ± standard error over the runs** (effect 0 = null phenotypes)\n\n" + "\n".join(lines)
+
+
 def write_outputs(runs: pd.DataFrame, out, q: float = 0.1) -> pd.DataFrame:
     """Write ``runs.tsv``, ``summary.tsv``, ``criteria.tsv`` (if a default and maaslin2 ran),
     ``calibration.md`` and ``calibration.png`` into the existing folder ``out``; return the summary."""
@@ -541,7 +562,8 @@ def criteria_text(criteria: pd.DataFrame) -> str:
 
     return (
         f"**criteria at q = {a['q']:g}** — {a['method']}'s mean empirical FDR ≤ {a['max_fdr']:g} in every cell: "
-        f"{yes(signal['fdr_ok'])} (highest {worst['fdr']:.3f} at n = {worst['n']}, effect {worst['effect']:g}); "
+        f"{yes(signal['fdr_ok'])} (highest {worst['fdr']:.3f} ± {worst['fdr_se']:.3f} SE at n = {worst['n']}, "
+        f"effect {worst['effect']:g}); "
         f"null false discoveries per run ≤ {a['max_null']:g} or P(any) ≤ {a['q']:g} (within 2 SE) at every n: "
         f"{yes(null['null_ok'])} (highest {worst_null['null_fd']:.3f} per run, P(any) {worst_null['null_any']:.3f}, "
         f"at n = {worst_null['n']}); recall ≥ {a['baseline']} in every cell: {yes(signal['recall_ok'])} "
