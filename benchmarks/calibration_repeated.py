@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 from calibration import RESULTS, TWINS, replace_section
 
 from osteobiome.evaluate import calibration
@@ -26,17 +27,10 @@ from osteobiome.evaluate import calibration
 HERE = Path(__file__).resolve().parent
 
 
-def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
+def section(runs: pd.DataFrame, genera: int, workers: int, seeds: int, wall: float, load: float) -> str:
+    """The ``## calibration with repeated samples`` section of ``RESULTS.md`` from the per-run rows ``runs``."""
     grid = replace(calibration.REPEATED, seeds=seeds)
-    template = calibration.load_template(TWINS)
-    start = time.perf_counter()
-    runs = calibration.run(template, grid, workers=workers)
-    wall = time.perf_counter() - start
     summary = calibration.summarize(runs)
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    summary.to_csv(out / "calibration_repeated_summary.tsv", sep="\t", index=False)
-    runs.to_csv(out / "calibration_repeated_runs.tsv", sep="\t", index=False)
     criteria = calibration.check_criteria(summary, method="default", baseline="lmm")
     per_fit = (
         runs.drop_duplicates(["method", "n", "effect", "seed", "draw"]).groupby("method")["seconds"].mean()
@@ -44,8 +38,7 @@ def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
     timing = ", ".join(
         f"{m} {per_fit[m]:.2f} s ({per_fit[m] / per_fit['lmm']:.1f}x lmm)" for m in per_fit.index
     )
-    tables = calibration.markdown_tables(summary)
-    body = (
+    return (
         "Design (`evaluate.calibration`, `Grid.visits`): each subject is a Twins sample seen at 4 visits, every genus "
         f"scaled per visit by 2^N(0, {calibration.VISIT_SD:g}²) and re-drawn at the subject's depth (subject-level "
         "random intercepts in presence and abundance); age/BMI/sex per subject, implanted into 10% of genera each; the "
@@ -55,17 +48,30 @@ def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
         "before); `maaslin2` = MaAsLin2's LMM.\n\n"
         f"`python benchmarks/calibration_repeated.py {workers} {seeds}` — Twins template, {grid.sizes[0] // grid.visits} "
         f"subjects × {grid.visits} visits, {seeds} seeds per cell, {grid.null_draws * seeds} null phenotypes: "
-        f"**{wall:.0f} s wall on {workers} workers** (load average {os.getloadavg()[0]:.1f} at the end). Mean time per "
-        f"fit of {len(template.counts.columns)} genera (before filtering): {timing}.\n\n"
+        f"**{wall:.0f} s wall on {workers} workers** (load average {load:.1f} at the end). Mean time per "
+        f"fit of {genera} genera (before filtering): {timing}.\n\n"
         + calibration.standard_error_table(summary)
         + "\n\n"
-        + tables
+        + calibration.markdown_tables(summary)
         + "\n\n"
         + calibration.criteria_text(criteria)
     )
+
+
+def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
+    grid = replace(calibration.REPEATED, seeds=seeds)
+    template = calibration.load_template(TWINS)
+    start = time.perf_counter()
+    runs = calibration.run(template, grid, workers=workers)
+    wall = time.perf_counter() - start
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    calibration.summarize(runs).to_csv(out / "calibration_repeated_summary.tsv", sep="\t", index=False)
+    runs.to_csv(out / "calibration_repeated_runs.tsv", sep="\t", index=False)
+    body = section(runs, len(template.counts.columns), workers, seeds, wall, os.getloadavg()[0])
     RESULTS.write_text(replace_section(RESULTS.read_text(), "calibration with repeated samples", body))
-    print(criteria.to_string())
-    print(f"{wall:.0f} s wall; {timing}")
+    print(body.rsplit("\n\n", 1)[-1])
+    print(f"{wall:.0f} s wall")
 
 
 if __name__ == "__main__":
