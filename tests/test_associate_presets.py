@@ -135,6 +135,18 @@ def test_default_with_random_effects_fits_the_two_part_mixed_model(data):
     assert associate(table, metadata, ["age"], random=("subject",), preset="maaslin2").attrs["model"] == "LMM"
 
 
+def test_two_part_mixed_model_notes_a_feature_whose_present_samples_make_the_design_collinear(data):
+    table, metadata = data
+    metadata = metadata.assign(subject=np.repeat(np.arange(40), 2).astype(str), group=np.repeat([0.0, 1.0], 40))
+    table = table.copy()
+    feature = table.columns[0]
+    table.loc[metadata.index[metadata["group"] == 1], feature] = 0  # present only where group == 0
+    out = associate(table, metadata, ["age", "group"], random=("subject",), min_prevalence=0.0)
+    row = out[(out["feature"] == feature) & (out["metadata"] == "age")].iloc[0]
+    assert "abundance: not fitted" in row["note"] and np.isnan(row["coef"])
+    assert out.loc[out["feature"] != feature, "pval"].notna().all()
+
+
 @pytest.mark.parametrize(
     ("preset", "options"),
     [("default", {}), ("default", {"joint": "beta"}), ("maaslin2", {"variance": "HC3"}), ("maaslin2", {"compositional": "median"})],

@@ -67,3 +67,17 @@ def test_no_fittable_feature_with_workers_gives_nan_not_an_error():
     Y[:3] = 1.0  # 3 observed rows for 3 coefficients: nothing can be fitted
     result = fit_lmm(Y, X, [g], workers=2)
     assert np.isnan(result.pval).all() and result.n_used.tolist() == [0, 0, 0]
+
+
+def test_rows_on_which_the_design_is_collinear_give_nan_not_an_error():
+    # feature 0 is observed only where a group-level 0/1 covariate is 0: that column is constant on its rows
+    y, X, g = balanced(seed=5)
+    flag = (g % 2).astype(float)
+    X = np.column_stack([X, flag])
+    Y = np.column_stack([y, y + 0.1 * np.arange(y.size) % 3])
+    Y[flag == 1, 0] = np.nan
+    result = fit_lmm(Y, X, [g])
+    assert np.isnan(result.coef[:, 0]).all() and np.isnan(result.pval[:, 0]).all()
+    alone = fit_lmm(Y[:, 1:], X, [g])  # the other feature's fit is untouched
+    np.testing.assert_array_equal(result.coef[:, 1], alone.coef[:, 0])
+    assert np.isfinite(result.pval[:, 1]).all()

@@ -363,7 +363,7 @@ def _mixed_parts(
     for j in range(log_abundance.shape[1]):
         note = []
         if not np.isfinite(lmm.coef[:, j]).all():
-            note.append("abundance: not fitted (too few present samples)")
+            note.append("abundance: not fitted (too few present samples, or the design is collinear on them)")
         elif np.any(lmm.theta[:, j] == 0):
             note.append("abundance: singular (a random-intercept sd is 0)")
         if failed[j]:

@@ -189,6 +189,9 @@ def _satterthwaite(
     """
     dfree = shared.n - shared.p
     at = _at_theta(shared, theta)
+    if at is None:  # XᵀW⁻¹X singular (X rank deficient on these rows): β is not estimable
+        missing = np.full(shared.p, np.nan)
+        return missing, missing, missing, np.nan
     r2, beta = _solve(shared, at, zty, xty, yty)
     sigma2 = r2 / dfree
     sigma = np.sqrt(sigma2)
@@ -242,6 +245,8 @@ def _fit_pattern(
     m = Y.shape[1]
     coef, stderr, df = (np.full((shared.p, m), np.nan) for _ in range(3))
     theta_out, sigma_out = np.full((n_factors, m), np.nan), np.full(m, np.nan)
+    if _at_theta(shared, np.zeros(n_factors)) is None:  # X rank deficient on these rows: no feature is estimable
+        return coef, stderr, df, theta_out, sigma_out
     start = np.ones(n_factors)
     for j in range(m):
         theta = _optimize(shared, start, zty[:, j], xty[:, j], yty[j])
@@ -254,7 +259,8 @@ def _fit_pattern(
 
 def fit_lmm(Y: np.ndarray, X: np.ndarray, groups: Sequence[np.ndarray], workers: int = 1) -> LMMResult:
     """REML random-intercept fits of every column of ``Y`` (n × m, NaN = missing) on ``X`` (n × p) with one
-    intercept per level of each grouping factor in ``groups`` (integer codes, length n).
+    intercept per level of each grouping factor in ``groups`` (integer codes, length n). A feature whose rows
+    leave ``X`` rank deficient (e.g. a covariate constant where the feature is observed) is not estimable: NaN.
 
     Features are fitted in chunks of :data:`CHUNK` (each chunk warm-starts θ from feature to feature, starting
     at lme4's θ = 1), over ``workers`` processes when > 1; the chunks do not depend on ``workers``, so neither do
