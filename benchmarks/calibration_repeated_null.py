@@ -12,9 +12,10 @@ phenotype are correlated across genera, so the run-clustered standard error is p
 ``--effect E``: instead of null phenotypes, ``draws`` phenotypes per seed with markers implanted at E log2 FC per
 SD (as the calibration grid), and the tails of the *non-marker* genera (null features of a run with signal:
 they move only by closure). ``--no-augment``: the prevalence part without MaAsLin3's augmentation;
-``--compositional none``: the abundance part's own LMM p-value (no median comparison).
+``--compositional none``: the abundance part's own LMM p-value (no median comparison); ``--subjects S``: S
+subjects (× 4 visits) instead of 60.
 Usage: ``python benchmarks/calibration_repeated_null.py [workers] [seeds] [draws] [--effect E] [--no-augment]
-[--compositional none] [--save PVALUES.tsv]``; writes ``benchmarks/results/calibration_repeated_null.tsv`` (tail table; with options,
+[--compositional none] [--subjects S] [--save PVALUES.tsv]``; writes ``benchmarks/results/calibration_repeated_null.tsv`` (tail table; with options,
 ``calibration_repeated_null_<options>.tsv``) and prints it.
 """
 
@@ -46,17 +47,19 @@ def null_pvalues(
     effect: float = 0.0,
     augment: bool = True,
     compositional: str = "median",
+    subjects: int = 60,
 ) -> pd.DataFrame:
     """Per genus × phenotype of one seed: the phenotype row's part p-values (default preset); null phenotypes,
     or with ``effect`` > 0 phenotypes with markers (``marker`` column)."""
     from osteobiome.association.pipeline import associate
 
+    sizes = (subjects * calibration.REPEATED.visits,)
     if effect > 0:
-        grid = replace(calibration.REPEATED, null_draws=0, effects=(effect,) * draws)
+        grid = replace(calibration.REPEATED, null_draws=0, effects=(effect,) * draws, sizes=sizes)
     else:
-        grid = replace(calibration.REPEATED, null_draws=draws, effects=())
+        grid = replace(calibration.REPEATED, null_draws=draws, effects=(), sizes=sizes)
     prepared = calibration.prepare_run(template, grid, grid.sizes[0], seed)
-    subjects = prepared.subject.nunique()
+    n_subjects = prepared.subject.nunique()
     rows = []
     for draw, (markers, truth, _, _) in enumerate(prepared.plan()):
         table, metadata = prepared.implant(markers)
@@ -73,7 +76,7 @@ def null_pvalues(
             )
         part = result[result["metadata"] == calibration.PHENOTYPE]
         z = part["coef.prevalence"] / part["stderr.prevalence"]
-        df_t = subjects - (len(FIXED) + 1)
+        df_t = n_subjects - (len(FIXED) + 1)
         rows.append(
             pd.DataFrame(
                 {
@@ -130,6 +133,7 @@ def main() -> None:
     parser.add_argument("--effect", type=float, default=0.0)
     parser.add_argument("--no-augment", dest="augment", action="store_false")
     parser.add_argument("--compositional", choices=("median", "none"), default="median")
+    parser.add_argument("--subjects", type=int, default=60)
     parser.add_argument("--save", type=Path, help="write every p-value here (TSV)")
     args = parser.parse_args()
     template = calibration.load_template(TWINS)
@@ -141,6 +145,7 @@ def main() -> None:
         [args.effect] * args.seeds,
         [args.augment] * args.seeds,
         [args.compositional] * args.seeds,
+        [args.subjects] * args.seeds,
     ]
     if args.workers > 1:
         from osteobiome.compute.executors import process_pool
@@ -158,6 +163,7 @@ def main() -> None:
         (f"_effect{args.effect:g}" if args.effect > 0 else "")
         + ("" if args.augment else "_no_augment")
         + ("" if args.compositional == "median" else f"_{args.compositional}")
+        + ("" if args.subjects == 60 else f"_{args.subjects}subjects")
     )
     table.to_csv(out / f"calibration_repeated_null{suffix}.tsv", sep="\t", index=False, float_format="%.5g")
     print(table.to_string(index=False))
@@ -166,7 +172,7 @@ def main() -> None:
     )
     print(
         f"{args.seeds} seeds x {args.draws} {kind}, augment={args.augment}, "
-        f"compositional={args.compositional}: {wall:.0f} s wall on {args.workers} "
+        f"compositional={args.compositional}, {args.subjects} subjects: {wall:.0f} s wall on {args.workers} "
         f"workers, parent CPU {time.process_time() - cpu:.0f} s, load average {os.getloadavg()[0]:.1f}"
     )
     if args.save:
