@@ -194,7 +194,7 @@ def test_serial_and_parallel_runs_agree(finished):
 
 
 def test_phenotype_chunks():
-    from osteobiome.study.parts import chunked
+    from osteobiome.study._parts import chunked
 
     assert chunked(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
     assert chunked(["a"], 4) == [("a",)]

@@ -101,7 +101,7 @@ def test_too_few_complete_samples(tmp_path):
 
 
 def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
-    from osteobiome.study.summary import cohort_summary
+    from osteobiome.study._summary import cohort_summary
 
     path = write_study(tmp_path)
     meta = pd.read_csv(tmp_path / "a" / "metadata.tsv", sep="\t").iloc[:-5]

@@ -260,7 +260,7 @@ def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
     phenotype, found now (:func:`osteobiome.stats.fittable.check_model`); the blocked path has its own checks."""
     from osteobiome.association.options import AssociationOptions
     from osteobiome.stats.fittable import check_model
-    from osteobiome.study.parts import reference_for
+    from osteobiome.study._parts import reference_for
 
     options = AssociationOptions.resolve(cfg.association.preset, cfg.association.options()).fitted(
         bool(cfg.random_effects)
