@@ -127,3 +127,17 @@ def test_ctrl_c_during_run_exits_130_and_writes_nothing(tmp_path, workers):
     assert "interrupted" in err and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
     assert survivors(children) == []
+
+
+def test_an_error_in_the_pool_block_stops_its_running_workers_while_the_parent_lives_on():
+    from osteobiome.compute.executors import process_pool
+
+    me = psutil.Process()
+    with pytest.raises(RuntimeError, match="stop"), process_pool(2) as pool:
+        for _ in range(2):
+            pool.submit(time.sleep, 120)
+        # the workers are the forkserver's children, so grandchildren of this process
+        assert wait_for(lambda: len([p for p in me.children(recursive=True) if p.ppid() != me.pid]) >= 2)
+        workers = [p for p in me.children(recursive=True) if p.ppid() != me.pid]
+        raise RuntimeError("stop")
+    assert survivors(workers) == []
