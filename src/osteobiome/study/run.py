@@ -43,6 +43,7 @@ from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
+    has_set_tests,
     mechanism_tables,
     pathway_contributions,
     significant_hits,
@@ -183,7 +184,8 @@ def _analyse(
         )
     log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
     with _timed(timings, "mechanisms"):
-        if blocked.on:
+        tested = (f for table in associations.values() for f in table["feature"])
+        if blocked.on and has_set_tests(tested, (cp.cohort.metadata for cp in plan.cohorts), cfg.phenotypes):
             warnings.warn(
                 "set-level tests skipped: the --block-size/--scheduler path does not keep the transformed "
                 "abundance tables they need; run without these options for the Mechanisms set tests.",
