@@ -73,7 +73,7 @@ def test_zero_overlapping_samples(tmp_path, capsys):
     meta.to_csv(tmp_path / "a" / "metadata.tsv", sep="\t", index=False)
     line = one_line_error(path, capsys)
     assert "cohorts[0] (A)" in line and "study.yaml line" in line
-    assert "no sample id is shared" in line
+    assert "no sample id is in both" in line
 
 
 def test_reference_level_must_exist(tmp_path):

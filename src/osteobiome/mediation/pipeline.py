@@ -23,6 +23,7 @@ import pandas as pd
 from osteobiome.association.options import AssociationOptions
 from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.io.align import align_samples
 from osteobiome.io.cohort import Cohort
 from osteobiome.mediation._fit import fit_pairs
 from osteobiome.mediation._intervals import bootstrap_interval, delta_interval
@@ -55,28 +56,17 @@ class Mediation:
         return self.results[self.results["qval"] <= q].reset_index(drop=True)
 
 
-def _aligned_mediators(mediators: pd.DataFrame, samples: pd.Index) -> np.ndarray:
+def _mediator_matrix(mediators: pd.DataFrame, samples: pd.Index) -> np.ndarray:
     """The mediator table's rows for ``samples`` (NaN rows where a sample has none), as floats."""
     if not isinstance(mediators, pd.DataFrame) or mediators.shape[1] == 0:
         raise InputError("mediators must be a samples × mediators DataFrame with at least one column (io.read_mediators).")
-    mediators = mediators.set_axis(mediators.index.astype(str), axis=0)
-    if mediators.index.has_duplicates:
-        raise InputError(f"the mediator table has duplicate sample ids {preview(mediators.index[mediators.index.duplicated()])}.")
     non_numeric = [c for c in mediators.columns if not pd.api.types.is_numeric_dtype(mediators[c])]
     if non_numeric:
         raise InputError(f"mediators {preview(non_numeric)} are not numeric; mediators must be numbers.")
-    shared = samples.isin(mediators.index)
-    if not shared.any():
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(samples)}) and the mediator table "
-            f"({preview(mediators.index)}); check the mediator table's id column."
-        )
-    if not shared.all():
-        warnings.warn(f"{int((~shared).sum())} samples have no mediator row and are left out: {preview(samples[~shared])}.", stacklevel=4)
-    extra = mediators.index.difference(samples)
-    if len(extra):
-        warnings.warn(f"{len(extra)} samples only in the mediator table are left out: {preview(extra)}.", stacklevel=4)
-    return mediators.reindex(samples).to_numpy(dtype=float)
+    used, rows = align_samples(samples, mediators, "mediator table", "check the mediator table's id column")
+    matrix = np.full((len(samples), mediators.shape[1]), np.nan)
+    matrix[used] = rows.to_numpy(dtype=float)
+    return matrix
 
 
 def _check_roles(metadata: pd.DataFrame, outcome: str, covariates: Sequence[str]) -> None:
@@ -116,7 +106,7 @@ def run_mediation(
     covariates = list(covariates)
     _check_roles(metadata, outcome, covariates)
     exposures = preprocessed_table(table, opts)
-    M_all = _aligned_mediators(mediators, table.index)
+    M_all = _mediator_matrix(mediators, table.index)
     design = build_design(metadata, [outcome, *covariates], reference, True, opts.require_reference)
     C = np.delete(design.matrix, 1, axis=1)
     y = design.matrix[:, 1]
