@@ -242,12 +242,12 @@ def run_association(
     contrasts : DataFrame, optional
         Rows = named contrasts, columns = coefficient names (``siteB``, ``bmd:sexM``) with their weights; rows
         ``metadata`` = ``"contrast"``, ``value`` = the name, BH over every contrast × feature (linear model only).
-    **options
-        Override fields of the preset (see :class:`~osteobiome.association.options.AssociationOptions`):
-        ``normalization``, ``transform``, ``min_prevalence``, ``model``, ``compositional`` …
     keep_tables : bool
         Keep the intermediate (samples × features) tables when the table runs as one in-memory block (the CLI
         writes them to ``features/``; the study's set-level tests use the transformed one).
+    **options
+        Override fields of the preset (see :class:`~osteobiome.association.options.AssociationOptions`):
+        ``normalization``, ``transform``, ``min_prevalence``, ``model``, ``compositional`` …
 
     Returns
     -------
