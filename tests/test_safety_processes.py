@@ -133,11 +133,15 @@ def test_an_error_in_the_pool_block_stops_its_running_workers_while_the_parent_l
     from osteobiome.compute.executors import process_pool
 
     me = psutil.Process()
+
+    def grandchildren() -> set[psutil.Process]:  # the workers are the forkserver's children
+        return {p for p in me.children(recursive=True) if p.ppid() != me.pid}
+
+    before = grandchildren()
     with pytest.raises(RuntimeError, match="stop"), process_pool(2) as pool:
         for _ in range(2):
             pool.submit(time.sleep, 120)
-        # the workers are the forkserver's children, so grandchildren of this process
-        assert wait_for(lambda: len([p for p in me.children(recursive=True) if p.ppid() != me.pid]) >= 2)
-        workers = [p for p in me.children(recursive=True) if p.ppid() != me.pid]
+        assert wait_for(lambda: len(grandchildren() - before) >= 2)
+        workers = list(grandchildren() - before)
         raise RuntimeError("stop")
     assert survivors(workers) == []
