@@ -6,19 +6,26 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-Wrapper = TypeVar("Wrapper", bound=Callable)
+Params = ParamSpec("Params")
+Returned = TypeVar("Returned")
 
 _SECTION = re.compile(r"^(\w[\w ]*)\n-+\n", re.MULTILINE)
 
 
-def parameters_of(source: Callable, omit: Sequence[str] = ()) -> Callable[[Wrapper], Wrapper]:
+def parameters_of(
+    source: Callable[Params, Any], omit: Sequence[str] = ()
+) -> Callable[[Callable[..., Returned]], Callable[Params, Returned]]:
     """Decorator for ``def wrapper(*args, **kwargs)`` that calls ``source``: the wrapper's signature becomes
     ``source``'s without ``omit`` (with the wrapper's return annotation), and ``source``'s numpydoc ``Parameters``
-    section, without ``omit``, is put into the wrapper's docstring before its ``Returns`` section."""
+    section, without ``omit``, is put into the wrapper's docstring before its ``Returns`` section.
 
-    def decorate(wrapper: Wrapper) -> Wrapper:
+    Type checkers see the wrapper with ``source``'s parameters too (``ParamSpec``; ``omit`` is a run-time
+    restriction only).
+    """
+
+    def decorate(wrapper: Callable[..., Returned]) -> Callable[Params, Returned]:
         signature = inspect.signature(source)
         kept = [p for name, p in signature.parameters.items() if name not in omit]
         returns = inspect.signature(wrapper).return_annotation
