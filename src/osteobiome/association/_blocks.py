@@ -101,7 +101,7 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockOutput:
         raw = block.toarray() if sp.issparse(block) else np.array(block, dtype=float, copy=job.keep)
         normalized = _normalized(raw, job)
         nonzero = np.sum(raw > 0, axis=0)
-        transformed = transform(normalized, opts.transform) if (job.keep or not two_part) else None
+        transformed = transform(normalized, opts.transform, overwrite=not job.keep) if (job.keep or not two_part) else None
         if job.keep:
             tables = (raw, normalized, transformed)
     if two_part:

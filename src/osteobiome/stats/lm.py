@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special
 from scipy.stats import norm
-from scipy.stats import t as t_dist
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,8 @@ def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for infinite df (z tests) from the normal's log survival function.
     """
     abs_t, df = np.broadcast_arrays(np.abs(tval), df)
-    pval = 2.0 * t_dist.sf(abs_t, df)
+    with np.errstate(invalid="ignore"):
+        pval = 2.0 * np.where(df > 0, special.stdtr(df, -abs_t), np.nan)  # = scipy.stats.t.sf(|t|, df), without its checks
     with np.errstate(divide="ignore", invalid="ignore"):
         log_pval = np.log(pval)
         normal = (pval < 1e-300) & np.isinf(df)
@@ -78,7 +78,8 @@ def _fit_complete(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         nan = np.full((p, Y.shape[1]), np.nan)
         return nan, nan.copy(), df
     coef = linalg.solve_triangular(r, q.T @ Y)
-    residuals = Y - X @ coef
+    residuals = np.matmul(X, coef, out=np.empty(Y.shape, order="F" if Y.flags.f_contiguous else "C"))
+    np.subtract(Y, residuals, out=residuals)  # Y − Xβ, one array in Y's layout
     sigma2 = np.einsum("ij,ij->j", residuals, residuals) / df
     r_inv = linalg.solve_triangular(r, np.eye(p))
     unscaled = np.einsum("ij,ij->i", r_inv, r_inv)  # diag((XᵀX)⁻¹) = row sums of R⁻¹ squared

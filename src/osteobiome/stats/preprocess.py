@@ -168,32 +168,21 @@ def _tmm_factors(X: np.ndarray) -> np.ndarray:
     return factors / np.exp(np.mean(np.log(factors)))
 
 
-def transform(X: np.ndarray, method: str = "LOG") -> np.ndarray:
+def transform(X: np.ndarray, method: str = "LOG", overwrite: bool = False) -> np.ndarray:
     """Transform each value: LOG, LOGIT, AST or NONE.
 
     - LOG: log2(x), zeros replaced by half of that feature's smallest non-zero value.
     - LOGIT: ln(x / (1 − x)) on proportions; non-finite results (x = 0 or 1) become 0 (MaAsLin2).
     - AST: sign(x) · arcsin(sqrt(|x|)), needs |x| <= 1.
+
+    ``overwrite=True``: LOG may be computed in ``X`` itself (a float64 array the caller no longer needs).
     """
     method = _choice(method, TRANSFORMS, "transform")
     X = np.asarray(X, dtype=float)
     if method == "NONE":
         return X.copy()
     if method == "LOG":
-        if np.nanmin(X) < 0:
-            raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
-        zero = X == 0
-        smallest = np.where(zero, np.inf, X).min(axis=0)  # NaN propagates, as before
-        if np.any(~np.isfinite(smallest) & ~np.isnan(smallest)):
-            raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
-        if np.isnan(smallest).any():  # features with missing values: their smallest positive value ignoring NaN
-            smallest = np.fmin.reduce(np.where(zero | np.isnan(X), np.inf, X), axis=0)
-            if np.any(~np.isfinite(smallest)):
-                raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
-        with np.errstate(divide="ignore"):
-            out = np.log2(X)
-        np.copyto(out, np.log2(smallest / 2.0), where=zero)
-        return out
+        return _log2(X if overwrite and X.flags.writeable else X.copy())
     if method == "AST":
         if np.nanmax(np.abs(X)) > 1:
             raise InputError("AST transform needs values between -1 and 1; use --normalization TSS (relative abundances).")
@@ -203,6 +192,37 @@ def transform(X: np.ndarray, method: str = "LOG") -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.log(X / (1.0 - X))
     return np.where(np.isfinite(y) | np.isnan(X), y, 0.0)
+
+
+def _smallest_positive(X: np.ndarray) -> np.ndarray:
+    """Per column of a non-negative ``X`` without NaN: the smallest value > 0 (0 where there is none), computed
+    on the IEEE bits: for x >= 0 they order as the values do, and ``bits - 1`` (unsigned, 0 wrapping to the
+    largest) puts zeros last. ``X`` is changed and restored in place (exact integer arithmetic)."""
+    bits = X.view(np.uint64)
+    bits -= np.uint64(1)
+    smallest = bits.min(axis=0) + np.uint64(1)
+    bits += np.uint64(1)
+    return smallest.view(np.float64)
+
+
+def _log2(X: np.ndarray) -> np.ndarray:
+    """LOG of :func:`transform`, in place in ``X``: log2(x), zeros (and -0.0) at log2(½ smallest positive value of
+    the feature). After ``log2`` the zeros are −∞ and every other value of a feature lies above its fill value,
+    so ``max(log2 x, fill)`` fills exactly the zeros (NaN stays NaN)."""
+    lowest = X.min() if X.size else 0.0
+    if np.isnan(lowest):
+        lowest = np.nanmin(X)
+    if lowest < 0:
+        raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
+    if np.isnan(X).any():  # features with missing values: their smallest positive value ignoring NaN
+        smallest = np.fmin.reduce(np.where((X == 0) | np.isnan(X), np.inf, X), axis=0)
+    else:
+        smallest = _smallest_positive(X)
+    if np.any(~(smallest > 0) | ~np.isfinite(smallest)):
+        raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
+    with np.errstate(divide="ignore"):
+        np.log2(X, out=X)
+    return np.maximum(X, np.log2(smallest / 2.0), out=X)
 
 
 def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
