@@ -70,10 +70,27 @@ class AbundanceFit(PartFit):
 
 
 def _batched_inverse(info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverses of a stack of p × p matrices and a mask of the well-conditioned ones (others -> NaN)."""
-    good = np.linalg.cond(info) < MAX_CONDITION
-    safe = np.where(good[:, None, None], info, np.eye(info.shape[1]))
-    inv = np.linalg.inv(safe)
+    """Inverses of a stack of p × p matrices and a mask of the well-conditioned ones (2-norm condition number
+    below :data:`MAX_CONDITION`; others -> NaN).
+
+    The condition number is bracketed cheaply first: with ``κ_F = ‖A‖_F ‖A⁻¹‖_F``, ``κ_2 <= κ_F <= p κ_2``, so
+    a matrix with ``κ_F`` below half the limit is well conditioned and one with ``κ_F / p`` above twice the limit
+    is not (the factor 2 covers the rounding of ``A⁻¹`` near the limit); only the matrices in between get
+    ``numpy.linalg.cond`` (an SVD)."""
+    p = info.shape[1]
+    try:
+        inv = np.linalg.inv(info)
+    except np.linalg.LinAlgError:  # an exactly singular matrix in the stack: invert the good ones only
+        good = np.linalg.cond(info) < MAX_CONDITION
+        inv = np.linalg.inv(np.where(good[:, None, None], info, np.eye(p)))
+        inv[~good] = np.nan
+        return inv, good
+    with np.errstate(over="ignore", invalid="ignore"):
+        frobenius = np.sqrt(np.einsum("mij,mij->m", info, info) * np.einsum("mij,mij->m", inv, inv))
+    good = frobenius < MAX_CONDITION / 2
+    unsure = ~good & ~(frobenius > 2 * p * MAX_CONDITION)  # also NaN
+    if unsure.any():
+        good[unsure] = np.linalg.cond(info[unsure]) < MAX_CONDITION
     inv[~good] = np.nan
     return inv, good
 
@@ -97,6 +114,25 @@ def _solve(info: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         return np.einsum("mik,km->im", inv, rhs)
 
 
+def _expit(eta: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-eta))`` in place (numpy's vectorized exp; within an ulp of ``scipy.special.expit``)."""
+    with np.errstate(over="ignore"):
+        np.negative(eta, out=eta)
+        np.exp(eta, out=eta)
+    eta += 1.0
+    return np.reciprocal(eta, out=eta)
+
+
+def _newton_arrays(X: np.ndarray, beta: np.ndarray, target: np.ndarray, weight: float, buffers: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted probabilities ``π = expit(X β)`` and IRLS weights ``w π (1 − π)`` (n × a) in the flat ``buffers``."""
+    n, a = X.shape[0], beta.shape[1]
+    prob = _expit(np.matmul(X, beta, out=buffers[0][: n * a].reshape(n, a)))
+    irls = np.subtract(1.0, prob, out=buffers[1][: n * a].reshape(n, a))
+    irls *= prob
+    irls *= weight
+    return prob, irls
+
+
 def fit_prevalence(
     present: np.ndarray,
     X: np.ndarray,
@@ -107,9 +143,12 @@ def fit_prevalence(
 ) -> PrevalenceFit:
     """Logistic regression of presence (n × m, bool) on the design ``X`` (n × p, with intercept column 0).
 
-    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton steps are taken only for
-    the features not yet converged. Features present in all samples or in none, whose iterations do not
-    converge, or whose information matrix is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
+    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton's method from the
+    intercept-only fit, ``β ← β + I⁻¹ X'w(y~ − π)`` with ``I = X' diag(w π (1 − π)) X``, until the largest step is
+    below ``tol``; the first step, where ``π`` is constant per feature, uses the one shared ``X'X``, and later
+    steps are taken only for the features not yet converged (their m × p × p information matrices solved as
+    one stack). Features present in all samples or in none, whose iterations do not converge, or whose
+    information matrix is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(present, dtype=float)
@@ -121,21 +160,30 @@ def fit_prevalence(
     target = (y + k / (2 * n)) / weight
     beta = np.zeros((p, m))
     beta[0] = special.logit(np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6))
+    start = special.expit(beta[0])
+    step = np.linalg.solve(X.T @ X, X.T @ target - np.outer(X.sum(axis=0), start)) / (start * (1.0 - start))
+    buffers = (np.empty(n * m), np.empty(n * m))
     converged = np.zeros(m, dtype=bool)
-    active = np.arange(m)
+    active, b, tgt = np.arange(m), beta, target
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(max_iter):
-            prob = special.expit(X @ beta[:, active])
-            info = _grams(outer, weight * prob * (1.0 - prob), p)
-            step = _solve(info, X.T @ (weight * (target[:, active] - prob)))
-            beta[:, active] += step
+        for iteration in range(max_iter):
+            if iteration:
+                prob, irls = _newton_arrays(X, b, tgt, weight, buffers)
+                resid = np.subtract(tgt, prob, out=prob)
+                resid *= weight
+                step = _solve(_grams(outer, irls, p), X.T @ resid)
+            b += step
+            beta[:, active] = b
             done = np.max(np.abs(step), axis=0) < tol
             converged[active[done]] = True
-            active = active[~done & np.all(np.isfinite(step), axis=0)]
+            going = ~done & np.all(np.isfinite(step), axis=0)
+            if not going.all():
+                active, b, tgt = active[going], b[:, going], tgt[:, going]
             if active.size == 0:
                 break
-    prob = special.expit(X @ np.nan_to_num(beta))
-    inv, good = _batched_inverse(_grams(outer, weight * prob * (1.0 - prob), p))
+    with np.errstate(over="ignore", invalid="ignore"):
+        prob, irls = _newton_arrays(X, np.nan_to_num(beta), target, weight, buffers)
+    inv, good = _batched_inverse(_grams(outer, irls, p))
     varies = np.any(y != y[:1], axis=0)
     valid = varies & converged & good & np.all(np.isfinite(beta), axis=0)
     coef = np.where(valid, beta, np.nan)
