@@ -212,10 +212,12 @@ def fit_abundance(log_abundance: np.ndarray, X: np.ndarray, influence: bool = Fa
     good &= n_used > p
     inv[~good] = np.nan
     beta = np.einsum("mik,km->im", inv, X.T @ Y0)
-    resid = np.where(used, Y0 - X @ np.nan_to_num(beta), 0.0)
+    resid = np.matmul(X, np.nan_to_num(beta), out=np.empty(Y0.shape, order="F" if Y0.flags.f_contiguous else "C"))
+    np.subtract(Y0, resid, out=resid)
+    resid *= mask  # 0 where the feature is absent (Y0 − Xβ is finite)
     df = np.where(good, n_used - p, np.nan)  # no residual df where the feature is not fitted
     with np.errstate(divide="ignore", invalid="ignore"):
-        sigma2 = np.where(good, np.sum(resid**2, axis=0) / df, np.nan)
+        sigma2 = np.where(good, np.einsum("ij,ij->j", resid, resid) / df, np.nan)
     stderr = np.sqrt(np.einsum("mii->im", inv) * sigma2)
     with np.errstate(divide="ignore", invalid="ignore"):
         pval, log_pval = t_test(beta / stderr, np.where(good, df, 1.0))
@@ -299,5 +301,9 @@ def _cauchy(p: np.ndarray) -> np.ndarray:
 def log2_nonzero(relative: np.ndarray) -> np.ndarray:
     """log2 of the relative abundances (n × m), NaN where zero (the abundance part's response)."""
     rel = np.asarray(relative, dtype=float)
-    with np.errstate(divide="ignore"):
-        return np.where(rel > 0, np.log2(np.where(rel > 0, rel, 1.0)), np.nan)
+    absent = ~(rel > 0)
+    out = np.copy(rel, order="K")
+    out[absent] = 1.0
+    np.log2(out, out=out)
+    out[absent] = np.nan
+    return out
