@@ -67,20 +67,29 @@ def _integer(values: np.ndarray) -> bool:
     return bool(np.array_equal(values, np.round(values)))
 
 
+def _column_slices(m: int, n: int, cells: int = 32768) -> list[slice]:
+    """Consecutive column ranges of about ``cells`` values each (n rows)."""
+    step = max(1, cells // max(n, 1))
+    return [slice(a, a + step) for a in range(0, m, step)]
+
+
 def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = False) -> ColumnStats:
     """:class:`ColumnStats` of a samples × features matrix; sparse input is scanned once through its non-zeros.
     ``integer`` is only checked when ``check_integer`` (else True)."""
     n, m = X.shape
     if not sp.issparse(X):
         X = np.asarray(X, dtype=float)
-        complete = not np.isnan(X).any()
+        lowest = X.min() if X.size else 0.0
+        complete = not np.isnan(lowest)  # min propagates NaN
         finite = X if complete else X[np.isfinite(X)]
         scale = np.ones(m)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if n <= 1:
                 variance = np.zeros(m)
+            elif complete:  # by blocks of columns: the same numbers, without a table-sized temporary
+                variance = np.concatenate([X[:, cols].var(axis=0, ddof=1) for cols in _column_slices(m, n)])
             else:
-                variance = X.var(axis=0, ddof=1) if complete else np.nanvar(X, axis=0, ddof=1)
+                variance = np.nanvar(X, axis=0, ddof=1)
                 # only where the variance may have underflowed: recompute it on x / max|x| (rare, off the hot path)
                 tiny = np.flatnonzero(~(variance > _UNDERFLOW))
                 if tiny.size:
@@ -92,7 +101,7 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
             np.count_nonzero(X > min_abundance, axis=0),
             variance,
             scale,
-            min(0.0, float(finite.min(initial=0.0))),
+            min(0.0, float(lowest if complete else finite.min(initial=0.0))),
             _integer(finite) if check_integer else True,
         )
     coo = X.tocoo()
@@ -201,6 +210,8 @@ def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: 
         raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
     samples = pd.Index(samples).astype(str)
     metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
+    if samples.equals(metadata.index) and not samples.has_duplicates:  # the same ids in the same order
+        return np.ones(len(samples), dtype=bool), metadata
     for what, ids in (("feature table", samples), ("metadata", metadata.index)):
         if ids.has_duplicates:
             dup = ids[ids.duplicated()].unique()
@@ -218,6 +229,9 @@ def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: 
 
 
 def _dataframe_matrix(table: pd.DataFrame) -> np.ndarray:
+    values = table.to_numpy()  # the columns' common dtype: numeric only when every column is
+    if values.dtype.kind in "iuf":
+        return values.astype(float)
     bad = [dtype for dtype in set(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
     if bad:
         raise InputError(

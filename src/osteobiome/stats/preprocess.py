@@ -93,10 +93,12 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
             raise InputError("CLR needs values > -1 (it takes ln(x + 1)); pass raw counts or relative abundances.")
         logged = np.log(X + 1.0)
         return logged - logged.mean(axis=1, keepdims=True)
-    if np.nanmin(X) < 0:
+    lowest = X.min() if X.size else 0.0
+    complete = not np.isnan(lowest)  # min propagates NaN
+    if (lowest if complete else np.nanmin(X)) < 0:
         raise InputError(f"{method} normalization needs non-negative abundances; the table has negative values.")
     if method == "TSS":
-        totals = np.nansum(X, axis=1, keepdims=True) if np.isnan(X).any() else X.sum(axis=1, keepdims=True)
+        totals = X.sum(axis=1, keepdims=True) if complete else np.nansum(X, axis=1, keepdims=True)
         totals = np.maximum(np.finfo(float).eps, totals)
         return X / totals
     if method == "CSS":
