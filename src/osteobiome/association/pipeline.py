@@ -238,6 +238,7 @@ def run_association(
         groups=tuple(design.groups[name] for name in random),
         workers=workers,
         keep=keep_tables and whole and scheduler is None,
+        private=source.in_memory and not sp.issparse(source.matrix) and (n_blocks > 1 or kept.size < len(source.features)),
     )
     outputs = run_blocks(fit_block, source.blocks(kept, size), job, scheduler)
     fit = finish([o.fit for o in outputs], opts.variance, opts.compositional, opts.compositional_prevalence, opts.joint)

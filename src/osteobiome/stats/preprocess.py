@@ -75,7 +75,7 @@ def filter_features(
     return prevalent & varies  # an all-NaN feature's variance is NaN: not kept
 
 
-def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
+def normalize(X: np.ndarray, method: str = "TSS", overwrite: bool = False) -> np.ndarray:
     """Normalize each sample (row): TSS, CLR, CSS, TMM or NONE.
 
     - TSS: x / row total (NaN ignored; an all-zero row stays 0, as vegan's ``decostand('total')``).
@@ -83,11 +83,14 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
     - CSS: metagenomeSeq cumulative-sum scaling, x / (s_p / 1000) with s_p the sum of counts up to the
       sample's p-th quantile of non-zero counts and p from ``cumNormStatFast`` (relative change > 0.1; at least 0.5), as MaAsLin2 calls it.
     - TMM: edgeR trimmed mean of M-values (30% / 5% trims, precision weights), x / (lib · f) · mean(lib · f).
+
+    ``overwrite=True``: NONE and TSS may be computed in ``X`` itself (a float64 array the caller no longer needs).
     """
     method = _choice(method, NORMALIZATIONS, "normalization")
     X = np.asarray(X, dtype=float)
+    overwrite = overwrite and X.flags.writeable
     if method == "NONE":
-        return X.copy()
+        return X if overwrite else X.copy()
     if method == "CLR":
         if np.nanmin(X) <= -1:
             raise InputError("CLR needs values > -1 (it takes ln(x + 1)); pass raw counts or relative abundances.")
@@ -100,7 +103,7 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
     if method == "TSS":
         totals = X.sum(axis=1, keepdims=True) if complete else np.nansum(X, axis=1, keepdims=True)
         totals = np.maximum(np.finfo(float).eps, totals)
-        return X / totals
+        return np.divide(X, totals, out=X if overwrite else None)
     if method == "CSS":
         return X / (_css_factors(X) / 1000.0)[:, None]
     factors = _tmm_factors(X)
