@@ -200,6 +200,11 @@ class Source:
             yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.columns(cols)
 
 
+def _text(ids: pd.Index) -> pd.Index:
+    """``ids`` as text (already text: unchanged, no copy)."""
+    return ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype(str)
+
+
 def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: int = 5) -> tuple[np.ndarray, pd.DataFrame]:
     """Match the feature table's sample ids to the metadata (both compared as strings).
 
@@ -208,8 +213,9 @@ def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: 
     samples on one side only are left out with a warning."""
     if metadata is None:
         raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
-    samples = pd.Index(samples).astype(str)
-    metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
+    samples = _text(pd.Index(samples))
+    if not isinstance(metadata.index.dtype, pd.StringDtype):
+        metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
     if samples.equals(metadata.index) and not samples.has_duplicates:  # the same ids in the same order
         return np.ones(len(samples), dtype=bool), metadata
     for what, ids in (("feature table", samples), ("metadata", metadata.index)):
@@ -242,6 +248,8 @@ def _dataframe_matrix(table: pd.DataFrame) -> np.ndarray:
 
 def _features_as_rows(table: pd.DataFrame, metadata: pd.DataFrame) -> bool:
     """A DataFrame holds features as rows when the metadata ids are among its columns, not its index."""
+    if table.index.equals(metadata.index):
+        return False
     ids = metadata.index.astype(str)
     return not table.index.astype(str).isin(ids).any() and table.columns.astype(str).isin(ids).any()
 
@@ -276,8 +284,8 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
         samples, names, matrix = cohort.samples, cohort.features, cohort.X
         metadata = cohort.metadata if metadata is None else metadata
     used, metadata = align_samples(pd.Index(samples), metadata)
-    samples = pd.Index(pd.Index(samples).astype(str))
-    names = pd.Index(pd.Index(names).astype(str))
+    samples = _text(pd.Index(samples))
+    names = _text(pd.Index(names))
     rows = np.flatnonzero(used)
     if store is not None:
         return Source(samples[rows], names, store=store, rows=None if used.all() else rows), metadata
