@@ -37,6 +37,8 @@ from scipy import special
 from osteobiome.stats.lm import t_test
 
 MAX_CONDITION = 1e12
+#: The prevalence fit copies the columns still iterating once fewer than this share of them is left.
+COMPACT = 0.75
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,12 @@ def _expit(eta: np.ndarray) -> np.ndarray:
     return np.reciprocal(eta, out=eta)
 
 
-def _newton_arrays(X: np.ndarray, beta: np.ndarray, target: np.ndarray, weight: float, buffers: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Fitted probabilities ``π = expit(X β)`` and IRLS weights ``w π (1 − π)`` (n × a) in the flat ``buffers``."""
+def _newton_arrays(X: np.ndarray, beta: np.ndarray, buffers: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted probabilities ``π = expit(X β)`` and ``π (1 − π)`` (n × a) in the two flat ``buffers``."""
     n, a = X.shape[0], beta.shape[1]
     prob = _expit(np.matmul(X, beta, out=buffers[0][: n * a].reshape(n, a)))
     irls = np.subtract(1.0, prob, out=buffers[1][: n * a].reshape(n, a))
     irls *= prob
-    irls *= weight
     return prob, irls
 
 
@@ -164,26 +165,28 @@ def fit_prevalence(
     step = np.linalg.solve(X.T @ X, X.T @ target - np.outer(X.sum(axis=0), start)) / (start * (1.0 - start))
     buffers = (np.empty(n * m), np.empty(n * m))
     converged = np.zeros(m, dtype=bool)
-    active, b, tgt = np.arange(m), beta, target
+    # ``b``, ``tgt``: the columns ``active`` of beta and target; ``live``: those still iterating (the others ride
+    # along with a zero step until enough have stopped to make copying the rest worth it)
+    active, b, tgt, live = np.arange(m), beta, target, np.ones(m, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         for iteration in range(max_iter):
             if iteration:
-                prob, irls = _newton_arrays(X, b, tgt, weight, buffers)
+                prob, irls = _newton_arrays(X, b, buffers)
                 resid = np.subtract(tgt, prob, out=prob)
-                resid *= weight
-                step = _solve(_grams(outer, irls, p), X.T @ resid)
+                step = _solve(_grams(outer, irls, p), X.T @ resid)  # the weight w cancels in I⁻¹ X'w(y~ − π)
+                step[:, ~live] = 0.0
             b += step
             beta[:, active] = b
-            done = np.max(np.abs(step), axis=0) < tol
+            done = live & (np.max(np.abs(step), axis=0) < tol)
             converged[active[done]] = True
-            going = ~done & np.all(np.isfinite(step), axis=0)
-            if not going.all():
-                active, b, tgt = active[going], b[:, going], tgt[:, going]
-            if active.size == 0:
+            live &= ~done & np.all(np.isfinite(step), axis=0)
+            if not live.any():
                 break
+            if live.sum() < COMPACT * live.size:
+                active, b, tgt, live = active[live], b[:, live], tgt[:, live], live[live]
     with np.errstate(over="ignore", invalid="ignore"):
-        prob, irls = _newton_arrays(X, np.nan_to_num(beta), target, weight, buffers)
-    inv, good = _batched_inverse(_grams(outer, irls, p))
+        prob, irls = _newton_arrays(X, np.nan_to_num(beta), buffers)
+    inv, good = _batched_inverse(weight * _grams(outer, irls, p))
     varies = np.any(y != y[:1], axis=0)
     valid = varies & converged & good & np.all(np.isfinite(beta), axis=0)
     coef = np.where(valid, beta, np.nan)
