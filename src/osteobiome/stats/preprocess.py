@@ -212,8 +212,8 @@ def _smallest_positive(X: np.ndarray) -> np.ndarray:
 
 def _log2(X: np.ndarray) -> np.ndarray:
     """LOG of :func:`transform`, in place in ``X``: log2(x), zeros (and -0.0) at log2(½ smallest positive value of
-    the feature). After ``log2`` the zeros are −∞ and every other value of a feature lies above its fill value,
-    so ``max(log2 x, fill)`` fills exactly the zeros (NaN stays NaN)."""
+    the feature). Every positive value of a feature lies above half its smallest one, so ``max(x, ½ smallest)``
+    replaces exactly the zeros (NaN stays NaN) before one ``log2`` of the whole table (log2 of zero is slow)."""
     lowest = X.min() if X.size else 0.0
     if np.isnan(lowest):
         lowest = np.nanmin(X)
@@ -225,9 +225,8 @@ def _log2(X: np.ndarray) -> np.ndarray:
         smallest = _smallest_positive(X)
     if np.any(~(smallest > 0) | ~np.isfinite(smallest)):
         raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
-    with np.errstate(divide="ignore"):
-        np.log2(X, out=X)
-    return np.maximum(X, np.log2(smallest / 2.0), out=X)
+    np.maximum(X, smallest / 2.0, out=X)
+    return np.log2(X, out=X)
 
 
 def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:

@@ -304,9 +304,6 @@ def _cauchy(p: np.ndarray) -> np.ndarray:
 def log2_nonzero(relative: np.ndarray) -> np.ndarray:
     """log2 of the relative abundances (n × m), NaN where zero (the abundance part's response)."""
     rel = np.asarray(relative, dtype=float)
-    absent = ~(rel > 0)
-    out = np.copy(rel, order="K")
-    out[absent] = 1.0
-    np.log2(out, out=out)
-    out[absent] = np.nan
-    return out
+    out = np.where(rel > 0, rel, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.log2(out, out=out)
