@@ -215,11 +215,10 @@ def _log2(X: np.ndarray) -> np.ndarray:
     the feature). Every positive value of a feature lies above half its smallest one, so ``max(x, ½ smallest)``
     replaces exactly the zeros (NaN stays NaN) before one ``log2`` of the whole table (log2 of zero is slow)."""
     lowest = X.min() if X.size else 0.0
-    if np.isnan(lowest):
-        lowest = np.nanmin(X)
-    if lowest < 0:
+    missing = np.isnan(lowest)  # min propagates NaN
+    if (np.nanmin(X) if missing else lowest) < 0:
         raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
-    if np.isnan(X).any():  # features with missing values: their smallest positive value ignoring NaN
+    if missing:  # features with missing values: their smallest positive value ignoring NaN
         smallest = np.fmin.reduce(np.where((X == 0) | np.isnan(X), np.inf, X), axis=0)
     else:
         smallest = _smallest_positive(X)
