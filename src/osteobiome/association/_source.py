@@ -161,6 +161,7 @@ class Source:
     matrix: Matrix | None = None
     store: FeatureStore | None = None
     rows: np.ndarray | None = None  # store rows used (None = all)
+    private: bool = False  # ``matrix`` (dense) is a copy made for this run: blocks(consume=True) may reorder it
 
     @property
     def in_memory(self) -> bool:
@@ -171,6 +172,17 @@ class Source:
         if self.store is not None:
             return StoreBlock(self.store, cols, self.rows).load()
         return self.matrix if len(cols) == self.matrix.shape[1] else self.matrix[:, cols]  # all features: no copy
+
+    def _front(self, kept: np.ndarray) -> np.ndarray:
+        """Samples × ``kept`` (sorted) as a view of the (column-major) private matrix, the columns moved to its
+        front in place by pieces (a later piece reads only columns at or after its own positions), so no second
+        table-sized array is made. The matrix is changed: the source is used up."""
+        columns = self.matrix.T  # features × samples, rows contiguous
+        step = max(1, 32768 // max(columns.shape[1], 1))
+        for a in range(0, len(kept), step):
+            piece = kept[a : a + step]
+            columns[a : a + len(piece)] = columns[piece]
+        return columns[: len(kept)].T
 
     def stats(self, min_abundance: float, block_size: int, check_integer: bool = False) -> ColumnStats:
         """Filter statistics: one pass over the non-zeros (block by block from a store)."""
@@ -194,8 +206,13 @@ class Source:
         every = np.arange(len(self.features))
         return sum(sample_sums(self.columns(cols), "TSS") for cols in chunks(every, block_size))
 
-    def blocks(self, kept: np.ndarray, block_size: int) -> Iterator[StoreBlock | Matrix]:
-        """Task inputs: store blocks are read inside the task; in-memory blocks are column slices."""
+    def blocks(self, kept: np.ndarray, block_size: int, consume: bool = False) -> Iterator[StoreBlock | Matrix]:
+        """Task inputs: store blocks are read inside the task; in-memory blocks are column slices. ``consume``:
+        the source is not read again, so a private dense matrix may give its one block in place
+        (:meth:`_front`)."""
+        if consume and self.private and block_size >= len(kept) and self.matrix.flags.f_contiguous:
+            yield self._front(kept)
+            return
         for cols in chunks(kept, block_size):
             yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.columns(cols)
 
@@ -234,16 +251,17 @@ def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: 
     return used, metadata.loc[samples[used]]
 
 
-def _dataframe_matrix(table: pd.DataFrame) -> np.ndarray:
+def _dataframe_matrix(table: pd.DataFrame) -> tuple[np.ndarray, bool]:
+    """The table's values as floats, and whether they are a copy (not a view of the table's own memory)."""
     values = table.to_numpy()  # the columns' common dtype: numeric only when every column is
     if values.dtype.kind in "iuf":
-        return values.astype(float)
+        return values.astype(float), True
     bad = [dtype for dtype in set(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
     if bad:
         raise InputError(
             f"feature table has non-numeric columns {preview(table.columns[table.dtypes.isin(bad)])}; features must be numbers."
         )
-    return table.to_numpy(dtype=float)
+    return table.to_numpy(dtype=float), False
 
 
 def _features_as_rows(table: pd.DataFrame, metadata: pd.DataFrame) -> bool:
@@ -262,6 +280,7 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
         store = FeatureStore.open(features)
     elif isinstance(features, FeatureStore):
         store = features
+    private = False  # the dense matrix is a copy made here (True) or the caller's array (False)
     if store is not None:
         samples, names, matrix = store.samples, store.features, None
     elif isinstance(features, Cohort):
@@ -270,7 +289,7 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
     elif isinstance(features, pd.DataFrame):
         if metadata is not None and _features_as_rows(features, metadata):
             features = features.T
-        samples, names, matrix = features.index, features.columns, _dataframe_matrix(features)
+        samples, names, (matrix, private) = features.index, features.columns, _dataframe_matrix(features)
     else:
         from osteobiome.io.load import load_cohort
         from osteobiome.io.objects import is_table_object
@@ -289,6 +308,9 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
     rows = np.flatnonzero(used)
     if store is not None:
         return Source(samples[rows], names, store=store, rows=None if used.all() else rows), metadata
-    matrix = matrix if used.all() else matrix[rows]
-    matrix = matrix.tocsc() if sp.issparse(matrix) else np.asarray(matrix, dtype=float)
-    return Source(samples[rows], names, matrix=matrix), metadata
+    if not used.all():
+        matrix, private = matrix[rows], True
+    if sp.issparse(matrix):
+        return Source(samples[rows], names, matrix=matrix.tocsc()), metadata
+    dense = np.asarray(matrix, dtype=float)
+    return Source(samples[rows], names, matrix=dense, private=private or dense is not matrix), metadata
