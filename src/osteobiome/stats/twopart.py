@@ -152,13 +152,13 @@ def fit_prevalence(
     information matrix is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
     """
     X = np.asarray(X, dtype=float)
-    y = np.asarray(present, dtype=float)
+    present = np.asarray(present, dtype=bool)
     n, p = X.shape
-    m = y.shape[1]
+    m = present.shape[1]
     outer = _outer_rows(X)
     k = p - 1 if augment else 0
     weight = 1.0 + k / n
-    target = (y + k / (2 * n)) / weight
+    target = np.where(present, (1.0 + k / (2 * n)) / weight, (0.0 + k / (2 * n)) / weight)  # (y + k/2n) / weight
     beta = np.zeros((p, m))
     beta[0] = special.logit(np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6))
     start = special.expit(beta[0])
@@ -187,7 +187,7 @@ def fit_prevalence(
     with np.errstate(over="ignore", invalid="ignore"):
         prob, irls = _newton_arrays(X, np.nan_to_num(beta), buffers)
     inv, good = _batched_inverse(weight * _grams(outer, irls, p))
-    varies = np.any(y != y[:1], axis=0)
+    varies = np.any(present != present[:1], axis=0)
     valid = varies & converged & good & np.all(np.isfinite(beta), axis=0)
     coef = np.where(valid, beta, np.nan)
     stderr = np.where(valid, np.sqrt(np.einsum("mii->im", inv)), np.nan)
