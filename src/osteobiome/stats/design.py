@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.stats.preprocess import zscore
 
 INTERCEPT = "(Intercept)"
 
@@ -164,11 +165,7 @@ def model_variables(
         if present.min() == present.max():
             raise InputError(f"metadata column {name!r} is constant; drop it from the {where}.")
         if standardize:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean, sd = np.nanmean(x), np.nanstd(x, ddof=1)
-            if not np.isfinite(sd) or sd == 0:
-                raise InputError(f"metadata column {name!r} is constant; drop it from the {where}.")
-            values[name] = (x - mean) / sd
+            values[name] = zscore(x, name, where)
     rows = np.ones(len(metadata), dtype=bool)
     for name in names:
         rows &= ~missing[name]

@@ -229,28 +229,23 @@ def _log2(X: np.ndarray) -> np.ndarray:
 
 
 def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """Copy of ``metadata`` with numeric ``columns`` (default: all numeric) z-scored: (x − mean) / sd, sample sd
-    (ddof 1), NaN ignored — R's ``scale()``. A constant column raises InputError."""
+    """Copy of ``metadata`` with numeric ``columns`` (default: all numeric) z-scored by :func:`zscore`."""
     out = metadata.copy()
     names = columns if columns is not None else list(metadata.columns)
-    numeric = [
-        name
-        for name in names
-        if pd.api.types.is_numeric_dtype(out[name]) and not pd.api.types.is_bool_dtype(out[name])
-    ]
-    if not numeric:
-        return out
-    values = out[numeric].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(values, axis=0)
-        sd = np.nanstd(values, axis=0, ddof=1)
-    for name, s in zip(numeric, sd, strict=True):
-        if not np.isfinite(s) or s == 0:
-            raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
-    scaled = (values - mean) / sd
-    for j, name in enumerate(numeric):
-        out[name] = scaled[:, j]
+    for name in names:
+        if pd.api.types.is_numeric_dtype(out[name]) and not pd.api.types.is_bool_dtype(out[name]):
+            out[name] = zscore(out[name].to_numpy(dtype=float), name)
     return out
+
+
+def zscore(values: np.ndarray, name: str, where: str = "model") -> np.ndarray:
+    """``(x − mean) / sd`` of one metadata column, sample sd (ddof 1), NaN ignored — R's ``scale()``; a constant
+    column raises InputError naming ``name`` (drop it from the ``where``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean, sd = np.nanmean(values), np.nanstd(values, ddof=1)
+    if not np.isfinite(sd) or sd == 0:
+        raise InputError(f"metadata column {name!r} is constant; drop it from the {where}.")
+    return (values - mean) / sd
 
 
 def preprocessed_table(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:
