@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from osteobiome import associate
+from osteobiome.association._source import column_stats
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.stats.formula import build_formula_design
@@ -142,3 +143,12 @@ def test_formula_design_shares_the_model_checks():
     meta = meta.assign(bmd=[1.0, 1.0, 1.0, np.nan])
     with pytest.raises(InputError, match="'bmd' is constant; drop it from the formula"):
         build_formula_design(meta, "~ bmd + sex")
+
+
+def test_filter_keeps_a_varying_feature_whose_plain_variance_underflows():
+    X = np.random.default_rng(6).random((30, 3))
+    X[:, 1] *= 1e-170  # var ~ 1e-341: 0 in float64 unless computed on x / max|x|
+    for values in (X, np.vstack([X, np.full((1, 3), np.nan)])):
+        stats = column_stats(values)
+        assert stats.kept(values.shape[0], 0.0, 0.0).all()
+        assert stats.variance[1] > 0

@@ -86,10 +86,11 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if n <= 1:
                 variance = np.zeros(m)
-            elif complete:  # by blocks of columns: the same numbers, without a table-sized temporary
-                variance = np.concatenate([X[:, cols].var(axis=0, ddof=1) for cols in _column_slices(m, n)])
             else:
-                variance = np.nanvar(X, axis=0, ddof=1)
+                if complete:  # by blocks of columns: the same numbers, without a table-sized temporary
+                    variance = np.concatenate([X[:, cols].var(axis=0, ddof=1) for cols in _column_slices(m, n)])
+                else:
+                    variance = np.nanvar(X, axis=0, ddof=1)
                 # only where the variance may have underflowed: recompute it on x / max|x| (rare, off the hot path)
                 tiny = np.flatnonzero(~(variance > _UNDERFLOW))
                 if tiny.size:
