@@ -152,3 +152,11 @@ def test_filter_keeps_a_varying_feature_whose_plain_variance_underflows():
         stats = column_stats(values)
         assert stats.kept(values.shape[0], 0.0, 0.0).all()
         assert stats.variance[1] > 0
+
+
+def test_prevalence_on_a_singular_design_is_nan_not_an_error():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=40)
+    X = np.column_stack([np.ones(40), x, 2 * x])
+    fit = fit_prevalence(rng.random((40, 4)) < 0.5, X)
+    assert np.isnan(fit.coef).all() and np.isnan(fit.pval).all()

@@ -162,7 +162,10 @@ def fit_prevalence(
     beta = np.zeros((p, m))
     beta[0] = special.logit(np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6))
     start = special.expit(beta[0])
-    step = np.linalg.solve(X.T @ X, X.T @ target - np.outer(X.sum(axis=0), start)) / (start * (1.0 - start))
+    try:
+        step = np.linalg.solve(X.T @ X, X.T @ target - np.outer(X.sum(axis=0), start)) / (start * (1.0 - start))
+    except np.linalg.LinAlgError:  # a singular design: no feature can be fitted
+        step = np.full((p, m), np.nan)
     buffers = (np.empty(n * m), np.empty(n * m))
     converged = np.zeros(m, dtype=bool)
     # ``b``, ``tgt``: the columns ``active`` of beta and target; ``live``: those still iterating (the others ride
