@@ -13,7 +13,6 @@ in the workers when blocks run on dask). Whole-table quantities come from one pa
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError, preview
+from osteobiome.io.align import align_samples, text_ids
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore
 
@@ -218,40 +218,6 @@ class Source:
             yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.columns(cols)
 
 
-def _text(ids: pd.Index) -> pd.Index:
-    """``ids`` as text (already text: unchanged, no copy)."""
-    return ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype(str)
-
-
-def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: int = 5) -> tuple[np.ndarray, pd.DataFrame]:
-    """Match the feature table's sample ids to the metadata (both compared as strings).
-
-    Returns a boolean mask of the table's samples that have metadata and the metadata rows in the table's
-    order. Duplicate ids (in the table or the metadata), no shared id or no metadata raise InputError;
-    samples on one side only are left out with a warning."""
-    if metadata is None:
-        raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
-    samples = _text(pd.Index(samples))
-    if not isinstance(metadata.index.dtype, pd.StringDtype):
-        metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
-    if samples.equals(metadata.index) and not samples.has_duplicates:  # the same ids in the same order
-        return np.ones(len(samples), dtype=bool), metadata
-    for what, ids in (("feature table", samples), ("metadata", metadata.index)):
-        if ids.has_duplicates:
-            dup = ids[ids.duplicated()].unique()
-            raise InputError(f"the {what} has duplicate sample ids {preview(dup)}; give each sample one row.")
-    used = samples.isin(metadata.index)
-    if not used.any():
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(samples)}) and the metadata "
-            f"({preview(metadata.index)}); check which axis holds samples."
-        )
-    for what, extra in (("feature table", samples[~used]), ("metadata", metadata.index.difference(samples))):
-        if len(extra):
-            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=stacklevel)
-    return used, metadata.loc[samples[used]]
-
-
 def _dataframe_matrix(table: pd.DataFrame) -> tuple[np.ndarray, bool]:
     """The table's values as floats, and whether they are a copy (not a view of the table's own memory)."""
     values = table.to_numpy()  # the columns' common dtype: numeric only when every column is
@@ -303,9 +269,11 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
         cohort = load_cohort(features, metadata)
         samples, names, matrix = cohort.samples, cohort.features, cohort.X
         metadata = cohort.metadata if metadata is None else metadata
+    if metadata is None:
+        raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
     used, metadata = align_samples(pd.Index(samples), metadata)
-    samples = _text(pd.Index(samples))
-    names = _text(pd.Index(names))
+    samples = text_ids(pd.Index(samples))
+    names = text_ids(pd.Index(names))
     rows = np.flatnonzero(used)
     if store is not None:
         return Source(samples[rows], names, store=store, rows=None if used.all() else rows), metadata
