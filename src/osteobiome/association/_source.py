@@ -178,6 +178,8 @@ class Source:
         """Samples × ``kept`` (sorted) as a view of the (column-major) private matrix, the columns moved to its
         front in place by pieces (a later piece reads only columns at or after its own positions), so no second
         table-sized array is made. The matrix is changed: the source is used up."""
+        if len(kept) == self.matrix.shape[1]:
+            return self.matrix
         columns = self.matrix.T  # features × samples, rows contiguous
         step = max(1, 32768 // max(columns.shape[1], 1))
         for a in range(0, len(kept), step):
