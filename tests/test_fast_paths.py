@@ -12,6 +12,7 @@ from scipy import stats
 from osteobiome import associate
 from osteobiome.association._source import column_stats
 from osteobiome.errors import InputError
+from osteobiome.io.align import align_samples
 from osteobiome.io.cohort import Cohort
 from osteobiome.stats.formula import build_formula_design
 from osteobiome.stats.lm import t_test
@@ -160,3 +161,11 @@ def test_prevalence_on_a_singular_design_is_nan_not_an_error():
     X = np.column_stack([np.ones(40), x, 2 * x])
     fit = fit_prevalence(rng.random((40, 4)) < 0.5, X)
     assert np.isnan(fit.coef).all() and np.isnan(fit.pval).all()
+
+
+def test_aligned_metadata_is_a_new_frame_when_the_ids_already_match():
+    metadata = pd.DataFrame({"age": [1.0, 2.0, 3.0]}, index=pd.Index(["a", "b", "c"], dtype="str"))
+    used, aligned = align_samples(pd.Index(["a", "b", "c"]), metadata)
+    assert used.all() and aligned is not metadata
+    aligned["age"] = 0.0
+    assert metadata["age"].tolist() == [1.0, 2.0, 3.0]

@@ -52,7 +52,7 @@ def align_samples(
     samples in the feature table's order."""
     ids, index = text_ids(pd.Index(samples)), text_ids(table.index)
     if ids.equals(index) and not ids.has_duplicates:  # the same ids in the same order: nothing to match
-        return np.ones(len(ids), dtype=bool), table if index is table.index else table.set_axis(index, axis=0)
+        return np.ones(len(ids), dtype=bool), table.set_axis(index, axis=0)  # a new frame, as .loc gives
     used, table = match_samples(samples, table, what, hint)
     samples = pd.Index(samples).astype(str)
     for side, extra in (("feature table", samples[~used]), (what, table.index.difference(samples))):
