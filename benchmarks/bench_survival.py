@@ -89,13 +89,15 @@ def speed() -> None:
           f"{t_loop / t_full:.0f}× (full call); max relative coef difference {diff:.1e}")
 
 
-def _null_outcome(meta: pd.DataFrame, rng: np.random.Generator, signal: np.ndarray | float = 0.0) -> pd.DataFrame:
-    """Weibull (shape 1.5) fracture times from age, sex and BMI (+ ``signal``, a log hazard ratio per sample);
-    uniform censoring at 3–18 years."""
+def _null_outcome(
+    meta: pd.DataFrame, rng: np.random.Generator, signal: np.ndarray | float = 0.0, rate: float = 0.008
+) -> pd.DataFrame:
+    """Weibull (shape 1.5, scale ``rate``) fracture times from age, sex and BMI (+ ``signal``, a log hazard ratio
+    per sample); uniform censoring at 3–18 years."""
     lp = 0.07 * (meta["age"] - meta["age"].mean()) + 0.5 * (meta["sex"] == "female") + 0.03 * (meta["BMI"] - meta["BMI"].mean())
     lp = lp + signal
     u = rng.random(len(meta))
-    follow = (-np.log(u) / (0.008 * np.exp(lp))) ** (1 / 1.5)
+    follow = (-np.log(u) / (rate * np.exp(lp))) ** (1 / 1.5)
     censor = rng.uniform(3, 18, len(meta))
     out = meta.copy()
     out["years"] = np.round(np.minimum(follow, censor), 2) + 0.01
@@ -137,15 +139,16 @@ def _share_ci(hits: int, n: int) -> str:
     return f"{hits / n:.4f} [{lo:.4f}, {hi:.4f}]"
 
 
-def null(n_seeds: int = 20, unadjusted: bool = False, first_seed: int = 0) -> None:
-    print(f"null: fhs n=1000, seeds {first_seed}–{first_seed + n_seeds - 1}, hits = q <= 0.1 (BH over the genera, "
+def null(n_seeds: int = 20, unadjusted: bool = False, first_seed: int = 0, small: bool = False) -> None:
+    n, rate = (300, 0.0025) if small else (1000, 0.008)
+    print(f"null: fhs n={n}, seeds {first_seed}–{first_seed + n_seeds - 1}, hits = q <= 0.1 (BH over the genera, "
           f"default preset, each test); load average {os.getloadavg()[0]:.1f}")
     cpu, wall = time.process_time(), time.perf_counter()
     runs = dict(RUNS, **({"follow-up, unadjusted": dict(time="years")} if unadjusted else {}))
     rows, pvalues = [], []
     for seed in range(first_seed, first_seed + n_seeds):
-        cohort = simulate_cohort("fhs", n=1000, seed=seed)
-        meta = _null_outcome(cohort.metadata, np.random.default_rng(1000 + seed))
+        cohort = simulate_cohort("fhs", n=n, seed=seed)
+        meta = _null_outcome(cohort.metadata, np.random.default_rng(1000 + seed), rate=rate)
         for label, kwargs in runs.items():
             analysis = _survival(cohort.features, meta, kwargs)
             res = analysis.results
@@ -223,4 +226,4 @@ if __name__ == "__main__":
     elif mode == "power":
         power(seeds, first)
     else:
-        null(seeds, "unadjusted" in sys.argv[3:], first)
+        null(seeds, "unadjusted" in sys.argv[3:], first, "small" in sys.argv[3:])
