@@ -71,6 +71,19 @@ def test_likelihood_ratio_and_score_tests_match_coxph(data, case):
     assert np.max(np.abs(fit.lr_chisq - fit.score_chisq)) > 0.1  # the tests differ; each matched its own column
 
 
+def test_default_preset_keeps_the_wald_test(data):
+    """The default's pval is coxph's Wald p (not the LR or score p): the null benchmark found no test better
+    calibrated in the tail (benchmarks/RESULTS.md, survival). Both presets give these data the same exposures."""
+    features, metadata = data
+    result = osteobiome.survival(features, metadata, event="fracture", reference={"sex": "F"}, **CASES["right"])
+    got = result.set_index("feature")
+    wald = pd.read_csv(GOLDEN / "expected_right.tsv", sep="\t").set_index("feature")
+    others = pd.read_csv(GOLDEN / "expected_tests.tsv", sep="\t").query("case == 'right'").set_index("feature")
+    assert _relative(got.loc[wald.index, "pval"], wald["pval"]) < 1e-6
+    assert _relative(got.loc[others.index, "pval"], others["lr.pval"]) > 1e-3
+    assert _relative(got.loc[others.index, "pval"], others["score.pval"]) > 1e-3
+
+
 def test_golden_data_has_tied_event_times(data):
     _, metadata = data
     for column in ("years", "exit_age"):
