@@ -490,6 +490,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "strata": {"variables": list(cfg.strata), "min_stratum_size": cfg.min_stratum_size} if cfg.strata else None,
         "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
         "mediation": cfg.mediation.model_dump() if plan.mediators else None,
+        "survival": cfg.survival.model_dump() if cfg.survival is not None else None,
     }
 
 
