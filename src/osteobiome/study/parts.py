@@ -20,6 +20,7 @@ import pandas as pd
 from osteobiome import diversity
 from osteobiome.association.pipeline import run_association
 from osteobiome.compute.executors import process_pool
+from osteobiome.diversity.adjusted import permanova_each
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._formula import cohort_formula, formula_terms, kept_rows
@@ -207,23 +208,10 @@ def _permanovas(
     """Per distance, PERMANOVA of ``distance ~ covariates + phenotype`` (sequential) for each phenotype, stacked
     with a ``phenotype`` column; samples missing a term are left out of that phenotype's test."""
     spec = cfg.diversity
-    meta = cohort.metadata
     out = {}
     for metric in spec.beta:
         dm = diversity.beta_diversity(cohort.table, metric)
-        tables = []
-        for phenotype in phenotypes:
-            terms = [*covariates, phenotype]
-            complete = meta.index[meta[terms].notna().all(axis=1)]
-            res = diversity.permanova(
-                dm.filter(list(complete)),
-                meta.loc[complete],
-                terms,
-                by="terms",
-                permutations=spec.permutations,
-                seed=spec.seed,
-            )
-            tables.append(res.assign(phenotype=phenotype))
-        out[metric] = pd.concat(tables, ignore_index=True)
+        tables = permanova_each(dm, cohort.metadata, covariates, phenotypes, spec.permutations, spec.seed)
+        out[metric] = pd.concat([t.assign(phenotype=p) for p, t in tables.items()], ignore_index=True)
     return out
 
