@@ -109,7 +109,7 @@ def test_duplicate_metadata_ids(tmp_path, capsys):
 
 def test_no_overlapping_sample_ids(tmp_path, capsys, meta):
     features = table(tmp_path, "Taxa\tX1\tX2\nBlautia\t1\t2\n")
-    line = assert_cli_error(["inspect", features, "--metadata", meta], capsys, "no sample id is shared")
+    line = assert_cli_error(["inspect", features, "--metadata", meta], capsys, "no sample id is in both")
     assert "'X1', 'X2'" in line and "'S1', 'S2', 'S3'" in line
 
 

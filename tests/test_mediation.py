@@ -221,3 +221,19 @@ def test_mediator_ids_must_match(cohort):
     counts, metadata, mediators = cohort
     with pytest.raises(InputError, match="mediator table"):
         mediate(counts, metadata, mediators.set_axis([f"x{i}" for i in range(len(mediators))]), "bmd", test="maxp")
+
+
+def test_mediators_are_aligned_as_metadata_are(cohort):
+    """Samples without a mediator row are left out of every pair, extra mediator rows ignored, both with a warning;
+    duplicate mediator ids are an error naming the table."""
+    counts, metadata, mediators = cohort
+    partial = pd.concat([mediators.iloc[5:], pd.DataFrame({"butyrate": [1.0], "DCA": [2.0], "m3": [3.0]}, index=["extra"])])
+    with pytest.warns(UserWarning) as caught:
+        table = mediate(counts, metadata, partial.iloc[::-1], "bmd", ["age"], test="maxp", ci="delta")
+    messages = [str(w.message) for w in caught]
+    assert any(m.startswith("5 samples only in the feature table are left out: 's0', 's1'") for m in messages)
+    assert "1 samples only in the mediator table are left out: 'extra'." in messages
+    assert len(table) == 18 and (table["N"] == 115).all()
+    twice = pd.concat([mediators, mediators.iloc[:1]])
+    with pytest.raises(InputError, match="the mediator table has duplicate sample ids 's0'"):
+        mediate(counts, metadata, twice, "bmd", test="maxp")

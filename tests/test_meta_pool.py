@@ -10,7 +10,7 @@ from scipy import optimize, stats
 
 from osteobiome.errors import InputError
 from osteobiome.meta import METHODS, pool
-from osteobiome.meta.rootfind import brent_zeroin
+from osteobiome.meta._rootfind import brent_zeroin
 
 RNG = np.random.default_rng(4)
 

@@ -127,3 +127,21 @@ def test_ctrl_c_during_run_exits_130_and_writes_nothing(tmp_path, workers):
     assert "interrupted" in err and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
     assert survivors(children) == []
+
+
+def test_an_error_in_the_pool_block_stops_its_running_workers_while_the_parent_lives_on():
+    from osteobiome.compute.executors import process_pool
+
+    me = psutil.Process()
+
+    def grandchildren() -> set[psutil.Process]:  # the workers are the forkserver's children
+        return {p for p in me.children(recursive=True) if p.ppid() != me.pid}
+
+    before = grandchildren()
+    with pytest.raises(RuntimeError, match="stop"), process_pool(2) as pool:
+        for _ in range(2):
+            pool.submit(time.sleep, 120)
+        assert wait_for(lambda: len(grandchildren() - before) >= 2)
+        workers = list(grandchildren() - before)
+        raise RuntimeError("stop")
+    assert survivors(workers) == []

@@ -2,7 +2,7 @@ import pytest
 
 from osteobiome.errors import InputError
 from osteobiome.io.outputs import MARKER, atomic_output_dir
-from osteobiome.study.outputs import sha256, versions
+from osteobiome.study._outputs import sha256, versions
 
 
 def siblings(path):

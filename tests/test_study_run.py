@@ -1,5 +1,6 @@
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -194,7 +195,7 @@ def test_serial_and_parallel_runs_agree(finished):
 
 
 def test_phenotype_chunks():
-    from osteobiome.study.parts import chunked
+    from osteobiome.study._parts import chunked
 
     assert chunked(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
     assert chunked(["a"], 4) == [("a",)]
@@ -265,6 +266,20 @@ def test_blocked_path_matches_the_in_memory_fit(tmp_path, monkeypatch, capsys):
             ).all()
     assert (tmp_path / "blocked" / "meta" / "meta_results.tsv").is_file()
     assert schedulers == ["threads"]  # --scheduler reaches the meta-analysis too
+
+
+def test_blocked_path_warns_of_skipped_set_tests_only_when_there_are_some(tmp_path):
+    """Features that no curated trait set holds: the blocked run skips nothing, so it says nothing about it."""
+    path = write_study(tmp_path, n=(40, 40), diversity=False, report=False, association={"preset": "maaslin2"})
+    for cohort in ("a", "b"):
+        table = pd.read_csv(tmp_path / cohort / "features.tsv", sep="\t", index_col=0)
+        table.index = [f"unknown_genus_{i}" for i in range(len(table))]
+        table.rename_axis("feature").to_csv(tmp_path / cohort / "features.tsv", sep="\t")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = run_study(load_study(path), tmp_path / "blocked", quiet=True, block_size=7)
+    assert run.results.meta is not None and "sets" not in run.results.mechanisms
+    assert not [w for w in caught if "set-level tests skipped" in str(w.message)]
 
 
 def test_blocked_path_runs_the_two_part_default(tmp_path):

@@ -73,7 +73,7 @@ def test_zero_overlapping_samples(tmp_path, capsys):
     meta.to_csv(tmp_path / "a" / "metadata.tsv", sep="\t", index=False)
     line = one_line_error(path, capsys)
     assert "cohorts[0] (A)" in line and "study.yaml line" in line
-    assert "no sample id is shared" in line
+    assert "no sample id is in both" in line
 
 
 def test_reference_level_must_exist(tmp_path):
@@ -101,7 +101,7 @@ def test_too_few_complete_samples(tmp_path):
 
 
 def test_cohort_summary_counts_left_out_samples_and_describes_hosts(tmp_path):
-    from osteobiome.study.summary import cohort_summary
+    from osteobiome.study._summary import cohort_summary
 
     path = write_study(tmp_path)
     meta = pd.read_csv(tmp_path / "a" / "metadata.tsv", sep="\t").iloc[:-5]

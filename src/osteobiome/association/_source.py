@@ -13,7 +13,6 @@ in the workers when blocks run on dask). Whole-table quantities come from one pa
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError, preview
+from osteobiome.io.align import align_samples
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore
 
@@ -191,32 +191,6 @@ class Source:
             yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.columns(cols)
 
 
-def align_samples(samples: pd.Index, metadata: pd.DataFrame | None, stacklevel: int = 5) -> tuple[np.ndarray, pd.DataFrame]:
-    """Match the feature table's sample ids to the metadata (both compared as strings).
-
-    Returns a boolean mask of the table's samples that have metadata and the metadata rows in the table's
-    order. Duplicate ids (in the table or the metadata), no shared id or no metadata raise InputError;
-    samples on one side only are left out with a warning."""
-    if metadata is None:
-        raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
-    samples = pd.Index(samples).astype(str)
-    metadata = metadata.set_axis(metadata.index.astype(str), axis=0)
-    for what, ids in (("feature table", samples), ("metadata", metadata.index)):
-        if ids.has_duplicates:
-            dup = ids[ids.duplicated()].unique()
-            raise InputError(f"the {what} has duplicate sample ids {preview(dup)}; give each sample one row.")
-    used = samples.isin(metadata.index)
-    if not used.any():
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(samples)}) and the metadata "
-            f"({preview(metadata.index)}); check which axis holds samples."
-        )
-    for what, extra in (("feature table", samples[~used]), ("metadata", metadata.index.difference(samples))):
-        if len(extra):
-            warnings.warn(f"{len(extra)} samples only in the {what} are left out: {preview(extra)}.", stacklevel=stacklevel)
-    return used, metadata.loc[samples[used]]
-
-
 def _dataframe_matrix(table: pd.DataFrame) -> np.ndarray:
     bad = [dtype for dtype in set(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
     if bad:
@@ -261,6 +235,8 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
         cohort = load_cohort(features, metadata)
         samples, names, matrix = cohort.samples, cohort.features, cohort.X
         metadata = cohort.metadata if metadata is None else metadata
+    if metadata is None:
+        raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
     used, metadata = align_samples(pd.Index(samples), metadata)
     samples = pd.Index(pd.Index(samples).astype(str))
     names = pd.Index(pd.Index(names).astype(str))

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from osteobiome._signatures import parameters_of
 from osteobiome.association._blocks import BlockJob, fit_block
 from osteobiome.association._omnibus import check_supported, omnibus_rows
 from osteobiome.association._source import Source, align_samples, aligned_source
@@ -199,8 +200,61 @@ def run_association(
     keep_tables: bool = True,
     **options: Any,
 ) -> Association:
-    """:func:`associate` keeping the design, the options run and (one in-memory block, ``keep_tables``) the
-    intermediate tables, which the CLI writes to ``features/`` and the study's set-level tests use."""
+    """Test every feature against the ``fixed`` metadata variables, keeping the design, the options run and the
+    intermediate tables (:func:`associate` returns only the result table).
+
+    Parameters
+    ----------
+    features : Cohort, DataFrame, FeatureStore or str
+        A :class:`~osteobiome.io.cohort.Cohort` (its own metadata is used when ``metadata`` is None), a
+        samples × features DataFrame, or a feature store (path or :class:`~osteobiome.io.store.FeatureStore`,
+        read block by block).
+    metadata : DataFrame, optional
+        Indexed by sample id; samples on one side only are left out with a warning.
+    fixed : sequence of str
+        Fixed-effect variables (metadata columns); every coefficient except the intercept is reported.
+    random : sequence of str, optional
+        Grouping variables for random intercepts (``('subject',)``, ``('site', 'subject')``), fitted by REML;
+        with the two-part model (the default preset) both parts get them (two-part mixed model, Laplace logistic
+        GLMM for the prevalence part) and a ``note`` column reports singular or non-converged fits.
+    reference : mapping, optional
+        Reference level of categorical variables, ``{"sex": "F"}``.
+    preset : str or AssociationOptions
+        ``'default'`` (two-part model, median comparison, BH per variable) or ``'maaslin2'`` (MaAsLin2 1.15
+        exactly), or an :class:`~osteobiome.association.options.AssociationOptions` instance.
+    workers : int
+        Processes for the random-intercept fits (> 1 needs an ``if __name__ == "__main__":`` guard).
+    block_size : int, optional
+        Retained features per block (default: automatic, the whole table when it fits in memory).
+    scheduler : str or distributed.Client, optional
+        Run the blocks on dask: ``"threads"``, ``"processes"``, a scheduler address or a ``Client``.
+    formula : str, optional
+        Instead of ``fixed``: ``"~ bmd * sex + age"`` — main effects and two-way interactions
+        (:mod:`osteobiome.stats.formula`; numeric variables standardized before interaction columns are
+        formed). Interaction rows have ``metadata`` = the term (``bmd:sex``) and ``value`` = R's coefficient
+        name (``bmd:sexM``).
+    group : sequence of str, optional
+        Factors tested as a whole (all levels at once, F test; linear model only): rows with ``value`` =
+        ``"(all levels)"``, BH over features per factor.
+    ordered : sequence of str, optional
+        Factors coded level against previous level (successive differences), in their category order (sorted
+        otherwise); the row of level ``k`` compares it with level ``k − 1``.
+    contrasts : DataFrame, optional
+        Rows = named contrasts, columns = coefficient names (``siteB``, ``bmd:sexM``) with their weights; rows
+        ``metadata`` = ``"contrast"``, ``value`` = the name, BH over every contrast × feature (linear model only).
+    keep_tables : bool
+        Keep the intermediate (samples × features) tables when the table runs as one in-memory block (the CLI
+        writes them to ``features/``; the study's set-level tests use the transformed one).
+    **options
+        Override fields of the preset (see :class:`~osteobiome.association.options.AssociationOptions`):
+        ``normalization``, ``transform``, ``min_prevalence``, ``model``, ``compositional`` …
+
+    Returns
+    -------
+    Association
+        ``results`` (the table :func:`associate` returns), the ``design``, the ``options`` run, ``n_blocks`` and,
+        with ``keep_tables`` and one in-memory block, ``filtered`` / ``normalized`` / ``transformed``.
+    """
     random = list(random)
     opts = AssociationOptions.resolve(preset, options).fitted(bool(random))
     if group or contrasts is not None:
@@ -281,67 +335,10 @@ def _design(
     return build_formula_design(metadata, formula, reference, opts.standardize, opts.require_reference, random, ordered)
 
 
-def associate(
-    features: Features,
-    metadata: pd.DataFrame | None = None,
-    fixed: Sequence[str] = (),
-    random: Sequence[str] = (),
-    reference: Mapping[str, str] | None = None,
-    preset: str | AssociationOptions = "default",
-    workers: int = 1,
-    *,
-    block_size: int | None = None,
-    scheduler: object = None,
-    formula: str | None = None,
-    group: Sequence[str] = (),
-    ordered: Sequence[str] = (),
-    contrasts: pd.DataFrame | None = None,
-    **options: Any,
-) -> pd.DataFrame:
-    """Test every feature against the ``fixed`` metadata variables; one row per feature × coefficient.
-
-    Parameters
-    ----------
-    features : Cohort, DataFrame, FeatureStore or str
-        A :class:`~osteobiome.io.cohort.Cohort` (its own metadata is used when ``metadata`` is None), a
-        samples × features DataFrame, or a feature store (path or :class:`~osteobiome.io.store.FeatureStore`,
-        read block by block).
-    metadata : DataFrame, optional
-        Indexed by sample id; samples on one side only are left out with a warning.
-    fixed : sequence of str
-        Fixed-effect variables (metadata columns); every coefficient except the intercept is reported.
-    random : sequence of str, optional
-        Grouping variables for random intercepts (``('subject',)``, ``('site', 'subject')``), fitted by REML;
-        with the two-part model (the default preset) both parts get them (two-part mixed model, Laplace logistic
-        GLMM for the prevalence part) and a ``note`` column reports singular or non-converged fits.
-    reference : mapping, optional
-        Reference level of categorical variables, ``{"sex": "F"}``.
-    preset : str or AssociationOptions
-        ``'default'`` (two-part model, median comparison, BH per variable) or ``'maaslin2'`` (MaAsLin2 1.15
-        exactly), or an :class:`~osteobiome.association.options.AssociationOptions` instance.
-    workers : int
-        Processes for the random-intercept fits (> 1 needs an ``if __name__ == "__main__":`` guard).
-    block_size : int, optional
-        Retained features per block (default: automatic, the whole table when it fits in memory).
-    scheduler : str or distributed.Client, optional
-        Run the blocks on dask: ``"threads"``, ``"processes"``, a scheduler address or a ``Client``.
-    formula : str, optional
-        Instead of ``fixed``: ``"~ bmd * sex + age"`` — main effects and two-way interactions
-        (:mod:`osteobiome.stats.formula`; numeric variables standardized before interaction columns are
-        formed). Interaction rows have ``metadata`` = the term (``bmd:sex``) and ``value`` = R's coefficient
-        name (``bmd:sexM``).
-    group : sequence of str, optional
-        Factors tested as a whole (all levels at once, F test; linear model only): rows with ``value`` =
-        ``"(all levels)"``, BH over features per factor.
-    ordered : sequence of str, optional
-        Factors coded level against previous level (successive differences), in their category order (sorted
-        otherwise); the row of level ``k`` compares it with level ``k − 1``.
-    contrasts : DataFrame, optional
-        Rows = named contrasts, columns = coefficient names (``siteB``, ``bmd:sexM``) with their weights; rows
-        ``metadata`` = ``"contrast"``, ``value`` = the name, BH over every contrast × feature (linear model only).
-    **options
-        Override fields of the preset (see :class:`~osteobiome.association.options.AssociationOptions`):
-        ``normalization``, ``transform``, ``min_prevalence``, ``model``, ``compositional`` …
+@parameters_of(run_association, omit=("keep_tables",))
+def associate(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """Test every feature against the ``fixed`` metadata variables; one row per feature × coefficient
+    (:func:`run_association`'s result table).
 
     Returns
     -------
@@ -361,20 +358,4 @@ def associate(
     >>> list(table.columns[:5])
     ['feature', 'metadata', 'value', 'coef', 'stderr']
     """
-    return run_association(
-        features,
-        metadata,
-        fixed,
-        random,
-        reference,
-        preset,
-        workers,
-        block_size=block_size,
-        scheduler=scheduler,
-        formula=formula,
-        group=group,
-        ordered=ordered,
-        contrasts=contrasts,
-        keep_tables=False,
-        **options,
-    ).results
+    return run_association(*args, keep_tables=False, **kwargs).results

@@ -1,10 +1,11 @@
-"""Typer options shared by several commands: ``--scheduler`` and ``--block-size``."""
+"""Typer options shared by several commands: ``--scheduler``, ``--block-size`` and ``--samples-as``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from osteobiome.compute.executors import SCHEDULER_HELP
+from osteobiome.errors import InputError
 
 
 def scheduler_option() -> Any:
@@ -20,3 +21,22 @@ def block_size_option(what: str = "features") -> Any:
     import typer
 
     return typer.Option(None, "--block-size", min=1, help=f"{what.capitalize()} per block; bounds peak memory (default: automatic).")
+
+
+def samples_as_option() -> Any:
+    """The shared ``--samples-as`` typer option (``inspect``, ``convert``, ``diversity``): ``rows``, ``columns``, or
+    None to detect the orientation; anything else stops with one line."""
+    import typer
+
+    return typer.Option(
+        None,
+        "--samples-as",
+        callback=_check_samples_as,
+        help="Where the samples are in a plain table: rows or columns (detected if clear).",
+    )
+
+
+def _check_samples_as(value: str | None) -> str | None:
+    if value is not None and value not in ("rows", "columns"):
+        raise InputError(f"--samples-as must be 'rows' or 'columns', not {value!r}.")
+    return value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from osteobiome.errors import InputError
+from osteobiome.cli._options import samples_as_option
 from osteobiome.io import FORMATS
 from osteobiome.io.convert import convert as convert_table
 from osteobiome.io.store import FeatureStore
@@ -19,17 +19,13 @@ def register(app: typer.Typer) -> None:
 def convert(
     features: Path = typer.Argument(..., help="Feature table (TSV/CSV incl. HUMAnN gene families, BIOM, .qza, …)."),
     out: Path = typer.Option(..., "--out", "-o", help="The feature store to write (table.h5)."),
-    samples_as: str | None = typer.Option(
-        None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
-    ),
+    samples_as: str | None = samples_as_option(),
     fmt: str | None = typer.Option(None, "--format", help=f"Skip detection: one of {', '.join(FORMATS)}."),
     block_size: int | None = typer.Option(
         None, "--block-size", min=1, help="Feature rows parsed per block (default: about 256 MB of values)."
     ),
 ) -> None:
     """Write FEATURES as a sparse, chunked HDF5 store readable block by block (osteobiome.io.store)."""
-    if samples_as is not None and samples_as not in ("rows", "columns"):
-        raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
     path = convert_table(features, out, samples_as=samples_as, fmt=fmt, block_size=block_size)
     store = FeatureStore.open(path)
     n, m = store.shape

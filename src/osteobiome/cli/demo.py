@@ -8,11 +8,10 @@ import typer
 
 from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.run import print_summary
-from osteobiome.compute.executors import start_forkserver
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.study import load_study, run_study
 from osteobiome.study.demo import write_demo_inputs
-from osteobiome.study.parts import WORKER_PRELOAD, worker_count
+from osteobiome.study.run import start_workers
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +32,7 @@ def demo(
 ) -> None:
     """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
     out = check_output_dir(out, overwrite, keep=("inputs",))
-    if worker_count(workers) > 1:
-        start_forkserver(WORKER_PRELOAD)  # the workers' imports overlap with simulating the cohorts
+    start_workers(workers)  # the workers' imports overlap with simulating the cohorts
     with atomic_output_dir(out / "inputs", overwrite=overwrite) as inputs:
         write_demo_inputs(inputs, seed=seed, n=n)
     if not quiet:

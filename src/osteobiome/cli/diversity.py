@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._options import samples_as_option
 from osteobiome.cli._output import overwrite_option
 from osteobiome.diversity import (
     alpha_associations,
@@ -54,9 +55,7 @@ def diversity(
     phenotypes: str | None = typer.Option(
         None, "--phenotypes", help="Terms whose alpha associations to report (default: the first term); other terms adjust."
     ),
-    samples_as: str | None = typer.Option(
-        None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
-    ),
+    samples_as: str | None = samples_as_option(),
     overwrite: bool = overwrite_option(),
 ) -> None:
     """Alpha and beta diversity vs metadata: alpha associations, PERMANOVA (adonis2), PERMDISP (betadisper), PCoA."""
@@ -65,8 +64,6 @@ def diversity(
     term_list = names(terms)
     factors = names(categorical)
     base = math.e if shannon_base.strip().lower() == "e" else _positive_float(shannon_base, "--shannon-base")
-    if samples_as is not None and samples_as not in ("rows", "columns"):
-        raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
     cohort = load_cohort(features, metadata, samples_as=samples_as)
     table, meta = cohort, cohort.metadata
     require_terms(meta, term_list)

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from osteobiome.errors import InputError, preview
+from osteobiome.cli._options import samples_as_option
+from osteobiome.errors import preview
 from osteobiome.io import FORMATS, FeatureData, load_cohort, read_features, read_metadata
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.taxonomy import is_unassigned, rank_labels
@@ -23,16 +24,12 @@ def register(app: typer.Typer) -> None:
 def inspect(
     features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."),
     metadata: Path | None = typer.Option(None, "--metadata", "-m", help="Sample metadata TSV/CSV."),
-    samples_as: str | None = typer.Option(
-        None, "--samples-as", help="Where the samples are in a plain table: rows or columns (detected if clear)."
-    ),
+    samples_as: str | None = samples_as_option(),
     taxonomy: Path | None = typer.Option(None, "--taxonomy", "-t", help="Taxonomy file (taxonomy.tsv/.qza, DADA2 taxa)."),
     fmt: str | None = typer.Option(None, "--format", help=f"Skip detection: one of {', '.join(FORMATS)}."),
     id_column: str | None = typer.Option(None, "--id-column", help="Metadata sample id column (default: first)."),
 ) -> None:
     """Print samples, features, depth range, sparsity, format, taxonomy ranks, id matching and metadata columns."""
-    if samples_as is not None and samples_as not in ("rows", "columns"):
-        raise InputError(f"--samples-as must be 'rows' or 'columns', not {samples_as!r}.")
     meta = read_metadata(metadata, id_column=id_column) if metadata is not None else None
     data = read_features(features, samples_as=samples_as, sample_ids=None if meta is None else meta.index, fmt=fmt)
     cohort = load_cohort(data, meta, taxonomy, name=features.name)

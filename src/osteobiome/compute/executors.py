@@ -33,6 +33,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from osteobiome.errors import InputError
@@ -140,10 +142,32 @@ PARENT_POLL = 0.5
 """Seconds between checks that the parent still runs, where no pidfd is available."""
 
 
+class _RecordingContext:
+    """A multiprocessing context that keeps every process it makes (the pool's workers), so that the pool can stop
+    its own workers: ``ProcessPoolExecutor`` gives no public access to them before Python 3.14."""
+
+    def __init__(self, base: BaseContext) -> None:
+        self._base = base
+        self.processes: list[BaseProcess] = []
+
+    def Process(self, *args: Any, **kwargs: Any) -> BaseProcess:  # noqa: N802 - the name every context has
+        process = self._base.Process(*args, **kwargs)
+        self.processes.append(process)
+        return process
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
 class _Pool(ProcessPoolExecutor):
-    """A ``ProcessPoolExecutor`` that, when its ``with`` block ends with an exception (Ctrl-C included),
-    terminates its workers instead of waiting for their running jobs, and that starts its workers (at the
-    first ``submit``) with Ctrl-C held back until every one of them is known, so none is left half-started."""
+    """A ``ProcessPoolExecutor`` of forkserver workers that, when its ``with`` block ends with an exception
+    (Ctrl-C included), terminates its workers instead of waiting for their running jobs, and that starts its
+    workers (at the first ``submit``) with Ctrl-C held back until every one of them is known, so none is left
+    half-started."""
+
+    def __init__(self, max_workers: int, initializer: Callable[..., None], initargs: tuple) -> None:
+        self._recorder = _RecordingContext(get_context("forkserver"))
+        super().__init__(max_workers=max_workers, mp_context=self._recorder, initializer=initializer, initargs=initargs)
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001, ANN201
         if threading.current_thread() is not threading.main_thread():
@@ -161,7 +185,7 @@ class _Pool(ProcessPoolExecutor):
     def __exit__(self, exc_type, exc_val, exc_tb):  # noqa: ANN001
         if exc_type is None:
             return super().__exit__(exc_type, exc_val, exc_tb)
-        processes = list((self._processes or {}).values())  # no public way before Python 3.14
+        processes = list(self._recorder.processes)
         for process in processes:
             process.terminate()
         for process in processes:  # gone before this process frees the queues they may still be reading
@@ -179,13 +203,8 @@ def process_pool(
     """A ``ProcessPoolExecutor`` of ``workers`` forkserver processes (``preload``: modules imported once by
     the server), each limited to one BLAS thread, tied to this process's life and then set up by
     ``initializer(*initargs)``."""
-    context = start_forkserver(preload)
-    return _Pool(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(os.getpid(), initializer, initargs),
-    )
+    start_forkserver(preload)
+    return _Pool(workers, _start_worker, (os.getpid(), initializer, initargs))
 
 
 def start_forkserver(preload: Sequence[str] = ()) -> Any:

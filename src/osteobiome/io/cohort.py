@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError, preview, unique_ids
+from osteobiome.io.align import match_samples
 from osteobiome.io.taxonomy import RANKS, rank_labels
 
 __all__ = ["RANKS", "Cohort", "Drop", "ValueType"]
@@ -124,16 +125,8 @@ class Cohort:
         drops: list[Drop] = []
         metadata = pd.DataFrame(index=samples.copy()) if metadata is None else metadata.copy()
         metadata.index = pd.Index([str(i) for i in metadata.index], dtype=object, name="sample")
-        if metadata.index.has_duplicates:
-            dup = metadata.index[metadata.index.duplicated()].unique()
-            raise InputError(f"{where}: duplicate sample ids in the metadata: {preview(dup)}; make ids unique.")
-        keep = samples.isin(metadata.index)
-        if not keep.any():
-            raise InputError(
-                f"{where}: no sample id is shared by the feature table ({preview(samples)}) and the "
-                f"metadata ({preview(metadata.index)}); check the id column, or the table's orientation "
-                "(--samples-as rows|columns)."
-            )
+        hint = "check the id column, or the table's orientation (--samples-as rows|columns)"
+        keep, _ = match_samples(samples, metadata, hint=hint, where=where)
         only_meta = metadata.index.difference(samples, sort=False)
         if not keep.all():
             drops.append(Drop("sample", tuple(samples[~keep]), "in the feature table but not in the metadata"))

@@ -9,7 +9,7 @@ tables with stratified rows, :func:`pathway_contributions` says which genera car
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -73,13 +73,27 @@ def mechanism_tables(
     return out
 
 
+def has_set_tests(features: Iterable[str], metadata: Iterable[pd.DataFrame], phenotypes: Sequence[str]) -> bool:
+    """Whether :func:`mechanism_tables` has set-level tests to run on these tested ``features``: a curated trait
+    set holds at least :data:`MIN_SET_SIZE` of them and a phenotype is numeric in every cohort's ``metadata``."""
+    from osteobiome.mechanisms.knowledge import trait_sets
+
+    metadata = list(metadata)
+    numeric = any(_numeric_everywhere(phenotype, metadata) for phenotype in phenotypes)
+    return numeric and bool(trait_sets(list(dict.fromkeys(features)), min_size=MIN_SET_SIZE))
+
+
+def _numeric_everywhere(phenotype: str, metadata: Iterable[pd.DataFrame]) -> bool:
+    return all(pd.api.types.is_numeric_dtype(meta[phenotype]) for meta in metadata)
+
+
 def _numeric_phenotypes(
     cohorts: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, Sequence[str]]], phenotypes: Sequence[str]
 ) -> list[str]:
     """The phenotypes numeric in every cohort; the set tests skip the others, with a warning saying so."""
     numeric = []
     for phenotype in phenotypes:
-        if all(pd.api.types.is_numeric_dtype(meta[phenotype]) for _, meta, _ in cohorts.values()):
+        if _numeric_everywhere(phenotype, (meta for _, meta, _ in cohorts.values())):
             numeric.append(phenotype)
         else:
             warnings.warn(

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from osteobiome._signatures import parameters_of
 from osteobiome.association.options import AssociationOptions
 from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
+from osteobiome.io.align import align_samples
 from osteobiome.io.cohort import Cohort
 from osteobiome.mediation._fit import fit_pairs
 from osteobiome.mediation._intervals import bootstrap_interval, delta_interval
@@ -55,28 +57,17 @@ class Mediation:
         return self.results[self.results["qval"] <= q].reset_index(drop=True)
 
 
-def _aligned_mediators(mediators: pd.DataFrame, samples: pd.Index) -> np.ndarray:
+def _mediator_matrix(mediators: pd.DataFrame, samples: pd.Index) -> np.ndarray:
     """The mediator table's rows for ``samples`` (NaN rows where a sample has none), as floats."""
     if not isinstance(mediators, pd.DataFrame) or mediators.shape[1] == 0:
         raise InputError("mediators must be a samples × mediators DataFrame with at least one column (io.read_mediators).")
-    mediators = mediators.set_axis(mediators.index.astype(str), axis=0)
-    if mediators.index.has_duplicates:
-        raise InputError(f"the mediator table has duplicate sample ids {preview(mediators.index[mediators.index.duplicated()])}.")
     non_numeric = [c for c in mediators.columns if not pd.api.types.is_numeric_dtype(mediators[c])]
     if non_numeric:
         raise InputError(f"mediators {preview(non_numeric)} are not numeric; mediators must be numbers.")
-    shared = samples.isin(mediators.index)
-    if not shared.any():
-        raise InputError(
-            f"no sample id is in both the feature table ({preview(samples)}) and the mediator table "
-            f"({preview(mediators.index)}); check the mediator table's id column."
-        )
-    if not shared.all():
-        warnings.warn(f"{int((~shared).sum())} samples have no mediator row and are left out: {preview(samples[~shared])}.", stacklevel=4)
-    extra = mediators.index.difference(samples)
-    if len(extra):
-        warnings.warn(f"{len(extra)} samples only in the mediator table are left out: {preview(extra)}.", stacklevel=4)
-    return mediators.reindex(samples).to_numpy(dtype=float)
+    used, rows = align_samples(samples, mediators, "mediator table", "check the mediator table's id column")
+    matrix = np.full((len(samples), mediators.shape[1]), np.nan)
+    matrix[used] = rows.to_numpy(dtype=float)
+    return matrix
 
 
 def _check_roles(metadata: pd.DataFrame, outcome: str, covariates: Sequence[str]) -> None:
@@ -104,7 +95,48 @@ def run_mediation(
     seed: int = 1,
     **options: Any,
 ) -> Mediation:
-    """Run the pipeline (module text) and keep the exposures; see :func:`mediate` for the arguments."""
+    """Run the pipeline (module text) for every (feature, mediator) pair, keeping the exposures.
+
+    Parameters
+    ----------
+    features : Cohort or DataFrame
+        A :class:`~osteobiome.io.cohort.Cohort` (its metadata used when ``metadata`` is None) or a samples ×
+        features DataFrame; the exposure is each feature after the preset's filter / normalization / transform.
+    metadata : DataFrame or None
+        Indexed by sample id; holds ``outcome`` and ``covariates``.
+    mediators : DataFrame
+        Samples × mediators (NaN = missing; each mediator's pairs use the samples where it is observed; see
+        :func:`osteobiome.io.mediators.read_mediators`); samples are matched to the table as the metadata are.
+    outcome : str
+        Numeric metadata column (bone density, a score).
+    covariates : sequence of str, optional
+        Adjustment variables, coded as :func:`osteobiome.associate`'s fixed effects.
+    reference : mapping, optional
+        Reference level of categorical covariates, ``{"sex": "F"}``.
+    preset : str
+        Association preset whose filter / normalization / transform / correction are used.
+    test : {'hdmt', 'dact', 'maxp'}
+        Test of the composite null alpha = 0 or beta = 0 (see :func:`mediate`).
+    ci : {'bootstrap', 'delta'}
+        CI of the indirect effect: percentile bootstrap for screened pairs (delta method for the rest), or the
+        delta method for all.
+    n_boot : int
+        Bootstrap resamples (at least 10).
+    ci_screen : float
+        Pairs with ``pval <= ci_screen`` get the bootstrap CI.
+    level : float
+        Confidence level of the CI, in (0, 1).
+    seed : int
+        Seed of the bootstrap.
+    **options
+        Override the preset's filter / normalization / transform / correction fields.
+
+    Returns
+    -------
+    Mediation
+        ``results`` (the table :func:`mediate` returns), ``exposures`` (samples × features after filter /
+        normalization / transform) and the settings run.
+    """
     if test not in TESTS:
         raise InputError(f"mediation test {test!r} is not known{suggest(test, TESTS)}; use one of {', '.join(TESTS)}.")
     if ci not in CI_METHODS:
@@ -116,7 +148,7 @@ def run_mediation(
     covariates = list(covariates)
     _check_roles(metadata, outcome, covariates)
     exposures = preprocessed_table(table, opts)
-    M_all = _aligned_mediators(mediators, table.index)
+    M_all = _mediator_matrix(mediators, table.index)
     design = build_design(metadata, [outcome, *covariates], reference, True, opts.require_reference)
     C = np.delete(design.matrix, 1, axis=1)
     y = design.matrix[:, 1]
@@ -196,22 +228,8 @@ def run_mediation(
     return Mediation(results, exposures, settings)
 
 
-def mediate(
-    features: Cohort | pd.DataFrame,
-    metadata: pd.DataFrame | None,
-    mediators: pd.DataFrame,
-    outcome: str,
-    covariates: Sequence[str] = (),
-    reference: Mapping[str, str] | None = None,
-    preset: str = "default",
-    test: str = "hdmt",
-    ci: str = "bootstrap",
-    n_boot: int = 1000,
-    ci_screen: float = 0.05,
-    level: float = 0.95,
-    seed: int = 1,
-    **options: Any,
-) -> pd.DataFrame:
+@parameters_of(run_mediation)
+def mediate(*args: Any, **kwargs: Any) -> pd.DataFrame:
     """Does each feature act on ``outcome`` through each mediator? One row per (feature, mediator) pair.
 
     Per pair, on standardized variables (mean 0, SD 1 with n − 1, as R's ``scale()``; the exposure is the feature
@@ -227,14 +245,10 @@ def mediate(
     resamples, ``seed``) for pairs with ``pval <= ci_screen`` and the delta method for the rest (``ci.method``
     says which); ``ci='delta'``: the delta method for all.
 
-    ``features``: a :class:`~osteobiome.io.cohort.Cohort` (its metadata used when ``metadata`` is None) or a
-    samples × features DataFrame; ``mediators``: samples × mediators DataFrame (NaN = missing; each mediator's
-    pairs use the samples where it is observed; see :func:`osteobiome.io.mediators.read_mediators`);
-    ``covariates`` and ``reference`` as :func:`osteobiome.associate`'s fixed effects; ``options`` override the
-    preset's filter / normalization / transform / correction. Columns: :data:`COLUMNS`, then ``direct total N
-    ci.method mechanism knowledge reference`` (mediator's mechanism group and the genus's knowledge-table traits
-    in it).
+    Returns
+    -------
+    DataFrame
+        Columns :data:`COLUMNS`, then ``direct total N ci.method mechanism knowledge reference`` (the mediator's
+        mechanism group and the genus's knowledge-table traits in it), sorted by p-value.
     """
-    return run_mediation(
-        features, metadata, mediators, outcome, covariates, reference, preset, test, ci, n_boot, ci_screen, level, seed, **options
-    ).results
+    return run_mediation(*args, **kwargs).results

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from osteobiome.meta.rootfind import brent_zeroin
+from osteobiome.meta._rootfind import brent_zeroin
 from osteobiome.meta.weighted import DesignProjection, Projection
 
 #: metafor's ``con$tol`` (``.Machine$double.eps^0.25``): uniroot tolerance and the ll(τ²=0) check margin.

@@ -159,6 +159,28 @@ def heterogeneity(model, df: np.ndarray, tau2: np.ndarray, method: str) -> tuple
     typical_v = df / fe.tr_p
     return q, 100 * tau2 / (typical_v + tau2), tau2 / typical_v + 1
 
+
+def knha_factor(rss: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Knapp–Hartung's factor on the variance of the estimates: the weighted residual sum of squares over its
+    ``df`` (0 where it is 0, identical estimates, as metafor)."""
+    return np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
+
+
+def wald_tests(
+    estimate: np.ndarray, se: np.ndarray, test: str, df: np.ndarray | None, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(stat, pval, ci_lb, ci_ub)`` of ``stat = estimate / se``: two-sided p-value and ``level`` CI from the
+    normal distribution (``test="z"``) or from t with ``df`` (``"knha"``; ``df`` broadcast against
+    ``estimate``). ``se = 0`` gives ``|stat| = inf`` and ``p = 0``, as metafor."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = estimate / se
+    if test == "knha":
+        crit, pval = stats.t.isf((1 - level) / 2, df), 2 * stats.t.sf(np.abs(stat), df)
+    else:
+        crit, pval = stats.norm.isf((1 - level) / 2), 2 * stats.norm.sf(np.abs(stat))
+    return stat, pval, estimate - crit * se, estimate + crit * se
+
+
 def pool(
     yi,
     sei=None,
@@ -188,7 +210,6 @@ def pool(
     weights = np.full((n, n_cohorts), np.nan)
     converged = d.k > 0
     iterations = np.zeros(n, int)
-    z_crit = stats.norm.isf((1 - level) / 2)
 
     single = np.flatnonzero(d.k == 1)
     if single.size:
@@ -197,10 +218,9 @@ def pool(
         out["stderr"][single] = np.sqrt(s.v0.sum(axis=1))
         weights[single] = np.where(s.present, 100.0, np.nan)
         if test == "z":
-            out["stat"][single] = out["coef"][single] / out["stderr"][single]
-            out["pval"][single] = 2 * stats.norm.sf(np.abs(out["stat"][single]))
-            out["ci_lb"][single] = out["coef"][single] - z_crit * out["stderr"][single]
-            out["ci_ub"][single] = out["coef"][single] + z_crit * out["stderr"][single]
+            tests = wald_tests(out["coef"][single], out["stderr"][single], "z", None, level)
+            for name, value in zip(("stat", "pval", "ci_lb", "ci_ub"), tests, strict=True):
+                out[name][single] = value
 
     multi = np.flatnonzero(d.k >= 2)
     if multi.size:
@@ -220,24 +240,17 @@ def pool(
         proj = m.projection(fit_tau2)
         var_b = 1.0 / proj.s1
         if test == "knha":
-            rss = proj.ypy
-            var_b = var_b * np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
-            crit = stats.t.isf((1 - level) / 2, df)
-        else:
-            crit = z_crit
+            var_b = var_b * knha_factor(proj.ypy, df)
         se = np.sqrt(var_b)
-        # se = 0 (identical estimates under knha) gives |stat| = inf and p = 0, as in metafor
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = proj.mu / se
-        pval = 2 * (stats.t.sf(np.abs(stat), df) if test == "knha" else stats.norm.sf(np.abs(stat)))
+        stat, pval, ci_lb, ci_ub = wald_tests(proj.mu, se, test, df, level)
         q, i2, h2 = heterogeneity(m, df, fit_tau2, method)
         values = {
             "coef": proj.mu,
             "stderr": se,
             "stat": stat,
             "pval": pval,
-            "ci_lb": proj.mu - crit * se,
-            "ci_ub": proj.mu + crit * se,
+            "ci_lb": ci_lb,
+            "ci_ub": ci_ub,
             "tau2": fit_tau2,
             "se_tau2": fit_se,
             "Q": q,

@@ -32,7 +32,14 @@ from scipy import stats
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
-from osteobiome.meta.pooling import estimate_tau2, heterogeneity, resolve_settings, validated
+from osteobiome.meta.pooling import (
+    estimate_tau2,
+    heterogeneity,
+    knha_factor,
+    resolve_settings,
+    validated,
+    wald_tests,
+)
 from osteobiome.meta.weighted import batched_inverse
 
 #: metafor's name of the intercept.
@@ -157,18 +164,9 @@ def _fit_chunk(
     proj = d.projection(tau2)
     vb = proj.cov.copy()
     if test == "knha":
-        rss = proj.ypy
-        vb *= np.where(rss <= np.finfo(float).eps, 0.0, rss / df)[:, None, None]
-        crit = stats.t.isf((1 - level) / 2, df)[:, None]
-    else:
-        crit = stats.norm.isf((1 - level) / 2)
+        vb *= knha_factor(proj.ypy, df)[:, None, None]
     se = np.sqrt(np.einsum("npp->np", vb))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zval = proj.beta / se
-    if test == "knha":
-        pval = 2 * stats.t.sf(np.abs(zval), df[:, None])
-    else:
-        pval = 2 * stats.norm.sf(np.abs(zval))
+    zval, pval, ci_lb, ci_ub = wald_tests(proj.beta, se, test, df[:, None], level)
     m = btt.size
     with np.errstate(divide="ignore", invalid="ignore"):
         qm = _omnibus(proj.beta, vb, btt) if m else np.full(n, np.nan)
@@ -183,8 +181,8 @@ def _fit_chunk(
         "se": se,
         "zval": zval,
         "pval": pval,
-        "ci_lb": proj.beta - crit * se,
-        "ci_ub": proj.beta + crit * se,
+        "ci_lb": ci_lb,
+        "ci_ub": ci_ub,
         "k": d.k.astype(float),
         "tau2": tau2,
         "se_tau2": fit.se_tau2,

@@ -11,12 +11,12 @@ import pandas as pd
 
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
+from osteobiome.report._mediation import mediation_section
 from osteobiome.report._parallel import figures_in_workers
 from osteobiome.report._prediction import prediction_section
 from osteobiome.report._strata import strata_section
 from osteobiome.report._survival import survival_context
 from osteobiome.report.consortium import consortium_figures
-from osteobiome.report.mediation import mediation_section
 from osteobiome.report.methods import methods_paragraph
 from osteobiome.report.results import StudyResults
 from osteobiome.report.tables import format_number, html_table

@@ -226,7 +226,7 @@ def _fit(
     reference: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One phenotype's model (the study's formula or ``phenotype + covariates``) on ``metadata``'s samples."""
-    from osteobiome.study.parts import reference_for  # parts imports this module
+    from osteobiome.study._parts import reference_for  # parts imports this module
 
     fixed = [phenotype, *covariates]
     formula = cohort_formula(terms, phenotype, covariates) if terms else None

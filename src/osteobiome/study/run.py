@@ -14,7 +14,7 @@ Steps (each cohort's parts run in parallel with ``workers`` > 1):
    then pooled; :mod:`osteobiome.study._survival`); 8. ``prediction:`` (when asked): nested cross-validation
    per cohort and leave-one-cohort-out validation (:mod:`osteobiome.study._prediction`); 9. the HTML report,
    ``run.json`` and ``run.log``.
-With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study.pooled` (``pooled/``); with
+With ``batch_correction:``, also the pooled analysis of :mod:`osteobiome.study._pooled` (``pooled/``); with
 ``meta_analysis: {moderators: FILE}``, meta-regressions of every pooled feature (``meta/meta_regression.tsv``).
 
 With ``formula:`` the models of step 2 are the study's formula (:mod:`osteobiome.study._formula`; interaction
@@ -44,6 +44,7 @@ from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
 from osteobiome.mechanisms.knowledge import knowledge_provenance
 from osteobiome.mechanisms.pathways import (
+    has_set_tests,
     mechanism_tables,
     pathway_contributions,
     significant_hits,
@@ -55,12 +56,8 @@ from osteobiome.stats.multitest import adjust
 from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._formula import interaction_tables
 from osteobiome.study._mediation import mediation_tables
-from osteobiome.study._prediction import run_prediction
-from osteobiome.study._readme import results_readme
-from osteobiome.study._survival import survival_step, write_survival
-from osteobiome.study.config import StudyConfig
-from osteobiome.study.outputs import sha256, versions
-from osteobiome.study.parts import (
+from osteobiome.study._outputs import sha256, versions
+from osteobiome.study._parts import (
     WORKER_PRELOAD,
     Blocked,
     Part,
@@ -69,7 +66,11 @@ from osteobiome.study.parts import (
     run_jobs,
     worker_count,
 )
-from osteobiome.study.summary import cohort_summary
+from osteobiome.study._prediction import run_prediction
+from osteobiome.study._readme import results_readme
+from osteobiome.study._summary import cohort_summary
+from osteobiome.study._survival import survival_step, write_survival
+from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan, validate_study
 
 
@@ -113,8 +114,7 @@ def run_study(
     inputs).
     """
     start = time.perf_counter()
-    if worker_count(workers) > 1:
-        start_forkserver(WORKER_PRELOAD)  # its imports overlap with validating the inputs
+    start_workers(workers)  # their imports overlap with validating the inputs
     log = _RunLog()
     timings: dict[str, float] = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -148,6 +148,13 @@ def run_study(
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
+
+
+def start_workers(workers: int | None) -> None:
+    """With more than one worker, start the server the run's worker processes fork from now (it imports the
+    modules they need in the background), so that a caller can do other work meanwhile; no effect otherwise."""
+    if worker_count(workers) > 1:
+        start_forkserver(WORKER_PRELOAD)
 
 
 def _analyse(
@@ -200,7 +207,8 @@ def _analyse(
         )
     log.add(f"meta-analysis done in {timings['meta-analysis']:.2f} s")
     with _timed(timings, "mechanisms"):
-        if blocked.on:
+        tested = (f for table in associations.values() for f in table["feature"])
+        if blocked.on and has_set_tests(tested, (cp.cohort.metadata for cp in plan.cohorts), cfg.phenotypes):
             warnings.warn(
                 "set-level tests skipped: the --block-size/--scheduler path does not keep the transformed "
                 "abundance tables they need; run without these options for the Mechanisms set tests.",
@@ -243,7 +251,7 @@ def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: 
     """The batch-corrected pooled analysis when the study asks for it (imported here: it is optional)."""
     if plan.config.batch_correction is None:
         return None
-    from osteobiome.study.pooled import pooled_analysis
+    from osteobiome.study._pooled import pooled_analysis
 
     with _timed(timings, "pooled analysis"):
         pooled = pooled_analysis(plan)
@@ -605,4 +613,4 @@ class _RunLog:
         path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
 
 
-__all__ = ["StudyRun", "run_study"]
+__all__ = ["StudyRun", "run_study", "start_workers"]

@@ -227,24 +227,19 @@ def _check_diversity(cfg: StudyConfig, plans: list[CohortPlan]) -> None:
     from osteobiome.diversity.alpha import alpha_metric
     from osteobiome.diversity.beta import beta_metric
 
-    for i, metric in enumerate(cfg.diversity.alpha):
-        try:
-            name = alpha_metric(metric)
-        except InputError as exc:
-            raise InputError(f"{cfg.where('diversity', 'alpha', i)}: {exc}") from None
-        _no_tree_needed(cfg, ("diversity", "alpha", i), name)
-        relative = [p.name for p in plans if p.cohort.value_type != "counts"]
-        if name == "chao1" and relative:
-            raise InputError(
-                f"{cfg.where('diversity', 'alpha', i)}: Chao1 needs read counts, but cohort {relative[0]} holds "
-                "relative abundances; use observed, shannon, simpson or pielou."
-            )
-    for i, metric in enumerate(cfg.diversity.beta):
-        try:
-            name = beta_metric(metric)
-        except InputError as exc:
-            raise InputError(f"{cfg.where('diversity', 'beta', i)}: {exc}") from None
-        _no_tree_needed(cfg, ("diversity", "beta", i), name)
+    relative = [p.name for p in plans if p.cohort.value_type != "counts"]
+    for kind, known in (("alpha", alpha_metric), ("beta", beta_metric)):
+        for i, metric in enumerate(getattr(cfg.diversity, kind)):
+            try:
+                name = known(metric)
+            except InputError as exc:
+                raise InputError(f"{cfg.where('diversity', kind, i)}: {exc}") from None
+            _no_tree_needed(cfg, ("diversity", kind, i), name)
+            if name == "chao1" and relative:
+                raise InputError(
+                    f"{cfg.where('diversity', kind, i)}: Chao1 needs read counts, but cohort {relative[0]} holds "
+                    "relative abundances; use observed, shannon, simpson or pielou."
+                )
 
 
 def _no_tree_needed(cfg: StudyConfig, key: tuple[str, str, int], name: str) -> None:
@@ -260,7 +255,7 @@ def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
     phenotype, found now (:func:`osteobiome.stats.fittable.check_model`); the blocked path has its own checks."""
     from osteobiome.association.options import AssociationOptions
     from osteobiome.stats.fittable import check_model
-    from osteobiome.study.parts import reference_for
+    from osteobiome.study._parts import reference_for
 
     options = AssociationOptions.resolve(cfg.association.preset, cfg.association.options()).fitted(
         bool(cfg.random_effects)

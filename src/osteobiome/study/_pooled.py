@@ -12,7 +12,7 @@ from osteobiome.batch import adjust_batch, batch_diagnostics
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.report.results import PooledResults
-from osteobiome.study.parts import run_part
+from osteobiome.study._parts import run_part
 from osteobiome.study.validate import StudyPlan
 
 #: Name of the pooled "cohort" in tables, file paths and warnings.

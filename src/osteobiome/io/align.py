@@ -1,0 +1,53 @@
+"""One way to match a feature table's samples with a table indexed by sample id (metadata, mediators).
+
+Ids are compared as strings. Duplicate ids on either side, or no id in common, stop with one line naming the
+table and what to check; samples on one side only are left out (:func:`align_samples` warns,
+:class:`~osteobiome.io.cohort.Cohort` records them as drops).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from osteobiome.errors import InputError, preview
+
+
+def match_samples(
+    samples: pd.Index, table: pd.DataFrame, what: str = "metadata", hint: str = "check which axis holds samples", where: str = ""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which of the feature table's ``samples`` have a row in ``table`` (boolean mask), and ``table`` indexed by
+    its ids as strings; ``what`` names the table and ``hint`` what to check in the errors, prefixed by ``where``."""
+    prefix = f"{where}: " if where else ""
+    samples = pd.Index(samples).astype(str)
+    table = table.set_axis(table.index.astype(str), axis=0)
+    for side, ids in (("feature table", samples), (what, table.index)):
+        if ids.has_duplicates:
+            dup = ids[ids.duplicated()].unique()
+            raise InputError(f"{prefix}the {side} has duplicate sample ids {preview(dup)}; give each sample one row.")
+    used = samples.isin(table.index)
+    if not used.any():
+        raise InputError(
+            f"{prefix}no sample id is in both the feature table ({preview(samples)}) and the {what} "
+            f"({preview(table.index)}); {hint}."
+        )
+    return used, table
+
+
+def align_samples(
+    samples: pd.Index,
+    table: pd.DataFrame,
+    what: str = "metadata",
+    hint: str = "check which axis holds samples",
+    stacklevel: int = 5,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`match_samples`, warning of the samples on one side only, and the rows of ``table`` for the matched
+    samples in the feature table's order."""
+    used, table = match_samples(samples, table, what, hint)
+    samples = pd.Index(samples).astype(str)
+    for side, extra in (("feature table", samples[~used]), (what, table.index.difference(samples))):
+        if len(extra):
+            warnings.warn(f"{len(extra)} samples only in the {side} are left out: {preview(extra)}.", stacklevel=stacklevel)
+    return used, table.loc[samples[used]]
