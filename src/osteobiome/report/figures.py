@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
@@ -90,8 +91,9 @@ def _fixed_layout(fig: Figure) -> Bbox:
     """Lay the figure out once (constrained layout, without rendering), fix that layout and return its tight
     bounding box (inches, padded by ``savefig.pad_inches``), so that both saved formats reuse one layout instead
     of laying the figure out, drawing it unrendered and measuring it again for each."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)  # e.g. Figure()
     fig.draw_without_rendering()
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    bbox = fig.get_tightbbox(canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     # No layout engine left (not even set_layout_engine("none")'s placeholder): savefig then skips its own
     # layout pass, which costs as much as drawing the figure (matplotlib pinned in constraints.txt).
     fig._layout_engine = None
