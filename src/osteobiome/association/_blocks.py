@@ -28,7 +28,8 @@ class BlockJob:
     per-sample TSS totals or CLR log-means over all retained features (None for NONE, or when ``whole``);
     ``whole``: the block is the whole retained table, normalized as such (CSS and TMM need that); ``depth``:
     reads per used sample for the two-part depth covariate (or None); ``groups``: random-intercept codes per
-    used row; ``keep``: return the block's filtered, normalized and transformed values too."""
+    used row; ``keep``: return the block's filtered, normalized and transformed values too; ``private``: the
+    in-memory blocks are copies made for this run (column subsets), which the fit may overwrite."""
 
     design: np.ndarray
     rows: np.ndarray
@@ -39,6 +40,7 @@ class BlockJob:
     groups: tuple[np.ndarray, ...] = ()
     workers: int = 1
     keep: bool = False
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,18 @@ def sparse_log(block: sp.spmatrix, totals: np.ndarray | None) -> tuple[np.ndarra
     return out, np.bincount(cols[positive], minlength=b)
 
 
-def _normalized(raw: np.ndarray, job: BlockJob) -> np.ndarray:
-    """The block normalized with the global per-sample scales (or as the whole table)."""
+def _normalized(raw: np.ndarray, job: BlockJob, overwrite: bool) -> np.ndarray:
+    """The block normalized with the global per-sample scales (or as the whole table); in ``raw`` itself when
+    ``overwrite``."""
     method = job.options.normalization
     if job.whole:
-        return normalize(raw, method)
+        return normalize(raw, method, overwrite=overwrite)
+    out = raw if overwrite else None
     if method == "TSS":
-        return raw / job.scale[:, None]
+        return np.divide(raw, job.scale[:, None], out=out)
     if method == "CLR":
-        return np.log1p(raw) - job.scale[:, None]
-    return raw.copy()
+        return np.subtract(np.log1p(raw, out=out), job.scale[:, None], out=out)
+    return raw if overwrite else raw.copy()
 
 
 def _rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -99,9 +103,9 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockOutput:
         transformed, nonzero = sparse_log(block, job.scale)
     else:
         raw = block.toarray() if sp.issparse(block) else np.array(block, dtype=float, copy=job.keep)
-        normalized = _normalized(raw, job)
         nonzero = np.sum(raw > 0, axis=0)
-        transformed = transform(normalized, opts.transform) if (job.keep or not two_part) else None
+        normalized = _normalized(raw, job, overwrite=not job.keep and (job.private or sp.issparse(block)))
+        transformed = transform(normalized, opts.transform, overwrite=not job.keep) if (job.keep or not two_part) else None
         if job.keep:
             tables = (raw, normalized, transformed)
     if two_part:

@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from osteobiome.errors import InputError, preview
-from osteobiome.io.align import align_samples
+from osteobiome.io.align import align_samples, text_ids
 from osteobiome.io.cohort import Cohort
 from osteobiome.io.store import FeatureStore
 
@@ -67,20 +67,30 @@ def _integer(values: np.ndarray) -> bool:
     return bool(np.array_equal(values, np.round(values)))
 
 
+def _column_slices(m: int, n: int, cells: int = 32768) -> list[slice]:
+    """Consecutive column ranges of about ``cells`` values each (n rows)."""
+    step = max(1, cells // max(n, 1))
+    return [slice(a, a + step) for a in range(0, m, step)]
+
+
 def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = False) -> ColumnStats:
     """:class:`ColumnStats` of a samples × features matrix; sparse input is scanned once through its non-zeros.
     ``integer`` is only checked when ``check_integer`` (else True)."""
     n, m = X.shape
     if not sp.issparse(X):
         X = np.asarray(X, dtype=float)
-        complete = not np.isnan(X).any()
+        lowest = X.min() if X.size else 0.0
+        complete = not np.isnan(lowest)  # min propagates NaN
         finite = X if complete else X[np.isfinite(X)]
         scale = np.ones(m)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if n <= 1:
                 variance = np.zeros(m)
             else:
-                variance = X.var(axis=0, ddof=1) if complete else np.nanvar(X, axis=0, ddof=1)
+                if complete:  # by blocks of columns: the same numbers, without a table-sized temporary
+                    variance = np.concatenate([X[:, cols].var(axis=0, ddof=1) for cols in _column_slices(m, n)])
+                else:
+                    variance = np.nanvar(X, axis=0, ddof=1)
                 # only where the variance may have underflowed: recompute it on x / max|x| (rare, off the hot path)
                 tiny = np.flatnonzero(~(variance > _UNDERFLOW))
                 if tiny.size:
@@ -92,7 +102,7 @@ def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = Fa
             np.count_nonzero(X > min_abundance, axis=0),
             variance,
             scale,
-            min(0.0, float(finite.min(initial=0.0))),
+            min(0.0, float(lowest if complete else finite.min(initial=0.0))),
             _integer(finite) if check_integer else True,
         )
     coo = X.tocoo()
@@ -152,6 +162,7 @@ class Source:
     matrix: Matrix | None = None
     store: FeatureStore | None = None
     rows: np.ndarray | None = None  # store rows used (None = all)
+    private: bool = False  # ``matrix`` (dense) is a copy made for this run: blocks(consume=True) may reorder it
 
     @property
     def in_memory(self) -> bool:
@@ -162,6 +173,19 @@ class Source:
         if self.store is not None:
             return StoreBlock(self.store, cols, self.rows).load()
         return self.matrix if len(cols) == self.matrix.shape[1] else self.matrix[:, cols]  # all features: no copy
+
+    def _front(self, kept: np.ndarray) -> np.ndarray:
+        """Samples × ``kept`` (sorted) as a view of the (column-major) private matrix, the columns moved to its
+        front in place by pieces (a later piece reads only columns at or after its own positions), so no second
+        table-sized array is made. The matrix is changed: the source is used up."""
+        if len(kept) == self.matrix.shape[1]:
+            return self.matrix
+        columns = self.matrix.T  # features × samples, rows contiguous
+        step = max(1, 32768 // max(columns.shape[1], 1))
+        for a in range(0, len(kept), step):
+            piece = kept[a : a + step]
+            columns[a : a + len(piece)] = columns[piece]
+        return columns[: len(kept)].T
 
     def stats(self, min_abundance: float, block_size: int, check_integer: bool = False) -> ColumnStats:
         """Filter statistics: one pass over the non-zeros (block by block from a store)."""
@@ -185,23 +209,34 @@ class Source:
         every = np.arange(len(self.features))
         return sum(sample_sums(self.columns(cols), "TSS") for cols in chunks(every, block_size))
 
-    def blocks(self, kept: np.ndarray, block_size: int) -> Iterator[StoreBlock | Matrix]:
-        """Task inputs: store blocks are read inside the task; in-memory blocks are column slices."""
+    def blocks(self, kept: np.ndarray, block_size: int, consume: bool = False) -> Iterator[StoreBlock | Matrix]:
+        """Task inputs: store blocks are read inside the task; in-memory blocks are column slices. ``consume``:
+        the source is not read again, so a private dense matrix may give its one block in place
+        (:meth:`_front`)."""
+        if consume and self.private and block_size >= len(kept) and self.matrix.flags.f_contiguous:
+            yield self._front(kept)
+            return
         for cols in chunks(kept, block_size):
             yield StoreBlock(self.store, cols, self.rows) if self.store is not None else self.columns(cols)
 
 
-def _dataframe_matrix(table: pd.DataFrame) -> np.ndarray:
+def _dataframe_matrix(table: pd.DataFrame) -> tuple[np.ndarray, bool]:
+    """The table's values as floats, and whether they are a copy (not a view of the table's own memory)."""
+    values = table.to_numpy()  # the columns' common dtype: numeric only when every column is
+    if values.dtype.kind in "iuf":
+        return values.astype(float), True
     bad = [dtype for dtype in set(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
     if bad:
         raise InputError(
             f"feature table has non-numeric columns {preview(table.columns[table.dtypes.isin(bad)])}; features must be numbers."
         )
-    return table.to_numpy(dtype=float)
+    return table.to_numpy(dtype=float), False
 
 
 def _features_as_rows(table: pd.DataFrame, metadata: pd.DataFrame) -> bool:
     """A DataFrame holds features as rows when the metadata ids are among its columns, not its index."""
+    if table.index.equals(metadata.index):
+        return False
     ids = metadata.index.astype(str)
     return not table.index.astype(str).isin(ids).any() and table.columns.astype(str).isin(ids).any()
 
@@ -214,6 +249,7 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
         store = FeatureStore.open(features)
     elif isinstance(features, FeatureStore):
         store = features
+    private = False  # the dense matrix is a copy made here (True) or the caller's array (False)
     if store is not None:
         samples, names, matrix = store.samples, store.features, None
     elif isinstance(features, Cohort):
@@ -222,7 +258,7 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
     elif isinstance(features, pd.DataFrame):
         if metadata is not None and _features_as_rows(features, metadata):
             features = features.T
-        samples, names, matrix = features.index, features.columns, _dataframe_matrix(features)
+        samples, names, (matrix, private) = features.index, features.columns, _dataframe_matrix(features)
     else:
         from osteobiome.io.load import load_cohort
         from osteobiome.io.objects import is_table_object
@@ -238,11 +274,14 @@ def aligned_source(features: Any, metadata: pd.DataFrame | None) -> tuple[Source
     if metadata is None:
         raise InputError("no metadata given; pass a DataFrame indexed by sample id (or a Cohort that has it).")
     used, metadata = align_samples(pd.Index(samples), metadata)
-    samples = pd.Index(pd.Index(samples).astype(str))
-    names = pd.Index(pd.Index(names).astype(str))
+    samples = text_ids(pd.Index(samples))
+    names = text_ids(pd.Index(names))
     rows = np.flatnonzero(used)
     if store is not None:
         return Source(samples[rows], names, store=store, rows=None if used.all() else rows), metadata
-    matrix = matrix if used.all() else matrix[rows]
-    matrix = matrix.tocsc() if sp.issparse(matrix) else np.asarray(matrix, dtype=float)
-    return Source(samples[rows], names, matrix=matrix), metadata
+    if not used.all():
+        matrix, private = matrix[rows], True
+    if sp.issparse(matrix):
+        return Source(samples[rows], names, matrix=matrix.tocsc()), metadata
+    dense = np.asarray(matrix, dtype=float)
+    return Source(samples[rows], names, matrix=dense, private=private or dense is not matrix), metadata

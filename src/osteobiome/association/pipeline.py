@@ -266,7 +266,8 @@ def run_association(
     copies = BLOCK_COPIES[opts.model]
 
     depth_wanted = opts.model == "twopart" and opts.depth_covariate != "none"
-    stats = source.stats(opts.min_abundance, block_size or auto_block_size(n, copies), check_integer=depth_wanted)
+    stats_block = block_size or (len(source.features) if source.in_memory else auto_block_size(n, copies))
+    stats = source.stats(opts.min_abundance, stats_block, check_integer=depth_wanted)
     _check_values(stats.minimum, opts)
     kept = np.flatnonzero(stats.kept(n, opts.min_prevalence, opts.min_variance))
     if kept.size == 0:
@@ -292,8 +293,10 @@ def run_association(
         groups=tuple(design.groups[name] for name in random),
         workers=workers,
         keep=keep_tables and whole and scheduler is None,
+        private=source.in_memory and not sp.issparse(source.matrix)
+        and (source.private or n_blocks > 1 or kept.size < len(source.features)),
     )
-    outputs = run_blocks(fit_block, source.blocks(kept, size), job, scheduler)
+    outputs = run_blocks(fit_block, source.blocks(kept, size, consume=True), job, scheduler)
     fit = finish([o.fit for o in outputs], opts.variance, opts.compositional, opts.compositional_prevalence, opts.joint)
     names = source.features[kept]
     nonzero = np.concatenate([o.fit.nonzero for o in outputs])

@@ -137,8 +137,10 @@ def _centre(coef, stderr, influence, df, compositional):  # noqa: ANN001, ANN202
 
 def _shared_pieces(matrix: np.ndarray | sp.spmatrix, stderr: np.ndarray, rows: np.ndarray | None = None) -> Pieces:
     """Per coefficient k >= 1, ``U_k`` from one normalized residual matrix (classical) and row k's scale."""
-    return (None, *(comp.Influence(matrix, rows[k] if rows is not None else None,
-                                   None if rows is not None else np.nan_to_num(stderr[k])) for k in range(1, stderr.shape[0])))
+    if rows is not None:
+        return (None, *(comp.Influence(matrix, rows[k]) for k in range(1, stderr.shape[0])))
+    shared = comp.Influence(matrix).with_squares()
+    return (None, *(replace(shared, cols=np.nan_to_num(stderr[k])) for k in range(1, stderr.shape[0])))
 
 
 def _maybe_sparse(matrix: np.ndarray) -> np.ndarray | sp.csc_matrix:

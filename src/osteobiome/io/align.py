@@ -36,6 +36,11 @@ def match_samples(
     return used, table
 
 
+def text_ids(ids: pd.Index) -> pd.Index:
+    """``ids`` as strings (already a string index: itself, no copy)."""
+    return ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype(str)
+
+
 def align_samples(
     samples: pd.Index,
     table: pd.DataFrame,
@@ -45,6 +50,9 @@ def align_samples(
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """:func:`match_samples`, warning of the samples on one side only, and the rows of ``table`` for the matched
     samples in the feature table's order."""
+    ids, index = text_ids(pd.Index(samples)), text_ids(table.index)
+    if ids.equals(index) and not ids.has_duplicates:  # the same ids in the same order: nothing to match
+        return np.ones(len(ids), dtype=bool), table.set_axis(index, axis=0)  # a new frame, as .loc gives
     used, table = match_samples(samples, table, what, hint)
     samples = pd.Index(samples).astype(str)
     for side, extra in (("feature table", samples[~used]), (what, table.index.difference(samples))):

@@ -38,7 +38,7 @@ LinDA bias correction (Zhou et al. 2022, Genome Biology): the centre is the *mod
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,6 +73,13 @@ class Influence:
     matrix: np.ndarray | sp.spmatrix
     rows: np.ndarray | None = None
     cols: np.ndarray | None = None
+    squares: np.ndarray | None = None
+    """Column sums of ``matrix²`` when already known (:meth:`with_squares`; pieces sharing one matrix)."""
+
+    def with_squares(self) -> Influence:
+        """This piece with ``squares`` computed once, for pieces that share its ``matrix`` (``replace(…, cols=…)``)."""
+        squared = self.matrix.multiply(self.matrix) if sp.issparse(self.matrix) else self.matrix**2
+        return replace(self, squares=np.asarray(squared.T @ np.ones(self.matrix.shape[0])).ravel())
 
     def times(self, w: np.ndarray) -> np.ndarray:
         """``U w`` (n,)."""
@@ -88,9 +95,12 @@ class Influence:
 
     def sumsq(self) -> np.ndarray:
         """Column sums of ``U²`` (m,)."""
-        squared = self.matrix.multiply(self.matrix) if sp.issparse(self.matrix) else self.matrix**2
-        weights = np.ones(self.matrix.shape[0]) if self.rows is None else self.rows**2
-        out = np.asarray(squared.T @ weights).ravel()
+        if self.squares is not None and self.rows is None:
+            out = self.squares
+        else:
+            squared = self.matrix.multiply(self.matrix) if sp.issparse(self.matrix) else self.matrix**2
+            weights = np.ones(self.matrix.shape[0]) if self.rows is None else self.rows**2
+            out = np.asarray(squared.T @ weights).ravel()
         return out if self.cols is None else self.cols**2 * out
 
     def dense(self) -> np.ndarray:
@@ -105,10 +115,10 @@ def residual_factors(stderr: np.ndarray, resid: np.ndarray, sparse: bool = False
     """:func:`residual_influence` factored: ``matrix = r_j / ||r_j||`` (0 where ``r_j = 0``), ``cols = se_j``
     (pass one coefficient's standard errors; ``dataclasses.replace(..., cols=…)`` serves the others).
     ``sparse``: keep ``matrix`` as CSC (masked two-part residuals are 0 where a feature is absent)."""
-    resid = np.nan_to_num(np.asarray(resid, dtype=float))
-    norm = np.sqrt(np.sum(resid**2, axis=0))
+    matrix = np.nan_to_num(np.array(resid, dtype=float, order="K"), copy=False)
+    norm = np.sqrt(np.einsum("ij,ij->j", matrix, matrix))
     with np.errstate(divide="ignore", invalid="ignore"):
-        matrix = resid * np.where(norm > 0, 1.0 / norm, 0.0)
+        matrix *= np.where(norm > 0, 1.0 / norm, 0.0)
     return Influence(sp.csc_matrix(matrix) if sparse else matrix, cols=np.nan_to_num(np.asarray(stderr, dtype=float)))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
-from osteobiome.stats.preprocess import standardize as zscore
+from osteobiome.stats.preprocess import zscore
 
 INTERCEPT = "(Intercept)"
 
@@ -46,6 +46,24 @@ class Design:
         return int(self.rows.sum())
 
 
+@dataclass(frozen=True)
+class Variable:
+    """One model variable as arrays over every metadata row: ``values`` (numeric: float, z-scored when asked;
+    categorical: the column's values), ``missing`` (bool), ``levels`` (categorical: the present levels in R's
+    order; empty for numeric) and the original ``column``."""
+
+    name: str
+    column: pd.Series
+    values: np.ndarray
+    missing: np.ndarray
+    categorical: bool
+    levels: list[object]
+
+    def indicator(self, rows: np.ndarray, level: object) -> np.ndarray:
+        """1.0 where the variable equals ``level`` on ``rows`` (bool mask), else 0.0."""
+        return (self.values[rows] == level).astype(float)
+
+
 def _check_names(names: Sequence[str], metadata: pd.DataFrame, role: str) -> None:
     for name in names:
         if name not in metadata.columns:
@@ -65,13 +83,21 @@ def _label(level: object) -> str:
     return str(level)
 
 
-def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
-    """A text column whose values are mostly numbers is almost always a typo'd numeric variable."""
+def _may_be_numeric(text: str) -> bool:
+    """False for text that no number parser reads as a finite or infinite number (no digit, no 'inf')."""
+    return any(c.isdigit() for c in text) or "inf" in text.lower()
+
+
+def _check_not_mostly_numeric(name: str, column: pd.Series, uniques: np.ndarray) -> None:
+    """A text column whose values are mostly numbers is almost always a typo'd numeric variable
+    (``uniques``: its distinct present values)."""
     if pd.api.types.is_bool_dtype(column):
         return
-    levels = pd.unique(column.dropna().astype(str))
+    levels = list(dict.fromkeys(str(v) for v in uniques))
+    if not any(_may_be_numeric(level) for level in levels):  # the usual case: plain labels, nothing to parse
+        return
     looks_numeric = pd.to_numeric(pd.Series(levels), errors="coerce").notna().to_numpy()
-    if not looks_numeric.any() or looks_numeric.all():  # the usual cases: no counting needed
+    if not looks_numeric.any() or looks_numeric.all():  # no counting needed
         return
     counts = column.dropna().astype(str).value_counts()
     numeric = pd.to_numeric(pd.Series(counts.index), errors="coerce").notna().to_numpy()
@@ -83,9 +109,8 @@ def _check_not_mostly_numeric(name: str, column: pd.Series) -> None:
         )
 
 
-def _check_finite(name: str, column: pd.Series) -> None:
+def _check_finite(name: str, column: pd.Series, values: np.ndarray) -> None:
     """Infinite values, or values so large that their variance overflows, are errors (not "constant")."""
-    values = column.to_numpy(dtype=float)
     infinite = np.isinf(values)
     if infinite.any():
         raise InputError(
@@ -102,11 +127,60 @@ def _check_finite(name: str, column: pd.Series) -> None:
         )
 
 
-def _levels(column: pd.Series) -> list[object]:
-    present = column.dropna()
+def _levels(column: pd.Series, uniques: np.ndarray) -> list[object]:
+    """The present levels (``uniques``) in R's order: category order, else sorted (by type, then value)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return [c for c in column.cat.categories if c in set(present)]
-    return sorted(pd.unique(present), key=lambda v: (str(type(v)), v))
+        present = set(uniques)
+        return [c for c in column.cat.categories if c in present]
+    return sorted(uniques, key=lambda v: (str(type(v)), v))
+
+
+def model_variables(
+    metadata: pd.DataFrame, names: Sequence[str], random: Sequence[str], standardize: bool, where: str
+) -> tuple[dict[str, Variable], np.ndarray]:
+    """The checks every design shares, and its variables as arrays: text columns that are mostly numbers,
+    variables with no values, infinite or constant numeric variables are :class:`InputError` (``where``: "model"
+    or "formula", named in the message); numeric variables are z-scored over every row (sample sd, NaN
+    ignored: R's ``scale()``, as MaAsLin2) when ``standardize``. Returns the variables by name and the complete
+    cases of ``names`` and ``random`` (bool over the metadata rows)."""
+    columns = {name: metadata[name] for name in names}
+    categorical = {name: _is_categorical(column) for name, column in columns.items()}
+    values, missing, uniques = {}, {}, {}
+    for name, column in columns.items():
+        if categorical[name]:
+            values[name] = column.to_numpy()
+            missing[name] = pd.isna(values[name])
+            uniques[name] = pd.unique(values[name][~missing[name]])
+            _check_not_mostly_numeric(name, column, uniques[name])
+        else:
+            values[name] = column.to_numpy(dtype=float, na_value=np.nan)
+            missing[name] = np.isnan(values[name])
+    for name in names:
+        if missing[name].all():
+            raise InputError(f"metadata column {name!r} has no values (all missing); drop it from the {where}.")
+    for name in (n for n in names if not categorical[n]):
+        x = values[name]
+        _check_finite(name, columns[name], x)
+        present = x[~missing[name]]
+        if present.min() == present.max():
+            raise InputError(f"metadata column {name!r} is constant; drop it from the {where}.")
+        if standardize:
+            values[name] = zscore(x, name, where)
+    rows = np.ones(len(metadata), dtype=bool)
+    for name in names:
+        rows &= ~missing[name]
+    for name in random:
+        rows &= ~pd.isna(metadata[name].to_numpy())
+    if not rows.any():
+        raise InputError(f"no sample has values for all of {preview([*names, *random], 8)}; check missing values.")
+    variables = {
+        name: Variable(
+            name, columns[name], values[name], missing[name], categorical[name],
+            _levels(columns[name], uniques[name]) if categorical[name] else [],
+        )
+        for name in names
+    }
+    return variables, rows
 
 
 def _reference_level(
@@ -136,6 +210,12 @@ def _reference_level(
         stacklevel=3,
     )
     return most
+
+
+def constant_columns(matrix: np.ndarray, columns: list[str]) -> list[str]:
+    """Names of the non-intercept columns of ``matrix`` that are constant."""
+    flat = np.flatnonzero(np.ptp(matrix[:, 1:], axis=0) == 0) + 1
+    return [columns[j] for j in flat]
 
 
 def _rank_problem(matrix: np.ndarray, columns: list[str]) -> str | None:
@@ -190,52 +270,32 @@ def build_design(
         if not _is_categorical(metadata[name]):
             raise InputError(f"reference given for {name!r}, but it is numeric; references apply to categorical variables.")
 
-    frame = metadata[fixed].copy()
+    variables, rows = model_variables(metadata, fixed, random, standardize, "model")
+    blocks, columns, terms, values, references = [np.ones(int(rows.sum()))], [INTERCEPT], [INTERCEPT], [INTERCEPT], {}
     for name in fixed:
-        if _is_categorical(frame[name]):
-            _check_not_mostly_numeric(name, frame[name])
-    numeric = [name for name in fixed if not _is_categorical(frame[name])]
-    for name in fixed:
-        if frame[name].isna().all():
-            raise InputError(f"metadata column {name!r} has no values (all missing); drop it from the model.")
-    for name in numeric:
-        _check_finite(name, frame[name])
-        if frame[name].nunique(dropna=True) < 2:
-            raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
-    if standardize:
-        frame = zscore(frame, numeric)
-
-    rows = frame.notna().all(axis=1).to_numpy() & metadata[random].notna().all(axis=1).to_numpy()
-    if not rows.any():
-        raise InputError(f"no sample has values for all of {preview(fixed + random, 8)}; check missing values.")
-    used = frame.loc[rows]
-
-    blocks, columns, terms, values, references = [np.ones((int(rows.sum()), 1))], [INTERCEPT], [INTERCEPT], [INTERCEPT], {}
-    for name in fixed:
-        column = frame[name]
-        if not _is_categorical(column):
-            blocks.append(used[name].to_numpy(float)[:, None])
+        variable = variables[name]
+        if not variable.categorical:
+            blocks.append(variable.values[rows])
             columns.append(name)
             terms.append(name)
             values.append(name)
             continue
-        levels = _levels(column)
+        levels = variable.levels
         if len(levels) < 2:
             raise InputError(
                 f"categorical variable {name!r} has {'only the level ' + repr(_label(levels[0])) if levels else 'no values'}; "
                 "drop it from the model."
             )
-        ref = _reference_level(name, column, levels, reference, require=require_reference)
+        ref = _reference_level(name, variable.column, levels, reference, require=require_reference)
         references[name] = _label(ref)
         for level in (lv for lv in levels if lv != ref):
-            blocks.append((used[name] == level).to_numpy(float)[:, None])
+            blocks.append(variable.indicator(rows, level))
             columns.append(f"{name}{_label(level)}")
             terms.append(name)
             values.append(_label(level))
-    matrix = np.hstack(blocks)
+    matrix = np.column_stack(blocks)
 
-    constant = [c for j, c in enumerate(columns) if j > 0 and np.ptp(matrix[:, j]) == 0]
-    if constant:
+    if constant := constant_columns(matrix, columns):
         raise InputError(
             f"design column(s) {', '.join(constant)} are constant on the {matrix.shape[0]} complete samples; "
             "drop the variable or merge rare levels."

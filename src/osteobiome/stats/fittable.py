@@ -115,7 +115,10 @@ def warn_rare(results: pd.DataFrame, n_coefficients: int) -> None:
     ``n_coefficients`` samples (two-part results: column ``N.present``), naming a few with their counts."""
     if "N.present" not in results.columns:
         return
-    rare = results.loc[results["N.present"] <= n_coefficients, ["feature", "N.present"]].drop_duplicates("feature")
+    few = results["N.present"].to_numpy() <= n_coefficients
+    if not few.any():
+        return
+    rare = results.loc[few, ["feature", "N.present"]].drop_duplicates("feature")
     if rare.empty:
         return
     named = [f"{f} ({int(k)} sample{'s' if k != 1 else ''})" for f, k in rare.itertuples(index=False)]

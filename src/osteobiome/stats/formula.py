@@ -27,15 +27,14 @@ from osteobiome.errors import InputError, preview, suggest
 from osteobiome.stats.design import (
     INTERCEPT,
     Design,
-    _check_not_mostly_numeric,
     _is_categorical,
     _label,
-    _levels,
     _rank_problem,
     _reference_level,
+    constant_columns,
     group_codes,
+    model_variables,
 )
-from osteobiome.stats.preprocess import standardize as zscore
 
 
 def parse_terms(formula: str) -> list[tuple[str, ...]]:
@@ -124,51 +123,34 @@ def build_formula_design(
     for name in (*reference, *ordered):
         if name not in variables:
             raise InputError(f"{name!r} is given a reference or order but is not in the formula{suggest(name, variables)}.")
-    frame = metadata[variables].copy()
-    numeric = [v for v in variables if not _is_categorical(frame[v])]
-    for name in variables:
-        if frame[name].isna().all():
-            raise InputError(f"metadata column {name!r} has no values (all missing); drop it from the formula.")
-        if name in numeric and frame[name].nunique(dropna=True) < 2:
-            raise InputError(f"metadata column {name!r} is constant; drop it from the formula.")
-        if name not in numeric:
-            _check_not_mostly_numeric(name, frame[name])
-    if bad := [name for name in ordered if name in numeric]:
+    if bad := [name for name in ordered if not _is_categorical(metadata[name])]:
         raise InputError(f"--ordered {bad[0]}: the variable is numeric; ordered coding applies to categorical variables.")
-    if standardize:
-        frame = zscore(frame, numeric)
-    rows = frame.notna().all(axis=1).to_numpy() & metadata[list(random)].notna().all(axis=1).to_numpy()
-    if not rows.any():
-        raise InputError(f"no sample has values for all of {preview(variables + list(random), 8)}; check missing values.")
-    used = frame.loc[rows]
+    prepared, rows = model_variables(metadata, variables, random, standardize, "formula")
 
     coded: dict[str, list[tuple[str, str, np.ndarray]]] = {}  # variable -> (column name, value label, values)
     references: dict[str, str] = {}
     for name in variables:
-        if name in numeric:
-            coded[name] = [(name, name, used[name].to_numpy(float))]
+        variable = prepared[name]
+        if not variable.categorical:
+            coded[name] = [(name, name, variable.values[rows])]
             continue
-        column = frame[name]
-        levels = _levels(column)
+        levels = variable.levels
         if len(levels) < 2:
             raise InputError(f"formula term {name!r}: categorical variable with {len(levels)} level(s); drop it.")
         if name in ordered:
             references[name] = _label(levels[0])
-            values = used[name]
             position = {level: i for i, level in enumerate(levels)}
-            rank = values.map(position).to_numpy(float)
+            rank = np.array([position[value] for value in variable.values[rows]], dtype=float)
             coded[name] = [
                 (f"{name}{_label(level)}", _label(level), (rank >= i).astype(float))
                 for i, level in enumerate(levels)
                 if i > 0
             ]
             continue
-        ref = _reference_level(name, column, levels, reference, require=require_reference)
+        ref = _reference_level(name, variable.column, levels, reference, require=require_reference)
         references[name] = _label(ref)
         coded[name] = [
-            (f"{name}{_label(level)}", _label(level), (used[name] == level).to_numpy(float))
-            for level in levels
-            if level != ref
+            (f"{name}{_label(level)}", _label(level), variable.indicator(rows, level)) for level in levels if level != ref
         ]
 
     blocks = [np.ones(int(rows.sum()))]
@@ -189,9 +171,9 @@ def build_formula_design(
                 term_names.append(label)
                 values.append(f"{col_a}:{col_b}")
     matrix = np.column_stack(blocks)
-    constant = [(term_names[j], c) for j, c in enumerate(columns) if j > 0 and np.ptp(matrix[:, j]) == 0]
-    if constant:
-        term, column = constant[0]
+    if constant := constant_columns(matrix, columns):
+        column = constant[0]
+        term = term_names[columns.index(column)]
         raise InputError(
             f"formula term {term!r}: column {column} is constant on the {matrix.shape[0]} complete samples "
             "(e.g. a level absent from this cohort or stratum); drop the term or merge rare levels."

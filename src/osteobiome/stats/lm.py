@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special
 from scipy.stats import norm
-from scipy.stats import t as t_dist
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,13 @@ def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for infinite df (z tests) from the normal's log survival function.
     """
     abs_t, df = np.broadcast_arrays(np.abs(tval), df)
-    pval = 2.0 * t_dist.sf(abs_t, df)
+    with np.errstate(invalid="ignore"):
+        pval = 2.0 * np.where(df > 0, special.stdtr(df, -abs_t), np.nan)  # = scipy.stats.t.sf(|t|, df), without its checks
     with np.errstate(divide="ignore", invalid="ignore"):
         log_pval = np.log(pval)
         normal = (pval < 1e-300) & np.isinf(df)
-        log_pval[normal] = np.log(2.0) + norm.logsf(abs_t[normal])
+        if np.any(normal):
+            log_pval[normal] = np.log(2.0) + norm.logsf(abs_t[normal])
         tiny = (pval < 1e-300) & ~normal
         if np.any(tiny):
             a, t2 = df[tiny] / 2.0, abs_t[tiny] ** 2
@@ -78,8 +79,11 @@ def _fit_complete(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         nan = np.full((p, Y.shape[1]), np.nan)
         return nan, nan.copy(), df
     coef = linalg.solve_triangular(r, q.T @ Y)
-    residuals = Y - X @ coef
-    sigma2 = np.einsum("ij,ij->j", residuals, residuals) / df
+    sigma2 = np.empty(Y.shape[1])
+    step = max(1, 32768 // n)  # residuals Y − Xβ by blocks of columns: no table-sized temporary
+    for a in range(0, Y.shape[1], step):
+        residuals = Y[:, a : a + step] - X @ coef[:, a : a + step]
+        sigma2[a : a + step] = np.einsum("ij,ij->j", residuals, residuals) / df
     r_inv = linalg.solve_triangular(r, np.eye(p))
     unscaled = np.einsum("ij,ij->i", r_inv, r_inv)  # diag((XᵀX)⁻¹) = row sums of R⁻¹ squared
     return coef, np.sqrt(unscaled[:, None] * sigma2[None, :]), df
@@ -97,11 +101,11 @@ def fit_lm(Y: np.ndarray, X: np.ndarray) -> LMResult:
     stderr = np.full((p, m), np.nan)
     df = np.full(m, np.nan)
     n_used = np.zeros(m, dtype=int)
-    missing = np.isnan(Y)
-    if not missing.any():
+    if not Y.size or not np.isnan(Y.min()):  # min propagates NaN: complete data
         coef, stderr, d = _fit_complete(X, Y)
         df[:], n_used[:] = d, n
     else:
+        missing = np.isnan(Y)
         for rows, cols in missing_patterns(missing):
             if rows.sum() == 0:
                 continue

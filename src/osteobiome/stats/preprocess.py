@@ -75,7 +75,7 @@ def filter_features(
     return prevalent & varies  # an all-NaN feature's variance is NaN: not kept
 
 
-def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
+def normalize(X: np.ndarray, method: str = "TSS", overwrite: bool = False) -> np.ndarray:
     """Normalize each sample (row): TSS, CLR, CSS, TMM or NONE.
 
     - TSS: x / row total (NaN ignored; an all-zero row stays 0, as vegan's ``decostand('total')``).
@@ -83,22 +83,27 @@ def normalize(X: np.ndarray, method: str = "TSS") -> np.ndarray:
     - CSS: metagenomeSeq cumulative-sum scaling, x / (s_p / 1000) with s_p the sum of counts up to the
       sample's p-th quantile of non-zero counts and p from ``cumNormStatFast`` (relative change > 0.1; at least 0.5), as MaAsLin2 calls it.
     - TMM: edgeR trimmed mean of M-values (30% / 5% trims, precision weights), x / (lib · f) · mean(lib · f).
+
+    ``overwrite=True``: NONE and TSS may be computed in ``X`` itself (a float64 array the caller no longer needs).
     """
     method = _choice(method, NORMALIZATIONS, "normalization")
     X = np.asarray(X, dtype=float)
+    overwrite = overwrite and X.flags.writeable
     if method == "NONE":
-        return X.copy()
+        return X if overwrite else X.copy()
     if method == "CLR":
         if np.nanmin(X) <= -1:
             raise InputError("CLR needs values > -1 (it takes ln(x + 1)); pass raw counts or relative abundances.")
         logged = np.log(X + 1.0)
         return logged - logged.mean(axis=1, keepdims=True)
-    if np.nanmin(X) < 0:
+    lowest = X.min() if X.size else 0.0
+    complete = not np.isnan(lowest)  # min propagates NaN
+    if (lowest if complete else np.nanmin(X)) < 0:
         raise InputError(f"{method} normalization needs non-negative abundances; the table has negative values.")
     if method == "TSS":
-        totals = np.nansum(X, axis=1, keepdims=True) if np.isnan(X).any() else X.sum(axis=1, keepdims=True)
+        totals = X.sum(axis=1, keepdims=True) if complete else np.nansum(X, axis=1, keepdims=True)
         totals = np.maximum(np.finfo(float).eps, totals)
-        return X / totals
+        return np.divide(X, totals, out=X if overwrite else None)
     if method == "CSS":
         return X / (_css_factors(X) / 1000.0)[:, None]
     factors = _tmm_factors(X)
@@ -168,32 +173,21 @@ def _tmm_factors(X: np.ndarray) -> np.ndarray:
     return factors / np.exp(np.mean(np.log(factors)))
 
 
-def transform(X: np.ndarray, method: str = "LOG") -> np.ndarray:
+def transform(X: np.ndarray, method: str = "LOG", overwrite: bool = False) -> np.ndarray:
     """Transform each value: LOG, LOGIT, AST or NONE.
 
     - LOG: log2(x), zeros replaced by half of that feature's smallest non-zero value.
     - LOGIT: ln(x / (1 − x)) on proportions; non-finite results (x = 0 or 1) become 0 (MaAsLin2).
     - AST: sign(x) · arcsin(sqrt(|x|)), needs |x| <= 1.
+
+    ``overwrite=True``: LOG may be computed in ``X`` itself (a float64 array the caller no longer needs).
     """
     method = _choice(method, TRANSFORMS, "transform")
     X = np.asarray(X, dtype=float)
     if method == "NONE":
         return X.copy()
     if method == "LOG":
-        if np.nanmin(X) < 0:
-            raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
-        zero = X == 0
-        smallest = np.where(zero, np.inf, X).min(axis=0)  # NaN propagates, as before
-        if np.any(~np.isfinite(smallest) & ~np.isnan(smallest)):
-            raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
-        if np.isnan(smallest).any():  # features with missing values: their smallest positive value ignoring NaN
-            smallest = np.fmin.reduce(np.where(zero | np.isnan(X), np.inf, X), axis=0)
-            if np.any(~np.isfinite(smallest)):
-                raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
-        with np.errstate(divide="ignore"):
-            out = np.log2(X)
-        np.copyto(out, np.log2(smallest / 2.0), where=zero)
-        return out
+        return _log2(X if overwrite and X.flags.writeable else X.copy())
     if method == "AST":
         if np.nanmax(np.abs(X)) > 1:
             raise InputError("AST transform needs values between -1 and 1; use --normalization TSS (relative abundances).")
@@ -205,29 +199,53 @@ def transform(X: np.ndarray, method: str = "LOG") -> np.ndarray:
     return np.where(np.isfinite(y) | np.isnan(X), y, 0.0)
 
 
+def _smallest_positive(X: np.ndarray) -> np.ndarray:
+    """Per column of a non-negative ``X`` without NaN: the smallest value > 0 (0 where there is none), computed
+    on the IEEE bits: for x >= 0 they order as the values do, and ``bits - 1`` (unsigned, 0 wrapping to the
+    largest) puts zeros last. ``X`` is changed and restored in place (exact integer arithmetic)."""
+    bits = X.view(np.uint64)
+    bits -= np.uint64(1)
+    smallest = bits.min(axis=0) + np.uint64(1)
+    bits += np.uint64(1)
+    return smallest.view(np.float64)
+
+
+def _log2(X: np.ndarray) -> np.ndarray:
+    """LOG of :func:`transform`, in place in ``X``: log2(x), zeros (and -0.0) at log2(½ smallest positive value of
+    the feature). Every positive value of a feature lies above half its smallest one, so ``max(x, ½ smallest)``
+    replaces exactly the zeros (NaN stays NaN) before one ``log2`` of the whole table (log2 of zero is slow)."""
+    lowest = X.min() if X.size else 0.0
+    missing = np.isnan(lowest)  # min propagates NaN
+    if (np.nanmin(X) if missing else lowest) < 0:
+        raise InputError("LOG transform needs non-negative values; use --transform NONE after CLR.")
+    if missing:  # features with missing values: their smallest positive value ignoring NaN
+        smallest = np.fmin.reduce(np.where((X == 0) | np.isnan(X), np.inf, X), axis=0)
+    else:
+        smallest = _smallest_positive(X)
+    if np.any(~(smallest > 0) | ~np.isfinite(smallest)):
+        raise InputError("LOG transform: a feature has no non-zero value; filter features first (--min-prevalence).")
+    np.maximum(X, smallest / 2.0, out=X)
+    return np.log2(X, out=X)
+
+
 def standardize(metadata: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """Copy of ``metadata`` with numeric ``columns`` (default: all numeric) z-scored: (x − mean) / sd, sample sd
-    (ddof 1), NaN ignored — R's ``scale()``. A constant column raises InputError."""
+    """Copy of ``metadata`` with numeric ``columns`` (default: all numeric) z-scored by :func:`zscore`."""
     out = metadata.copy()
     names = columns if columns is not None else list(metadata.columns)
-    numeric = [
-        name
-        for name in names
-        if pd.api.types.is_numeric_dtype(out[name]) and not pd.api.types.is_bool_dtype(out[name])
-    ]
-    if not numeric:
-        return out
-    values = out[numeric].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(values, axis=0)
-        sd = np.nanstd(values, axis=0, ddof=1)
-    for name, s in zip(numeric, sd, strict=True):
-        if not np.isfinite(s) or s == 0:
-            raise InputError(f"metadata column {name!r} is constant; drop it from the model.")
-    scaled = (values - mean) / sd
-    for j, name in enumerate(numeric):
-        out[name] = scaled[:, j]
+    for name in names:
+        if pd.api.types.is_numeric_dtype(out[name]) and not pd.api.types.is_bool_dtype(out[name]):
+            out[name] = zscore(out[name].to_numpy(dtype=float), name)
     return out
+
+
+def zscore(values: np.ndarray, name: str, where: str = "model") -> np.ndarray:
+    """``(x − mean) / sd`` of one metadata column, sample sd (ddof 1), NaN ignored — R's ``scale()``; a constant
+    column raises InputError naming ``name`` (drop it from the ``where``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean, sd = np.nanmean(values), np.nanstd(values, ddof=1)
+    if not np.isfinite(sd) or sd == 0:
+        raise InputError(f"metadata column {name!r} is constant; drop it from the {where}.")
+    return (values - mean) / sd
 
 
 def preprocessed_table(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:

@@ -37,6 +37,8 @@ from scipy import special
 from osteobiome.stats.lm import t_test
 
 MAX_CONDITION = 1e12
+#: The prevalence fit copies the columns still iterating once fewer than this share of them is left.
+COMPACT = 0.75
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,27 @@ class AbundanceFit(PartFit):
 
 
 def _batched_inverse(info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverses of a stack of p × p matrices and a mask of the well-conditioned ones (others -> NaN)."""
-    good = np.linalg.cond(info) < MAX_CONDITION
-    safe = np.where(good[:, None, None], info, np.eye(info.shape[1]))
-    inv = np.linalg.inv(safe)
+    """Inverses of a stack of p × p matrices and a mask of the well-conditioned ones (2-norm condition number
+    below :data:`MAX_CONDITION`; others -> NaN).
+
+    The condition number is bracketed cheaply first: with ``κ_F = ‖A‖_F ‖A⁻¹‖_F``, ``κ_2 <= κ_F <= p κ_2``, so
+    a matrix with ``κ_F`` below half the limit is well conditioned and one with ``κ_F / p`` above twice the limit
+    is not (the factor 2 covers the rounding of ``A⁻¹`` near the limit); only the matrices in between get
+    ``numpy.linalg.cond`` (an SVD)."""
+    p = info.shape[1]
+    try:
+        inv = np.linalg.inv(info)
+    except np.linalg.LinAlgError:  # an exactly singular matrix in the stack: invert the good ones only
+        good = np.linalg.cond(info) < MAX_CONDITION
+        inv = np.linalg.inv(np.where(good[:, None, None], info, np.eye(p)))
+        inv[~good] = np.nan
+        return inv, good
+    with np.errstate(over="ignore", invalid="ignore"):
+        frobenius = np.sqrt(np.einsum("mij,mij->m", info, info) * np.einsum("mij,mij->m", inv, inv))
+    good = frobenius < MAX_CONDITION / 2
+    unsure = ~good & ~(frobenius > 2 * p * MAX_CONDITION)  # also NaN
+    if unsure.any():
+        good[unsure] = np.linalg.cond(info[unsure]) < MAX_CONDITION
     inv[~good] = np.nan
     return inv, good
 
@@ -97,6 +116,24 @@ def _solve(info: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         return np.einsum("mik,km->im", inv, rhs)
 
 
+def _expit(eta: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-eta))`` in place (numpy's vectorized exp; within an ulp of ``scipy.special.expit``)."""
+    with np.errstate(over="ignore"):
+        np.negative(eta, out=eta)
+        np.exp(eta, out=eta)
+    eta += 1.0
+    return np.reciprocal(eta, out=eta)
+
+
+def _newton_arrays(X: np.ndarray, beta: np.ndarray, buffers: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted probabilities ``π = expit(X β)`` and ``π (1 − π)`` (n × a) in the two flat ``buffers``."""
+    n, a = X.shape[0], beta.shape[1]
+    prob = _expit(np.matmul(X, beta, out=buffers[0][: n * a].reshape(n, a)))
+    irls = np.subtract(1.0, prob, out=buffers[1][: n * a].reshape(n, a))
+    irls *= prob
+    return prob, irls
+
+
 def fit_prevalence(
     present: np.ndarray,
     X: np.ndarray,
@@ -107,36 +144,53 @@ def fit_prevalence(
 ) -> PrevalenceFit:
     """Logistic regression of presence (n × m, bool) on the design ``X`` (n × p, with intercept column 0).
 
-    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton steps are taken only for
-    the features not yet converged. Features present in all samples or in none, whose iterations do not
-    converge, or whose information matrix is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
+    ``augment=True``: MaAsLin3's weighted augmentation (module docstring). Newton's method from the
+    intercept-only fit, ``β ← β + I⁻¹ X'w(y~ − π)`` with ``I = X' diag(w π (1 − π)) X``, until the largest step is
+    below ``tol``; the first step, where ``π`` is constant per feature, uses the one shared ``X'X``, and later
+    steps are taken only for the features not yet converged (their m × p × p information matrices solved as
+    one stack). Features present in all samples or in none, whose iterations do not converge, or whose
+    information matrix is singular, get NaN. ``influence=True`` also returns the per-sample score contributions.
     """
     X = np.asarray(X, dtype=float)
-    y = np.asarray(present, dtype=float)
+    present = np.asarray(present, dtype=bool)
     n, p = X.shape
-    m = y.shape[1]
+    m = present.shape[1]
     outer = _outer_rows(X)
     k = p - 1 if augment else 0
     weight = 1.0 + k / n
-    target = (y + k / (2 * n)) / weight
+    target = np.where(present, (1.0 + k / (2 * n)) / weight, (0.0 + k / (2 * n)) / weight)  # (y + k/2n) / weight
     beta = np.zeros((p, m))
     beta[0] = special.logit(np.clip(target.mean(axis=0), 1e-6, 1 - 1e-6))
+    start = special.expit(beta[0])
+    try:
+        step = np.linalg.solve(X.T @ X, X.T @ target - np.outer(X.sum(axis=0), start)) / (start * (1.0 - start))
+    except np.linalg.LinAlgError:  # a singular design: no feature can be fitted
+        step = np.full((p, m), np.nan)
+    buffers = (np.empty(n * m), np.empty(n * m))
     converged = np.zeros(m, dtype=bool)
-    active = np.arange(m)
+    # ``b``, ``tgt``: the columns ``active`` of beta and target; ``live``: those still iterating (the others ride
+    # along with a zero step until enough have stopped to make copying the rest worth it)
+    active, b, tgt, live = np.arange(m), beta, target, np.ones(m, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(max_iter):
-            prob = special.expit(X @ beta[:, active])
-            info = _grams(outer, weight * prob * (1.0 - prob), p)
-            step = _solve(info, X.T @ (weight * (target[:, active] - prob)))
-            beta[:, active] += step
-            done = np.max(np.abs(step), axis=0) < tol
+        for iteration in range(max_iter):
+            if iteration:
+                prob, irls = _newton_arrays(X, b, buffers)
+                resid = np.subtract(tgt, prob, out=prob)
+                step = _solve(_grams(outer, irls, p), X.T @ resid)  # the weight w cancels in I⁻¹ X'w(y~ − π)
+                step[:, ~live] = 0.0
+            b += step
+            beta[:, active] = b
+            done = live & (np.max(np.abs(step), axis=0) < tol)
             converged[active[done]] = True
-            active = active[~done & np.all(np.isfinite(step), axis=0)]
-            if active.size == 0:
+            live &= ~done & np.all(np.isfinite(step), axis=0)
+            if not live.any():
                 break
-    prob = special.expit(X @ np.nan_to_num(beta))
-    inv, good = _batched_inverse(_grams(outer, weight * prob * (1.0 - prob), p))
-    varies = np.any(y != y[:1], axis=0)
+            if live.sum() < COMPACT * live.size:
+                active, b, tgt, live = active[live], b[:, live], tgt[:, live], live[live]
+    with np.errstate(over="ignore", invalid="ignore"):
+        prob, irls = _newton_arrays(X, np.nan_to_num(beta), buffers)
+    inv, good = _batched_inverse(weight * _grams(outer, irls, p))
+    varies = np.any(present != present[:1], axis=0)
     valid = varies & converged & good & np.all(np.isfinite(beta), axis=0)
     coef = np.where(valid, beta, np.nan)
     stderr = np.where(valid, np.sqrt(np.einsum("mii->im", inv)), np.nan)
@@ -164,10 +218,12 @@ def fit_abundance(log_abundance: np.ndarray, X: np.ndarray, influence: bool = Fa
     good &= n_used > p
     inv[~good] = np.nan
     beta = np.einsum("mik,km->im", inv, X.T @ Y0)
-    resid = np.where(used, Y0 - X @ np.nan_to_num(beta), 0.0)
+    resid = np.matmul(X, np.nan_to_num(beta), out=np.empty(Y0.shape, order="F" if Y0.flags.f_contiguous else "C"))
+    np.subtract(Y0, resid, out=resid)
+    resid *= mask  # 0 where the feature is absent (Y0 − Xβ is finite)
     df = np.where(good, n_used - p, np.nan)  # no residual df where the feature is not fitted
     with np.errstate(divide="ignore", invalid="ignore"):
-        sigma2 = np.where(good, np.sum(resid**2, axis=0) / df, np.nan)
+        sigma2 = np.where(good, np.einsum("ij,ij->j", resid, resid) / df, np.nan)
     stderr = np.sqrt(np.einsum("mii->im", inv) * sigma2)
     with np.errstate(divide="ignore", invalid="ignore"):
         pval, log_pval = t_test(beta / stderr, np.where(good, df, 1.0))
@@ -251,5 +307,6 @@ def _cauchy(p: np.ndarray) -> np.ndarray:
 def log2_nonzero(relative: np.ndarray) -> np.ndarray:
     """log2 of the relative abundances (n × m), NaN where zero (the abundance part's response)."""
     rel = np.asarray(relative, dtype=float)
-    with np.errstate(divide="ignore"):
-        return np.where(rel > 0, np.log2(np.where(rel > 0, rel, 1.0)), np.nan)
+    out = np.where(rel > 0, rel, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.log2(out, out=out)
