@@ -8,11 +8,16 @@ feature in the same process; also the full ``osteobiome.survival`` call (preproc
 4 alpha indices and 3 Aitchison PCs, table). Best of 3 for the vectorized code (min–max shown), one pass of the
 loop. ``null``: per seed, a Framingham-like cohort from ``simulate_cohort("fhs", n=1000, seed)`` (age, BMI and
 sex shift genera, so they confound) and a fracture outcome drawn from the covariates only (Weibull hazard,
-log HR 0.07 per year of age, 0.5 for women, 0.03 per BMI unit; uniform censoring; ~18% events); the default
+log HR 0.07 per year of age, 0.5 for women, 0.03 per BMI unit; uniform censoring; ~33% events); the default
 preset, adjusted for age, sex and BMI, in follow-up time and on the age scale with delayed entry (adjusted
-for sex and BMI; ``unadjusted`` as third argument adds a run without covariates); a hit is q <= 0.1; also the
-calibration of the genera's null p-values. Usage: ``python benchmarks/bench_survival.py [speed|null]
-[n_seeds] [unadjusted]``.
+for sex and BMI; ``unadjusted`` adds a run without covariates; ``small`` uses n = 300 and a lower hazard, ~41
+events). Per run the genera are tested by the Wald, likelihood-ratio and score tests of one ``fit_cox`` on the
+run's own exposures (the table's ``pval`` is the Wald test), BH over the genera per test; a hit is q <= 0.1.
+Printed: false hits per run and P(any false hit) with standard errors over the seeds, and P(p < a) of the null
+genus p-values with exact 95% intervals (also for genera present in < 50% of samples). ``power``: per seed the
+same cohort with 5 genera given a true log HR per SD (:data:`SIGNAL`) in follow-up time; recall, false hits,
+FDR and average precision (AUPRC) per test. Usage: ``python benchmarks/bench_survival.py speed``,
+``… null [n_seeds] [first_seed] [unadjusted] [small]``, ``… power [n_seeds] [first_seed]``.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ import warnings
 import numpy as np
 import pandas as pd
 from _timing import timed
+from scipy.stats import beta
+from sklearn.metrics import average_precision_score
 from statsmodels.duration.hazard_regression import PHReg
 
 import osteobiome
 from osteobiome.simulate import simulate_cohort
+from osteobiome.stats.multitest import adjust
 from osteobiome.stats.preprocess import filter_features, normalize, transform
-from osteobiome.survival import cox_zph, fit_cox
+from osteobiome.survival import SurvivalAnalysis, cox_zph, fit_cox, run_survival
+from osteobiome.survival.cox import TESTS
 from osteobiome.survival.exposures import standardize_columns
 
 
@@ -85,11 +94,15 @@ def speed() -> None:
           f"{t_loop / t_full:.0f}× (full call); max relative coef difference {diff:.1e}")
 
 
-def _null_outcome(meta: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Weibull (shape 1.5) fracture times from age, sex and BMI only; uniform censoring at 3–18 years."""
+def _null_outcome(
+    meta: pd.DataFrame, rng: np.random.Generator, signal: np.ndarray | float = 0.0, rate: float = 0.008
+) -> pd.DataFrame:
+    """Weibull (shape 1.5, scale ``rate``) fracture times from age, sex and BMI (+ ``signal``, a log hazard ratio
+    per sample); uniform censoring at 3–18 years."""
     lp = 0.07 * (meta["age"] - meta["age"].mean()) + 0.5 * (meta["sex"] == "female") + 0.03 * (meta["BMI"] - meta["BMI"].mean())
+    lp = lp + signal
     u = rng.random(len(meta))
-    follow = (-np.log(u) / (0.008 * np.exp(lp))) ** (1 / 1.5)
+    follow = (-np.log(u) / (rate * np.exp(lp))) ** (1 / 1.5)
     censor = rng.uniform(3, 18, len(meta))
     out = meta.copy()
     out["years"] = np.round(np.minimum(follow, censor), 2) + 0.01
@@ -98,49 +111,124 @@ def _null_outcome(meta: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return out
 
 
-def null(n_seeds: int = 20, unadjusted: bool = False) -> None:
-    print(f"null: fhs n=1000, {n_seeds} seeds, hits = q <= 0.1 (default preset); load average {os.getloadavg()[0]:.1f}")
+RUNS = {
+    "follow-up, adjusted": dict(time="years", covariates=["age", "sex", "BMI"]),
+    "age scale, entry": dict(time="exit_age", entry="age", covariates=["sex", "BMI"]),
+}
+
+
+def _all_tests(analysis: SurvivalAnalysis) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """The genera and their p-values by every test of ``fit_cox`` (one fit on the analysis' own exposures)."""
+    genera = analysis.results.loc[(analysis.results["kind"] == "feature") & analysis.results["pval"].notna(), "feature"]
+    out = analysis.outcome
+    entry = out["entry"].to_numpy() if out["entry"].notna().all() else None
+    fit = fit_cox(out["time"].to_numpy(), out["event"].to_numpy(), analysis.exposures[genera].to_numpy(),
+                  analysis.covariates.to_numpy(), entry)
+    return pd.Index(genera), {test: fit.test_pval(test) for test in TESTS}
+
+
+def _survival(features: pd.DataFrame, meta: pd.DataFrame, kwargs: dict) -> SurvivalAnalysis:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_survival(features, meta, event="fracture", reference={"sex": "male"} if "covariates" in kwargs else None, **kwargs)
+
+
+def _mean_se(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=1) / np.sqrt(len(values)):.3f}"
+
+
+def _share_ci(hits: int, n: int) -> str:
+    """``k/n`` as a share with its exact (Clopper–Pearson) 95% interval."""
+    lo = beta.ppf(0.025, hits, n - hits + 1) if hits else 0.0
+    hi = beta.ppf(0.975, hits + 1, n - hits) if hits < n else 1.0
+    return f"{hits / n:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def null(n_seeds: int = 20, unadjusted: bool = False, first_seed: int = 0, small: bool = False) -> None:
+    n, rate = (300, 0.0025) if small else (1000, 0.008)
+    print(f"null: fhs n={n}, seeds {first_seed}–{first_seed + n_seeds - 1}, hits = q <= 0.1 (BH over the genera, "
+          f"default preset, each test); load average {os.getloadavg()[0]:.1f}")
+    cpu, wall = time.process_time(), time.perf_counter()
+    runs = dict(RUNS, **({"follow-up, unadjusted": dict(time="years")} if unadjusted else {}))
     rows, pvalues = [], []
-    for seed in range(n_seeds):
-        cohort = simulate_cohort("fhs", n=1000, seed=seed)
-        meta = _null_outcome(cohort.metadata, np.random.default_rng(1000 + seed))
-        runs = {
-            "follow-up, adjusted": dict(time="years", covariates=["age", "sex", "BMI"]),
-            "age scale, entry": dict(time="exit_age", entry="age", covariates=["sex", "BMI"]),
-        }
-        if unadjusted:
-            runs["follow-up, unadjusted"] = dict(time="years")
+    for seed in range(first_seed, first_seed + n_seeds):
+        cohort = simulate_cohort("fhs", n=n, seed=seed)
+        meta = _null_outcome(cohort.metadata, np.random.default_rng(1000 + seed), rate=rate)
         for label, kwargs in runs.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = osteobiome.survival(cohort.features, meta, event="fracture", reference={"sex": "male"} if "covariates" in kwargs else None, **kwargs)
-            hits = res["qval"] <= 0.1
-            genera = res["kind"] == "feature"
-            pvalues.append(pd.DataFrame({"run": label, "pval": res.loc[genera, "pval"].to_numpy()}))
-            rows.append({"seed": seed, "run": label, "events": int(res["N.events"].iloc[0]),
-                         "feature_hits": int((hits & (res["kind"] == "feature")).sum()),
-                         "community_hits": int((hits & (res["kind"] == "community")).sum()),
-                         "ph_flags": int(res["ph.flag"].sum()), "exposures": len(res)})
+            analysis = _survival(cohort.features, meta, kwargs)
+            res = analysis.results
+            genera, tests = _all_tests(analysis)
+            prevalence = res.set_index("feature").loc[genera, "N.not.0"].to_numpy() / res["N"].iloc[0]
+            community = int(((res["qval"] <= 0.1) & (res["kind"] == "community")).sum())
+            for test, p in tests.items():
+                pvalues.append(pd.DataFrame({"run": label, "test": test, "pval": p, "prevalence": prevalence}))
+                rows.append({"seed": seed, "run": label, "test": test, "events": int(res["N.events"].iloc[0]),
+                             "hits": int((adjust(p, "BH") <= 0.1).sum()), "community_hits": community})
     table = pd.DataFrame(rows)
-    summary = table.groupby("run", sort=False).agg(
-        seeds=("seed", "size"), events=("events", "mean"), feature_hits=("feature_hits", "mean"),
-        runs_with_a_hit=("feature_hits", lambda h: float((h > 0).mean())), community_hits=("community_hits", "mean"),
-        runs_with_a_community_hit=("community_hits", lambda h: float((h > 0).mean())),
-        ph_flags=("ph_flags", "mean"), exposures=("exposures", "mean"),
+    summary = table.groupby(["run", "test"], sort=False).agg(
+        seeds=("seed", "size"), events=("events", "mean"),
+        false_hits_per_run=("hits", _mean_se),
+        p_any=("hits", lambda h: f"{(h > 0).mean():.3f} ± {np.sqrt((h > 0).mean() * (1 - (h > 0).mean()) / len(h)):.3f}"),
+        community_hits_default=("community_hits", "mean"),
     )
-    print(summary.round(3).to_string())
+    print(summary.to_string())
     p = pd.concat(pvalues, ignore_index=True).dropna()
-    levels = (0.05, 0.01, 0.001)
-    calibration = p.groupby("run", sort=False)["pval"].agg(
-        [("null p-values", "size")] + [(f"P(p < {a:g})", lambda v, a=a: float((v < a).mean())) for a in levels]
+    print("genus p-values under the null (uniform: P(p < a) = a), exact 95% intervals:")
+    levels = (0.05, 0.01, 0.0015, 0.001)
+    calibration = p.groupby(["run", "test"], sort=False)["pval"].agg(
+        [("tests", "size")] + [(f"P(p < {a:g})", lambda v, a=a: _share_ci(int((v < a).sum()), len(v))) for a in levels]
     )
-    print("genus p-values under the null (uniform: P(p < a) = a):")
-    print(calibration.round(4).to_string())
+    print(calibration.to_string())
+    sparse = p[p["prevalence"] < 0.5]
+    print(f"genera present in < 50% of samples ({sparse.groupby(['run', 'test']).size().iloc[0]} tests per row):")
+    print(sparse.groupby(["run", "test"], sort=False)["pval"].agg(
+        [(f"P(p < {a:g})", lambda v, a=a: _share_ci(int((v < a).sum()), len(v))) for a in (0.01, 0.001)]).to_string())
+    print(f"CPU {time.process_time() - cpu:.0f} s, wall {time.perf_counter() - wall:.0f} s; load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+#: Implanted log hazard ratios per SD of the genus (power mode).
+SIGNAL = (0.15, -0.15, 0.2, -0.2, 0.25)
+
+
+def power(n_seeds: int = 20, first_seed: int = 0) -> None:
+    print(f"power: fhs n=1000, seeds {first_seed}–{first_seed + n_seeds - 1}, {len(SIGNAL)} genera per seed with "
+          f"log HR {SIGNAL} per SD (follow-up time, adjusted); hits = q <= 0.1; load average {os.getloadavg()[0]:.1f}")
+    cpu, wall = time.process_time(), time.perf_counter()
+    rows = []
+    for seed in range(first_seed, first_seed + n_seeds):
+        cohort = simulate_cohort("fhs", n=1000, seed=seed)
+        rng = np.random.default_rng(2000 + seed)
+        base = _survival(cohort.features, _null_outcome(cohort.metadata, rng), RUNS["follow-up, adjusted"])
+        kept = base.results.loc[(base.results["kind"] == "feature") & base.results["pval"].notna(), "feature"]
+        chosen = rng.choice(kept.to_numpy(), len(SIGNAL), replace=False)
+        signal = base.exposures[chosen].to_numpy() @ np.array(SIGNAL)
+        meta = _null_outcome(cohort.metadata, rng, signal)
+        genera, tests = _all_tests(_survival(cohort.features, meta, RUNS["follow-up, adjusted"]))
+        truth = genera.isin(chosen)
+        for test, p in tests.items():
+            hits = adjust(p, "BH") <= 0.1
+            rows.append({"seed": seed, "test": test, "true_hits": int((hits & truth).sum()),
+                         "false_hits": int((hits & ~truth).sum()),
+                         "fdp": (hits & ~truth).sum() / max(hits.sum(), 1),
+                         "auprc": average_precision_score(truth, -np.log(p))})
+    table = pd.DataFrame(rows)
+    summary = table.groupby("test", sort=False).agg(
+        seeds=("seed", "size"), recall=("true_hits", lambda h: _mean_se(h / len(SIGNAL))),
+        false_hits_per_run=("false_hits", _mean_se), fdr=("fdp", _mean_se), auprc=("auprc", _mean_se),
+    )
+    print(summary.to_string())
+    print(f"CPU {time.process_time() - cpu:.0f} s, wall {time.perf_counter() - wall:.0f} s; load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "speed"
+    seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    first = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else 0
     if mode == "speed":
         speed()
+    elif mode == "power":
+        power(seeds, first)
     else:
-        null(int(sys.argv[2]) if len(sys.argv) > 2 else 20, len(sys.argv) > 3 and sys.argv[3] == "unadjusted")
+        null(seeds, "unadjusted" in sys.argv[3:], first, "small" in sys.argv[3:])

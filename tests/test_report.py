@@ -282,3 +282,23 @@ def test_references_become_links_and_other_text_stays_escaped():
     assert '<a href="https://pubmed.ncbi.nlm.nih.gov/12345/"' in text
     assert "&lt;b&gt;" in text and "<b>" not in text
     assert linked_references("no reference here") == "no reference here"
+
+
+def test_methods_paragraph_states_the_outcome_models_and_mediation():
+    base = {"rank": "genus", "preset": "default", "association": {"correction": "BH"}, "covariates_by_cohort": {}}
+    none = methods_paragraph(base, {"A": 100}, ["bmd"], 0.1, 0.25, {})
+    assert "Cox" not in none and "Mediation" not in none
+    survival = {"event": "fracture", "time": "exit_age", "entry": "age0", "covariates": ["sex", "bmi"],
+                "outcome_type": "survival", "community_pcs": 3}
+    mediation = {"outcome": "bmd", "test": "hdmt", "log": True, "n_boot": 500, "seed": 7}
+    text = methods_paragraph({**base, "survival": survival, "mediation": mediation, "meta": {"method": "REML"}},
+                             {"A": 100, "B": 80}, ["bmd"], 0.1, 0.25, {})
+    for phrase in ("Incident fracture", "Cox proportional-hazards", "Efron ties", "age as the time scale (exit_age)",
+                   "delayed entry at age0", "adjusted for sex and bmi", "hazard ratio per SD", "cox.zph",
+                   "first 3 Aitchison principal components", "pooled across cohorts",
+                   "Mediation of bmd by the measured mediators (log2)", "500 resamples, seed 7", "HDMT"):
+        assert phrase in text, phrase
+    binary = methods_paragraph({**base, "survival": {**survival, "outcome_type": "binary", "entry": None,
+                                                     "community_pcs": 0}}, {"A": 100}, ["bmd"], 0.1, 0.25, {})
+    assert "logistic regression of fracture" in binary and "odds ratio per SD" in binary
+    assert "Cox" not in binary and "Aitchison" not in binary and "pooled" not in binary

@@ -159,7 +159,7 @@ def test_invalid_study_leaves_no_results_folder(tmp_path, capsys):
 def test_failure_mid_run_leaves_no_partial_folder_and_keeps_old_results(tmp_path, monkeypatch):
     path = write_study(tmp_path, n=(40, 40), diversity=False)
 
-    def broken(results, out):
+    def broken(results, out, workers=1):
         (out / "half-written.html").write_text("...")
         raise RuntimeError("disk full")
 

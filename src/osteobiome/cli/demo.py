@@ -11,6 +11,7 @@ from osteobiome.cli.run import print_summary
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.study import load_study, run_study
 from osteobiome.study.demo import write_demo_inputs
+from osteobiome.study.run import start_workers
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +32,7 @@ def demo(
 ) -> None:
     """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
     out = check_output_dir(out, overwrite, keep=("inputs",))
+    start_workers(workers)  # the workers' imports overlap with simulating the cohorts
     with atomic_output_dir(out / "inputs", overwrite=overwrite) as inputs:
         write_demo_inputs(inputs, seed=seed, n=n)
     if not quiet:

@@ -203,9 +203,19 @@ def process_pool(
     """A ``ProcessPoolExecutor`` of ``workers`` forkserver processes (``preload``: modules imported once by
     the server), each limited to one BLAS thread, tied to this process's life and then set up by
     ``initializer(*initargs)``."""
-    get_context("forkserver").set_forkserver_preload(["osteobiome", *preload])
-    _start_forkserver()
+    start_forkserver(preload)
     return _Pool(workers, _start_worker, (os.getpid(), initializer, initargs))
+
+
+def start_forkserver(preload: Sequence[str] = ()) -> Any:
+    """Start the server that :func:`process_pool` workers fork from (unless it runs already), importing
+    ``osteobiome`` and ``preload``; return the forkserver context. It returns at once: the server imports in the
+    background, so a caller that will need workers soon can start it early and work meanwhile (the first worker
+    waits for the imports; the modules of the first call are the ones preloaded)."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["osteobiome", *preload])
+    _start_forkserver()
+    return context
 
 
 def _start_forkserver() -> None:

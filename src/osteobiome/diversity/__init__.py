@@ -5,6 +5,7 @@ distance matrices are scikit-bio ``DistanceMatrix`` objects computed once by :fu
 to :func:`permanova`, :func:`permdisp` and :func:`pcoa`.
 """
 
+from osteobiome.diversity.adjusted import permanova_each
 from osteobiome.diversity.alpha import ALPHA_METRICS, alpha_diversity, rarefy
 from osteobiome.diversity.associations import alpha_associations
 from osteobiome.diversity.beta import BETA_METRICS, beta_diversity
@@ -21,6 +22,7 @@ __all__ = [
     "beta_diversity",
     "pcoa",
     "permanova",
+    "permanova_each",
     "permdisp",
     "rarefy",
 ]

@@ -12,6 +12,7 @@ import pandas as pd
 from osteobiome.mechanisms.pathways import TITLES
 from osteobiome.report import figures
 from osteobiome.report._mediation import mediation_section
+from osteobiome.report._parallel import figures_in_workers
 from osteobiome.report._prediction import prediction_section
 from osteobiome.report._strata import strata_section
 from osteobiome.report._survival import survival_context
@@ -42,9 +43,20 @@ def _n_contributing_pathways(results: StudyResults) -> int:
     return 0 if table is None else int(table["pathway"].nunique())
 
 
-def render(results: StudyResults, out: str | Path) -> Path:
-    """Write ``out/report.html`` and ``out/figures/*.svg|png``; return the report's path."""
+def render(results: StudyResults, out: str | Path, workers: int = 1) -> Path:
+    """Write ``out/report.html`` and ``out/figures/*.svg|png``; return the report's path. ``workers`` > 1: the
+    figures are drawn by that many worker processes (:mod:`osteobiome.report._parallel`)."""
     out = Path(out)
+    with figures_in_workers(workers) as deferred:
+        html = _html(results, out)
+        if deferred is not None:
+            html = deferred.resolve(html)
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _html(results: StudyResults, out: Path) -> str:
     figdir = out / "figures"
     context = {
         "r": results,
@@ -81,10 +93,7 @@ def render(results: StudyResults, out: str | Path) -> Path:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    html = env.get_template("report.html.j2").render(**context)
-    path = out / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return env.get_template("report.html.j2").render(**context)
 
 
 def fdr_note(results: StudyResults) -> str:

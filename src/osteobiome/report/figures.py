@@ -19,8 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from osteobiome.report.tables import format_number  # noqa: E402
 
@@ -32,6 +34,8 @@ SVG_RASTER_DPI = 100  # resolution of the rasterized scatter layers inside SVGs
 RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
 )
+DEFERRED: list = []
+"""The active figure pool of :mod:`osteobiome.report._parallel` (at most one), which :func:`save` hands figures to."""
 UP, DOWN, GREY = "#c0392b", "#2166ac", "#b8bec6"
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -63,16 +67,37 @@ def colour_of(i: int) -> str:
 def save(fig: Figure, folder: Path, name: str) -> str:
     """Write ``folder/name.svg`` and ``.png`` (150 dpi, at most MAX_PNG_PIXELS on the longest side); return the
     SVG as a ``data:`` URI; close the figure. Dense scatter layers inside the SVG are rasterized at
-    SVG_RASTER_DPI, which keeps the self-contained report small (text and axes stay vector)."""
+    SVG_RASTER_DPI, which keeps the self-contained report small (text and axes stay vector).
+
+    While a figure pool is active (:mod:`osteobiome.report._parallel`) the figure is saved by a worker process
+    and a placeholder is returned instead of the URI."""
+    if DEFERRED:
+        return DEFERRED[-1].submit(fig, folder, name)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with plt.rc_context(STYLE):
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=SVG_RASTER_DPI)
-        fig.savefig(folder / f"{name}.png", dpi=min(150, MAX_PNG_PIXELS / max(fig.get_size_inches())))
+        bbox = _fixed_layout(fig)
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=SVG_RASTER_DPI, bbox_inches=bbox)
+        fig.savefig(
+            folder / f"{name}.png", dpi=min(150, MAX_PNG_PIXELS / max(fig.get_size_inches())), bbox_inches=bbox
+        )
     svg = buffer.getvalue()
     (folder / f"{name}.svg").write_bytes(svg)
     plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def _fixed_layout(fig: Figure) -> Bbox:
+    """Lay the figure out once (constrained layout, without rendering), fix that layout and return its tight
+    bounding box (inches, padded by ``savefig.pad_inches``), so that both saved formats reuse one layout instead
+    of laying the figure out, drawing it unrendered and measuring it again for each."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)  # e.g. Figure()
+    fig.draw_without_rendering()
+    bbox = fig.get_tightbbox(canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    # No layout engine left (not even set_layout_engine("none")'s placeholder): savefig then skips its own
+    # layout pass, which costs as much as drawing the figure (matplotlib pinned in constraints.txt).
+    fig._layout_engine = None
+    return bbox
 
 
 def signed_log_q(coef: pd.Series, q: pd.Series) -> pd.Series:
@@ -131,10 +156,9 @@ def heatmap(
             ax.set_title(label, pad=8)
             for side in ax.spines.values():
                 side.set_visible(False)
-            ax.set_xticks(np.arange(-0.5, n_cols), minor=True)
-            ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
-            ax.grid(which="minor", color="white", linewidth=1.2)
-            ax.tick_params(which="minor", length=0)
+            # cell borders: two line collections (a grid of minor ticks would be ~2 artists per line)
+            ax.vlines(np.arange(-0.5, n_cols), -0.5, n_rows - 0.5, color="white", linewidth=1.2)
+            ax.hlines(np.arange(-0.5, n_rows), -0.5, n_cols - 0.5, color="white", linewidth=1.2)
         width, height = fig.get_size_inches()
         tall = height > 1.6 * width  # few phenotypes: the colour bar goes under the grid, not floating beside it
         bar = fig.colorbar(

@@ -6,7 +6,8 @@ Recognised keys: ``rank``, ``preset``, ``association`` (resolved options of ``as
 ``min_variance``, ``standardize``, ``correction``, ``fdr_scope``), ``covariates_by_cohort``, ``reference``,
 ``random_effects``, ``meta`` (``method``, ``test``), ``diversity`` (``alpha``, ``beta``, ``permutations``,
 ``seed``), ``pathways`` (cohort names), ``formula`` (a study formula), ``strata`` (``variables``,
-``min_stratum_size``).
+``min_stratum_size``), ``mediation`` (``outcome``, ``test``, ``log``, ``n_boot``, ``seed``), ``survival``
+(``event``, ``time``, ``entry``, ``covariates``, ``outcome_type``, ``community_pcs``).
 """
 
 from __future__ import annotations
@@ -192,10 +193,64 @@ def methods_paragraph(
             "pathway's abundance."
         )
     parts.append(strata_sentence(settings))
+    parts.append(_mediation_sentence(settings.get("mediation"), rank))
+    parts.append(_survival_sentence(settings.get("survival"), rank, fdr_cohort, bool(meta) and len(cohorts) > 1))
     software = _join(f"{k} {v}" for k, v in versions.items() if k not in ("osteobiome", "python"))
     if software:
         parts.append(f"Software: Python {versions.get('python', '')} with {software}.")
     return " ".join(p for p in parts if p)
+
+
+MEDIATION_TEST = {
+    "hdmt": "the HDMT composite-null test (the mixture of null cases estimated from all pairs)",
+    "dact": "the DACT composite-null test",
+    "maxp": "the conservative max-p test of the composite null",
+}
+
+
+def _mediation_sentence(mediation: Mapping[str, Any] | None, rank: str) -> str:
+    if not mediation:
+        return ""
+    return (
+        f"Mediation of {mediation.get('outcome')} by the measured mediators{' (log2)' if mediation.get('log') else ''} "
+        f"was tested per {rank} × mediator pair: α ({rank} → mediator) and β (mediator → outcome, adjusted for the "
+        f"{rank}) from linear models with the same covariates, the indirect effect α·β on standardized variables "
+        f"with a percentile bootstrap CI ({mediation.get('n_boot', 1000)} resamples, seed {mediation.get('seed', 1)}; "
+        f"delta method for unscreened pairs), its p-value from {MEDIATION_TEST.get(mediation.get('test', 'hdmt'), mediation.get('test'))} "
+        "of α = 0 or β = 0, and Benjamini–Hochberg q-values over all pairs."
+    )
+
+
+def _survival_sentence(survival: Mapping[str, Any] | None, rank: str, fdr: float, pooled: bool) -> str:
+    if not survival:
+        return ""
+    event = survival.get("event")
+    covariates = survival.get("covariates")
+    adjusted = f"adjusted for {_join(covariates)}" if covariates else "adjusted for the study's covariates"
+    exposures = (
+        f"Each {rank}, after the same filtering, normalization and transformation as the associations and "
+        "standardized to unit SD, was the exposure"
+    )
+    if survival.get("outcome_type") == "binary":
+        model = f"{exposures} in a logistic regression of {event} {adjusted} (odds ratio per SD, Wald test)"
+    else:
+        scale = (
+            f"age as the time scale ({survival.get('time')}) with delayed entry at {survival.get('entry')}"
+            if survival.get("entry") else f"follow-up time ({survival.get('time')})"
+        )
+        model = (
+            f"Incident {event} was modelled by Cox proportional-hazards regression (Efron ties; {scale}) {adjusted}. "
+            f"{exposures} (hazard ratio per SD, Wald test), and proportional hazards were checked per {rank} with "
+            "the scaled Schoenfeld residual test (as R's cox.zph)"
+        )
+    pcs = survival.get("community_pcs", 0)
+    community = f" and the first {pcs} Aitchison principal components" if pcs else ""
+    return (
+        f"{model}; the alpha-diversity indices{community} were tested the same way. Benjamini–Hochberg q-values "
+        f"were computed within {RANK_PLURAL.get(rank, rank + 's')} and within community exposures "
+        f"(q < {fdr:g} called significant)"
+        + ("; log ratios were pooled across cohorts as the associations were." if pooled else ".")
+    )
 
 
 def _models_sentence(settings: Mapping[str, Any], phenotypes: Sequence[str], rank: str) -> str:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from osteobiome import diversity
 from osteobiome.association.pipeline import run_association
-from osteobiome.compute.executors import process_pool
+from osteobiome.compute.executors import one_blas_thread, process_pool
+from osteobiome.diversity.adjusted import permanova_each
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._formula import cohort_formula, formula_terms, kept_rows
@@ -58,6 +59,10 @@ class Part:
         return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
 
 
+WORKER_PRELOAD = [__name__, "osteobiome.report._parallel"]
+"""Modules the forkserver imports once for every worker of a study: the jobs' and the report figures' (the
+first pool of a run starts the server, so both are listed here)."""
+
 Job = tuple[str, str, Cohort, list[str], tuple[str, ...]]  # cohort name, kind, data, covariates, phenotypes
 
 
@@ -84,16 +89,26 @@ def run_jobs(
     workers: int,
     finished: Callable[[Part], None],
     blocked: Blocked = Blocked(),
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Part]:
-    """Run ``jobs`` over ``workers`` processes (1: in this process), calling ``finished(part)`` as each ends."""
+    """Run ``jobs`` over ``workers`` processes (1: in this process), calling ``finished(part)`` as each ends.
+
+    ``meanwhile()``: work of this process that needs none of the jobs, done while the workers run them (with one
+    BLAS thread, as theirs), or after the jobs with one worker."""
     parts: list[Part] = []
     if workers == 1:
         for job in jobs:
             parts.append(run_part(cfg, *job, blocked=blocked))
             finished(parts[-1])
+        if meanwhile is not None:
+            meanwhile()
         return parts
-    with process_pool(min(workers, len(jobs)), preload=[__name__]) as pool:
-        for future in as_completed([pool.submit(run_part, cfg, *job, blocked=blocked) for job in jobs]):
+    with process_pool(min(workers, len(jobs)), preload=WORKER_PRELOAD) as pool:
+        futures = [pool.submit(run_part, cfg, *job, blocked=blocked) for job in jobs]
+        if meanwhile is not None:
+            with one_blas_thread():
+                meanwhile()
+        for future in as_completed(futures):
             parts.append(future.result())
             finished(parts[-1])
     return parts
@@ -207,23 +222,10 @@ def _permanovas(
     """Per distance, PERMANOVA of ``distance ~ covariates + phenotype`` (sequential) for each phenotype, stacked
     with a ``phenotype`` column; samples missing a term are left out of that phenotype's test."""
     spec = cfg.diversity
-    meta = cohort.metadata
     out = {}
     for metric in spec.beta:
         dm = diversity.beta_diversity(cohort.table, metric)
-        tables = []
-        for phenotype in phenotypes:
-            terms = [*covariates, phenotype]
-            complete = meta.index[meta[terms].notna().all(axis=1)]
-            res = diversity.permanova(
-                dm.filter(list(complete)),
-                meta.loc[complete],
-                terms,
-                by="terms",
-                permutations=spec.permutations,
-                seed=spec.seed,
-            )
-            tables.append(res.assign(phenotype=phenotype))
-        out[metric] = pd.concat(tables, ignore_index=True)
+        tables = permanova_each(dm, cohort.metadata, covariates, phenotypes, spec.permutations, spec.seed)
+        out[metric] = pd.concat([t.assign(phenotype=p) for p, t in tables.items()], ignore_index=True)
     return out
 

@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from osteobiome.association.variants import fitted_model
+from osteobiome.compute.executors import start_forkserver
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
@@ -56,7 +57,15 @@ from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._formula import interaction_tables
 from osteobiome.study._mediation import mediation_tables
 from osteobiome.study._outputs import sha256, versions
-from osteobiome.study._parts import Blocked, Part, plan_jobs, reference_for, run_jobs, worker_count
+from osteobiome.study._parts import (
+    WORKER_PRELOAD,
+    Blocked,
+    Part,
+    plan_jobs,
+    reference_for,
+    run_jobs,
+    worker_count,
+)
 from osteobiome.study._prediction import run_prediction
 from osteobiome.study._readme import results_readme
 from osteobiome.study._summary import cohort_summary
@@ -105,6 +114,7 @@ def run_study(
     inputs).
     """
     start = time.perf_counter()
+    start_workers(workers)  # their imports overlap with validating the inputs
     log = _RunLog()
     timings: dict[str, float] = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -127,7 +137,7 @@ def run_study(
             report = None
             if cfg.report:
                 results.warnings = _messages(caught)
-                _render(results, tmp, progress, log, timings)
+                _render(results, tmp, progress, log, timings, worker_count(workers))
                 report = Path(out).resolve() / "report.html"
             timings["total"] = time.perf_counter() - start
             results.warnings = _messages(caught)
@@ -138,6 +148,13 @@ def run_study(
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
+
+
+def start_workers(workers: int | None) -> None:
+    """With more than one worker, start the server the run's worker processes fork from now (it imports the
+    modules they need in the background), so that a caller can do other work meanwhile; no effect otherwise."""
+    if worker_count(workers) > 1:
+        start_forkserver(WORKER_PRELOAD)
 
 
 def _analyse(
@@ -160,7 +177,13 @@ def _analyse(
         log.add(f"{part.label} done in {part.seconds:.2f} s")
         advance()
 
-    parts = run_jobs(cfg, jobs, workers, finished, blocked)
+    ordination: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
+
+    def joint_ordination() -> None:  # in this process while the workers run the jobs
+        with _timed(timings, "joint ordination"):
+            ordination.update(_ordination(plan))
+
+    parts = run_jobs(cfg, jobs, workers, finished, blocked, meanwhile=joint_ordination)
     caught.extend(_Warning(w) for p in parts for w in p.warnings)
     cohorts = _cohort_results(plan, parts)
     if cfg.fdr.scope == "study":
@@ -201,7 +224,7 @@ def _analyse(
         spec = cfg.meta_analysis
         survival = survival_step(plan, spec.method, spec.test, cfg.fdr.meta, cfg.fdr.cohort)
     with _timed(timings, "report inputs"):
-        extras = _report_inputs(plan, parts, cohorts, meta)
+        extras = _report_inputs(plan, parts, cohorts, meta) | {"ordination": ordination}
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
@@ -236,11 +259,21 @@ def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: 
     return pooled
 
 
+def _ordination(plan: StudyPlan) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
+    """The joint ordination of every cohort's samples per distance (none with one cohort or no diversity)."""
+    cfg, out = plan.config, {}
+    for metric in cfg.diversity.beta if cfg.diversity is not None else ():
+        joint = inputs.joint_ordination([cp.cohort for cp in plan.cohorts], metric, cfg.phenotypes[0])
+        if joint is not None:
+            out[metric] = joint
+    return out
+
+
 def _report_inputs(
     plan: StudyPlan, parts: list[Part], cohorts: list[CohortResults], meta: pd.DataFrame | None
 ) -> dict[str, Any]:
-    """Partial residuals of the top pairs (set on ``cohorts``), the joint ordination, the power curves and,
-    for simulated cohorts, planted vs found (see :mod:`osteobiome.study._report_inputs`)."""
+    """Partial residuals of the top pairs (set on ``cohorts``), the power curves and, for simulated cohorts,
+    planted vs found (see :mod:`osteobiome.study._report_inputs`)."""
     cfg = plan.config
     tables = {c.name: c.associations for c in cohorts}
     pairs = inputs.top_pairs(tables, meta)
@@ -261,18 +294,11 @@ def _report_inputs(
                 reference_for(cfg, cp.covariates),
                 present=cp.cohort if two_part else None,
             )
-    ordination = {}
-    if cfg.diversity is not None:
-        for metric in cfg.diversity.beta:
-            joint = inputs.joint_ordination([cp.cohort for cp in plan.cohorts], metric, cfg.phenotypes[0])
-            if joint is not None:
-                ordination[metric] = joint
     truth = {cp.name: cp.truth for cp in plan.cohorts if cp.truth is not None}
     planted, summary = (
         inputs.planted_vs_found(truth, tables, meta, cfg.fdr.cohort, cfg.fdr.meta) if truth else (None, None)
     )
     return {
-        "ordination": ordination,
         "power": inputs.power_curves(tables, meta, cfg.fdr.cohort),
         "planted": planted,
         "planted_summary": summary,
@@ -280,14 +306,15 @@ def _report_inputs(
 
 
 def _render(
-    results: StudyResults, out: Path, progress: Callable, log: _RunLog, timings: dict[str, float]
+    results: StudyResults, out: Path, progress: Callable, log: _RunLog, timings: dict[str, float], workers: int = 1
 ) -> None:
-    """The HTML report and its figures (imported here: the report imports this package, and matplotlib)."""
+    """The HTML report and its figures, drawn by ``workers`` processes (imported here: the report imports this
+    package, and matplotlib)."""
     from osteobiome.report import render
 
     task = progress("report", 1)
     with _timed(timings, "report"):
-        render(results, out)
+        render(results, out, workers)
     task()
     log.add(f"report written in {timings['report']:.2f} s")
 
@@ -490,6 +517,7 @@ def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataF
         "strata": {"variables": list(cfg.strata), "min_stratum_size": cfg.min_stratum_size} if cfg.strata else None,
         "batch_correction": cfg.batch_correction.model_dump() if cfg.batch_correction is not None else None,
         "mediation": cfg.mediation.model_dump() if plan.mediators else None,
+        "survival": cfg.survival.model_dump() if cfg.survival is not None else None,
     }
 
 
@@ -586,4 +614,4 @@ class _RunLog:
         path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
 
 
-__all__ = ["StudyRun", "run_study"]
+__all__ = ["StudyRun", "run_study", "start_workers"]

@@ -44,12 +44,14 @@ _Z975 = norm.ppf(0.975)
 @dataclass(frozen=True)
 class SurvivalAnalysis:
     """One outcome analysis: ``results`` (the table), ``exposures`` (standardized, samples used × exposures),
-    ``outcome`` (samples used × ``time event entry``; time and entry NaN for binary outcomes), ``options``."""
+    ``outcome`` (samples used × ``time event entry``; time and entry NaN for binary outcomes), ``options``,
+    ``covariates`` (samples used × the covariates' design columns, no intercept)."""
 
     results: pd.DataFrame
     exposures: pd.DataFrame
     outcome: pd.DataFrame
     options: dict[str, Any]
+    covariates: pd.DataFrame
 
     def significant(self, q: float = MAX_SIGNIFICANCE) -> pd.DataFrame:
         """Rows with ``qval <= q``."""
@@ -157,9 +159,9 @@ def run_survival(
     if covariates:
         design = build_design(metadata.loc[complete], covariates, reference, opts.standardize, opts.require_reference)
         rows = np.flatnonzero(complete)[design.rows]
-        Z = design.matrix[:, 1:]
+        Z, covariate_names = design.matrix[:, 1:], design.columns[1:]
     else:
-        rows, Z = np.flatnonzero(complete), None
+        rows, Z, covariate_names = np.flatnonzero(complete), None, []
     if rows.size < complete.size:
         warnings.warn(f"{complete.size - rows.size} samples with missing outcome or covariates are left out.", stacklevel=2)
     outcome = outcome.iloc[rows]
@@ -206,7 +208,8 @@ def run_survival(
     results = results.iloc[order].reset_index(drop=True)
     exposures = pd.DataFrame(z, index=outcome.index, columns=values.columns)
     options_used = {**opts.as_dict(), "outcome_type": outcome_type, "community_pcs": community_pcs, "ph_transform": ph_transform}
-    return SurvivalAnalysis(results, exposures, outcome, options_used)
+    covariate_table = pd.DataFrame(np.zeros((len(rows), 0)) if Z is None else Z, index=outcome.index, columns=covariate_names)
+    return SurvivalAnalysis(results, exposures, outcome, options_used, covariate_table)
 
 
 def survival(

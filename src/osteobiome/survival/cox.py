@@ -12,6 +12,10 @@ score is ``Σ_k [Σ_{D_k} x − Σ_r M1_kr]`` and the information ``Σ_k Σ_r (M
 Every feature shares the risk sets, so one cumulative sum per Newton step serves all features
 (:mod:`osteobiome.survival._risksets`); Newton–Raphson with step halving when the likelihood falls, as
 ``coxph``, from b = 0 and the covariates-only estimate of g, iterated until the largest step is below ``tol``.
+
+Three tests of b = 0 per feature (each χ² with 1 df): Wald ``(b̂ / se)²``; likelihood ratio
+``2 (l(b̂, ĝ) − l(0, ĝ₀))`` against the covariates-only fit ``ĝ₀``; score ``Uᵀ I⁻¹ U`` at ``(0, ĝ₀)`` (R:
+``coxph(..., init = c(0, coef(reduced)))$score`` and ``2 * diff(fit$loglik)`` of that fit).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from osteobiome.survival._moments import n_products, unpack, weighted_products
 from osteobiome.survival._risksets import RiskSets, risk_sets
 
+#: Tests of the exposure's coefficient (:meth:`CoxFit.test_pval`).
+TESTS = ("wald", "lr", "score")
 #: Doubles of the stacked products per block of features (n × T × block, 64 MB); sets the block size.
 BLOCK_VALUES = 2**23
 
@@ -37,7 +43,8 @@ class CoxFit:
     ``converged`` (m,) bool; ``iterations`` (m,); ``information`` (m, q, q); ``score_by_time`` (K, m) the
     exposure's score contribution of each event time and ``information_by_time`` (K, m, q) the information
     contributions' exposure column, at the estimate (for :func:`osteobiome.survival.zph.cox_zph`);
-    ``risk`` the shared :class:`RiskSets`."""
+    ``risk`` the shared :class:`RiskSets`; ``lr_chisq`` / ``score_chisq`` (m,) the likelihood-ratio and score
+    statistics of b = 0 against the covariates-only fit (NaN where a fit failed)."""
 
     coef: np.ndarray
     stderr: np.ndarray
@@ -49,6 +56,18 @@ class CoxFit:
     score_by_time: np.ndarray
     information_by_time: np.ndarray
     risk: RiskSets
+    lr_chisq: np.ndarray
+    score_chisq: np.ndarray
+
+    def test_pval(self, test: str) -> np.ndarray:
+        """(m,) p-values of b = 0 by ``test``: ``wald`` (``pval``), ``lr`` or ``score`` (χ², 1 df)."""
+        if test == "wald":
+            return self.pval
+        if test == "lr":
+            return chi2.sf(self.lr_chisq, 1)
+        if test == "score":
+            return chi2.sf(self.score_chisq, 1)
+        raise ValueError(f"test {test!r} is not one of {TESTS}")
 
 
 def _terms(F: np.ndarray, Z: np.ndarray, theta: np.ndarray, risk: RiskSets):  # noqa: ANN202
@@ -95,11 +114,12 @@ def _put(state: list[np.ndarray], features: np.ndarray, values: tuple[np.ndarray
 
 def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float, start: np.ndarray):  # noqa: ANN202
     """Newton–Raphson for the features of ``F`` from θ = (0, ``start``); returns θ, the :func:`_terms` at θ,
-    converged and iterations."""
+    converged, iterations and the log-likelihood, score and information at the start."""
     m, q = F.shape[1], Z.shape[1] + 1
     theta = np.zeros((m, q))
     theta[:, 1:] = start
     state = list(_terms(F, Z, theta, risk))  # loglik, score, info, score by time, info by time
+    initial = tuple(part.copy() for part in state[:3])
     converged = np.zeros(m, bool)
     failed = np.zeros(m, bool)
     iterations = np.zeros(m, int)
@@ -127,16 +147,26 @@ def _fit_block(F: np.ndarray, Z: np.ndarray, risk: RiskSets, max_iter: int, tol:
         _put(state, active, trial)
         iterations[active] += 1
         converged[active] = np.abs(new - old).max(axis=1) <= tol
-    return theta, state, converged & ~failed, iterations
+    return theta, state, converged & ~failed, iterations, initial
 
 
-def _covariates_only(Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float) -> np.ndarray:
-    """The covariates' coefficients without an exposure (the features' starting point), or zeros."""
+def _covariates_only(Z: np.ndarray, risk: RiskSets, max_iter: int, tol: float) -> tuple[np.ndarray, bool]:
+    """The covariates' coefficients without an exposure (the features' starting point and the null model of the
+    score and likelihood-ratio tests) and whether that fit converged (zeros when it did not)."""
     p = Z.shape[1]
     if p == 0:
-        return np.zeros(0)
-    theta, _, converged, _ = _fit_block(Z[:, :1], Z[:, 1:], risk, max_iter, tol, np.zeros(p - 1))
-    return theta[0] if converged[0] else np.zeros(p)
+        return np.zeros(0), True
+    theta, _, converged, _, _ = _fit_block(Z[:, :1], Z[:, 1:], risk, max_iter, tol, np.zeros(p - 1))
+    return (theta[0], True) if converged[0] else (np.zeros(p), False)
+
+
+def _score_statistic(score: np.ndarray, info: np.ndarray) -> np.ndarray:
+    """``Uᵀ I⁻¹ U`` per feature (NaN where ``I`` is not positive definite)."""
+    out = np.full(score.shape[0], np.nan)
+    ok = _solvable(info)
+    if ok.any():
+        out[ok] = np.einsum("mq,mq->m", score[ok], np.linalg.solve(info[ok], score[ok][..., None])[..., 0])
+    return out
 
 
 def fit_cox(
@@ -167,15 +197,21 @@ def fit_cox(
     info = np.full((m, q, q), np.nan)
     K = risk.times.size
     score_by_time, info_by_time = np.full((K, m), np.nan), np.full((K, m, q), np.nan)
-    start = _covariates_only(Zc, risk, max_iter, tol)
+    start, null_fitted = _covariates_only(Zc, risk, max_iter, tol)
+    lr_chisq, score_chisq = np.full(m, np.nan), np.full(m, np.nan)
     block = max(1, BLOCK_VALUES // (n * n_products(q)))
     for first in range(0, m, block):
         cols = slice(first, min(first + block, m))
-        theta, state, conv, its = _fit_block(Fc[:, cols], Zc, risk, max_iter, tol, start)
+        theta, state, conv, its, (loglik0, score0, info0) = _fit_block(Fc[:, cols], Zc, risk, max_iter, tol, start)
         coef[cols], converged[cols], iterations[cols] = theta, conv, its
         loglik[cols], _, info[cols], score_by_time[:, cols], info_by_time[:, cols] = state
+        if null_fitted:
+            lr_chisq[cols] = np.where(conv, np.maximum(2.0 * (state[0] - loglik0), 0.0), np.nan)
+            score_chisq[cols] = _score_statistic(score0, info0)
     stderr = np.full((m, q), np.nan)
     if converged.any():
         stderr[converged] = np.sqrt(np.diagonal(np.linalg.inv(info[converged]), axis1=1, axis2=2))
     pval = 2.0 * norm.sf(np.abs(coef[:, 0] / stderr[:, 0]))
-    return CoxFit(coef, stderr, pval, loglik, converged, iterations, info, score_by_time, info_by_time, risk)
+    return CoxFit(
+        coef, stderr, pval, loglik, converged, iterations, info, score_by_time, info_by_time, risk, lr_chisq, score_chisq
+    )
