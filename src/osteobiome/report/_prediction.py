@@ -6,20 +6,30 @@ learner), plus the section's tables. Used by the study report and by ``osteobiom
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from osteobiome.predict import MODELS, PredictionResult
 from osteobiome.report.figures import STYLE, colour_of, save
 from osteobiome.report.tables import html_table
+
+if TYPE_CHECKING:
+    from osteobiome.predict import PredictionResult
 
 TOP_FEATURES = 15
 CALIBRATION_BINS = 10
 PANEL_KEYS = ["cohort", "validation", "learner"]
-MODEL_COLOURS = {m: colour_of(i) for i, m in enumerate(MODELS)}
+
+
+def _model_colour(model: str) -> str:
+    """The colour of one of :data:`osteobiome.predict.MODELS` (imported here: scikit-learn loads only when a
+    study has a ``prediction:`` section)."""
+    from osteobiome.predict import MODELS
+
+    return colour_of(MODELS.index(model))
 
 
 def _panels(frame: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
@@ -62,7 +72,7 @@ def roc_curves(predictions: pd.DataFrame, performance: pd.DataFrame) -> Figure:
                 fpr, tpr = _roc(rows["observed"].to_numpy(), rows["predicted"].to_numpy())
                 a = auc.loc[(*key, model)]
                 label = f"{model}: {a['estimate']:.2f} ({a['ci.lower']:.2f}–{a['ci.upper']:.2f})"
-                ax.plot(fpr, tpr, color=MODEL_COLOURS[model], linewidth=1.4, label=label)
+                ax.plot(fpr, tpr, color=_model_colour(model), linewidth=1.4, label=label)
             ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle="--")
             ax.set(xlabel="1 − specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01))
             ax.set_title(_title(key), loc="left")
@@ -83,9 +93,9 @@ def calibration_plot(predictions: pd.DataFrame, binary: bool) -> Figure:
                     bins = np.array_split(np.argsort(p, kind="stable"), CALIBRATION_BINS)
                     x = [p[b].mean() for b in bins if len(b)]
                     obs = [y[b].mean() for b in bins if len(b)]
-                    ax.plot(x, obs, "o-", ms=3, color=MODEL_COLOURS[model], linewidth=1.2, label=model)
+                    ax.plot(x, obs, "o-", ms=3, color=_model_colour(model), linewidth=1.2, label=model)
                 else:
-                    ax.scatter(p, y, s=6, alpha=0.5, color=MODEL_COLOURS[model], label=model, linewidths=0)
+                    ax.scatter(p, y, s=6, alpha=0.5, color=_model_colour(model), label=model, linewidths=0)
             lo, hi = (0, 1) if binary else (part[["observed", "predicted"]].min().min(), part[["observed", "predicted"]].max().max())
             ax.plot([lo, hi], [lo, hi], color="#999999", linewidth=0.8, linestyle="--")
             ax.set(xlabel="predicted probability" if binary else "predicted", ylabel="observed rate" if binary else "observed")
@@ -106,7 +116,7 @@ def decision_curve(decision: pd.DataFrame) -> Figure:
             top = max(0.05, float(ref["net_benefit"].max()), float(part["net_benefit"].max())) * 1.15
             xmax = min(0.99, max(0.3, 2 * _prevalence(ref)))
             for model, rows in part.groupby("model", sort=False):
-                ax.plot(rows["threshold"], rows["net_benefit"], color=MODEL_COLOURS[model], linewidth=1.3, label=model)
+                ax.plot(rows["threshold"], rows["net_benefit"], color=_model_colour(model), linewidth=1.3, label=model)
             for model, style in (("treat all", ":"), ("treat none", "--")):
                 rows = ref[ref["model"] == model]
                 ax.plot(rows["threshold"], rows["net_benefit"], color="#777777", linestyle=style, linewidth=1, label=model)
