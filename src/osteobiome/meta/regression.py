@@ -420,7 +420,7 @@ def meta_regression(
 def cohort_moderators(moderators: pd.DataFrame, cohorts: list[str]) -> pd.DataFrame:
     """The rows of ``moderators`` (indexed by cohort name, or with a ``cohort`` column) for ``cohorts``, in order."""
     table = moderators.set_index("cohort") if "cohort" in moderators.columns else moderators
-    table.index = table.index.astype(str)
+    table = table.set_axis(table.index.astype(str))  # not in place: the caller's table is shared across calls
     missing = [c for c in cohorts if c not in table.index]
     if missing:
         raise InputError(

@@ -194,14 +194,15 @@ def _analyse(
         pathway_tables = {
             c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
         }
-        meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler)
+        moderators = _moderators(cfg) if len(cohorts) > 1 else None  # read once for the three meta-analyses
+        meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler, moderators=moderators)
         if meta is not None and cfg.fdr.scope == "study":
             meta["qval.fdr"] = adjust(meta["pval"].to_numpy(float))
         interactions = interaction_tables(associations)
         exposures = list(dict.fromkeys(e for t in interactions.values() for e in t["metadata"]))
-        interaction_meta = _meta_analysis(interactions, cfg, progress, exposures, blocked.scheduler)
+        interaction_meta = _meta_analysis(interactions, cfg, progress, exposures, blocked.scheduler, moderators)
         pathway_meta = (
-            _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler)
+            _meta_analysis(pathway_tables, cfg, progress, scheduler=blocked.scheduler, moderators=moderators)
             if len(pathway_tables) > 1
             else None
         )
@@ -371,10 +372,11 @@ def _meta_analysis(
     progress: Callable,
     exposures: list[str] | None = None,
     scheduler: str | None = None,
+    moderators: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """Per phenotype (or each of ``exposures``), pool the cohorts'
     coefficients (``None`` with fewer than two cohorts); ``scheduler``: pool in blocks (see
-    :mod:`osteobiome.compute.executors`)."""
+    :mod:`osteobiome.compute.executors`); ``moderators``: the study's cohort-level table (:func:`_moderators`)."""
     tables = {k: v for k, v in tables.items() if len(v)}
     if len(tables) < 2:
         return None
@@ -389,11 +391,17 @@ def _meta_analysis(
         q_threshold=cfg.fdr.meta,
         cohort_q=cfg.fdr.cohort,
         scheduler=scheduler,
-        moderators=None if spec.moderators is None else read_metadata(spec.moderators),
+        moderators=moderators,
         joint=cfg.association.resolved().joint,
     )
     advance()
     return meta
+
+
+def _moderators(cfg: StudyConfig) -> pd.DataFrame | None:
+    """The cohort-level moderators of ``meta_analysis: {moderators: FILE}`` (meta-regressions), or ``None``."""
+    path = cfg.meta_analysis.moderators
+    return None if path is None else read_metadata(path)
 
 
 def _mechanisms(
