@@ -245,17 +245,34 @@ def _plan_a(folder, **changes):
         return cfg, validate_study(cfg).cohorts[0]
 
 
-def test_three_level_stratum_f_test_and_notes(tmp_path):
-    write_study(tmp_path, diversity=False)
-    meta_a = _three_sites(tmp_path)
-    cfg, plan = _plan_a(
-        tmp_path,
+def _site_plan(folder, min_stratum_size):
+    """Cohort A's plan stratified by the three sites (vbmd; age, bmi, smoker; MaAsLin2)."""
+    return _plan_a(
+        folder,
         strata=["site"],
         covariates=["age", "bmi", "smoker"],
         phenotypes=["vbmd"],
         association=MAASLIN2,
-        min_stratum_size=25,
+        min_stratum_size=min_stratum_size,
     )
+
+
+def _site_interaction(counts, metadata, **options):
+    """The whole-cohort interaction model of :func:`_site_plan`, fitted directly."""
+    return associate(
+        counts,
+        metadata,
+        formula="~ vbmd * site + age + bmi + smoker",
+        reference={"site": "s1"},
+        preset="maaslin2",
+        **options,
+    )
+
+
+def test_three_level_stratum_f_test_and_notes(tmp_path):
+    write_study(tmp_path, diversity=False)
+    meta_a = _three_sites(tmp_path)
+    cfg, plan = _site_plan(tmp_path, min_stratum_size=25)
     with pytest.warns(UserWarning) as caught:
         tables = stratified(plan.cohort, cfg, plan.covariates, "A")
     notes = " ".join(str(w.message) for w in caught)
@@ -265,38 +282,18 @@ def test_three_level_stratum_f_test_and_notes(tmp_path):
     het = tables.heterogeneity.set_index("feature")
     sub = meta_a[meta_a["site"] != "s3"]
     counts = _cohort(tmp_path)[0]
-    direct = associate(
-        counts.loc[sub.index],
-        sub,
-        formula="~ vbmd * site + age + bmi + smoker",
-        reference={"site": "s1"},
-        preset="maaslin2",
-    )
+    direct = _site_interaction(counts.loc[sub.index], sub)
     direct = direct[direct["metadata"] == "vbmd:site"].set_index("feature")
     np.testing.assert_allclose(het.loc[direct.index, "pval.interaction"], direct["pval"], rtol=1e-9)
 
-    cfg, plan = _plan_a(
-        tmp_path,
-        strata=["site"],
-        covariates=["age", "bmi", "smoker"],
-        phenotypes=["vbmd"],
-        association=MAASLIN2,
-        min_stratum_size=20,
-    )
+    cfg, plan = _site_plan(tmp_path, min_stratum_size=20)
     with pytest.warns(
         UserWarning, match="site = s3: covariate\\(s\\) smoker constant in the stratum; left out"
     ):
         tables = stratified(plan.cohort, cfg, plan.covariates, "A")
     het = tables.heterogeneity.set_index("feature")
     assert (het["interaction_test"] == F_TEST).all() and het["strata"].eq("s1 | s2 | s3").all()
-    direct = associate(
-        counts,
-        meta_a,
-        formula="~ vbmd * site + age + bmi + smoker",
-        reference={"site": "s1"},
-        preset="maaslin2",
-        group=["vbmd:site"],
-    )
+    direct = _site_interaction(counts, meta_a, group=["vbmd:site"])
     direct = direct[direct["value"] == "(all levels)"].set_index("feature")
     np.testing.assert_allclose(het.loc[direct.index, "pval.interaction"], direct["pval"], rtol=1e-9)
     assert (het["Q.df"].dropna() == 2).all()
