@@ -24,7 +24,6 @@ from osteobiome.report.tables import HtmlTable, format_number, html_table
 TOP_HETEROGENEITY = 6
 TOP_MAIN = 3
 MAX_TABLE_ROWS = 1000
-Z = 1.959964
 ALL = "all samples"
 HETEROGENEITY_VIEW = [
     "feature",
@@ -130,8 +129,8 @@ def figure_data(cohort: CohortResults) -> pd.DataFrame:
                     "stratum": stratum,
                     "coef": coef,
                     "stderr": se,
-                    "ci.lb": coef - Z * se,
-                    "ci.ub": coef + Z * se,
+                    "ci.lb": coef - figures.Z95 * se,
+                    "ci.ub": coef + figures.Z95 * se,
                     "pval.Q": p_q,
                     "pval.interaction": p_int,
                     "chosen_by": why,

@@ -17,7 +17,6 @@ from osteobiome.report.results import StudyResults
 from osteobiome.report.tables import html_table
 
 TOP_GENERA = 10
-_Z975 = 1.959964
 
 
 def _ratio(outcome_type: str) -> str:
@@ -48,7 +47,7 @@ def survival_forest(cohorts: dict[str, pd.DataFrame], meta: pd.DataFrame | None,
                 if genus not in rows.index or not np.isfinite(rows.at[genus, "stderr"]):
                     continue
                 coef, se = float(rows.at[genus, "coef"]), float(rows.at[genus, "stderr"])
-                lo, hi = np.exp(coef - _Z975 * se), np.exp(coef + _Z975 * se)
+                lo, hi = np.exp(coef - figures.Z95 * se), np.exp(coef + figures.Z95 * se)
                 lows.append(lo)
                 highs.append(hi)
                 y = y0 - i

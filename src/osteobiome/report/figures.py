@@ -28,6 +28,7 @@ from osteobiome.report.tables import format_number  # noqa: E402
 
 COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757d")
 POOLED_COLOUR = "#222222"
+Z95 = 1.959964  # normal quantile of the 95% confidence intervals drawn (coef ± Z95 · se)
 MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
 MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
 SVG_RASTER_DPI = 100  # resolution of the rasterized scatter layers inside SVGs
@@ -263,7 +264,7 @@ def forest(
                     continue
                 row = indexed[name].loc[key]
                 coef, se = float(row["coef"]), float(row["stderr"])
-                lo, hi = coef - 1.959964 * se, coef + 1.959964 * se
+                lo, hi = coef - Z95 * se, coef + Z95 * se
                 lows.append(lo)
                 highs.append(hi)
                 weight = pooled.get(f"weight_{name}", np.nan)
@@ -475,7 +476,7 @@ def alpha_effects(tables: Mapping[str, pd.DataFrame], phenotypes: Sequence[str],
                 ax.errorbar(
                     coef,
                     ys,
-                    xerr=1.959964 * se,
+                    xerr=Z95 * se,
                     fmt="o",
                     ms=4,
                     color=colour_of(i),
