@@ -45,20 +45,21 @@ def mediation_tables(
 ) -> dict[str, pd.DataFrame]:
     """Cohort name → ``mediation.tsv`` table for each cohort with mediators (``cohorts``: name → Cohort,
     ``covariates``: name → the covariates its models use)."""
+    from osteobiome.study._parts import reference_for  # parts imports validate, which imports this module
+
     spec = cfg.mediation
     if spec is None:
         return {}
     out = {}
     for name, table in mediators.items():
         used = covariates[name]
-        reference = {k: v for k, v in cfg.reference.items() if k in used}
         out[name] = run_mediation(
             cohorts[name],
             None,
             table,
             spec.outcome,
             used,
-            reference,
+            reference_for(cfg, used),
             cfg.association.preset,
             spec.test,
             n_boot=spec.n_boot,

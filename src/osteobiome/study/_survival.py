@@ -14,6 +14,7 @@ import pandas as pd
 
 from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import meta_analyze
+from osteobiome.study._parts import reference_for
 from osteobiome.survival import kaplan_meier, run_survival
 from osteobiome.survival.analysis import SurvivalAnalysis
 
@@ -71,11 +72,10 @@ def survival_step(plan, method: str = "REML", test: str = "z", fdr_meta: float =
     analyses = {}
     for cp in plan.cohorts:
         covariates = spec.covariates if spec.covariates is not None else cp.covariates
-        reference = {k: v for k, v in cfg.reference.items() if k in covariates}
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*samples only in the.*")
             analyses[cp.name] = run_survival(
-                cp.cohort, None, event=spec.event, time=spec.time, covariates=covariates, reference=reference,
+                cp.cohort, None, event=spec.event, time=spec.time, covariates=covariates, reference=reference_for(cfg, covariates),
                 entry=spec.entry, preset=cfg.association.preset, outcome_type=spec.outcome_type,
                 community_pcs=spec.community_pcs,
             )
