@@ -253,13 +253,10 @@ def _no_tree_needed(cfg: StudyConfig, key: tuple[str, str, int], name: str) -> N
 def _check_models(cfg: StudyConfig, plan: CohortPlan) -> None:
     """What the associations of ``run`` would refuse for this cohort (design, median comparison), per
     phenotype, found now (:func:`osteobiome.stats.fittable.check_model`); the blocked path has its own checks."""
-    from osteobiome.association.options import AssociationOptions
     from osteobiome.stats.fittable import check_model
     from osteobiome.study._parts import reference_for
 
-    options = AssociationOptions.resolve(cfg.association.preset, cfg.association.options()).fitted(
-        bool(cfg.random_effects)
-    )
+    options = cfg.association.resolved().fitted(bool(cfg.random_effects))
     cohort = plan.cohort
     for j, phenotype in enumerate(cfg.phenotypes):
         fixed = [phenotype, *plan.covariates]
