@@ -145,7 +145,6 @@ def estimate_tau2(d: est.Cohorts, method: str, threshold: float | None, maxiter:
     return ESTIMATORS[method](d)
 
 
-
 def heterogeneity(model, df: np.ndarray, tau2: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
     """metafor's heterogeneity statistics of a (meta-regression) model with ``.fixed_projection()``:
     Cochran's ``Q`` (the fixed-effect weighted residual sum of squares), ``I²`` (%) and ``H²``. With ``FE``

@@ -195,6 +195,8 @@ class PredictionSpec(_Section):
     @classmethod
     def _level_as_text(cls, value: object) -> object:
         return None if value is None else str(value)
+
+
 class MediationSpec(_Section):
     """Mediation of the cohorts with a ``mediators`` table (:func:`osteobiome.mediate`): the outcome, the
     composite-null test, log2 of the mediators, bootstrap resamples and their seed."""
