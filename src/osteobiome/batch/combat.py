@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview
+from osteobiome.meta.regression import design_matrix
 
 #: Convergence of the shrinkage iterations (largest relative change) and their maximum (MMUPHin's defaults).
 CONV = 1e-4
@@ -56,20 +57,10 @@ class BatchAdjustment:
 
 
 def covariate_matrix(metadata: pd.DataFrame, covariates: list[str]) -> np.ndarray:
-    """Covariate columns (numeric as they are, others dummy-coded against their first sorted level)."""
-    parts = []
-    for name in covariates:
-        values = metadata[name]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            parts.append(values.to_numpy(float)[:, None])
-        else:
-            levels = sorted(values.astype(str).unique())
-            parts.append(
-                np.column_stack([(values.astype(str) == lv).to_numpy(float) for lv in levels[1:]])
-                if len(levels) > 1
-                else np.empty((len(values), 0))
-            )
-    return np.column_stack(parts) if parts else np.empty((len(metadata), 0))
+    """Covariate columns (numeric as they are, others dummy-coded against their first sorted level): the
+    meta-regression's :func:`~osteobiome.meta.regression.design_matrix` without its intercept."""
+    X, _ = design_matrix(metadata[covariates], len(metadata), intercept=True)
+    return X[:, 1:]
 
 
 def _check(table: pd.DataFrame, metadata: pd.DataFrame, batch: str, covariates: list[str]) -> pd.DataFrame:
