@@ -21,6 +21,7 @@ is the observed order).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Iterator
@@ -132,7 +133,7 @@ def _omnibus(beta: np.ndarray, vb: np.ndarray, btt: np.ndarray) -> np.ndarray:
 
 def _r2(d: est.Cohorts, tau2: np.ndarray, qe: np.ndarray, method: str, threshold, maxiter) -> np.ndarray:  # noqa: ANN001
     """metafor's pseudo-R² (percent) of models with an intercept and moderators (see the module docstring)."""
-    base = est.Cohorts(d.y0, d.v0, d.vinf, d.present, d.k)
+    base = dataclasses.replace(d, design=None)  # the intercept-only model
     if method == "FE":
         q0 = base.fixed_projection().ypy
         with np.errstate(divide="ignore", invalid="ignore"):
