@@ -278,13 +278,8 @@ def _report_inputs(
     cfg = plan.config
     tables = {c.name: c.associations for c in cohorts}
     pairs = inputs.top_pairs(tables, meta)
-    transformed = {
-        p.cohort: p.value[1]["transformed"]
-        for p in parts
-        if p.kind == "associations" and "transformed" in p.value[1]
-    }
-    options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
-    two_part = options.get("model") == "twopart"
+    transformed = _transformed(parts)
+    two_part = _association_options(parts).get("model") == "twopart"
     for c, cp in zip(cohorts, plan.cohorts, strict=True):
         if c.name in transformed:
             c.added_variable = inputs.added_variable_points(
@@ -303,6 +298,21 @@ def _report_inputs(
         "power": inputs.power_curves(tables, meta, cfg.fdr.cohort),
         "planted": planted,
         "planted_summary": summary,
+    }
+
+
+def _association_options(parts: list[Part]) -> dict[str, Any]:
+    """The association options the run resolved (the same for every cohort)."""
+    return next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
+
+
+def _transformed(parts: list[Part]) -> dict[str, pd.DataFrame]:
+    """Cohort name → the transformed abundance table its associations kept (cohorts whose table ran as one
+    in-memory block)."""
+    return {
+        p.cohort: p.value[1]["transformed"]
+        for p in parts
+        if p.kind == "associations" and "transformed" in p.value[1]
     }
 
 
@@ -416,7 +426,7 @@ def _mechanisms(
     the top pathways (cohorts with HUMAnN stratified pathway rows); ``associations`` / ``pathway_tables``: cohort
     name → its (pathway) association table."""
     cfg = plan.config
-    transformed = {p.cohort: p.value[1].get("transformed") for p in parts if p.kind == "associations"}
+    transformed = _transformed(parts)
     inputs = {
         cp.name: (transformed[cp.name], cp.cohort.metadata, cp.covariates)
         for cp in plan.cohorts
@@ -508,7 +518,7 @@ def _mechanism_settings(mechanisms: dict[str, pd.DataFrame]) -> dict[str, str | 
 def _settings(plan: StudyPlan, parts: list[Part], mechanisms: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """What was run, for the Methods paragraph and run.json."""
     cfg = plan.config
-    options = next((p.value[1].get("options", {}) for p in parts if p.kind == "associations"), {})
+    options = _association_options(parts)
     return {
         "rank": cfg.rank,
         "preset": cfg.association.preset,
