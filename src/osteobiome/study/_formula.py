@@ -47,19 +47,17 @@ def cohort_formula(terms: Sequence[Term], phenotype: str, covariates: Sequence[s
     """The formula of one cohort and phenotype: ``phenotype`` replaced, terms with a variable not among this
     cohort's ``covariates`` (left out as constant there) dropped."""
     usable = {PHENOTYPE, *covariates}
-    kept = [term for term in terms if set(term) <= usable]
-    return "~ " + " + ".join(
-        term_label(tuple(phenotype if v == PHENOTYPE else v for v in term)) for term in kept
-    )
+    return "~ " + " + ".join(_label(term, phenotype) for term in terms if set(term) <= usable)
 
 
 def interaction_labels(terms: Sequence[Term], phenotype: str) -> list[str]:
     """The ``metadata`` labels of the phenotype's interaction terms (``vbmd:sex``, ``age:vbmd``)."""
-    return [
-        term_label(tuple(phenotype if v == PHENOTYPE else v for v in term))
-        for term in terms
-        if len(term) == 2 and PHENOTYPE in term
-    ]
+    return [_label(term, phenotype) for term in terms if len(term) == 2 and PHENOTYPE in term]
+
+
+def _label(term: Term, phenotype: str) -> str:
+    """The term as written in a model formula, with the word ``phenotype`` replaced by ``phenotype``."""
+    return term_label(tuple(phenotype if v == PHENOTYPE else v for v in term))
 
 
 def kept_rows(results: pd.DataFrame, phenotype: str, terms: Sequence[Term] | None) -> pd.DataFrame:
