@@ -104,17 +104,11 @@ class BlockFit:
     note: np.ndarray | None = None
 
 
-def _log(p: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(p)
-
-
-def _with_tests(coef, stderr, pval, df, n_used, extra=None, log_pval=None) -> VariantFit:  # noqa: ANN001
-    """``VariantFit`` with ``tval = coef / stderr``; ``log_pval`` (finite where ``pval`` underflows) defaults to
-    ``log(pval)``."""
+def _with_tests(coef, stderr, pval, log_pval, df, n_used, extra=None) -> VariantFit:  # noqa: ANN001
+    """``VariantFit`` with ``tval = coef / stderr`` (``log_pval``: finite where ``pval`` underflows)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / stderr
-    return VariantFit(coef, stderr, tval, pval, _log(pval) if log_pval is None else log_pval, df, n_used, extra or {})
+    return VariantFit(coef, stderr, tval, pval, log_pval, df, n_used, extra or {})
 
 
 def _enough_features(m: int, compositional: str) -> bool:
@@ -285,7 +279,7 @@ def finish(
     if not two_part:
         if variance == "classical" and compositional == "none":
             return VariantFit(coef, stderr, main.tval, pval, log_pval, main.df, main.n_used)
-        return _with_tests(coef, stderr, pval, main.df, main.n_used, log_pval=log_pval)
+        return _with_tests(coef, stderr, pval, log_pval, main.df, main.n_used)
     prev = PartFit(*(_concat([getattr(part.prevalence, name) for part in parts]) for name in PartFit.__dataclass_fields__))
     p_coef, p_stderr, p_prev, log_prev = prev.coef.copy(), prev.stderr.copy(), prev.pval.copy(), prev.log_pval.copy()
     for k in range(1, coef.shape[0]) if centre and compositional_prevalence else ():
@@ -305,7 +299,7 @@ def finish(
     present = np.broadcast_to(n_present / main.n_used, coef.shape)
     joint_p = joint_pvalue(pval, p_prev, joint, present)
     log_joint = log_joint_pvalue(log_pval, log_prev, joint, present)
-    return _with_tests(coef, stderr, joint_p, main.df, main.n_used, extra, log_joint)
+    return _with_tests(coef, stderr, joint_p, log_joint, main.df, main.n_used, extra)
 
 
 def refine_linear(fit, Y: np.ndarray, X: np.ndarray, variance: str, compositional: str, mixed: bool) -> VariantFit:  # noqa: ANN001
