@@ -53,6 +53,7 @@ def test_interaction_model_equals_r_lm(hmp2):
 def test_group_f_test_equals_r_anova(hmp2):
     features, metadata = hmp2
     ours = associate(features, metadata, formula=FORMULA, reference=REFERENCE, preset="maaslin2", group=["diagnosis"])
+    assert ours.attrs["model"] == "LM" and ours.attrs["options"]["preset_name"] == "maaslin2"  # kept by the concat
     rows = ours[ours["value"] == "(all levels)"]
     expected = _golden("anova_diagnosis.tsv")
     merged = expected.merge(rows, on="feature", validate="one_to_one")

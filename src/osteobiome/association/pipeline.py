@@ -302,13 +302,11 @@ def run_association(
     nonzero = np.concatenate([o.fit.nonzero for o in outputs])
     results = results_table(names, design, fit, n, nonzero, opts)
     warn_rare(results, design.matrix.shape[1] + (1 if random else 0))
-    results.attrs["model"] = fitted_model(opts.model, random)
-    results.attrs["random_effects"] = list(random)
-    if group or contrasts is not None:
+    if group or contrasts is not None:  # concat drops attrs: they are set below
         extra = omnibus_rows(names, design, fit, n, nonzero, group, contrasts)
         results = pd.concat([results, extra], ignore_index=True).sort_values("qval", kind="stable", na_position="last")
         results = results.reset_index(drop=True)
-        results.attrs.update(options=opts.as_dict(), model=fitted_model(opts.model, random), random_effects=list(random))
+    results.attrs.update(options=opts.as_dict(), model=fitted_model(opts.model, random), random_effects=list(random))
     if outputs[0].tables is None:
         return Association(results, design, opts, n_blocks=n_blocks)
 
