@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from osteobiome.compute.executors import process_alive
 from osteobiome.errors import InputError
 
 MARKER = ".osteobiome-output"
@@ -230,15 +231,7 @@ def remove_stale_temporaries(out: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    return pid == os.getpid() or process_alive(pid)
 
 
 def _size(folder: Path) -> int:
