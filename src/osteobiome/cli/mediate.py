@@ -9,7 +9,6 @@ import typer
 from osteobiome.cli._lists import names
 from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
-from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.mediators import read_mediators
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
@@ -48,8 +47,6 @@ def mediate(
 ) -> None:
     """Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates),
     beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q."""
-    if rank is not None and taxonomy is None:
-        raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
     inputs = (features, metadata, mediators, taxonomy)
     check_output_dir(out, overwrite, inputs)
     meta = read_metadata(metadata)
