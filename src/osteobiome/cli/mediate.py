@@ -25,7 +25,7 @@ def mediate(
     metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
     mediators: Path = typer.Option(..., "--mediators", help="Samples × mediators TSV/CSV (metabolites, SCFAs, serum markers)."),
     outcome: str = typer.Option(..., "--outcome", help="Numeric metadata column of the outcome (e.g. tibia_Ct_vBMD)."),
-    out: Path = typer.Option(..., "--out", help="Output folder (written atomically): mediation.tsv."),
+    out: Path = typer.Option(..., "--out", help="Output folder (written atomically): mediation.tsv, significant_results.tsv."),
     covariates: str = typer.Option("", "--covariates", help="Covariates, comma-separated: age,sex,BMI."),
     reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
     preset: str = typer.Option(
@@ -67,11 +67,12 @@ def mediate(
         seed=seed,
         min_prevalence=min_prevalence,
     )
+    significant = result.significant(max_significance)
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         write_tsv(result.results, staging / "mediation.tsv")
-        write_tsv(result.significant(max_significance), staging / "significant_results.tsv")
+        write_tsv(significant, staging / "significant_results.tsv")
     n_features, n_mediators = result.exposures.shape[1], table.shape[1]
     typer.echo(
         f"{len(result.results)} pairs ({n_features} features × {n_mediators} mediators, test {test}); "
-        f"{len(result.significant(max_significance))} with q <= {max_significance}; written to {out}"
+        f"{len(significant)} with q <= {max_significance}; written to {out}"
     )
