@@ -113,7 +113,7 @@ def _results(
 ) -> pd.DataFrame:
     pval = np.where(fitted, pval, np.nan)
     coef, stderr = np.where(fitted, coef, np.nan), np.where(fitted, stderr, np.nan)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "feature": names.to_numpy(),
             "coef": coef,
@@ -130,7 +130,6 @@ def _results(
             "N.not.0": n_not0,
         }
     )
-    return table
 
 
 def run_survival(
@@ -208,7 +207,8 @@ def run_survival(
         raise InputError(f"event column {event!r}: {n_events} events among {len(outcome)} samples; the models need events and non-events.")
 
     transformed = preprocessed_table(table, opts).iloc[rows]
-    community = community_exposures(table.iloc[rows], community_pcs)
+    used = table.iloc[rows]
+    community = community_exposures(used, community_pcs)
     values = pd.concat([transformed, community], axis=1)
     z, constant = standardize_columns(values.to_numpy())
     missing = np.isnan(values.to_numpy()).any(axis=0)
@@ -229,7 +229,7 @@ def run_survival(
         ph = cox_zph(fit, time_, event_, entry_, ph_transform)
     coef[usable], stderr[usable], pval[usable], fitted[usable] = fit.coef[:, 0], fit.stderr[:, 0], fit.pval, fit.converged
     notes[usable & ~fitted] = "did not converge (separation, or an infinite estimate)"
-    n_not0 = np.concatenate([(table.iloc[rows][transformed.columns].to_numpy() > 0).sum(axis=0), np.full(community.shape[1], len(rows))])
+    n_not0 = np.concatenate([(used[transformed.columns].to_numpy() > 0).sum(axis=0), np.full(community.shape[1], len(rows))])
     results = _results(
         values.columns, kinds, coef, stderr, pval, fitted, notes, len(rows), n_events, n_not0,
         "OR" if outcome_type == "binary" else "HR", opts["correction"],
