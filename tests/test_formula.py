@@ -21,14 +21,6 @@ FORMULA = "~ dysbiosis * antibiotics + age + diagnosis"
 REFERENCE = {"diagnosis": "nonIBD", "antibiotics": "No"}
 
 
-@pytest.fixture(scope="module")
-def hmp2(shared):
-    folder = shared / "reference" / "maaslin2_hmp2"
-    features = pd.read_csv(folder / "HMP2_taxonomy.tsv", sep="\t", index_col=0)
-    metadata = pd.read_csv(folder / "HMP2_metadata.tsv", sep="\t", index_col=0)
-    return features, metadata
-
-
 def _golden(name: str) -> pd.DataFrame:
     frame = pd.read_csv(GOLDEN / name, sep="\t")
     return frame.apply(lambda c: c.str.strip() if c.dtype == object else c)
