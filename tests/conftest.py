@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,3 +33,17 @@ def shared() -> Path:
             pytest.fail(f"{SHARED_SKIP} (required here: CI=true or OSTEOBIOME_REQUIRE_SHARED=1)", pytrace=False)
         pytest.skip(SHARED_SKIP)
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def hmp2_folder(shared: Path) -> Path:
+    """MaAsLin2's HMP2 example and its golden outputs (``../shared/reference/maaslin2_hmp2``)."""
+    return shared / "reference" / "maaslin2_hmp2"
+
+
+@pytest.fixture(scope="session")
+def hmp2(hmp2_folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(taxonomy, metadata)`` of MaAsLin2's HMP2 example, samples as rows (read once; do not modify)."""
+    taxonomy = pd.read_csv(hmp2_folder / "HMP2_taxonomy.tsv", sep="\t", index_col=0)
+    metadata = pd.read_csv(hmp2_folder / "HMP2_metadata.tsv", sep="\t", index_col=0)
+    return taxonomy, metadata

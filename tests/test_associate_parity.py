@@ -20,14 +20,6 @@ LM_RUNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def hmp2(shared):
-    folder = shared / "reference" / "maaslin2_hmp2"
-    taxonomy = pd.read_csv(folder / "HMP2_taxonomy.tsv", sep="\t", index_col=0)  # samples are rows
-    metadata = pd.read_csv(folder / "HMP2_metadata.tsv", sep="\t", index_col=0)
-    return folder, taxonomy, metadata
-
-
 def compare(ours: pd.DataFrame, expected: pd.DataFrame, rtol: float, same_order: bool = True) -> None:
     ours = ours.assign(feature=ours["feature"].map(make_names))
     assert len(ours) == len(expected)
@@ -42,10 +34,10 @@ def compare(ours: pd.DataFrame, expected: pd.DataFrame, rtol: float, same_order:
 
 
 @pytest.mark.parametrize("name", LM_RUNS)
-def test_lm_parity(hmp2, name):
-    folder, taxonomy, metadata = hmp2
+def test_lm_parity(hmp2, hmp2_folder, name):
+    taxonomy, metadata = hmp2
     ours = associate(taxonomy, metadata, FIXED, reference=REFERENCE, preset="maaslin2", **LM_RUNS[name])
-    compare(ours, pd.read_csv(folder / name, sep="\t"), rtol=1e-8)
+    compare(ours, pd.read_csv(hmp2_folder / name, sep="\t"), rtol=1e-8)
     assert list(ours.columns[:9]) == ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
     assert (ours["N.used"] == 1595 - metadata["age"].isna().sum()).all()
 
@@ -67,7 +59,7 @@ LMM_RUNS = {
 @pytest.fixture(scope="module")
 def lmm_fit(hmp2):
     """Our result for a golden LMM run (computed once per module; significant rows only where the file is)."""
-    _, taxonomy, metadata = hmp2
+    taxonomy, metadata = hmp2
     cache = {}
 
     def fit(name: str) -> pd.DataFrame:
@@ -80,13 +72,13 @@ def lmm_fit(hmp2):
     return fit
 
 
-def test_lmm_parity_subject(hmp2, lmm_fit):
+def test_lmm_parity_subject(hmp2_folder, lmm_fit):
     name = "expected_default_lmm_subject.tsv"
-    compare(lmm_fit(name), pd.read_csv(hmp2[0] / name, sep="\t"), rtol=1e-4, same_order=False)
+    compare(lmm_fit(name), pd.read_csv(hmp2_folder / name, sep="\t"), rtol=1e-4, same_order=False)
 
 
 @pytest.mark.parametrize("name", ["expected_results_run1.tsv", "expected_results_run2.tsv"])
-def test_lmm_two_factor_runs_agree_on_almost_all_rows(hmp2, lmm_fit, name):
+def test_lmm_two_factor_runs_agree_on_almost_all_rows(hmp2_folder, lmm_fit, name):
     """What the site+subject runs achieve (the 1e-4 target is not met on every row): the same significant rows;
     coef, stderr and pval of 95% of them within 1e-4, and no row off by more than 1% (coef, stderr) or 10%
     (pval, qval). q-values inherit every p of the call through BH's running minimum: median only.
@@ -98,7 +90,7 @@ def test_lmm_two_factor_runs_agree_on_almost_all_rows(hmp2, lmm_fit, name):
     NLopt's BOBYQA with lme4's settings (tolerances 1e-8, or 1e-6 as in lme4 1.1-20 to 1.1-22) reaches our
     optimum, not R's θ: matching every row needs the R/lme4 build that wrote these files."""
     ours = lmm_fit(name).assign(feature=lambda frame: frame["feature"].map(make_names))
-    expected = pd.read_csv(hmp2[0] / name, sep="\t")
+    expected = pd.read_csv(hmp2_folder / name, sep="\t")
     merged = expected.merge(ours, on=KEY, suffixes=("", "_ours"), validate="one_to_one")
     assert len(merged) == len(expected) == len(ours)
     for column in ["coef", "stderr", "pval", "qval"]:

@@ -38,3 +38,28 @@ def test_unknown_outcome_is_exit_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "outcome 'bmdd' is not a metadata column" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_rank_uses_the_taxonomy_the_table_carries(tmp_path, capsys):
+    counts = pd.read_csv(GOLDEN / "counts.tsv", sep="\t", index_col=0).T
+    counts["taxonomy"] = [f"k__Bacteria; g__{'Blautia' if name == 'Roseburia' else name}" for name in counts.index]
+    table = tmp_path / "table.tsv"
+    counts.to_csv(table, sep="\t")
+    main([
+        "mediate", str(table), str(GOLDEN / "metadata.tsv"), "--mediators", str(GOLDEN / "mediators.tsv"),
+        "--outcome", "bmd", "--rank", "genus", "--ci", "delta", "--out", str(tmp_path / "med"),
+    ])
+    features = pd.read_csv(tmp_path / "med" / "mediation.tsv", sep="\t")["feature"]
+    assert "Blautia" in set(features) and "Roseburia" not in set(features)
+
+
+def test_rank_without_any_taxonomy_is_exit_2_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([
+            "mediate", str(GOLDEN / "counts.tsv"), str(GOLDEN / "metadata.tsv"), "--mediators", str(GOLDEN / "mediators.tsv"),
+            "--outcome", "bmd", "--rank", "genus", "--out", str(tmp_path / "x"),
+        ])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot collapse to 'genus' without a taxonomy" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()

@@ -15,7 +15,7 @@ COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pv
 
 
 @pytest.fixture(scope="module")
-def hmp2(shared):
+def hmp2_subjects(shared):
     meta = pd.read_csv(shared / "reference/vegan/hmp2_subjects_metadata.tsv", sep="\t", index_col=0)
     table = pd.read_csv(shared / "reference/maaslin2_hmp2/HMP2_taxonomy.tsv", sep="\t", index_col=0)
     meta = meta.copy()
@@ -23,8 +23,8 @@ def hmp2(shared):
     return alpha_diversity(table.loc[meta.index], ["observed", "shannon", "simpson"]), meta
 
 
-def test_matches_ols_with_standardized_metadata(hmp2):
-    alpha, meta = hmp2
+def test_matches_ols_with_standardized_metadata(hmp2_subjects):
+    alpha, meta = hmp2_subjects
     res = alpha_associations(alpha, meta, ["dysbiosis", "diagnosis"], ["age", "antibiotics"],
                              reference={"diagnosis": "nonIBD"})
     assert list(res.columns) == COLUMNS
@@ -47,8 +47,8 @@ def test_matches_ols_with_standardized_metadata(hmp2):
     np.testing.assert_allclose(dys.qval.to_numpy(), np.minimum(bh, 1))
 
 
-def test_errors(hmp2):
-    alpha, meta = hmp2
+def test_errors(hmp2_subjects):
+    alpha, meta = hmp2_subjects
     with pytest.raises(InputError, match="did you mean 'dysbiosis'"):
         alpha_associations(alpha, meta, ["dysbiosiss"], ["age"])
     with pytest.raises(InputError, match="no phenotype"):

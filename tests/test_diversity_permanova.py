@@ -16,7 +16,7 @@ METRICS = {"bray": "braycurtis", "jaccard": "jaccard"}
 
 
 @pytest.fixture(scope="module")
-def hmp2(shared):
+def hmp2_subjects(shared):
     meta = pd.read_csv(shared / "reference/vegan/hmp2_subjects_metadata.tsv", sep="\t", index_col=0)
     table = pd.read_csv(shared / "reference/maaslin2_hmp2/HMP2_taxonomy.tsv", sep="\t", index_col=0)
     expected = pd.read_csv(shared / "reference/vegan/adonis2_expected.tsv", sep="\t")
@@ -24,15 +24,15 @@ def hmp2(shared):
 
 
 @pytest.fixture(scope="module")
-def distances(hmp2):
-    table, _, _ = hmp2
+def distances(hmp2_subjects):
+    table, _, _ = hmp2_subjects
     return {name: beta_diversity(table, metric) for name, metric in METRICS.items()}
 
 
 @pytest.mark.parametrize("distance", ["bray", "jaccard"])
 @pytest.mark.parametrize("by", ["terms", "margin"])
-def test_adonis2_parity(hmp2, distances, distance, by):
-    _, meta, expected = hmp2
+def test_adonis2_parity(hmp2_subjects, distances, distance, by):
+    _, meta, expected = hmp2_subjects
     ref = expected[(expected.distance == distance) & (expected.by == by)].reset_index(drop=True)
     n_ours = 9999
     res = permanova(distances[distance], meta, TERMS, by=by, permutations=n_ours, seed=7)
@@ -52,9 +52,9 @@ def test_adonis2_parity(hmp2, distances, distance, by):
 
 
 @pytest.mark.parametrize("by", ["terms", "margin"])
-def test_matches_refit_per_permutation(hmp2, distances, by):
+def test_matches_refit_per_permutation(hmp2_subjects, distances, by):
     """Same permutations → same pseudo-F null as refitting every model from the permuted distances."""
-    _, meta, _ = hmp2
+    _, meta, _ = hmp2_subjects
     dm = distances["bray"]
     G = gower(dm.data)
     blocks = design(meta, TERMS)
@@ -70,8 +70,8 @@ def test_matches_refit_per_permutation(hmp2, distances, by):
     assert list(res.Df[: len(TERMS) + 1]) == [*df, df_resid]
 
 
-def test_seed_reproducible_and_strata_respected(hmp2, distances):
-    _, meta, _ = hmp2
+def test_seed_reproducible_and_strata_respected(hmp2_subjects, distances):
+    _, meta, _ = hmp2_subjects
     a = permanova(distances["bray"], meta, ["age"], permutations=199, seed=11, strata="diagnosis")
     b = permanova(distances["bray"], meta, ["age"], permutations=199, seed=11, strata="diagnosis")
     pd.testing.assert_frame_equal(a, b)
@@ -82,16 +82,16 @@ def test_seed_reproducible_and_strata_respected(hmp2, distances):
         assert (np.sort(batch, axis=1) == np.arange(len(meta))).all()
 
 
-def test_aliased_term_gets_zero_df(hmp2, distances):
-    _, meta, _ = hmp2
+def test_aliased_term_gets_zero_df(hmp2_subjects, distances):
+    _, meta, _ = hmp2_subjects
     meta = meta.assign(age2=meta.age * 2.0)
     with pytest.warns(UserWarning, match="aliased"):
         res = permanova(distances["bray"], meta, ["age", "age2"], permutations=9)
     assert res.Df.iloc[1] == 0 and np.isnan(res.pval.iloc[1])
 
 
-def test_missing_values_dropped_with_warning(hmp2, distances):
-    _, meta, _ = hmp2
+def test_missing_values_dropped_with_warning(hmp2_subjects, distances):
+    _, meta, _ = hmp2_subjects
     meta = meta.copy()
     meta.iloc[:3, meta.columns.get_loc("age")] = np.nan
     with pytest.warns(UserWarning, match="3 samples dropped"):
@@ -109,19 +109,19 @@ def test_missing_values_dropped_with_warning(hmp2, distances):
         ({"terms": []}, "none given"),
     ],
 )
-def test_errors(hmp2, distances, kwargs, message):
-    _, meta, _ = hmp2
+def test_errors(hmp2_subjects, distances, kwargs, message):
+    _, meta, _ = hmp2_subjects
     with pytest.raises(InputError, match=message):
         permanova(distances["bray"], meta, permutations=9, **kwargs)
 
 
-def test_explicit_permutations_checked(hmp2, distances):
-    _, meta, _ = hmp2
+def test_explicit_permutations_checked(hmp2_subjects, distances):
+    _, meta, _ = hmp2_subjects
     with pytest.raises(InputError, match="must be a permutation"):
         permanova(distances["bray"], meta, ["age"], permutations=np.zeros((3, len(meta)), dtype=int))
 
 
-def test_metadata_must_cover_samples(hmp2, distances):
-    _, meta, _ = hmp2
+def test_metadata_must_cover_samples(hmp2_subjects, distances):
+    _, meta, _ = hmp2_subjects
     with pytest.raises(InputError, match="no metadata row"):
         permanova(distances["bray"], meta.iloc[5:], ["age"], permutations=9)

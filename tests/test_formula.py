@@ -21,14 +21,6 @@ FORMULA = "~ dysbiosis * antibiotics + age + diagnosis"
 REFERENCE = {"diagnosis": "nonIBD", "antibiotics": "No"}
 
 
-@pytest.fixture(scope="module")
-def hmp2(shared):
-    folder = shared / "reference" / "maaslin2_hmp2"
-    features = pd.read_csv(folder / "HMP2_taxonomy.tsv", sep="\t", index_col=0)
-    metadata = pd.read_csv(folder / "HMP2_metadata.tsv", sep="\t", index_col=0)
-    return features, metadata
-
-
 def _golden(name: str) -> pd.DataFrame:
     frame = pd.read_csv(GOLDEN / name, sep="\t")
     return frame.apply(lambda c: c.str.strip() if c.dtype == object else c)
@@ -53,6 +45,7 @@ def test_interaction_model_equals_r_lm(hmp2):
 def test_group_f_test_equals_r_anova(hmp2):
     features, metadata = hmp2
     ours = associate(features, metadata, formula=FORMULA, reference=REFERENCE, preset="maaslin2", group=["diagnosis"])
+    assert ours.attrs["model"] == "LM" and ours.attrs["options"]["preset_name"] == "maaslin2"  # kept by the concat
     rows = ours[ours["value"] == "(all levels)"]
     expected = _golden("anova_diagnosis.tsv")
     merged = expected.merge(rows, on="feature", validate="one_to_one")

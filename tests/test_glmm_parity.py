@@ -29,14 +29,6 @@ KEY = ["feature", "metadata", "value"]
 
 
 @pytest.fixture(scope="module")
-def hmp2(shared):
-    folder = shared / "reference" / "maaslin2_hmp2"
-    taxonomy = pd.read_csv(folder / "HMP2_taxonomy.tsv", sep="\t", index_col=0)
-    metadata = pd.read_csv(folder / "HMP2_metadata.tsv", sep="\t", index_col=0)
-    return taxonomy, metadata
-
-
-@pytest.fixture(scope="module")
 def golden() -> pd.DataFrame:
     return pd.read_csv(GOLDEN, sep="\t", keep_default_na=False, na_values=["NA"])
 

@@ -9,11 +9,16 @@ import pytest
 from osteobiome._signatures import parameters_of
 from osteobiome.association.pipeline import associate, run_association
 from osteobiome.mediation.pipeline import mediate, run_mediation
+from osteobiome.survival.analysis import run_survival, survival
 
 
 @pytest.mark.parametrize(
     ("wrapper", "source", "omitted"),
-    [(associate, run_association, {"keep_tables"}), (mediate, run_mediation, set())],
+    [
+        (associate, run_association, {"keep_tables"}),
+        (mediate, run_mediation, set()),
+        (survival, run_survival, set()),
+    ],
 )
 def test_wrapper_takes_and_documents_the_parameters_of_its_source(wrapper, source, omitted):
     shown, full = inspect.signature(wrapper), inspect.signature(source)

@@ -51,6 +51,7 @@ from osteobiome.stats.fittable import check_samples, model_design, warn_rare
 from osteobiome.stats.formula import build_formula_design
 from osteobiome.stats.lm import LMResult
 from osteobiome.stats.multitest import adjust_grouped
+from osteobiome.stats.preprocess import check_kept
 
 __all__ = [
     "EXTRA_COLUMNS", "MAASLIN2_COLUMNS", "Association", "align_samples", "aligned_table", "associate", "auto_block_size",
@@ -270,11 +271,7 @@ def run_association(
     stats = source.stats(opts.min_abundance, stats_block, check_integer=depth_wanted)
     _check_values(stats.minimum, opts)
     kept = np.flatnonzero(stats.kept(n, opts.min_prevalence, opts.min_variance))
-    if kept.size == 0:
-        raise InputError(
-            f"all {len(source.features)} features were filtered out (min_prevalence={opts.min_prevalence}, "
-            f"min_abundance={opts.min_abundance}, min_variance={opts.min_variance}); lower the thresholds."
-        )
+    check_kept(kept.size, len(source.features), opts)
     size = _block_size(block_size, n, kept.size, copies, source)
     n_blocks = math.ceil(kept.size / size)
     _check_blocks(n_blocks, opts)
@@ -302,13 +299,11 @@ def run_association(
     nonzero = np.concatenate([o.fit.nonzero for o in outputs])
     results = results_table(names, design, fit, n, nonzero, opts)
     warn_rare(results, design.matrix.shape[1] + (1 if random else 0))
-    results.attrs["model"] = fitted_model(opts.model, random)
-    results.attrs["random_effects"] = list(random)
-    if group or contrasts is not None:
+    if group or contrasts is not None:  # concat drops attrs: they are set below
         extra = omnibus_rows(names, design, fit, n, nonzero, group, contrasts)
         results = pd.concat([results, extra], ignore_index=True).sort_values("qval", kind="stable", na_position="last")
         results = results.reset_index(drop=True)
-        results.attrs.update(options=opts.as_dict(), model=fitted_model(opts.model, random), random_effects=list(random))
+    results.attrs.update(options=opts.as_dict(), model=fitted_model(opts.model, random), random_effects=list(random))
     if outputs[0].tables is None:
         return Association(results, design, opts, n_blocks=n_blocks)
 

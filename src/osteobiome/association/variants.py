@@ -35,6 +35,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -103,17 +104,11 @@ class BlockFit:
     note: np.ndarray | None = None
 
 
-def _log(p: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(p)
-
-
-def _with_tests(coef, stderr, pval, df, n_used, extra=None, log_pval=None) -> VariantFit:  # noqa: ANN001
-    """``VariantFit`` with ``tval = coef / stderr``; ``log_pval`` (finite where ``pval`` underflows) defaults to
-    ``log(pval)``."""
+def _with_tests(coef, stderr, pval, log_pval, df, n_used, extra=None) -> VariantFit:  # noqa: ANN001
+    """``VariantFit`` with ``tval = coef / stderr`` (``log_pval``: finite where ``pval`` underflows)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / stderr
-    return VariantFit(coef, stderr, tval, pval, _log(pval) if log_pval is None else log_pval, df, n_used, extra or {})
+    return VariantFit(coef, stderr, tval, pval, log_pval, df, n_used, extra or {})
 
 
 def _enough_features(m: int, compositional: str) -> bool:
@@ -196,8 +191,16 @@ def two_part_block(
     workers: int = 1,
 ) -> BlockFit:
     """The two-part model of one block of ``relative`` abundances (n × b, rows of ``X``) and the covariance
-    pieces of its median comparison (see :func:`fit_two_part`); with ``groups`` the two-part mixed model
-    (:func:`_mixed_parts`), whose per-feature ``note`` the block keeps."""
+    pieces of its median comparison (the whole table as one block: :func:`fit_two_part`).
+
+    ``depth`` (reads per sample): with ``depth_covariate`` ``"prevalence"`` or ``"both"`` its z-scored log is
+    added to the prevalence (and abundance) design; detection depends on depth. Its coefficient is not
+    reported. Ignored when ``depth`` is None (relative abundances in, no read counts). ``variance``: the
+    covariance used by the median comparison of the abundance part: ``"HC3"`` (per-sample sandwich terms)
+    or ``"classical"`` (each feature's classical variance, correlation between features from the residuals
+    on the samples where both are present). ``groups`` (integer codes per row, one array per grouping
+    variable): random intercepts in both parts (:func:`_mixed_parts`), whose per-feature ``note`` the block
+    keeps. ``augment``: MaAsLin3's augmentation of the prevalence part."""
     if groups and (variance == "HC3" or compositional_prevalence):
         raise InputError(
             "the two-part mixed model supports variance='classical' and compositional_prevalence=False only; "
@@ -276,7 +279,7 @@ def finish(
     if not two_part:
         if variance == "classical" and compositional == "none":
             return VariantFit(coef, stderr, main.tval, pval, log_pval, main.df, main.n_used)
-        return _with_tests(coef, stderr, pval, main.df, main.n_used, log_pval=log_pval)
+        return _with_tests(coef, stderr, pval, log_pval, main.df, main.n_used)
     prev = PartFit(*(_concat([getattr(part.prevalence, name) for part in parts]) for name in PartFit.__dataclass_fields__))
     p_coef, p_stderr, p_prev, log_prev = prev.coef.copy(), prev.stderr.copy(), prev.pval.copy(), prev.log_pval.copy()
     for k in range(1, coef.shape[0]) if centre and compositional_prevalence else ():
@@ -296,7 +299,7 @@ def finish(
     present = np.broadcast_to(n_present / main.n_used, coef.shape)
     joint_p = joint_pvalue(pval, p_prev, joint, present)
     log_joint = log_joint_pvalue(log_pval, log_prev, joint, present)
-    return _with_tests(coef, stderr, joint_p, main.df, main.n_used, extra, log_joint)
+    return _with_tests(coef, stderr, joint_p, log_joint, main.df, main.n_used, extra)
 
 
 def refine_linear(fit, Y: np.ndarray, X: np.ndarray, variance: str, compositional: str, mixed: bool) -> VariantFit:  # noqa: ANN001
@@ -309,30 +312,18 @@ def fit_two_part(
     X: np.ndarray,
     compositional: str,
     compositional_prevalence: bool = False,
-    depth: np.ndarray | None = None,
-    depth_covariate: str = "none",
-    variance: str = "HC3",
     joint: str = "beta",
-    groups: Sequence[np.ndarray] = (),
-    augment: bool = True,
-    workers: int = 1,
+    **block_options: Any,
 ) -> VariantFit:
     """Two-part model of ``relative`` abundances (n × m, rows of ``X``), the whole table as one block.
     ``coef``/``stderr`` are the abundance part's (log2 FC among present samples), ``pval`` the joint p-value;
     ``extra`` holds both parts.
 
-    ``depth`` (reads per sample): with ``depth_covariate`` ``"prevalence"`` or ``"both"`` its z-scored log is
-    added to the prevalence (and abundance) design; detection depends on depth. Its coefficient is not
-    reported. Ignored when ``depth`` is None (relative abundances in, no read counts). ``variance``: the
-    covariance used by the median comparison of the abundance part: ``"HC3"`` (per-sample sandwich terms)
-    or ``"classical"`` (each feature's classical variance, correlation between features from the residuals
-    on the samples where both are present). ``groups`` (integer codes per row, one array per grouping
-    variable): random intercepts in both parts (:func:`_mixed_parts`); ``extra`` then also holds ``note``.
-    ``augment``: MaAsLin3's augmentation of the prevalence part."""
-    block = two_part_block(
-        relative, X, compositional, compositional_prevalence, depth, depth_covariate, variance, groups, augment, workers
-    )
-    return finish([block], variance, compositional, compositional_prevalence, joint)
+    ``block_options``: the other keyword arguments of :func:`two_part_block` (``depth``, ``depth_covariate``,
+    ``variance``, ``groups``, ``augment``, ``workers``)."""
+    block = two_part_block(relative, X, compositional, compositional_prevalence, **block_options)
+    # finish reads ``variance`` for linear fits only; a two-part fit's is applied in the block.
+    return finish([block], block_options.get("variance", "HC3"), compositional, compositional_prevalence, joint)
 
 
 def _mixed_parts(

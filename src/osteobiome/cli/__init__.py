@@ -80,7 +80,10 @@ class _LazyGroup(TyperGroup):
 app = typer.Typer(
     cls=_LazyGroup,
     name="osteobiome",
-    help="Gut microbiome vs bone: per-cohort associations, meta-analysis, diversity, simulation and power.",
+    help=(
+        "Gut microbiome vs bone: per-cohort associations, meta-analysis, diversity, mediation, incident fracture, "
+        "prediction, simulation and power."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

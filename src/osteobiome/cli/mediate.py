@@ -9,7 +9,6 @@ import typer
 from osteobiome.cli._lists import names
 from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
-from osteobiome.errors import InputError
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.mediators import read_mediators
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
@@ -26,7 +25,7 @@ def mediate(
     metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
     mediators: Path = typer.Option(..., "--mediators", help="Samples × mediators TSV/CSV (metabolites, SCFAs, serum markers)."),
     outcome: str = typer.Option(..., "--outcome", help="Numeric metadata column of the outcome (e.g. tibia_Ct_vBMD)."),
-    out: Path = typer.Option(..., "--out", help="Output folder (written atomically): mediation.tsv."),
+    out: Path = typer.Option(..., "--out", help="Output folder (written atomically): mediation.tsv, significant_results.tsv."),
     covariates: str = typer.Option("", "--covariates", help="Covariates, comma-separated: age,sex,BMI."),
     reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
     preset: str = typer.Option(
@@ -48,8 +47,6 @@ def mediate(
 ) -> None:
     """Mediation from every feature through every mediator to --outcome: alpha (mediator ~ feature + covariates),
     beta (outcome ~ mediator + feature + covariates), indirect = alpha·beta with a CI, composite-null p and q."""
-    if rank is not None and taxonomy is None:
-        raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
     inputs = (features, metadata, mediators, taxonomy)
     check_output_dir(out, overwrite, inputs)
     meta = read_metadata(metadata)
@@ -70,11 +67,12 @@ def mediate(
         seed=seed,
         min_prevalence=min_prevalence,
     )
+    significant = result.significant(max_significance)
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
         write_tsv(result.results, staging / "mediation.tsv")
-        write_tsv(result.significant(max_significance), staging / "significant_results.tsv")
+        write_tsv(significant, staging / "significant_results.tsv")
     n_features, n_mediators = result.exposures.shape[1], table.shape[1]
     typer.echo(
         f"{len(result.results)} pairs ({n_features} features × {n_mediators} mediators, test {test}); "
-        f"{len(result.significant(max_significance))} with q <= {max_significance}; written to {out}"
+        f"{len(significant)} with q <= {max_significance}; written to {out}"
     )

@@ -10,7 +10,6 @@ import typer
 
 from osteobiome.cli._lists import names
 from osteobiome.cli._output import overwrite_option
-from osteobiome.errors import InputError
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 
 
@@ -72,8 +71,6 @@ def predict(
     from osteobiome.predict import cross_validate
     from osteobiome.report._prediction import prediction_figures
 
-    if rank is not None and taxonomy is None:
-        raise InputError("--rank needs --taxonomy FILE (features × ranks) unless the table carries its taxonomy.")
     inputs = (features, metadata, pathways, taxonomy)
     check_output_dir(out, overwrite, inputs)
     cohort = load_cohort(features, metadata, taxonomy=taxonomy, rank=rank)

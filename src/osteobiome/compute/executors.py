@@ -256,14 +256,15 @@ def exit_with(parent: int) -> None:
         if handle is not None:
             select.select([handle], [], [])  # readable once the parent has terminated
         else:
-            while _running(parent):
+            while process_alive(parent):
                 time.sleep(PARENT_POLL)
         os._exit(1)
 
     threading.Thread(target=watch, name="osteobiome-parent-watch", daemon=True).start()
 
 
-def _running(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's process counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

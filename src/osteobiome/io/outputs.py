@@ -19,12 +19,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from osteobiome.compute.executors import process_alive
 from osteobiome.errors import InputError
 
 MARKER = ".osteobiome-output"
 """The file in every results folder that marks it as ours, so that a later run may replace it."""
 MARKER_TEXT = "osteobiome results; a later osteobiome run may replace this folder (others need --overwrite).\n"
 
+_LOOKS = 100
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
@@ -47,9 +49,11 @@ def _foreign_entries(folder: Path, keep: tuple[str, ...]) -> bool:
 
     Another run may swap its finished result into ``folder``'s place and delete the old one while we look, so
     the answer counts only when the folder at that path stayed the same (device, inode, change time) for the
-    whole look; else we look again.
+    whole look; else we look again (at most :data:`_LOOKS` times: a folder that never stops changing is not a
+    result being swapped in, and its last look counts).
     """
-    while True:
+    foreign = False
+    for _ in range(_LOOKS):
         before = _identity(folder)
         if before is None:
             return False
@@ -60,6 +64,7 @@ def _foreign_entries(folder: Path, keep: tuple[str, ...]) -> bool:
             continue
         if _identity(folder) == before:
             return foreign
+    return foreign
 
 
 def _is_file_like(path: Path) -> bool:
@@ -230,15 +235,7 @@ def remove_stale_temporaries(out: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    return pid == os.getpid() or process_alive(pid)
 
 
 def _size(folder: Path) -> int:

@@ -9,6 +9,7 @@ refitted; the outer test fold is predicted once. See :mod:`osteobiome.predict._t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -58,8 +59,7 @@ def outer_splits(design: Design, options: PredictOptions) -> list[tuple[int, np.
 def _split_task(state: dict[str, Any], index: int) -> dict[str, Any]:
     design, options = state["design"], state["options"]
     _, train, test = state["splits"][index]
-    part = Design(design.X.iloc[train], design.y[train], design.task, design.outcome, design.positive,
-                  design.numeric, design.categorical, design.name)
+    part = replace(design, X=design.X.iloc[train], y=design.y[train])
     return fit_and_score(part, design.X.iloc[test], design.y[test], options, index)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ def aligned(designs: Sequence[Design]) -> list[Design]:
     for d in designs:
         X = d.X.reindex(columns=columns)
         X[taxa + pathways] = X[taxa + pathways].fillna(0.0)
-        out.append(Design(X, d.y, d.task, d.outcome, d.positive, first.numeric, first.categorical, d.name))
+        out.append(replace(d, X=X, numeric=first.numeric, categorical=first.categorical))
     return out
 
 
@@ -54,8 +55,8 @@ def _held_out_task(state: dict[str, Any], index: int) -> dict[str, Any]:
     designs = state["designs"]
     test = designs[index]
     others = [d for i, d in enumerate(designs) if i != index]
-    train = Design(pd.concat([d.X for d in others]), np.concatenate([d.y for d in others]), test.task,
-                   test.outcome, test.positive, test.numeric, test.categorical, "+".join(d.name for d in others))
+    train = replace(test, X=pd.concat([d.X for d in others]), y=np.concatenate([d.y for d in others]),
+                    name="+".join(d.name for d in others))
     options = state["options"]
     return fit_and_score(train, test.X, test.y, options, index)
 

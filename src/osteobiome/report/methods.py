@@ -215,8 +215,8 @@ def _mediation_sentence(mediation: Mapping[str, Any] | None, rank: str) -> str:
         f"Mediation of {mediation.get('outcome')} by the measured mediators{' (log2)' if mediation.get('log') else ''} "
         f"was tested per {rank} × mediator pair: α ({rank} → mediator) and β (mediator → outcome, adjusted for the "
         f"{rank}) from linear models with the same covariates, the indirect effect α·β on standardized variables "
-        f"with a percentile bootstrap CI ({mediation.get('n_boot', 1000)} resamples, seed {mediation.get('seed', 1)}; "
-        f"delta method for unscreened pairs), its p-value from {MEDIATION_TEST.get(mediation.get('test', 'hdmt'), mediation.get('test'))} "
+        f"with a 95% CI (percentile bootstrap, {mediation.get('n_boot', 1000)} resamples, seed "
+        f"{mediation.get('seed', 1)}, for pairs with p ≤ 0.05; the delta method for the rest), its p-value from {MEDIATION_TEST.get(mediation.get('test', 'hdmt'), mediation.get('test'))} "
         "of α = 0 or β = 0, and Benjamini–Hochberg q-values over all pairs."
     )
 

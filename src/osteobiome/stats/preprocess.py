@@ -254,10 +254,16 @@ def preprocessed_table(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataF
     outcome-side analyses (survival, mediation), before they are standardized."""
     raw = table.to_numpy(dtype=float)
     kept = filter_features(raw, opts["min_abundance"], opts["min_prevalence"], opts["min_variance"])
-    if not kept.any():
-        raise InputError(
-            f"all {raw.shape[1]} features were filtered out (min_prevalence={opts['min_prevalence']}, "
-            f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
-        )
+    check_kept(int(kept.sum()), raw.shape[1], opts)
     values = transform(normalize(raw[:, kept], opts["normalization"]), opts["transform"])
     return pd.DataFrame(values, index=table.index, columns=table.columns[kept])
+
+
+def check_kept(n_kept: int, n_features: int, opts: Mapping[str, Any]) -> None:
+    """An :class:`InputError` when the filter of ``opts`` (association options, read by name) kept none of the
+    ``n_features`` features."""
+    if n_kept == 0:
+        raise InputError(
+            f"all {n_features} features were filtered out (min_prevalence={opts['min_prevalence']}, "
+            f"min_abundance={opts['min_abundance']}, min_variance={opts['min_variance']}); lower the thresholds."
+        )

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from osteobiome.stats.lm import t_test
+
 
 def _sigma2(stderr: np.ndarray, V: np.ndarray) -> np.ndarray:
     """``σ²_f`` per feature from the standard errors (columns × features) and ``V = (X'X)⁻¹``."""
@@ -38,5 +40,4 @@ def contrast_t(coef: np.ndarray, stderr: np.ndarray, V: np.ndarray, C: np.ndarra
     per feature: arrays of contrasts × features."""
     estimate = C @ coef
     se = np.sqrt(np.einsum("ci,ij,cj->c", C, V, C)[:, None] * _sigma2(stderr, V)[None, :])
-    t = estimate / se
-    return estimate, se, 2 * stats.t.sf(np.abs(t), df[None, :])
+    return estimate, se, t_test(estimate / se, df[None, :])[0]

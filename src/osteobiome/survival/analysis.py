@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from osteobiome._signatures import parameters_of
 from osteobiome.association.options import AssociationOptions
 from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
@@ -112,7 +113,7 @@ def _results(
 ) -> pd.DataFrame:
     pval = np.where(fitted, pval, np.nan)
     coef, stderr = np.where(fitted, coef, np.nan), np.where(fitted, stderr, np.nan)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "feature": names.to_numpy(),
             "coef": coef,
@@ -129,7 +130,6 @@ def _results(
             "N.not.0": n_not0,
         }
     )
-    return table
 
 
 def run_survival(
@@ -147,7 +147,44 @@ def run_survival(
     ph_transform: str = "km",
     **options: Any,
 ) -> SurvivalAnalysis:
-    """Run the analysis and keep the exposures and outcome (the report draws Kaplan–Meier curves from them)."""
+    """Run the analysis and keep the exposures and outcome (the report draws Kaplan–Meier curves from them).
+
+    Parameters
+    ----------
+    features : Cohort or DataFrame
+        A :class:`~osteobiome.io.cohort.Cohort` (its metadata used when ``metadata`` is None) or a samples ×
+        features DataFrame.
+    metadata : DataFrame or None
+        Indexed by sample id; holds the outcome columns and ``covariates``.
+    event : str
+        Metadata column, 1 = event (fracture) / case, 0 = censored / not.
+    time : str, optional
+        Follow-up time, or age at event or censoring when ``entry`` is given.
+    covariates : sequence of str, optional
+        Adjustment variables.
+    reference : mapping, optional
+        Reference level of categorical covariates, ``{"sex": "F"}``.
+    entry : str, optional
+        Age at baseline: delayed entry, at risk on ``(entry, time]``.
+    preset : str
+        The preprocessing of ``associate``'s preset (``default`` / ``maaslin2``: features non-zero in > 10% of
+        samples, TSS, log2 with half-minimum zeros).
+    outcome_type : {'survival', 'binary'}
+        ``survival`` (Cox proportional hazards, Efron ties; ``coef`` = log hazard ratio per SD of the exposure)
+        or ``binary`` (logistic; log odds ratio per SD).
+    community_pcs : int
+        Robust Aitchison principal coordinates added as exposures with the alpha indices.
+    ph_transform : {'km', 'identity', 'log'}
+        Time scale of the proportional-hazards test (``km`` as ``cox.zph``).
+    **options
+        Override the preset's normalization, transform, min_abundance, min_prevalence, min_variance, correction.
+
+    Returns
+    -------
+    SurvivalAnalysis
+        ``results`` (the table :func:`survival` returns), the standardized exposures, the outcome, the options
+        used and the covariates' design columns, on the samples used.
+    """
     unknown = [name for name in options if name not in OPTIONS]
     if unknown:
         raise InputError(f"option {unknown[0]!r} does not apply to outcome models{suggest(unknown[0], OPTIONS)}; options: {', '.join(OPTIONS)}.")
@@ -170,7 +207,8 @@ def run_survival(
         raise InputError(f"event column {event!r}: {n_events} events among {len(outcome)} samples; the models need events and non-events.")
 
     transformed = preprocessed_table(table, opts).iloc[rows]
-    community = community_exposures(table.iloc[rows], community_pcs)
+    used = table.iloc[rows]
+    community = community_exposures(used, community_pcs)
     values = pd.concat([transformed, community], axis=1)
     z, constant = standardize_columns(values.to_numpy())
     missing = np.isnan(values.to_numpy()).any(axis=0)
@@ -191,7 +229,7 @@ def run_survival(
         ph = cox_zph(fit, time_, event_, entry_, ph_transform)
     coef[usable], stderr[usable], pval[usable], fitted[usable] = fit.coef[:, 0], fit.stderr[:, 0], fit.pval, fit.converged
     notes[usable & ~fitted] = "did not converge (separation, or an infinite estimate)"
-    n_not0 = np.concatenate([(table.iloc[rows][transformed.columns].to_numpy() > 0).sum(axis=0), np.full(community.shape[1], len(rows))])
+    n_not0 = np.concatenate([(used[transformed.columns].to_numpy() > 0).sum(axis=0), np.full(community.shape[1], len(rows))])
     results = _results(
         values.columns, kinds, coef, stderr, pval, fitted, notes, len(rows), n_events, n_not0,
         "OR" if outcome_type == "binary" else "HR", opts["correction"],
@@ -212,41 +250,16 @@ def run_survival(
     return SurvivalAnalysis(results, exposures, outcome, options_used, covariate_table)
 
 
-def survival(
-    features: Cohort | pd.DataFrame,
-    metadata: pd.DataFrame | None = None,
-    *,
-    event: str,
-    time: str | None = None,
-    covariates: Sequence[str] = (),
-    reference: Mapping[str, str] | None = None,
-    entry: str | None = None,
-    preset: str = "default",
-    outcome_type: str = "survival",
-    community_pcs: int = 3,
-    ph_transform: str = "km",
-    **options: Any,
-) -> pd.DataFrame:
+@parameters_of(run_survival)
+def survival(*args: Any, **kwargs: Any) -> pd.DataFrame:
     """Outcome ~ exposure + covariates for every feature and community index; one row per exposure.
 
-    ``features``: :class:`~osteobiome.io.cohort.Cohort` (its metadata used when ``metadata`` is None) or a
-    samples × features DataFrame; ``event``: metadata column, 1 = event (fracture) / case, 0 = censored / not;
-    ``time``: follow-up time, or age at event or censoring when ``entry`` (age at baseline) is given —
-    delayed entry, at risk on ``(entry, time]``; ``covariates``: adjustment variables (``reference``:
-    ``{"sex": "F"}``); ``preset``: the preprocessing of ``associate``'s preset (``default`` / ``maaslin2``:
-    features non-zero in > 10% of samples, TSS, log2 with half-minimum zeros), overridable by ``options``
-    (normalization, transform, min_abundance, min_prevalence, min_variance, correction);
-    ``outcome_type``: ``survival`` (Cox proportional hazards, Efron ties; ``coef`` = log hazard ratio per SD
-    of the exposure) or ``binary`` (logistic; log odds ratio per SD); ``community_pcs``: robust Aitchison
-    principal coordinates added as exposures with the alpha indices; ``ph_transform``: time scale of the
-    proportional-hazards test (``km`` as ``cox.zph``, ``identity``, ``log``).
-
-    Columns: ``feature coef stderr HR HR.lower HR.upper pval qval N N.events note kind N.not.0`` (``OR…`` for
-    binary outcomes; 95% Wald intervals), then ``ph.chisq ph.pval ph.flag`` for survival outcomes
-    (``ph.flag``: PH test p < 0.05). q-values: BH (or ``correction``) within features and within community
-    exposures; rows sorted by q, feature rows first; exposures that could not be fitted keep a ``note``.
+    Returns
+    -------
+    DataFrame
+        Columns: ``feature coef stderr HR HR.lower HR.upper pval qval N N.events note kind N.not.0`` (``OR…`` for
+        binary outcomes; 95% Wald intervals), then ``ph.chisq ph.pval ph.flag`` for survival outcomes
+        (``ph.flag``: PH test p < 0.05). q-values: BH (or ``correction``) within features and within community
+        exposures; rows sorted by q, feature rows first; exposures that could not be fitted keep a ``note``.
     """
-    return run_survival(
-        features, metadata, event=event, time=time, covariates=covariates, reference=reference, entry=entry,
-        preset=preset, outcome_type=outcome_type, community_pcs=community_pcs, ph_transform=ph_transform, **options,
-    ).results
+    return run_survival(*args, **kwargs).results

@@ -5,9 +5,7 @@
 # Run once from the repository root (R, lme4 and lmerTest needed; CI has no R):
 #   Rscript tests/golden/glmm_hmp2/make.R ../shared/reference/maaslin2_hmp2
 #
-# Data as the default preset prepares it: features present (> 0) in more than 10% of all samples, TSS over the
-# retained features, numeric metadata z-scored over all samples (sd with n - 1), complete cases of the fixed
-# effects, diagnosis against nonIBD.
+# Data: data.R (as the default preset prepares it).
 #   abundance:            lmer(log2(rel) ~ diagnosis + dysbiosis + antibiotics + age + (1 | subject), REML)
 #                         on the samples where the feature is present; lmerTest's Satterthwaite df.
 #   prevalence:           glmer(present ~ same, binomial), Laplace (nAGQ = 1), glmer's default control.
@@ -20,24 +18,8 @@ args <- commandArgs(trailingOnly = TRUE)
 folder <- if (length(args)) args[1] else "../shared/reference/maaslin2_hmp2"
 here <- dirname(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE)))
 
-taxa <- read.delim(file.path(folder, "HMP2_taxonomy.tsv"), check.names = FALSE, row.names = 1)
-meta <- read.delim(file.path(folder, "HMP2_metadata.tsv"), check.names = FALSE, row.names = 1)
-meta <- meta[rownames(taxa), ]
-taxa <- as.matrix(taxa)
-keep <- colSums(taxa > 0) > 0.1 * nrow(taxa)
-rel <- taxa[, keep] / rowSums(taxa[, keep])
-
-meta$dysbiosis <- as.numeric(scale(meta$dysbiosis))
-meta$age <- as.numeric(scale(meta$age))
-meta$diagnosis <- relevel(factor(meta$diagnosis), ref = "nonIBD")
-meta$antibiotics <- factor(meta$antibiotics)
-meta$subject <- factor(meta$subject)
-complete <- complete.cases(meta[, c("diagnosis", "dysbiosis", "antibiotics", "age", "subject")])
-meta <- meta[complete, ]
-rel <- rel[complete, , drop = FALSE]
+source(file.path(here, "data.R"))
 rhs <- "diagnosis + dysbiosis + antibiotics + age + (1 | subject)"
-labels <- c(diagnosisCD = "diagnosis\tCD", diagnosisUC = "diagnosis\tUC", dysbiosis = "dysbiosis\tdysbiosis",
-            antibioticsYes = "antibiotics\tYes", age = "age\tage")
 
 fit_quietly <- function(expr) {
   messages <- character(0)

@@ -15,23 +15,8 @@ args <- commandArgs(trailingOnly = TRUE)
 folder <- if (length(args)) args[1] else "../shared/reference/maaslin2_hmp2"
 here <- dirname(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE)))
 
-taxa <- read.delim(file.path(folder, "HMP2_taxonomy.tsv"), check.names = FALSE, row.names = 1)
-meta <- read.delim(file.path(folder, "HMP2_metadata.tsv"), check.names = FALSE, row.names = 1)
-meta <- meta[rownames(taxa), ]
-taxa <- as.matrix(taxa)
-keep <- colSums(taxa > 0) > 0.1 * nrow(taxa)
-rel <- taxa[, keep] / rowSums(taxa[, keep])
-meta$dysbiosis <- as.numeric(scale(meta$dysbiosis))
-meta$age <- as.numeric(scale(meta$age))
-meta$diagnosis <- relevel(factor(meta$diagnosis), ref = "nonIBD")
-meta$antibiotics <- factor(meta$antibiotics)
-meta$subject <- factor(meta$subject)
-complete <- complete.cases(meta[, c("diagnosis", "dysbiosis", "antibiotics", "age", "subject")])
-meta <- meta[complete, ]
-rel <- rel[complete, , drop = FALSE]
+source(file.path(here, "data.R"))
 formula <- present ~ diagnosis + dysbiosis + antibiotics + age + (1 | subject)
-labels <- c(diagnosisCD = "diagnosis\tCD", diagnosisUC = "diagnosis\tUC", dysbiosis = "dysbiosis\tdysbiosis",
-            antibioticsYes = "antibiotics\tYes", age = "age\tage")
 tight <- glmerControl(tolPwrss = 1e-12)
 
 fit_rows <- function(feature, data, weights = NULL) {
