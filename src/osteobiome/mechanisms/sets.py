@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from osteobiome.errors import InputError, preview
+from osteobiome.stats._dist import normal_isf, normal_sf, t_sf
 from osteobiome.stats.design import build_design
 from osteobiome.stats.lm import fit_lm
 from osteobiome.stats.multitest import adjust
@@ -70,7 +70,7 @@ def t_to_z(t: np.ndarray, df: float) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     if np.isinf(df):
         return t.copy()
-    return np.sign(t) * stats.norm.isf(stats.t.sf(np.abs(t), df))
+    return np.sign(t) * normal_isf(t_sf(np.abs(t), df))
 
 
 def _design(metadata: pd.DataFrame, phenotype: str, covariates: Iterable[str]) -> pd.DataFrame:
@@ -264,7 +264,7 @@ def camera(
                 effect,
                 t,
                 "Up" if t > 0 else "Down",
-                2 * stats.t.sf(abs(t), G - 2),
+                2 * t_sf(abs(t), G - 2),
             )
         )
     out = pd.DataFrame(rows, columns=SET_COLUMNS[:-1])
@@ -418,7 +418,7 @@ def meta_set_results(per_cohort: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         frames.append(part)
     long = pd.concat(frames, ignore_index=True)
     p = long["pval"].clip(lower=1e-300, upper=1.0)
-    long["z"] = np.sign(long["statistic"]) * stats.norm.isf(p / 2)
+    long["z"] = np.sign(long["statistic"]) * normal_isf(p / 2)
     long["w"] = np.sqrt(long["N"].astype(float))
     rows = []
     for (name, phen), g in long.groupby(["set", "phenotype"], sort=False):
@@ -431,7 +431,7 @@ def meta_set_results(per_cohort: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "effect": np.average(g["effect"], weights=g["N"].astype(float)),
             "statistic": zc,
             "direction": "Up" if zc > 0 else "Down",
-            "pval": 2 * stats.norm.sf(abs(zc)),
+            "pval": 2 * normal_sf(abs(zc)),
         }
         for _, r in g.iterrows():
             row[f"effect_{r['cohort']}"] = r["effect"]

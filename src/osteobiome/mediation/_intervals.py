@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import norm
 
 from osteobiome.mediation._fit import PairFit
+from osteobiome.stats._dist import normal_isf
 
 
 def delta_interval(fit: PairFit, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) of αβ by the delta method, arrays shaped like ``fit.alpha``."""
     se = np.sqrt(fit.alpha**2 * fit.beta_se**2 + fit.beta**2 * fit.alpha_se**2)
-    half = norm.isf((1.0 - level) / 2.0) * se
+    half = normal_isf((1.0 - level) / 2.0) * se
     return fit.indirect - half, fit.indirect + half
 
 

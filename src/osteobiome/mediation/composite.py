@@ -23,10 +23,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import kstest, norm
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.mediation._nulls import empirical_null, nonnull_proportion
+from osteobiome.stats._dist import normal_isf, normal_sf
 
 TESTS = ("dact", "hdmt", "maxp")
 #: Fewer pairs than this and the null proportions / empirical null are poorly estimated (a warning).
@@ -35,7 +35,7 @@ MIN_PAIRS = 200
 
 def null_proportions(p_alpha: np.ndarray, p_beta: np.ndarray) -> tuple[float, float]:
     """(π0α, π0β): 1 − the Jin–Cai non-null proportion of z = Φ⁻¹(1 − p) for each path."""
-    return tuple(1.0 - nonnull_proportion(norm.isf(np.clip(p, 1e-300, 1.0))) for p in (p_alpha, p_beta))  # type: ignore[return-value]
+    return tuple(1.0 - nonnull_proportion(normal_isf(np.clip(p, 1e-300, 1.0))) for p in (p_alpha, p_beta))  # type: ignore[return-value]
 
 
 def dact(p_alpha: np.ndarray, p_beta: np.ndarray) -> np.ndarray:
@@ -50,9 +50,9 @@ def dact(p_alpha: np.ndarray, p_beta: np.ndarray) -> np.ndarray:
         weights = np.array([0.0, 0.0, 1.0])
     weights = weights / weights.sum()
     raw = weights[0] * pa + weights[1] * pb + weights[2] * np.maximum(pa, pb) ** 2
-    z = norm.isf(np.clip(raw, 1e-300, 1.0))
+    z = normal_isf(np.clip(raw, 1e-300, 1.0))
     mu, sigma = empirical_null(z)
-    out[ok] = norm.sf(z, loc=mu, scale=sigma) if sigma > 0 else raw
+    out[ok] = normal_sf((z - mu) / sigma) if sigma > 0 else raw
     return out
 
 
@@ -70,6 +70,8 @@ def _nonnull_cdf(p: np.ndarray, pi0: float, at: np.ndarray) -> np.ndarray:
 
 def joint_null_proportions(p_alpha: np.ndarray, p_beta: np.ndarray, lam: float = 0.5) -> tuple[float, float, float, float, float]:
     """(π0α, π0β, π00, π01, π10) from the joint tails above ``lam`` (see the module text)."""
+    from scipy.stats import kstest  # here: scipy.stats is slow to import and only this estimate needs it
+
     tail = 1.0 - lam
     pi0a = min(float(np.mean(p_alpha >= lam)) / tail, 1.0)
     pi0b = min(float(np.mean(p_beta >= lam)) / tail, 1.0)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
+from osteobiome.stats._dist import chi2_sf, normal_isf, normal_sf, t_isf, t_sf
 
 METHODS: tuple[str, ...] = ("REML", "FE", "DL", "PM", "ML", "HE", "SJ")
 TESTS: tuple[str, ...] = ("z", "knha")
@@ -174,9 +174,9 @@ def wald_tests(
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = estimate / se
     if test == "knha":
-        crit, pval = stats.t.isf((1 - level) / 2, df), 2 * stats.t.sf(np.abs(stat), df)
+        crit, pval = t_isf((1 - level) / 2, df), 2 * t_sf(np.abs(stat), df)
     else:
-        crit, pval = stats.norm.isf((1 - level) / 2), 2 * stats.norm.sf(np.abs(stat))
+        crit, pval = normal_isf((1 - level) / 2), 2 * normal_sf(np.abs(stat))
     return stat, pval, estimate - crit * se, estimate + crit * se
 
 
@@ -253,7 +253,7 @@ def pool(
             "tau2": fit_tau2,
             "se_tau2": fit_se,
             "Q": q,
-            "Qp": stats.chi2.sf(q, df),
+            "Qp": chi2_sf(q, df),
             "I2": i2,
             "H2": h2,
         }

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
@@ -42,6 +41,7 @@ from osteobiome.meta.pooling import (
     wald_tests,
 )
 from osteobiome.meta.weighted import batched_inverse
+from osteobiome.stats._dist import chi2_sf, f_sf
 
 #: metafor's name of the intercept.
 INTERCEPT = "intrcpt"
@@ -173,9 +173,9 @@ def _fit_chunk(
         qm = _omnibus(proj.beta, vb, btt) if m else np.full(n, np.nan)
         if test == "knha":
             qm = qm / m
-            qmp = stats.f.sf(qm, m, df)
+            qmp = f_sf(qm, m, df)
         else:
-            qmp = stats.chi2.sf(qm, m)
+            qmp = chi2_sf(qm, m)
     qe, i2, h2 = heterogeneity(d, df, tau2, method)
     out = {
         "beta": proj.beta,
@@ -190,7 +190,7 @@ def _fit_chunk(
         "QM": qm,
         "QMp": qmp,
         "QE": qe,
-        "QEp": stats.chi2.sf(qe, df),
+        "QEp": chi2_sf(qe, df),
         "I2": i2,
         "H2": h2,
         "R2": _r2(d, tau2, qe, method, threshold, maxiter) if r2 else np.full(n, np.nan),

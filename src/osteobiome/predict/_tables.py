@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from osteobiome.predict._metrics import (
     bootstrap_p,
@@ -29,8 +28,9 @@ from osteobiome.predict._metrics import (
     r_squared,
     rmse,
 )
+from osteobiome.stats._dist import normal_ppf, normal_sf
 
-Z95 = norm.ppf(0.975)
+Z95 = normal_ppf(0.975)
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 COMPARED = ("microbiome+covariates", "covariates")
 COMPARISON_COLUMNS = [
@@ -74,7 +74,7 @@ def summarise(
                 est, cov = _delong_mean(y, [scores[k] for k in pair])
                 delta = est[0] - est[1]
                 se = np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0))
-                pval = 2 * norm.sf(abs(delta) / se) if se > 0 else (1.0 if delta == 0 else 0.0)
+                pval = 2 * normal_sf(abs(delta) / se) if se > 0 else (1.0 if delta == 0 else 0.0)
                 comparison.append(
                     {**head, "learner": learner, "comparison": " vs ".join(COMPARED), "metric": "AUC",
                      "estimate": delta, "ci.lower": delta - Z95 * se, "ci.upper": delta + Z95 * se,

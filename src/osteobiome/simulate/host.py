@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import truncnorm
 
 from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.presets import phenotype_specs, reference_age
@@ -16,6 +15,8 @@ def simulate_host(preset: dict, n: int, rng: np.random.Generator, sample_prefix:
     Columns: ``age`` (y), ``sex`` (``female``/``male``), ``height`` (cm), ``weight`` (kg), ``BMI`` (kg/m²) and
     every bone phenotype of the preset file.
     """
+    from scipy.stats import truncnorm  # here: scipy.stats is slow to import and only the simulator needs it
+
     age_spec = preset["age"]
     a = (age_spec["min"] - age_spec["loc"]) / age_spec["scale"]
     b = (age_spec["max"] - age_spec["loc"]) / age_spec["scale"]

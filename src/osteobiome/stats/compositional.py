@@ -42,7 +42,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
 
 from osteobiome.stats.fittable import check_median
 from osteobiome.stats.lm import t_test
@@ -184,9 +183,11 @@ def median_contrast(
 
 def kernel_mode(values: np.ndarray, tol: float = 1e-10, max_iter: int = 500) -> float:
     """Mode of ``values`` by Gaussian-kernel mean shift from the median (Silverman's bandwidth)."""
+    from scipy.stats import iqr  # here: scipy.stats is slow to import and only this mode needs it
+
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
-    spread = min(np.std(x, ddof=1), stats.iqr(x) / 1.349)
+    spread = min(np.std(x, ddof=1), iqr(x) / 1.349)
     if not spread > 0:
         return float(np.median(x))
     bandwidth = 0.9 * spread * x.size ** (-0.2)

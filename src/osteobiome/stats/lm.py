@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, special
-from scipy.stats import norm
+
+from osteobiome.stats._dist import normal_logsf, t_sf
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,12 @@ def t_test(tval: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     abs_t, df = np.broadcast_arrays(np.abs(tval), df)
     with np.errstate(invalid="ignore"):
-        pval = 2.0 * np.where(df > 0, special.stdtr(df, -abs_t), np.nan)  # = scipy.stats.t.sf(|t|, df), without its checks
+        pval = 2.0 * t_sf(abs_t, df)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_pval = np.log(pval)
         normal = (pval < 1e-300) & np.isinf(df)
         if np.any(normal):
-            log_pval[normal] = np.log(2.0) + norm.logsf(abs_t[normal])
+            log_pval[normal] = np.log(2.0) + normal_logsf(abs_t[normal])
         tiny = (pval < 1e-300) & ~normal
         if np.any(tiny):
             a, t2 = df[tiny] / 2.0, abs_t[tiny] ** 2

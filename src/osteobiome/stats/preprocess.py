@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from osteobiome.errors import InputError, suggest
 
@@ -143,6 +142,8 @@ def _css_factors(X: np.ndarray) -> np.ndarray:
 
 def _tmm_factor(obs: np.ndarray, ref: np.ndarray) -> float:
     """edgeR's TMM factor of one sample against the reference sample (weighted trimmed mean of log ratios)."""
+    from scipy.stats import rankdata  # here: scipy.stats is slow to import and only TMM needs it
+
     n_obs, n_ref = obs.sum(), ref.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log2((obs / n_obs) / (ref / n_ref))

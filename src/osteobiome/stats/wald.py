@@ -12,8 +12,8 @@ Then, vectorized over features:
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from osteobiome.stats._dist import f_sf
 from osteobiome.stats.lm import t_test
 
 
@@ -32,7 +32,7 @@ def omnibus_f(coef: np.ndarray, stderr: np.ndarray, V: np.ndarray, L: np.ndarray
     b = L @ coef
     A = np.linalg.inv(L @ V @ L.T)
     F = np.einsum("if,ij,jf->f", b, A, b) / (q * _sigma2(stderr, V))
-    return F, stats.f.sf(F, q, df)
+    return F, f_sf(F, q, df)
 
 
 def contrast_t(coef: np.ndarray, stderr: np.ndarray, V: np.ndarray, C: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from osteobiome._signatures import parameters_of
 from osteobiome.association.options import AssociationOptions
 from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
+from osteobiome.stats._dist import normal_ppf
 from osteobiome.stats.design import build_design
 from osteobiome.stats.multitest import adjust_grouped
 from osteobiome.stats.preprocess import preprocessed_table
@@ -39,7 +39,7 @@ OPTIONS = ("normalization", "transform", "min_abundance", "min_prevalence", "min
 PH_ALPHA = 0.05
 #: Default q-value cut for "significant" exposures.
 MAX_SIGNIFICANCE = 0.1
-_Z975 = norm.ppf(0.975)
+_Z975 = normal_ppf(0.975)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2, norm
 
+from osteobiome.stats._dist import chi2_sf, normal_sf
 from osteobiome.survival._moments import n_products, unpack, weighted_products
 from osteobiome.survival._risksets import RiskSets, risk_sets
 
@@ -64,9 +64,9 @@ class CoxFit:
         if test == "wald":
             return self.pval
         if test == "lr":
-            return chi2.sf(self.lr_chisq, 1)
+            return chi2_sf(self.lr_chisq, 1)
         if test == "score":
-            return chi2.sf(self.score_chisq, 1)
+            return chi2_sf(self.score_chisq, 1)
         raise ValueError(f"test {test!r} is not one of {TESTS}")
 
 
@@ -211,7 +211,7 @@ def fit_cox(
     stderr = np.full((m, q), np.nan)
     if converged.any():
         stderr[converged] = np.sqrt(np.diagonal(np.linalg.inv(info[converged]), axis1=1, axis2=2))
-    pval = 2.0 * norm.sf(np.abs(coef[:, 0] / stderr[:, 0]))
+    pval = 2.0 * normal_sf(np.abs(coef[:, 0] / stderr[:, 0]))
     return CoxFit(
         coef, stderr, pval, loglik, converged, iterations, info, score_by_time, info_by_time, risk, lr_chisq, score_chisq
     )

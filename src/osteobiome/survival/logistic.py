@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, log_expit
-from scipy.stats import norm
 
+from osteobiome.stats._dist import normal_sf
 from osteobiome.survival._moments import unpack, weighted_products
 
 
@@ -82,5 +82,5 @@ def fit_logistic(
     stderr = np.full((m, q), np.nan)
     if converged.any():
         stderr[converged] = np.sqrt(np.diagonal(np.linalg.inv(info[converged]), axis1=1, axis2=2))
-    pval = 2.0 * norm.sf(np.abs(theta[:, 0] / stderr[:, 0]))
+    pval = 2.0 * normal_sf(np.abs(theta[:, 0] / stderr[:, 0]))
     return LogisticFit(theta, stderr, pval, converged, iterations)

@@ -12,9 +12,9 @@ exposure's row (survival ≥ 3.0).
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import chi2
 
 from osteobiome.errors import InputError
+from osteobiome.stats._dist import chi2_sf
 from osteobiome.survival.cox import CoxFit
 from osteobiome.survival.km import kaplan_meier, survival_before
 
@@ -48,4 +48,4 @@ def cox_zph(
     if ok.any():
         solved = np.linalg.solve(fit.information[ok], b[ok][..., None])[..., 0]
         chisq[ok] = u[ok] ** 2 / (c[ok] - np.sum(b[ok] * solved, axis=1))
-    return chisq, chi2.sf(chisq, 1)
+    return chisq, chi2_sf(chisq, 1)
