@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from osteobiome.diversity import beta_diversity, pcoa, permanova
+from osteobiome.diversity import beta_distances, pcoa, permanova
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def batch_diagnostics(
     rows, coords, proportion = {}, [], {}
     for label, table in (("before", before), ("after", after)):
         table = table.loc[table.sum(axis=1) > 0]
-        dm = beta_diversity(table, "braycurtis")
+        dm = beta_distances(table, "braycurtis")
         fit = permanova(
             dm, metadata.loc[table.index], [batch], permutations=permutations, seed=seed, categorical=[batch]
         )

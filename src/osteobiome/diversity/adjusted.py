@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
 from osteobiome.diversity.permanova import COLUMNS
 from osteobiome.diversity.permutations import check_strata, permutation_batches, permutation_pvalue
 from osteobiome.diversity.terms import orthonormal_basis, require_terms, term_blocks
 from osteobiome.errors import InputError
+
+if TYPE_CHECKING:
+    from skbio import DistanceMatrix
 
 MAX_BATCH_BYTES = 256 * 2**20
 """Largest permuted-basis array (and its product with ``G``) of one GEMM; more test terms go in several GEMMs."""

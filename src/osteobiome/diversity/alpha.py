@@ -20,15 +20,18 @@ import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from skbio import TreeNode
 
 from osteobiome.diversity.tables import as_matrix, require_counts
 from osteobiome.diversity.trees import branch_incidence, load_tree
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
+
+if TYPE_CHECKING:
+    from skbio import TreeNode
 
 ALPHA_METRICS: tuple[str, ...] = ("observed", "shannon", "simpson", "chao1", "pielou", "faith_pd")
 ALIASES = {"observed_features": "observed", "richness": "observed", "pielou_e": "pielou", "faith": "faith_pd"}

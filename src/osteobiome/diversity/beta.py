@@ -13,16 +13,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import pdist, squareform
-from skbio import DistanceMatrix, TreeNode
 
 from osteobiome.diversity.tables import as_matrix
 from osteobiome.diversity.trees import branch_incidence, load_tree
 from osteobiome.errors import InputError, suggest
 from osteobiome.io.cohort import Cohort
+
+if TYPE_CHECKING:
+    from skbio import DistanceMatrix, TreeNode
 
 BETA_METRICS: tuple[str, ...] = ("braycurtis", "jaccard", "aitchison", "weighted_unifrac", "unweighted_unifrac")
 ALIASES = {"bray": "braycurtis", "robust_aitchison": "aitchison", "wunifrac": "weighted_unifrac",
@@ -46,6 +49,21 @@ def beta_diversity(
     closure: bool = True,
 ) -> DistanceMatrix:
     """Distance matrix of ``metric`` between the samples of ``table`` (formulas in the module docstring)."""
+    from skbio import DistanceMatrix  # here: scikit-bio is slow to import (scipy.stats, biom)
+
+    distances = beta_distances(table, metric, tree, closure)
+    return DistanceMatrix(distances.to_numpy(), ids=list(distances.index))
+
+
+def beta_distances(
+    table: Cohort | pd.DataFrame,
+    metric: str = "braycurtis",
+    tree: TreeNode | str | Path | None = None,
+    closure: bool = True,
+) -> pd.DataFrame:
+    """:func:`beta_diversity` as a square samples × samples DataFrame (without scikit-bio), which
+    :func:`~osteobiome.diversity.pcoa`, :func:`~osteobiome.diversity.permanova` and
+    :func:`~osteobiome.diversity.permdisp` take as well."""
     name = beta_metric(metric)
     X, samples, features = as_matrix(table)
     proportions = X / X.sum(axis=1, keepdims=True)
@@ -64,7 +82,8 @@ def beta_diversity(
             condensed = pdist(below * lengths, "cityblock")
         else:
             condensed = pdist(below > 0, "jaccard", w=lengths)
-    return DistanceMatrix(squareform(condensed, checks=False), ids=list(samples))
+    # copy=False: the frame's values stay this C-ordered array, so PCoA and PERMANOVA give the same bits as on a DistanceMatrix
+    return pd.DataFrame(squareform(condensed, checks=False), index=samples, columns=samples, copy=False)
 
 
 def robust_clr(X: np.ndarray) -> np.ndarray:

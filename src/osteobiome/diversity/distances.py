@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from skbio import DistanceMatrix
 
 from osteobiome.errors import InputError, preview
+
+if TYPE_CHECKING:
+    from skbio import DistanceMatrix
 
 
 def distance_array(dm: DistanceMatrix | pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
     """``(D, ids)`` from a scikit-bio DistanceMatrix or a square DataFrame indexed by sample id (checked)."""
-    if isinstance(dm, DistanceMatrix):
-        return np.asarray(dm.data, dtype=float), pd.Index([str(i) for i in dm.ids])
     if isinstance(dm, pd.DataFrame):
         D = dm.to_numpy(dtype=float)
         if D.shape[0] != D.shape[1] or not dm.index.astype(str).equals(dm.columns.astype(str)):
@@ -24,6 +25,10 @@ def distance_array(dm: DistanceMatrix | pd.DataFrame) -> tuple[np.ndarray, pd.In
         if not np.allclose(D, D.T, rtol=1e-10, atol=1e-12) or np.any(np.diag(D) != 0) or np.any(D < 0):
             raise InputError("distance matrix: must be symmetric, non-negative, with a zero diagonal.")
         return D, dm.index.astype(str)
+    from skbio import DistanceMatrix  # here: scikit-bio is slow to import; a DataFrame does not need it
+
+    if isinstance(dm, DistanceMatrix):
+        return np.asarray(dm.data, dtype=float), pd.Index([str(i) for i in dm.ids])
     raise InputError(f"distance matrix: expected a skbio DistanceMatrix or a square DataFrame, got {type(dm).__name__}.")
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy.linalg import eigh, eigvalsh
-from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import distance_array, gower_centred
 from osteobiome.errors import InputError
+
+if TYPE_CHECKING:
+    from skbio import DistanceMatrix
 
 
 def pcoa(dm: DistanceMatrix | pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.Series]:

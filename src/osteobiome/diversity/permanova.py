@@ -19,16 +19,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
 from osteobiome.diversity.permutations import BATCH, check_strata, permutation_batches, permutation_pvalue
 from osteobiome.diversity.terms import orthonormal_basis, require_terms, term_blocks
 from osteobiome.errors import InputError, suggest
+
+if TYPE_CHECKING:
+    from skbio import DistanceMatrix
 
 COLUMNS = ["term", "Df", "SumOfSqs", "R2", "F", "pval"]
 

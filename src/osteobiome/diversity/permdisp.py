@@ -11,16 +11,18 @@ residuals (vegan's scheme) and p = ``(#{F_perm ≥ F} + 1) / (permutations + 1)`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
 from osteobiome.diversity.permutations import permutation_batches, permutation_pvalue
 from osteobiome.diversity.terms import require_terms
 from osteobiome.errors import InputError
+
+if TYPE_CHECKING:
+    from skbio import DistanceMatrix
 
 EIGEN_TOL = 1e-7
 

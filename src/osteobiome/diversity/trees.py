@@ -4,17 +4,22 @@ it as a feature × branch incidence matrix so both indices become matrix product
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from skbio import TreeNode
 
 from osteobiome.errors import InputError, preview
+
+if TYPE_CHECKING:
+    from skbio import TreeNode
 
 
 def load_tree(tree: TreeNode | str | Path) -> TreeNode:
     """A scikit-bio TreeNode from a Newick file path (or the tree itself)."""
+    from skbio import TreeNode  # here: scikit-bio is slow to import and only phylogenetic metrics need it
+
     if isinstance(tree, TreeNode):
         return tree
     path = Path(tree)

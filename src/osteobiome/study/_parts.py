@@ -212,7 +212,7 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
         reference=reference_for(cfg, [*cfg.phenotypes, *covariates]),
         preset=cfg.association.resolved(),
     )
-    pcoa = {metric: diversity.pcoa(diversity.beta_diversity(table, metric)) for metric in spec.beta}
+    pcoa = {metric: diversity.pcoa(diversity.beta_distances(table, metric)) for metric in spec.beta}
     return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}
 
 
@@ -224,7 +224,7 @@ def _permanovas(
     spec = cfg.diversity
     out = {}
     for metric in spec.beta:
-        dm = diversity.beta_diversity(cohort.table, metric)
+        dm = diversity.beta_distances(cohort.table, metric)
         tables = permanova_each(dm, cohort.metadata, covariates, phenotypes, spec.permutations, spec.seed)
         out[metric] = pd.concat([t.assign(phenotype=p) for p, t in tables.items()], ignore_index=True)
     return out

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
+from osteobiome.stats._dist import normal_cdf, normal_isf
 from osteobiome.stats.design import build_design
 
 TOP_PAIRS = 6
@@ -123,7 +123,7 @@ def joint_ordination(
     tables = [c.table.rename(index=lambda s, n=c.name: f"{n}:{s}") for c in cohorts]
     pooled = pd.concat(tables, axis=0).fillna(0.0)
     pooled = pooled.loc[pooled.sum(axis=1) > 0]
-    coords, explained = diversity.pcoa(diversity.beta_diversity(pooled, metric), n=2)
+    coords, explained = diversity.pcoa(diversity.beta_distances(pooled, metric), n=2)
     cohort_of = pd.Series(
         np.concatenate([[c.name] * len(t) for c, t in zip(cohorts, tables, strict=True)]),
         index=pd.concat(tables).index,
@@ -170,12 +170,12 @@ def power_curves(
         m = len(t)
         hits = int((t["qval"] < q).sum())
         alpha = q * max(hits, 1) / m
-        z = norm.isf(alpha / 2)
+        z = normal_isf(alpha / 2)
         study_n = int(np.nanmedian(n_used))
         grid = np.unique(np.linspace(20, max(3 * study_n, 200), n_points).round().astype(int))
         for label, b in effects.items():
             shift = b * np.sqrt(grid) / s
-            power = norm.cdf(shift - z) + norm.cdf(-shift - z)
+            power = normal_cdf(shift - z) + normal_cdf(-shift - z)
             rows += [
                 {"cohort": name, "effect_label": label, "effect": b, "n": int(n), "power": float(p),
                  "study_n": study_n, "alpha": alpha}

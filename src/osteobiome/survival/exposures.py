@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from osteobiome.diversity import alpha_diversity, beta_diversity, pcoa
+from osteobiome.diversity import alpha_diversity, beta_distances, pcoa
 
 #: Alpha indices used as community exposures (no tree needed; chao1 needs counts and is left out).
 ALPHA_EXPOSURES = ("observed", "shannon", "simpson", "pielou")
@@ -33,6 +33,6 @@ def community_exposures(table: pd.DataFrame, n_pcs: int = 3) -> pd.DataFrame:
     alpha = alpha_diversity(table, ALPHA_EXPOSURES).add_prefix("alpha:")
     parts = [alpha.set_axis(table.index, axis=0)]
     if n_pcs > 0:
-        coords, _ = pcoa(beta_diversity(table, "aitchison"), n=n_pcs)
+        coords, _ = pcoa(beta_distances(table, "aitchison"), n=n_pcs)
         parts.append(coords.add_prefix("aitchison:").set_axis(table.index, axis=0))
     return pd.concat(parts, axis=1)
