@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
-from sklearn.covariance import ledoit_wolf
 
 from osteobiome.errors import InputError, preview
 from osteobiome.io.cohort import RANKS
@@ -148,6 +147,8 @@ def _latent_scores(counts: np.ndarray, prevalence: np.ndarray) -> np.ndarray:
 
 
 def _factor_loadings(counts: np.ndarray, prevalence: np.ndarray, n_factors: int) -> np.ndarray:
+    from sklearn.covariance import ledoit_wolf  # here: scikit-learn is slow to import; only fitting needs it
+
     p = counts.shape[1]
     k = max(0, min(n_factors, p - 1))
     if k == 0:
