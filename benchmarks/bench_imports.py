@@ -1,6 +1,7 @@
-"""Imports of the demo's two interpreters: ``import osteobiome.cli.demo`` (the command's own process) and the
-modules the forkserver preloads for the workers (``osteobiome.study._parts``, ``osteobiome.report._parallel``),
-plus ``osteobiome --help``; each in a fresh interpreter.
+"""Imports of the demo's two interpreters: the modules the ``osteobiome demo`` process imports (its command
+module, then the study and the simulator) and those the forkserver preloads for the workers
+(``osteobiome.study._parts``, ``osteobiome.report._parallel``), plus ``osteobiome --help``; each in a fresh
+interpreter.
 
 Per import set: wall time and CPU time (user + system of the child) over ``repeats`` runs, and the total of
 ``python -X importtime`` (the cumulative times of the top-level imports; median of as many separate runs). With ``--baseline SRC``
@@ -24,8 +25,9 @@ from pathlib import Path
 from _timing import load, machine
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+DEMO = "osteobiome.cli.demo, osteobiome.cli.run, osteobiome.study.run, osteobiome.study.demo"
 CASES = {
-    "import osteobiome.cli.demo": ["-c", "import osteobiome.cli.demo"],
+    f"import {DEMO}": ["-c", f"import {DEMO}"],
     "import osteobiome.study._parts, osteobiome.report._parallel": [
         "-c", "import osteobiome.study._parts, osteobiome.report._parallel"],
     "osteobiome --help": ["-c", "import sys; from osteobiome.cli import main; sys.argv[0] = 'osteobiome'; main()", "--help"],

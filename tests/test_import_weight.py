@@ -15,9 +15,10 @@ import pytest
 from osteobiome.diversity import beta_distances, beta_diversity, pcoa, permanova
 
 HEAVY = ("scipy.stats", "skbio", "biom", "sklearn", "statsmodels")
-#: The demo command's module, and what study.run preloads in the forkserver (study._parts.WORKER_PRELOAD).
+#: What the demo command's process imports (its module, then in ``demo()`` the study and the simulator), and what
+#: the forkserver preloads (study._workers.WORKER_PRELOAD).
 PATHS = {
-    "demo command": ["osteobiome.cli.demo"],
+    "demo command": ["osteobiome.cli.demo", "osteobiome.cli.run", "osteobiome.study.run", "osteobiome.study.demo"],
     "worker preload": ["osteobiome.study._parts", "osteobiome.report._parallel"],
 }
 
@@ -30,7 +31,7 @@ def test_no_heavy_imports(modules: list[str]) -> None:
 
 
 def test_worker_preload_is_what_the_test_imports() -> None:
-    from osteobiome.study._parts import WORKER_PRELOAD
+    from osteobiome.study._workers import WORKER_PRELOAD
 
     assert sorted(WORKER_PRELOAD) == sorted(PATHS["worker preload"])
 
