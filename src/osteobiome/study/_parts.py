@@ -7,7 +7,6 @@ part, are split into one chunk per worker, so that a single large cohort uses ev
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._formula import cohort_formula, formula_terms, kept_rows
 from osteobiome.study._strata import stratified
+from osteobiome.study._workers import WORKER_PRELOAD
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
 
@@ -58,10 +58,6 @@ class Part:
         n = len(self.phenotypes)
         return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
 
-
-WORKER_PRELOAD = [__name__, "osteobiome.report._parallel"]
-"""Modules the forkserver imports once for every worker of a study: the jobs' and the report figures' (the
-first pool of a run starts the server, so both are listed here)."""
 
 Job = tuple[str, str, Cohort, list[str], tuple[str, ...]]  # cohort name, kind, data, covariates, phenotypes
 
@@ -112,11 +108,6 @@ def run_jobs(
             parts.append(future.result())
             finished(parts[-1])
     return parts
-
-
-def worker_count(workers: int | None) -> int:
-    """``workers`` bounded by the CPUs (default 1)."""
-    return max(1, min(workers or 1, os.cpu_count() or 1))
 
 
 def chunked(items: list[str], n: int) -> list[tuple[str, ...]]:

@@ -38,7 +38,6 @@ from typing import Any
 import pandas as pd
 
 from osteobiome.association.variants import fitted_model
-from osteobiome.compute.executors import start_forkserver
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
@@ -57,19 +56,12 @@ from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._formula import interaction_tables
 from osteobiome.study._mediation import mediation_tables
 from osteobiome.study._outputs import sha256, versions
-from osteobiome.study._parts import (
-    WORKER_PRELOAD,
-    Blocked,
-    Part,
-    plan_jobs,
-    reference_for,
-    run_jobs,
-    worker_count,
-)
+from osteobiome.study._parts import Blocked, Part, plan_jobs, reference_for, run_jobs
 from osteobiome.study._prediction import run_prediction
 from osteobiome.study._readme import results_readme
 from osteobiome.study._summary import cohort_summary
 from osteobiome.study._survival import survival_step, write_survival
+from osteobiome.study._workers import start_workers, worker_count
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan, validate_study
 
@@ -148,13 +140,6 @@ def run_study(
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
-
-
-def start_workers(workers: int | None) -> None:
-    """With more than one worker, start the server the run's worker processes fork from now (it imports the
-    modules they need in the background), so that a caller can do other work meanwhile; no effect otherwise."""
-    if worker_count(workers) > 1:
-        start_forkserver(WORKER_PRELOAD)
 
 
 def _analyse(
