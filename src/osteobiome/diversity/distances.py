@@ -51,5 +51,10 @@ def aligned_rows(
 
 def gower_centred(D: np.ndarray) -> np.ndarray:
     """Gower's centred matrix ``G = -1/2 · J D² J`` with ``J = I - 11ᵀ/n`` (tr G = total sum of squares)."""
-    A = -0.5 * D**2
-    return A - A.mean(axis=0) - A.mean(axis=1)[:, None] + A.mean()
+    G = np.square(D)  # the only n × n allocation: the same operations as A - colmeans - rowmeans + mean, in place
+    G *= -0.5
+    columns, rows, mean = G.mean(axis=0), G.mean(axis=1), G.mean()
+    G -= columns
+    G -= rows[:, None]
+    G += mean
+    return G
