@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview
+from osteobiome.io.align import rows_for
 
 if TYPE_CHECKING:
     from skbio import DistanceMatrix
@@ -37,15 +38,12 @@ def aligned_rows(
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Metadata rows for ``ids`` and a mask of the ids kept: ids missing from ``metadata`` are an error; ids with a
     missing value in ``columns`` are dropped with a warning (as R's ``na.omit`` would drop them)."""
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
-    absent = ids.difference(metadata.index)
-    if len(absent):
-        raise InputError(
-            f"{what}: samples {preview(absent)} of the distance matrix have no metadata row; "
-            "add them to the metadata or drop them from the table."
-        )
-    rows = metadata.loc[ids, list(columns)]
+    rows = rows_for(
+        ids,
+        metadata,
+        lambda absent: f"{what}: samples {absent} of the distance matrix have no metadata row; "
+        "add them to the metadata or drop them from the table.",
+    )[list(columns)]
     keep = rows.notna().all(axis=1).to_numpy()
     if not keep.all():
         warnings.warn(

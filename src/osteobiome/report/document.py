@@ -314,16 +314,20 @@ def _tables(results: StudyResults) -> dict[str, object]:
         tables["meta"] = html_table(
             _meta_view(results.meta), "meta-table", MAX_TABLE_ROWS, source="meta/meta_results.tsv"
         )
-    tables["cohorts"] = [
-        (
-            c.name,
-            html_table(
-                _assoc_view(c.associations), f"assoc-{i}", MAX_TABLE_ROWS,
-                source=f"cohorts/{c.name}/associations.tsv",
-            ),
-        )
-        for i, c in enumerate(results.cohorts)
-    ]
+    def per_cohort(attribute: str, html_id: str, folder: str) -> list[tuple[str, object]]:
+        """A cohort's association table (``attribute`` of its results) per cohort that has one."""
+        return [
+            (
+                c.name,
+                html_table(
+                    _assoc_view(frame), f"{html_id}-{i}", MAX_TABLE_ROWS, source=f"{folder}/{c.name}/associations.tsv"
+                ),
+            )
+            for i, c in enumerate(results.cohorts)
+            if (frame := getattr(c, attribute)) is not None
+        ]
+
+    tables["cohorts"] = per_cohort("associations", "assoc", "cohorts")
     alpha = [
         c.alpha_associations.assign(cohort=c.name)
         for c in results.cohorts
@@ -342,17 +346,7 @@ def _tables(results: StudyResults) -> dict[str, object]:
             _meta_view(results.pathway_meta), "pathway-meta-table", MAX_TABLE_ROWS,
             source="pathways/meta/meta_results.tsv",
         )
-    tables["pathways"] = [
-        (
-            c.name,
-            html_table(
-                _assoc_view(c.pathway_associations), f"pathway-{i}", MAX_TABLE_ROWS,
-                source=f"pathways/cohorts/{c.name}/associations.tsv",
-            ),
-        )
-        for i, c in enumerate(results.cohorts)
-        if c.pathway_associations is not None
-    ]
+    tables["pathways"] = per_cohort("pathway_associations", "pathway", "pathways/cohorts")
     tables["mechanisms"] = [
         (
             TITLES.get(name, name),
