@@ -82,7 +82,8 @@ def beta_distances(
             condensed = pdist(below * lengths, "cityblock")
         else:
             condensed = pdist(below > 0, "jaccard", w=lengths)
-    # copy=False: the frame's values stay this C-ordered array, so PCoA and PERMANOVA give the same bits as on a DistanceMatrix
+    # copy=False: the frame's values stay this C-ordered array, so that PCoA and PERMANOVA give the same bits
+    # as on the DistanceMatrix of beta_diversity
     return pd.DataFrame(squareform(condensed, checks=False), index=samples, columns=samples, copy=False)
 
 
