@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from osteobiome.errors import InputError, preview
-from osteobiome.stats._dist import normal_isf, normal_sf, t_sf
 from osteobiome.stats.design import build_design
+from osteobiome.stats.distributions import normal_isf, normal_sf, t_sf
 from osteobiome.stats.lm import fit_lm
 from osteobiome.stats.multitest import adjust
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from osteobiome.mediation._fit import PairFit
-from osteobiome.stats._dist import normal_isf
+from osteobiome.stats.distributions import normal_isf
 
 
 def delta_interval(fit: PairFit, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.mediation._nulls import empirical_null, nonnull_proportion
-from osteobiome.stats._dist import normal_isf, normal_sf
+from osteobiome.stats.distributions import normal_isf, normal_sf
 
 TESTS = ("dact", "hdmt", "maxp")
 #: Fewer pairs than this and the null proportions / empirical null are poorly estimated (a warning).

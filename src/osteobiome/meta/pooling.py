@@ -17,7 +17,7 @@ import pandas as pd
 
 from osteobiome.errors import InputError, suggest
 from osteobiome.meta import estimators as est
-from osteobiome.stats._dist import chi2_sf, normal_isf, normal_sf, t_isf, t_sf
+from osteobiome.stats.distributions import chi2_sf, normal_isf, normal_sf, t_isf, t_sf
 
 METHODS: tuple[str, ...] = ("REML", "FE", "DL", "PM", "ML", "HE", "SJ")
 TESTS: tuple[str, ...] = ("z", "knha")

@@ -41,7 +41,7 @@ from osteobiome.meta.pooling import (
     wald_tests,
 )
 from osteobiome.meta.weighted import batched_inverse
-from osteobiome.stats._dist import chi2_sf, f_sf
+from osteobiome.stats.distributions import chi2_sf, f_sf
 
 #: metafor's name of the intercept.
 INTERCEPT = "intrcpt"

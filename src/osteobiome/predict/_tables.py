@@ -28,7 +28,7 @@ from osteobiome.predict._metrics import (
     r_squared,
     rmse,
 )
-from osteobiome.stats._dist import normal_ppf, normal_sf
+from osteobiome.stats.distributions import normal_ppf, normal_sf
 
 Z95 = normal_ppf(0.975)
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)

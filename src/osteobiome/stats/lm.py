@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special
 
-from osteobiome.stats._dist import normal_logsf, t_sf
+from osteobiome.stats.distributions import normal_logsf, t_sf
 
 
 @dataclass(frozen=True)

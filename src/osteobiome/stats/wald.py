@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from osteobiome.stats._dist import f_sf
+from osteobiome.stats.distributions import f_sf
 from osteobiome.stats.lm import t_test
 
 

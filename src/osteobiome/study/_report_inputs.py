@@ -21,8 +21,8 @@ import pandas as pd
 
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
-from osteobiome.stats._dist import normal_cdf, normal_isf
 from osteobiome.stats.design import build_design
+from osteobiome.stats.distributions import normal_cdf, normal_isf
 
 TOP_PAIRS = 6
 PUBLISHED_EFFECT = 0.35  # |log2 fold change| per SD: the largest effects of the FHS/MrOS study

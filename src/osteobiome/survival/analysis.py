@@ -23,8 +23,8 @@ from osteobiome.association.options import AssociationOptions
 from osteobiome.association.pipeline import aligned_table
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
-from osteobiome.stats._dist import normal_ppf
 from osteobiome.stats.design import build_design
+from osteobiome.stats.distributions import normal_ppf
 from osteobiome.stats.multitest import adjust_grouped
 from osteobiome.stats.preprocess import preprocessed_table, standardize_columns
 from osteobiome.survival.cox import fit_cox

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from osteobiome.stats._dist import chi2_sf, normal_sf
+from osteobiome.stats.distributions import chi2_sf, normal_sf
 from osteobiome.survival._moments import n_products, unpack, weighted_products
 from osteobiome.survival._risksets import RiskSets, risk_sets
 

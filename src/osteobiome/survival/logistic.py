@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, log_expit
 
-from osteobiome.stats._dist import normal_sf
+from osteobiome.stats.distributions import normal_sf
 from osteobiome.survival._moments import unpack, weighted_products
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from osteobiome.errors import InputError
-from osteobiome.stats._dist import chi2_sf
+from osteobiome.stats.distributions import chi2_sf
 from osteobiome.survival.cox import CoxFit
 from osteobiome.survival.km import kaplan_meier, survival_before
 

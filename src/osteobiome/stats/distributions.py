@@ -2,9 +2,9 @@
 
 Each returns exactly what the ``scipy.stats`` method named in its docstring returns (the same special
 function, with the same values outside the parameter space and at the ends of the support; bit-identical,
-shown by ``tests/test_dist.py``), without importing ``scipy.stats``, which costs more than half a second of
-every process that imports the analyses. Inputs are array-likes (broadcast); a scalar in gives a NumPy scalar
-out, as in ``scipy.stats``.
+shown by ``tests/test_distributions.py``), without importing ``scipy.stats``, which costs more than half a
+second of every process that imports the analyses. Inputs are array-likes (broadcast); a scalar in gives a
+NumPy scalar out, as in ``scipy.stats``.
 """
 
 from __future__ import annotations
