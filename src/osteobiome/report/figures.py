@@ -94,7 +94,8 @@ def _fixed_layout(fig: Figure, dpi: float) -> Bbox:
     """Lay the figure out once at ``dpi`` (constrained layout, measuring the text as the PNG will draw it), fix
     that layout and return its tight bounding box (inches, padded by ``savefig.pad_inches``), so that both saved
     formats reuse one layout instead of laying the figure out, drawing it unrendered and measuring it again for
-    each. The figure keeps its own dpi."""
+    each. Axis labels and ``loc="best"`` legends stay where this layout put them (:func:`_pin`). The figure keeps
+    its own dpi."""
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)  # e.g. Figure()
     own_dpi = fig.dpi
     fig.dpi = dpi
@@ -102,13 +103,39 @@ def _fixed_layout(fig: Figure, dpi: float) -> Bbox:
         engine = fig.get_layout_engine()
         if engine is not None:
             engine.execute(fig)
-        bbox = fig.get_tightbbox(canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+        renderer = canvas.get_renderer()
+        bbox = fig.get_tightbbox(renderer).padded(plt.rcParams["savefig.pad_inches"])
+        _pin(fig, renderer)
     finally:
         fig.dpi = own_dpi
     # No layout engine left (not even set_layout_engine("none")'s placeholder): savefig then skips its own
     # layout pass, which costs as much as drawing the figure (matplotlib pinned in constraints.txt).
     fig._layout_engine = None
     return bbox
+
+
+LEGEND_CORNERS = {1: "NE", 2: "NW", 3: "SW", 4: "SE", 7: "E", 6: "W", 8: "S", 9: "N", 10: "C"}
+"""Legend location codes and the corner of the axes (``Bbox.anchored``) each puts the legend in."""
+
+
+def _pin(fig: Figure, renderer: object) -> None:
+    """Fix what matplotlib would otherwise work out again at each draw from the extents of every tick label, as
+    the layout just placed it: each axis label's position (in axes coordinates, so it scales with the figure)
+    and the corner of each legend placed by ``loc="best"`` (which searches nine corners for the one covering
+    the fewest data)."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            at = axis.label.get_transform().transform(axis.label.get_position())
+            axis.set_label_coords(*ax.transAxes.inverted().transform(at))
+        legend = ax.get_legend()
+        if legend is None or legend.get_bbox_to_anchor() is not ax.bbox:
+            continue
+        box = legend.get_window_extent(renderer)
+        inside = ax.bbox.padded(-legend.borderaxespad * renderer.points_to_pixels(legend.prop.get_size_in_points()))
+        for code, corner in LEGEND_CORNERS.items():
+            if np.allclose(box.anchored(corner, container=inside).p0, box.p0, atol=1e-6):
+                legend.set_loc(code)
+                break
 
 
 def _title(ax: plt.Axes, text: str, numeric_y: bool = False, **kwargs: object) -> None:
