@@ -31,6 +31,7 @@ POOLED_COLOUR = "#222222"
 Z95 = 1.959964  # normal quantile of the 95% confidence intervals drawn (coef ± Z95 · se)
 MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
 MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
+PNG_COMPRESSION = 3  # zlib level of the PNGs: a third less CPU than the default 6 for files ~7% larger
 SVG_RASTER_DPI = 100  # resolution of the rasterized scatter layers inside SVGs
 RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
@@ -83,7 +84,7 @@ def save(fig: Figure, folder: Path, name: str) -> str:
     # which this rc would turn into a new constrained layout that the next savefig would run again.
     with plt.rc_context({**STYLE, "figure.constrained_layout.use": False}):
         fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=SVG_RASTER_DPI, bbox_inches=bbox)
-        fig.savefig(folder / f"{name}.png", dpi=png_dpi, bbox_inches=bbox)
+        fig.savefig(folder / f"{name}.png", dpi=png_dpi, bbox_inches=bbox, pil_kwargs={"compress_level": PNG_COMPRESSION})
     svg = buffer.getvalue()
     (folder / f"{name}.svg").write_bytes(svg)
     plt.close(fig)
