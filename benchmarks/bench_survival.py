@@ -37,10 +37,9 @@ from statsmodels.duration.hazard_regression import PHReg
 import osteobiome
 from osteobiome.simulate import simulate_cohort
 from osteobiome.stats.multitest import adjust
-from osteobiome.stats.preprocess import filter_features, normalize, transform
+from osteobiome.stats.preprocess import filter_features, normalize, standardize_columns, transform
 from osteobiome.survival import SurvivalAnalysis, cox_zph, fit_cox, run_survival
 from osteobiome.survival.cox import TESTS
-from osteobiome.survival.exposures import standardize_columns
 
 
 def _speed_data(n: int = 1000, m: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from calibration import RESULTS, TWINS, replace_section
+from calibration import RESULTS, replace_section, seconds_per_fit, timed_run
 
 from osteobiome.evaluate import calibration
 
@@ -32,9 +31,7 @@ def section(runs: pd.DataFrame, genera: int, workers: int, seeds: int, wall: flo
     grid = replace(calibration.REPEATED, seeds=seeds)
     summary = calibration.summarize(runs)
     criteria = calibration.check_criteria(summary, method="default", baseline="lmm")
-    per_fit = (
-        runs.drop_duplicates(["method", "n", "effect", "seed", "draw"]).groupby("method")["seconds"].mean()
-    )
+    per_fit = seconds_per_fit(runs)
     timing = ", ".join(
         f"{m} {per_fit[m]:.2f} s ({per_fit[m] / per_fit['lmm']:.1f}x lmm)" for m in per_fit.index
     )
@@ -60,10 +57,7 @@ def section(runs: pd.DataFrame, genera: int, workers: int, seeds: int, wall: flo
 
 def main(workers: int = 2, seeds: int = calibration.REPEATED.seeds) -> None:
     grid = replace(calibration.REPEATED, seeds=seeds)
-    template = calibration.load_template(TWINS)
-    start = time.perf_counter()
-    runs = calibration.run(template, grid, workers=workers)
-    wall = time.perf_counter() - start
+    template, runs, wall = timed_run(grid, workers)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     calibration.summarize(runs).to_csv(out / "calibration_repeated_summary.tsv", sep="\t", index=False)

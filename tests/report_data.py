@@ -8,7 +8,8 @@ from scipy import stats
 
 from osteobiome.report.results import CohortResults, StudyResults
 
-GENERA = [
+#: The genera of the model study's findings (all are in the simulator's Twins parameters).
+MODEL_GENERA = [
     "Akkermansia",
     "DTU089",
     "Lachnospiraceae NK4A136 group",
@@ -18,6 +19,9 @@ GENERA = [
     "Marvinbryantia",
     "Turicibacter",
     "Victivallis",
+]
+GENERA = [
+    *MODEL_GENERA,
     "Bacteroides",
     "Prevotella",
     "Roseburia",

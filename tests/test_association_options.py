@@ -177,3 +177,13 @@ def test_run_json_and_methods_record_the_options_that_ran(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     methods = re.search(r'<div class="methods" id="methods-text">(.*?)</div>', html, re.S).group(1)
     assert "1 − (1 − min p)²" in methods and "Cauchy" not in methods
+
+
+def test_random_effects_refuse_hc3_when_the_options_are_checked_not_inside_a_block(tmp_path):
+    """The options validator (used by `osteobiome validate` and study validation) refuses a linear mixed
+    model with HC3 variance, naming the flag to change, before any fit."""
+    options = AssociationOptions.resolve("maaslin2", {"variance": "HC3"})
+    assert options.fitted(random=False).variance == "HC3"
+    with pytest.raises(InputError, match="--variance classical"):
+        options.fitted(random=True)
+    assert AssociationOptions.resolve("maaslin2", {}).fitted(random=True).model == "lmm"

@@ -81,3 +81,23 @@ def test_pcoa(points):
     # Euclidean input: the first axes reproduce the centred data's principal components' variance.
     eig = np.sort(np.linalg.eigvalsh(np.cov(X.T)))[::-1]
     np.testing.assert_allclose(proportion.to_numpy(), eig[:3] / eig.sum(), rtol=1e-8)
+
+
+def test_pcoa_axes_are_the_eigenvectors_of_gowers_matrix_up_to_sign():
+    """One Householder reduction serves the spectrum and the axes: the coordinates equal a full ``eigh`` of
+    Gower's centred matrix (up to each axis's sign) on a non-Euclidean distance with negative eigenvalues."""
+    from scipy.linalg import eigh
+
+    from osteobiome.diversity.distances import gower_centred
+
+    rng = np.random.default_rng(11)
+    counts = rng.poisson(rng.gamma(0.5, 20.0, size=(1, 40)), size=(70, 40)) + rng.integers(0, 2, size=(70, 40))
+    D = squareform(pdist(counts, "braycurtis"))
+    coords, proportion = pcoa(DistanceMatrix(D, ids=[f"s{i}" for i in range(70)]), n=12)
+    values, vectors = eigh(gower_centred(D))
+    values, vectors = values[::-1], vectors[:, ::-1]
+    assert values.min() < -1e-3 * values.max()  # non-Euclidean: the denominator is the positive part only
+    expected = vectors[:, :12] * np.sqrt(values[:12])
+    signs = np.sign((coords.to_numpy() * expected).sum(axis=0))
+    np.testing.assert_allclose(coords.to_numpy() * signs, expected, atol=1e-10)
+    np.testing.assert_allclose(proportion.to_numpy(), values[:12] / values[values > 0].sum(), rtol=1e-10)

@@ -53,6 +53,15 @@ def test_fit_pairs_constant_exposure_is_nan():
     assert np.isnan(fit.alpha[0]).all() and np.isfinite(fit.alpha[1]).all()
 
 
+def test_fit_pairs_mediator_constant_up_to_rounding_is_nan():
+    """Rounding noise of a constant mediator is not scaled up into a mediator (survival's exposures alike)."""
+    rng = np.random.default_rng(1)
+    M = np.column_stack([1e6 + 1e-7 * rng.normal(size=30), rng.normal(size=30)])
+    fit = fit_pairs(rng.normal(size=(30, 2)), M, rng.normal(size=30), np.ones((30, 1)))
+    assert np.isnan(fit.alpha[:, 0]).all() and np.isnan(fit.beta[:, 0]).all()
+    assert np.isfinite(fit.alpha[:, 1]).all() and np.isfinite(fit.total).all()
+
+
 def test_jin_cai_estimators_recover_the_null():
     rng = np.random.default_rng(2)
     z = np.r_[rng.normal(0.2, 1.3, 19600), rng.normal(4.0, 1.0, 400)]

@@ -136,6 +136,20 @@ def test_brent_zeroin_finds_roots_per_row():
     assert not ok.any()
 
 
+def test_brent_zeroin_solves_only_the_rows_asked():
+    targets = np.array([0.5, 2.0, 7.0, 3.0])
+    asked = []
+
+    def f(x, rows):
+        asked.append(rows)
+        return x**2 - targets[rows]
+
+    rows = np.array([3, 1])
+    root, ok = brent_zeroin(f, np.zeros(4), np.full(4, 10.0), -targets, 100 - targets, tol=1e-12, maxiter=100, rows=rows)
+    assert ok.all() and set(np.concatenate(asked)) <= {1, 3}
+    np.testing.assert_allclose(root, np.sqrt(targets[rows]), rtol=1e-10)
+
+
 
 def test_input_errors_are_one_line():
     with pytest.raises(InputError, match="did you mean 'REML'"):

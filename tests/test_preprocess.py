@@ -3,7 +3,14 @@ import pandas as pd
 import pytest
 
 from osteobiome.errors import InputError
-from osteobiome.stats.preprocess import check_combination, filter_features, normalize, standardize, transform
+from osteobiome.stats.preprocess import (
+    check_combination,
+    filter_features,
+    normalize,
+    standardize,
+    standardize_columns,
+    transform,
+)
 
 
 def test_filter_strict_inequalities():
@@ -106,3 +113,17 @@ def test_tmm_trims_differential_features():
     X = np.vstack([base, 2 * base * np.where(up, 30.0, 1.0)])
     out = normalize(X, "TMM")
     np.testing.assert_allclose(out[1, ~up], out[0, ~up], rtol=1e-10)
+
+
+def test_standardize_columns_masks_columns_constant_up_to_rounding():
+    rng = np.random.default_rng(4)
+    x = rng.normal(3.0, 2.0, 40)
+    rounding = 1e6 + 1e-7 * rng.normal(size=40)  # sd 1e-7 at 1e6: equal up to rounding, not information
+    small = 1e-9 * rng.normal(size=40)  # tiny values but a real spread: scaled like any column
+    values = np.column_stack([x, np.full(40, 2.5), rounding, small, np.r_[np.nan, x[1:]]])
+    z, constant = standardize_columns(values)
+    assert constant.tolist() == [False, True, True, False, True]
+    np.testing.assert_allclose(z[:, 0], (x - x.mean()) / x.std(ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(z[:, 3].std(ddof=1), 1.0, rtol=1e-12)
+    assert np.isnan(z[:, constant]).all()
+

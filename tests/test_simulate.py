@@ -5,24 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from report_data import MODEL_GENERA
 
 from osteobiome.errors import InputError
 from osteobiome.io.outputs import MARKER
 from osteobiome.simulate import SimParams, default_params, fit_params, simulate_cohort
 from osteobiome.simulate.fit import marginal_moments, read_template, relabel
 from osteobiome.simulate.presets import phenotype_specs
-
-MODEL_GENERA = [
-    "Akkermansia",
-    "DTU089",
-    "Lachnospiraceae NK4A136 group",
-    "Faecalibacterium",
-    "Methanobrevibacter",
-    "Blautia",
-    "Marvinbryantia",
-    "Turicibacter",
-    "Victivallis",
-]
 
 
 def _log2_rel(cohort, feature):

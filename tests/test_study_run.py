@@ -159,7 +159,7 @@ def test_invalid_study_leaves_no_results_folder(tmp_path, capsys):
 def test_failure_mid_run_leaves_no_partial_folder_and_keeps_old_results(tmp_path, monkeypatch):
     path = write_study(tmp_path, n=(40, 40), diversity=False)
 
-    def broken(results, out, workers=1):
+    def broken(results, out, workers=1, meanwhile=None):
         (out / "half-written.html").write_text("...")
         raise RuntimeError("disk full")
 
@@ -200,6 +200,32 @@ def test_phenotype_chunks():
     assert chunked(["a", "b", "c", "d", "e"], 2) == [("a", "b"), ("c", "d", "e")]
     assert chunked(["a"], 4) == [("a",)]
     assert chunked(["a", "b", "c"], 1) == [("a", "b", "c")]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_jobs_come_back_in_plan_order_and_meanwhile_waits_only_for_what_it_asks(tmp_path, workers):
+    """The meta-analysis runs in this process as soon as every cohort's associations are in, while the workers
+    go on with the diversity jobs: ``wait({"associations"})`` returns exactly those parts, finished."""
+    from osteobiome.study._parts import plan_jobs, run_jobs
+    from osteobiome.study.validate import validate_study
+
+    path = write_study(tmp_path, n=(40, 30), pathways=True)
+    with pytest.warns(UserWarning, match="constant in cohort B"):
+        plan = validate_study(load_study(path))
+    jobs = plan_jobs(plan, workers)
+    kinds = [kind for _, kind, *_ in jobs]
+    assert kinds[:4] == ["associations", "associations", "pathways", "pathways"]  # what the meta-analysis needs
+    assert {"permanova", "diversity"} <= set(kinds[4:])
+    seen, ended = [], []
+
+    def meanwhile(wait):
+        parts = wait({"associations"})
+        seen.extend((p.cohort, p.kind, isinstance(p.value[0], pd.DataFrame)) for p in parts)
+
+    parts = run_jobs(plan.config, jobs, workers, ended.append, meanwhile=meanwhile)
+    assert seen == [("A", "associations", True), ("B", "associations", True)]
+    assert [(p.cohort, p.kind, p.phenotypes) for p in parts] == [(j[0], j[1], j[4]) for j in jobs]
+    assert len(ended) == len(jobs)
 
 
 def test_single_cohort_table_at_rank_without_taxonomy(tmp_path):

@@ -113,13 +113,13 @@ def fit_block(job: BlockJob, item: StoreBlock | Matrix) -> BlockOutput:
             _rows(normalized, job.rows),
             job.design,
             opts.compositional,
-            opts.compositional_prevalence,
-            job.depth,
-            opts.depth_covariate,
-            opts.variance,
-            list(job.groups),
-            opts.augment,
-            job.workers,
+            compositional_prevalence=opts.compositional_prevalence,
+            depth=job.depth,
+            depth_covariate=opts.depth_covariate,
+            variance=opts.variance,
+            groups=list(job.groups),
+            augment=opts.augment,
+            workers=job.workers,
         )
     else:
         Y = _rows(transformed, job.rows)

@@ -203,7 +203,7 @@ class AssociationOptions:
         becomes linear mixed models with random intercepts (``model='lmm'``) and the two-part model a two-part
         mixed model (random intercepts in both parts; recorded as ``TWOPART_MIXED`` by
         :func:`~osteobiome.association.variants.fitted_model`), which supports classical variance and no
-        median-centring of the prevalence part."""
+        median-centring of the prevalence part; linear mixed models support classical variance only."""
         if not random:
             if self.model == "lmm":
                 raise InputError("model='lmm' fits random intercepts; name the grouping variables (--random subject).")
@@ -215,6 +215,11 @@ class AssociationOptions:
                     "--compositional-prevalence; set those options, or use --model lm for linear mixed models."
                 )
             return self
+        if self.variance == "HC3":
+            raise InputError(
+                "linear mixed models (--random) support --variance classical only (HC3 is for fixed-effects "
+                "models); set --variance classical, or drop --random."
+            )
         return dataclasses.replace(self, model="lmm")
 
     def __getitem__(self, name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Typer options shared by several commands: ``--scheduler``, ``--block-size`` and ``--samples-as``."""
+"""Typer options shared by several commands: ``--scheduler``, ``--block-size``, ``--samples-as``, and the
+metadata argument, ``--reference``, ``--taxonomy`` and ``--rank`` of the per-feature analyses."""
 
 from __future__ import annotations
 
@@ -21,6 +22,34 @@ def block_size_option(what: str = "features") -> Any:
     import typer
 
     return typer.Option(None, "--block-size", min=1, help=f"{what.capitalize()} per block; bounds peak memory (default: automatic).")
+
+
+def metadata_argument() -> Any:
+    """The sample metadata argument (``associate``, ``mediate``, ``predict``, ``survival``)."""
+    import typer
+
+    return typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column).")
+
+
+def reference_option() -> Any:
+    """The shared ``--reference variable=level`` typer option (repeatable; ``associate``, ``mediate``, ``survival``)."""
+    import typer
+
+    return typer.Option([], "--reference", help="Reference level: variable=level (repeatable).")
+
+
+def taxonomy_option() -> Any:
+    """The shared ``--taxonomy`` typer option, the lineages that ``--rank`` collapses by."""
+    import typer
+
+    return typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank.")
+
+
+def rank_option() -> Any:
+    """The shared ``--rank`` typer option (``associate``, ``batch-correct``, ``mediate``, ``survival``)."""
+    import typer
+
+    return typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy).")
 
 
 def samples_as_option() -> Any:

@@ -19,7 +19,14 @@ import typer
 
 from osteobiome.association.options import AssociationOptions
 from osteobiome.cli._lists import names
-from osteobiome.cli._options import block_size_option, scheduler_option
+from osteobiome.cli._options import (
+    block_size_option,
+    metadata_argument,
+    rank_option,
+    reference_option,
+    scheduler_option,
+    taxonomy_option,
+)
 from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 
@@ -174,7 +181,7 @@ def _signature() -> inspect.Signature:
     hints = typing.get_type_hints(AssociationOptions)
     fixed = [
         param("features", Path, typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN, feature store).")),
-        param("metadata", Path, typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column).")),
+        param("metadata", Path, metadata_argument()),
         param("fixed", str, typer.Option("", "--fixed", help="Fixed effects, comma-separated: age,sex,bmi (or --formula).")),
         param(
             "formula",
@@ -200,9 +207,9 @@ def _signature() -> inspect.Signature:
         ),
         param("out", Path, typer.Option(..., "--out", help="Output folder (written atomically).")),
         param("random", str, typer.Option("", "--random", help="Random-intercept grouping variables: subject or site,subject.")),
-        param("reference", list[str], typer.Option([], "--reference", help="Reference level: variable=level (repeatable).")),
-        param("taxonomy", Path | None, typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank.")),
-        param("rank", str | None, typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy).")),
+        param("reference", list[str], reference_option()),
+        param("taxonomy", Path | None, taxonomy_option()),
+        param("rank", str | None, rank_option()),
         param(
             "preset",
             str,

@@ -9,6 +9,7 @@ import typer
 
 from osteobiome.batch import adjust_batch, batch_diagnostics
 from osteobiome.cli._lists import names
+from osteobiome.cli._options import rank_option, taxonomy_option
 from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 from osteobiome.io import check_columns, load_cohort
@@ -48,12 +49,8 @@ def batch_correct(
     phenotype: str | None = typer.Option(
         None, "--phenotype", help="Colour the second PCoA row by this column."
     ),
-    taxonomy: Path | None = typer.Option(
-        None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank."
-    ),
-    rank: str | None = typer.Option(
-        None, "--rank", help="Collapse features to this rank first (needs a taxonomy)."
-    ),
+    taxonomy: Path | None = taxonomy_option(),
+    rank: str | None = rank_option(),
     permutations: int = typer.Option(
         999, "--permutations", min=0, help="PERMANOVA permutations of the diagnostics."
     ),

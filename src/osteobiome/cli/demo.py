@@ -7,11 +7,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._output import overwrite_option
-from osteobiome.cli.run import print_summary
-from osteobiome.io.outputs import atomic_output_dir, check_output_dir
-from osteobiome.study import load_study, run_study
-from osteobiome.study.demo import write_demo_inputs
-from osteobiome.study.run import start_workers
+from osteobiome.study._workers import start_workers
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +27,13 @@ def demo(
     overwrite: bool = overwrite_option(),
 ) -> None:
     """Simulate an FHS-like and an MrOS-like cohort with planted associations, run the study, print the report path."""
+    start_workers(workers)  # first: the workers' server imports while this process does (on another core)
+    from osteobiome.cli.run import print_summary
+    from osteobiome.io.outputs import atomic_output_dir, check_output_dir
+    from osteobiome.study import load_study, run_study
+    from osteobiome.study.demo import write_demo_inputs
+
     out = check_output_dir(out, overwrite, keep=("inputs",))
-    start_workers(workers)  # the workers' imports overlap with simulating the cohorts
     with atomic_output_dir(out / "inputs", overwrite=overwrite) as inputs:
         write_demo_inputs(inputs, seed=seed, n=n)
     if not quiet:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._options import metadata_argument, rank_option, reference_option, taxonomy_option
 from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
 from osteobiome.io import load_cohort, read_metadata
@@ -22,12 +23,12 @@ def register(app: typer.Typer) -> None:
 
 def mediate(
     features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, …): the exposures."),
-    metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
+    metadata: Path = metadata_argument(),
     mediators: Path = typer.Option(..., "--mediators", help="Samples × mediators TSV/CSV (metabolites, SCFAs, serum markers)."),
     outcome: str = typer.Option(..., "--outcome", help="Numeric metadata column of the outcome (e.g. tibia_Ct_vBMD)."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically): mediation.tsv, significant_results.tsv."),
     covariates: str = typer.Option("", "--covariates", help="Covariates, comma-separated: age,sex,BMI."),
-    reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
+    reference: list[str] = reference_option(),
     preset: str = typer.Option(
         "default", "--preset", help="Filter / normalization / transform of the features: default or maaslin2 (same here: TSS, log2)."
     ),
@@ -38,8 +39,8 @@ def mediate(
     n_boot: int = typer.Option(1000, "--n-boot", min=10, help="Bootstrap resamples."),
     ci_screen: float = typer.Option(0.05, "--ci-screen", help="Bootstrap CIs for pairs with composite p <= this."),
     log_mediators: bool = typer.Option(False, "--log-mediators", help="log2 the mediators first (zeros: half the smallest value)."),
-    taxonomy: Path | None = typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank."),
-    rank: str | None = typer.Option(None, "--rank", help="Collapse features to this rank first (e.g. Genus)."),
+    taxonomy: Path | None = taxonomy_option(),
+    rank: str | None = rank_option(),
     min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples a feature must be present in."),
     max_significance: float = typer.Option(0.1, "--max-significance", help="q-value cut for significant_results.tsv."),
     seed: int = typer.Option(1, "--seed", help="Seed of the bootstrap."),

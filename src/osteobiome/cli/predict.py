@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._options import metadata_argument
 from osteobiome.cli._output import overwrite_option
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 
@@ -44,7 +45,7 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[int, int], None] | 
 
 def predict(
     features: Path = typer.Argument(..., help="Feature table (counts or relative abundances; any format `inspect` reads)."),
-    metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
+    metadata: Path = metadata_argument(),
     outcome: str = typer.Option(..., "--outcome", help="Column to predict: binary (two levels) or numeric (continuous)."),
     covariates: str = typer.Option(..., "--covariates", help="Covariates of the reference model, comma-separated: age,sex,BMI."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),

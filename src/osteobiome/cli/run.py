@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from osteobiome.cli._options import block_size_option, scheduler_option
 from osteobiome.cli._output import overwrite_option
-from osteobiome.study import load_study, run_study
-from osteobiome.study.run import StudyRun
+from osteobiome.study._workers import start_workers
+
+if TYPE_CHECKING:
+    from osteobiome.study.run import StudyRun
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +39,9 @@ def run(
     --block-size/--scheduler fit the associations in blocks of features (large tables, dask; any preset);
     the set-level tests of the Mechanisms section are skipped then (a warning says so).
     """
+    start_workers(workers)  # first: the workers' server imports while this process does (on another core)
+    from osteobiome.study import load_study, run_study
+
     finished = run_study(
         load_study(study), out, workers=workers, quiet=quiet, block_size=block_size, scheduler=scheduler,
         overwrite=overwrite,

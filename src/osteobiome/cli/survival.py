@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
+from osteobiome.cli._options import metadata_argument, rank_option, reference_option, taxonomy_option
 from osteobiome.cli._output import overwrite_option
 from osteobiome.cli.associate import _parse_reference
 from osteobiome.io import load_cohort
@@ -21,17 +22,17 @@ def register(app: typer.Typer) -> None:
 
 def survival(
     features: Path = typer.Argument(..., help="Feature table (TSV/CSV, BIOM, .qza, DADA2, MetaPhlAn, PICRUSt2, HUMAnN)."),
-    metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, sample ids in the first column)."),
+    metadata: Path = metadata_argument(),
     event: str = typer.Option(..., "--event", help="Event column: 1 = event (fracture) or case, 0 = censored or not."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
     time: str | None = typer.Option(None, "--time", help="Follow-up time column (age at event/censoring with --entry)."),
     entry: str | None = typer.Option(None, "--entry", help="Delayed entry: age (time) at baseline; at risk on (entry, time]."),
     covariates: str = typer.Option("", "--covariates", help="Adjustment covariates, comma-separated: age,sex,bmi."),
-    reference: list[str] = typer.Option([], "--reference", help="Reference level: variable=level (repeatable)."),
+    reference: list[str] = reference_option(),
     outcome_type: str = typer.Option("survival", "--outcome-type", help="survival (Cox, hazard ratio per SD) or binary (logistic, odds ratio per SD)."),
     preset: str = typer.Option("default", "--preset", help="Preprocessing of associate's preset (default or maaslin2: prevalence > 10%, TSS, log2)."),
-    taxonomy: Path | None = typer.Option(None, "--taxonomy", help="Taxonomy table (features × ranks) for --rank."),
-    rank: str | None = typer.Option(None, "--rank", help="Collapse features to this rank first (needs a taxonomy)."),
+    taxonomy: Path | None = taxonomy_option(),
+    rank: str | None = rank_option(),
     normalization: str | None = typer.Option(None, "--normalization", help="TSS, CLR, CSS, TMM or NONE."),
     transform: str | None = typer.Option(None, "--transform", help="LOG, LOGIT, AST or NONE."),
     min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples above --min-abundance."),

@@ -18,7 +18,8 @@ import pandas as pd
 
 from osteobiome.association.options import AssociationOptions
 from osteobiome.association.pipeline import EXTRA_COLUMNS, MAASLIN2_COLUMNS
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError
+from osteobiome.io.align import rows_for
 from osteobiome.stats.design import build_design
 from osteobiome.stats.lm import fit_lm
 from osteobiome.stats.multitest import adjust_grouped
@@ -38,14 +39,9 @@ def alpha_associations(
     opts = AssociationOptions.resolve(preset, options)
     if not phenotypes:
         raise InputError("alpha associations: no phenotype given; name at least one metadata column.")
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
-    absent = alpha.index.astype(str).difference(metadata.index)
-    if len(absent):
-        raise InputError(
-            f"alpha associations: samples {preview(absent)} have no metadata row; add or drop them."
-        )
-    meta = metadata.loc[alpha.index.astype(str)]
+    meta = rows_for(
+        alpha.index, metadata, lambda absent: f"alpha associations: samples {absent} have no metadata row; add or drop them."
+    )
     values = alpha.to_numpy(dtype=float)
     tables = []
     for phenotype in phenotypes:

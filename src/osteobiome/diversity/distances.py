@@ -11,6 +11,7 @@ import pandas as pd
 from skbio import DistanceMatrix
 
 from osteobiome.errors import InputError, preview
+from osteobiome.io.align import rows_for
 
 
 def distance_array(dm: DistanceMatrix | pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
@@ -32,15 +33,12 @@ def aligned_rows(
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Metadata rows for ``ids`` and a mask of the ids kept: ids missing from ``metadata`` are an error; ids with a
     missing value in ``columns`` are dropped with a warning (as R's ``na.omit`` would drop them)."""
-    metadata = metadata.copy()
-    metadata.index = metadata.index.astype(str)
-    absent = ids.difference(metadata.index)
-    if len(absent):
-        raise InputError(
-            f"{what}: samples {preview(absent)} of the distance matrix have no metadata row; "
-            "add them to the metadata or drop them from the table."
-        )
-    rows = metadata.loc[ids, list(columns)]
+    rows = rows_for(
+        ids,
+        metadata,
+        lambda absent: f"{what}: samples {absent} of the distance matrix have no metadata row; "
+        "add them to the metadata or drop them from the table.",
+    )[list(columns)]
     keep = rows.notna().all(axis=1).to_numpy()
     if not keep.all():
         warnings.warn(
@@ -53,5 +51,10 @@ def aligned_rows(
 
 def gower_centred(D: np.ndarray) -> np.ndarray:
     """Gower's centred matrix ``G = -1/2 · J D² J`` with ``J = I - 11ᵀ/n`` (tr G = total sum of squares)."""
-    A = -0.5 * D**2
-    return A - A.mean(axis=0) - A.mean(axis=1)[:, None] + A.mean()
+    G = np.square(D)  # the only n × n allocation: the same operations as A - colmeans - rowmeans + mean, in place
+    G *= -0.5
+    columns, rows, mean = G.mean(axis=0), G.mean(axis=1), G.mean()
+    G -= columns
+    G -= rows[:, None]
+    G += mean
+    return G

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import eigh, eigvalsh
+from scipy.linalg import eigh_tridiagonal, eigvalsh_tridiagonal, lapack
 from skbio import DistanceMatrix
 
 from osteobiome.diversity.distances import distance_array, gower_centred
@@ -28,15 +28,41 @@ def pcoa(dm: DistanceMatrix | pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, 
     if len(ids) < 3:
         raise InputError(f"pcoa: {len(ids)} samples; an ordination needs at least 3.")
     G = gower_centred(D)
-    eigenvalues = eigvalsh(G)[::-1]
+    tridiagonal = _tridiagonal(G)
+    eigenvalues = eigvalsh_tridiagonal(*tridiagonal[:2])[::-1]
     positive = eigenvalues > 1e-10 * max(abs(eigenvalues[0]), np.finfo(float).tiny)
     if not positive.any():
         raise InputError("pcoa: all distances are zero; there is nothing to ordinate.")
     k = min(n, int(positive.sum()))
-    size = len(ids)
-    values, vectors = eigh(G, subset_by_index=[size - k, size - 1])
-    values, vectors = values[::-1], vectors[:, ::-1]
+    values, vectors = _top_eigenpairs(*tridiagonal, k)
     axes = [f"PC{i + 1}" for i in range(k)]
     coords = pd.DataFrame(vectors * np.sqrt(values), index=pd.Index(ids, name="sample"), columns=axes)
     proportion = pd.Series(values / eigenvalues[positive].sum(), index=axes, name="proportion_explained")
     return coords, proportion
+
+
+def _tridiagonal(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(d, e, reflectors, tau)``: ``G = Q T Qᵀ`` with ``T`` tridiagonal (diagonal ``d``, off-diagonal ``e``) and
+    ``Q`` the product of the Householder reflectors (LAPACK ``dsytrd``, lower). Reducing ``G`` once is most of
+    an eigendecomposition's work; every eigenvalue and the top eigenvectors both come from ``T``."""
+    lwork = int(lapack.dsytrd_lwork(G.shape[0], lower=1)[0])
+    reflectors, d, e, tau, info = lapack.dsytrd(G, lower=1, lwork=lwork)
+    if info != 0:  # only an illegal argument makes dsytrd fail
+        raise RuntimeError(f"LAPACK dsytrd failed (info={info})")
+    return d, e, reflectors, tau
+
+
+def _top_eigenpairs(
+    d: np.ndarray, e: np.ndarray, reflectors: np.ndarray, tau: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenvalues (descending) of ``Q T Qᵀ`` and their eigenvectors ``Q z`` (columns), where
+    ``z`` are ``T``'s: ``Q z = H₀ H₁ … H_{n-2} z`` with ``Hⱼ = I − τⱼ vⱼ vⱼᵀ``, ``vⱼ`` zero above row ``j+1``, one
+    at ``j+1`` and ``reflectors[j+2:, j]`` below (``dsytrd``'s lower storage)."""
+    n = len(d)
+    values, vectors = eigh_tridiagonal(d, e, select="i", select_range=(n - k, n - 1))
+    for j in range(n - 2, -1, -1):
+        v = reflectors[j + 1 :, j].copy()
+        v[0] = 1.0
+        below = vectors[j + 1 :]
+        below -= np.outer(v, tau[j] * (v @ below))
+    return values[::-1], vectors[:, ::-1]

@@ -2,12 +2,14 @@
 
 Ids are compared as strings. Duplicate ids on either side, or no id in common, stop with one line naming the
 table and what to check; samples on one side only are left out (:func:`align_samples` warns,
-:class:`~osteobiome.io.cohort.Cohort` records them as drops).
+:class:`~osteobiome.io.cohort.Cohort` records them as drops), except by :func:`rows_for`, for which every sample
+needs a row (distance matrices, implantation, alpha associations).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,9 +26,7 @@ def match_samples(
     samples = pd.Index(samples).astype(str)
     table = table.set_axis(table.index.astype(str), axis=0)
     for side, ids in (("feature table", samples), (what, table.index)):
-        if ids.has_duplicates:
-            dup = ids[ids.duplicated()].unique()
-            raise InputError(f"{prefix}the {side} has duplicate sample ids {preview(dup)}; give each sample one row.")
+        _check_unique(ids, side, prefix)
     used = samples.isin(table.index)
     if not used.any():
         raise InputError(
@@ -34,6 +34,27 @@ def match_samples(
             f"({preview(table.index)}); {hint}."
         )
     return used, table
+
+
+def _check_unique(ids: pd.Index, side: str, prefix: str = "") -> None:
+    if ids.has_duplicates:
+        dup = ids[ids.duplicated()].unique()
+        raise InputError(f"{prefix}the {side} has duplicate sample ids {preview(dup)}; give each sample one row.")
+
+
+def rows_for(
+    samples: pd.Index, table: pd.DataFrame, missing: Callable[[str], str], what: str = "metadata"
+) -> pd.DataFrame:
+    """The rows of ``table`` for every one of ``samples``, in their order, indexed by the ids as strings: where
+    each sample must have a row (no sample is left out). Samples without a row stop with
+    ``InputError(missing(ids))``, ``ids`` a preview of them; duplicate ids in ``table`` (named ``what``) stop too."""
+    samples = text_ids(pd.Index(samples))
+    table = table.set_axis(text_ids(table.index), axis=0)
+    absent = samples.difference(table.index)
+    if len(absent):
+        raise InputError(missing(preview(absent)))
+    _check_unique(table.index, what)
+    return table.loc[samples]
 
 
 def text_ids(ids: pd.Index) -> pd.Index:

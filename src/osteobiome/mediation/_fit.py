@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from osteobiome.stats.lm import t_test
+from osteobiome.stats.preprocess import standardize_columns
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,14 @@ class PairFit:
         return p_alpha, p_beta
 
 
-def zscore_columns(A: np.ndarray) -> np.ndarray:
-    """(a − mean) / sd per column, sd with n − 1 (R's ``scale()``); constant columns become NaN."""
-    A = np.asarray(A, dtype=float)
-    sd = A.std(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (A - A.mean(axis=0)) / np.where(sd > 0, sd, np.nan)
-
-
 def fit_pairs(X: np.ndarray, M: np.ndarray, y: np.ndarray, C: np.ndarray) -> PairFit:
     """α, β, direct and total effects of every exposure × mediator pair (complete data; see the module text).
 
     ``X`` n × p exposures, ``M`` n × K mediators, ``y`` n outcome, ``C`` n × q covariate design with intercept
-    (full column rank). Exposures, mediators and the outcome are standardized here; a constant column gives NaN
-    for its pairs."""
+    (full column rank). Exposures, mediators and the outcome are standardized here; a constant column (also one
+    constant up to rounding, see :func:`~osteobiome.stats.preprocess.standardize_columns`) gives NaN for its pairs."""
     n, q = C.shape
-    Z = zscore_columns(np.column_stack([X, M, y]))
+    Z, _ = standardize_columns(np.column_stack([X, M, y]))
     Q, _ = np.linalg.qr(C)
     Z = Z - Q @ (Q.T @ np.nan_to_num(Z))
     p = X.shape[1]

@@ -23,13 +23,20 @@ def brent_zeroin(
     f_upper: np.ndarray,
     tol: float,
     maxiter: int,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Roots of ``f`` on ``[lower, upper]`` (one bracket per row; ``f_lower``, ``f_upper`` of opposite sign).
 
     ``f(x, rows)`` evaluates the function of the rows ``rows`` (integer index) at ``x``. Returns
     ``(root, converged)``; rows still running after ``maxiter + 1`` evaluations keep their last ``b`` and
-    ``converged`` False, as ``uniroot`` returns its last iterate with a warning.
+    ``converged`` False, as ``uniroot`` returns its last iterate with a warning. ``rows`` (integer index):
+    solve for those rows only (brackets given for all rows); the results are those rows'.
     """
+    if rows is not None:
+        subset = np.asarray(rows)
+        return brent_zeroin(
+            lambda x, sub: f(x, subset[sub]), lower[subset], upper[subset], f_lower[subset], f_upper[subset], tol, maxiter
+        )
     a = np.asarray(lower, float).copy()
     b = np.asarray(upper, float).copy()
     fa = np.asarray(f_lower, float).copy()
@@ -90,3 +97,4 @@ def brent_zeroin(
         a[rows], b[rows], c[rows], fa[rows], fb[rows], fc[rows] = ra, rb, rc, rfa, rfb, rfc
     root[rows] = b[rows]
     return root, converged
+

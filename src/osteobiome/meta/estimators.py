@@ -174,18 +174,8 @@ def paule_mandel(d: Cohorts, maxiter: int = 100) -> Tau2Estimate:
     converged = f_upper <= 0
     search = np.flatnonzero((f_lower >= 0) & converged)
     if search.size:
-
-        def objective_sub(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-            return objective(x, search[rows])
-
         tau2[search], _ = brent_zeroin(
-            objective_sub,
-            np.zeros(search.size),
-            upper[search],
-            f_lower[search],
-            f_upper[search],
-            tol=METAFOR_TOL,
-            maxiter=maxiter,
+            objective, np.zeros(n), upper, f_lower, f_upper, tol=METAFOR_TOL, maxiter=maxiter, rows=search
         )
     converged |= f_lower < 0
     tau2 = np.where(converged, tau2, np.nan)
@@ -261,18 +251,10 @@ def _score_root(d: Cohorts, reml: bool) -> tuple[np.ndarray, np.ndarray]:
     tau2 = np.zeros(n)
     search = np.flatnonzero((at_zero > 0) & (at_upper <= 0))
 
-    def score_rows(x: np.ndarray, sub: np.ndarray) -> np.ndarray:
-        return _score(d.take(search[sub]), x, reml)
+    def score(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return _score(d.take(rows), x, reml)
 
-    tau2[search], ok = brent_zeroin(
-        score_rows,
-        np.zeros(search.size),
-        upper[search],
-        at_zero[search],
-        at_upper[search],
-        tol=0.0,
-        maxiter=200,
-    )
+    tau2[search], ok = brent_zeroin(score, np.zeros(n), upper, at_zero, at_upper, tol=0.0, maxiter=200, rows=search)
     converged = at_upper <= 0
     converged[search] &= ok
     return tau2, converged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -43,12 +44,17 @@ def _n_contributing_pathways(results: StudyResults) -> int:
     return 0 if table is None else int(table["pathway"].nunique())
 
 
-def render(results: StudyResults, out: str | Path, workers: int = 1) -> Path:
+def render(
+    results: StudyResults, out: str | Path, workers: int = 1, meanwhile: Callable[[], None] | None = None
+) -> Path:
     """Write ``out/report.html`` and ``out/figures/*.svg|png``; return the report's path. ``workers`` > 1: the
-    figures are drawn by that many worker processes (:mod:`osteobiome.report._parallel`)."""
+    figures are drawn by that many worker processes (:mod:`osteobiome.report._parallel`); ``meanwhile()``: the
+    caller's other work, done once the page is composed, while the workers draw the last figures."""
     out = Path(out)
     with figures_in_workers(workers) as deferred:
         html = _html(results, out)
+        if meanwhile is not None:
+            meanwhile()
         if deferred is not None:
             html = deferred.resolve(html)
     path = out / "report.html"
@@ -139,7 +145,9 @@ def _overview(results: StudyResults) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- figures
 def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
-    """Draw every figure the results allow; keys are figure names, values data URIs (or dicts of them)."""
+    """Draw every figure the results allow; keys are figure names, values data URIs (or dicts of them).
+
+    The costliest figures come first: drawn by worker processes, they then do not finish last, alone."""
     thresholds = {c.name: results.fdr_cohort for c in results.cohorts} | {"Meta-analysis": results.fdr_meta}
     out: dict[str, object] = dict.fromkeys(FIGURES)
     panels = _association_panels({c.name: c.associations for c in results.cohorts}, results.meta)
@@ -149,6 +157,16 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         )
         out["volcano"] = figures.save(
             figures.volcano(panels, thresholds, xlabel=coefficient_unit(results.settings)), figdir, "volcano"
+        )
+    residuals = {
+        c.name: c.added_variable for c in results.cohorts if c.added_variable is not None and len(c.added_variable)
+    }
+    if residuals:
+        unit = coefficient_unit(results.settings).split(" per ")[0]
+        out["added_variable"] = figures.save(
+            figures.added_variable(residuals, f"abundance ({unit.replace('change in ', '')}), adjusted"),
+            figdir,
+            "top_associations",
         )
     hits = _forest_hits(results.meta, results.fdr_meta)
     if hits:
@@ -188,16 +206,6 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         )
         for metric, (coords, explained) in results.ordination.items()
     }
-    residuals = {
-        c.name: c.added_variable for c in results.cohorts if c.added_variable is not None and len(c.added_variable)
-    }
-    if residuals:
-        unit = coefficient_unit(results.settings).split(" per ")[0]
-        out["added_variable"] = figures.save(
-            figures.added_variable(residuals, f"abundance ({unit.replace('change in ', '')}), adjusted"),
-            figdir,
-            "top_associations",
-        )
     if results.power is not None and len(results.power):
         out["power"] = figures.save(figures.power_curves(results.power), figdir, "power")
     pathway_panels = _association_panels(
@@ -306,16 +314,20 @@ def _tables(results: StudyResults) -> dict[str, object]:
         tables["meta"] = html_table(
             _meta_view(results.meta), "meta-table", MAX_TABLE_ROWS, source="meta/meta_results.tsv"
         )
-    tables["cohorts"] = [
-        (
-            c.name,
-            html_table(
-                _assoc_view(c.associations), f"assoc-{i}", MAX_TABLE_ROWS,
-                source=f"cohorts/{c.name}/associations.tsv",
-            ),
-        )
-        for i, c in enumerate(results.cohorts)
-    ]
+    def per_cohort(attribute: str, html_id: str, folder: str) -> list[tuple[str, object]]:
+        """A cohort's association table (``attribute`` of its results) per cohort that has one."""
+        return [
+            (
+                c.name,
+                html_table(
+                    _assoc_view(frame), f"{html_id}-{i}", MAX_TABLE_ROWS, source=f"{folder}/{c.name}/associations.tsv"
+                ),
+            )
+            for i, c in enumerate(results.cohorts)
+            if (frame := getattr(c, attribute)) is not None
+        ]
+
+    tables["cohorts"] = per_cohort("associations", "assoc", "cohorts")
     alpha = [
         c.alpha_associations.assign(cohort=c.name)
         for c in results.cohorts
@@ -334,17 +346,7 @@ def _tables(results: StudyResults) -> dict[str, object]:
             _meta_view(results.pathway_meta), "pathway-meta-table", MAX_TABLE_ROWS,
             source="pathways/meta/meta_results.tsv",
         )
-    tables["pathways"] = [
-        (
-            c.name,
-            html_table(
-                _assoc_view(c.pathway_associations), f"pathway-{i}", MAX_TABLE_ROWS,
-                source=f"pathways/cohorts/{c.name}/associations.tsv",
-            ),
-        )
-        for i, c in enumerate(results.cohorts)
-        if c.pathway_associations is not None
-    ]
+    tables["pathways"] = per_cohort("pathway_associations", "pathway", "pathways/cohorts")
     tables["mechanisms"] = [
         (
             TITLES.get(name, name),

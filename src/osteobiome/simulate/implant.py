@@ -19,6 +19,7 @@ import pandas as pd
 
 from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io import check_columns
+from osteobiome.io.align import rows_for
 from osteobiome.io.cohort import Cohort
 from osteobiome.simulate.associations import standardized
 from osteobiome.simulate.copula import LN2
@@ -110,14 +111,9 @@ def implant_signal(
 def aligned_samples(table: pd.DataFrame, metadata: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """``(values, metadata rows in table order, ids as str)``; InputError for a sample without metadata, a
     negative or non-finite abundance, or an all-zero sample."""
-    table_ids = table.index.astype(str)
-    meta = metadata.copy()
-    meta.index = meta.index.astype(str)
-    missing = table_ids.difference(meta.index)
-    if len(missing):
-        raise InputError(
-            f"metadata: no row for sample(s) {preview(missing)}; every table sample needs metadata."
-        )
+    meta = rows_for(
+        table.index, metadata, lambda absent: f"metadata: no row for sample(s) {absent}; every table sample needs metadata."
+    )
     values = table.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all() or (values < 0).any():
         raise InputError("table: abundances must be finite and non-negative to implant a signal.")
@@ -125,7 +121,7 @@ def aligned_samples(table: pd.DataFrame, metadata: pd.DataFrame) -> tuple[np.nda
         raise InputError(
             f"table: all-zero sample(s) {preview(table.index[values.sum(axis=1) == 0])}; remove them first."
         )
-    return values, meta.loc[table_ids]
+    return values, meta
 
 
 def _markers(

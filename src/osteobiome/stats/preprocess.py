@@ -248,6 +248,24 @@ def zscore(values: np.ndarray, name: str, where: str = "model") -> np.ndarray:
     return (values - mean) / sd
 
 
+#: A column whose sd is at most this × its largest |value| is constant (equal up to rounding).
+CONSTANT_TOLERANCE = 1e-12
+
+
+def standardize_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(z, constant)``: every column as ``(x − mean) / sd`` (sd with n − 1, R's ``scale()``) and a mask of the
+    constant columns, left NaN (so are columns with a NaN). Constant means ``sd ≤ 1e-12 · max|x|``: a column
+    equal up to rounding (a feature transformed to the same value in every sample, say) carries no information,
+    and scaling its rounding noise to sd 1 would invent an exposure; R's ``lm`` aliases such a column (NA).
+    The exposures of survival and of mediation (its mediators and outcome too) are standardized here."""
+    values = np.asarray(values, dtype=float)
+    sd = values.std(axis=0, ddof=1)
+    constant = ~(sd > CONSTANT_TOLERANCE * np.maximum(np.abs(values).max(axis=0), 1e-300))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (values - values.mean(axis=0)) / np.where(constant, np.nan, sd)
+    return z, constant
+
+
 def preprocessed_table(table: pd.DataFrame, opts: Mapping[str, Any]) -> pd.DataFrame:
     """Samples × kept features after the filter / normalization / transform of ``opts`` (resolved association
     options as a mapping), computed over every sample of ``table`` as ``associate`` does; the exposures of the

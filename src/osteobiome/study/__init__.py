@@ -1,20 +1,35 @@
-"""A whole study from one YAML file: validation, per-cohort analyses, meta-analysis, results folder, report."""
+"""A whole study from one YAML file: validation, per-cohort analyses, meta-analysis, results folder, report.
+
+The names below load on first use (PEP 562), so that importing a light submodule (``study._workers``) does not
+import the analyses."""
 
 from __future__ import annotations
 
-from osteobiome.report.results import CohortResults, StudyResults
-from osteobiome.study.config import StudyConfig, load_study, study_from_dict
-from osteobiome.study.run import StudyRun, run_study
-from osteobiome.study.validate import StudyPlan, validate_study
+import importlib
+from typing import Any
 
-__all__ = [
-    "CohortResults",
-    "StudyConfig",
-    "StudyPlan",
-    "StudyResults",
-    "StudyRun",
-    "load_study",
-    "run_study",
-    "study_from_dict",
-    "validate_study",
-]
+_NAMES = {
+    "CohortResults": "osteobiome.report.results",
+    "StudyConfig": "osteobiome.study.config",
+    "StudyPlan": "osteobiome.study.validate",
+    "StudyResults": "osteobiome.report.results",
+    "StudyRun": "osteobiome.study.run",
+    "load_study": "osteobiome.study.config",
+    "run_study": "osteobiome.study.run",
+    "study_from_dict": "osteobiome.study.config",
+    "validate_study": "osteobiome.study.validate",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module 'osteobiome.study' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_NAMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,11 +7,10 @@ part, are split into one chunk per worker, so that a single large cohort uses ev
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._formula import cohort_formula, formula_terms, kept_rows
 from osteobiome.study._strata import stratified
+from osteobiome.study._workers import WORKER_PRELOAD
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan
 
@@ -59,28 +59,29 @@ class Part:
         return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
 
 
-WORKER_PRELOAD = [__name__, "osteobiome.report._parallel"]
-"""Modules the forkserver imports once for every worker of a study: the jobs' and the report figures' (the
-first pool of a run starts the server, so both are listed here)."""
-
 Job = tuple[str, str, Cohort, list[str], tuple[str, ...]]  # cohort name, kind, data, covariates, phenotypes
 
 
 def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
-    """The jobs of a study: per cohort associations, pathways, diversity and PERMANOVA chunks (one per worker)."""
+    """The jobs of a study: per cohort associations, pathways, diversity and PERMANOVA chunks (one per worker).
+
+    The associations of every cohort come first (what the meta-analysis waits for, see :func:`run_jobs`), then
+    the pathways, then each cohort's PERMANOVA chunks, diversity and strata."""
     cfg = plan.config
     chunks = chunked(list(cfg.phenotypes), workers)
-    jobs: list[Job] = []
+    jobs: list[Job] = [(cp.name, "associations", cp.cohort, cp.covariates, ()) for cp in plan.cohorts]
+    jobs += [(cp.name, "pathways", cp.pathways, cp.covariates, ()) for cp in plan.cohorts if cp.pathways is not None]
     for cp in plan.cohorts:
-        jobs.append((cp.name, "associations", cp.cohort, cp.covariates, ()))
         if cfg.diversity is not None:
-            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates, ()))
             jobs.extend((cp.name, "permanova", cp.cohort, cp.covariates, chunk) for chunk in chunks)
-        if cp.pathways is not None:
-            jobs.append((cp.name, "pathways", cp.pathways, cp.covariates, ()))
+            jobs.append((cp.name, "diversity", cp.cohort, cp.covariates, ()))
         if cfg.strata:
             jobs.append((cp.name, "strata", cp.cohort, cp.covariates, ()))
     return jobs
+
+
+Wait = Callable[[set[str]], list[Part]]
+"""``wait(kinds)``: the parts of those kinds, once every job of those kinds has finished."""
 
 
 def run_jobs(
@@ -89,34 +90,40 @@ def run_jobs(
     workers: int,
     finished: Callable[[Part], None],
     blocked: Blocked = Blocked(),
-    meanwhile: Callable[[], None] | None = None,
+    meanwhile: Callable[[Wait], None] | None = None,
 ) -> list[Part]:
     """Run ``jobs`` over ``workers`` processes (1: in this process), calling ``finished(part)`` as each ends.
 
-    ``meanwhile()``: work of this process that needs none of the jobs, done while the workers run them (with one
-    BLAS thread, as theirs), or after the jobs with one worker."""
-    parts: list[Part] = []
+    ``meanwhile(wait)``: work of this process done while the workers run the jobs (with one BLAS thread, as
+    theirs), or after the jobs with one worker; what it needs of the jobs it gets from ``wait(kinds)``, which
+    returns once those jobs have finished (the others run on). The parts are returned in the jobs' order."""
     if workers == 1:
+        parts: list[Part] = []
         for job in jobs:
             parts.append(run_part(cfg, *job, blocked=blocked))
             finished(parts[-1])
         if meanwhile is not None:
-            meanwhile()
+            meanwhile(lambda kinds: [p for p in parts if p.kind in kinds])
         return parts
+    done: dict[int, Part] = {}  # by job index: the parts come back in the jobs' order, whatever ends first
     with process_pool(min(workers, len(jobs)), preload=WORKER_PRELOAD) as pool:
-        futures = [pool.submit(run_part, cfg, *job, blocked=blocked) for job in jobs]
+        pending = {pool.submit(run_part, cfg, *job, blocked=blocked): i for i, job in enumerate(jobs)}
+
+        def collect(futures: list[Future]) -> None:
+            for future in as_completed(futures):
+                part = future.result()
+                done[pending.pop(future)] = part
+                finished(part)
+
+        def wait(kinds: set[str]) -> list[Part]:
+            collect([f for f, i in pending.items() if jobs[i][1] in kinds])
+            return [done[i] for i in sorted(done) if jobs[i][1] in kinds]
+
         if meanwhile is not None:
             with one_blas_thread():
-                meanwhile()
-        for future in as_completed(futures):
-            parts.append(future.result())
-            finished(parts[-1])
-    return parts
-
-
-def worker_count(workers: int | None) -> int:
-    """``workers`` bounded by the CPUs (default 1)."""
-    return max(1, min(workers or 1, os.cpu_count() or 1))
+                meanwhile(wait)
+        collect(list(pending))
+    return [done[i] for i in sorted(done)]
 
 
 def chunked(items: list[str], n: int) -> list[tuple[str, ...]]:

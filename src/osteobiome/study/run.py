@@ -38,7 +38,6 @@ from typing import Any
 import pandas as pd
 
 from osteobiome.association.variants import fitted_model
-from osteobiome.compute.executors import start_forkserver
 from osteobiome.io import read_metadata
 from osteobiome.io.outputs import atomic_output_dir
 from osteobiome.io.tsv import write_tsv
@@ -57,19 +56,12 @@ from osteobiome.study import _report_inputs as inputs
 from osteobiome.study._formula import interaction_tables
 from osteobiome.study._mediation import mediation_tables
 from osteobiome.study._outputs import sha256, versions
-from osteobiome.study._parts import (
-    WORKER_PRELOAD,
-    Blocked,
-    Part,
-    plan_jobs,
-    reference_for,
-    run_jobs,
-    worker_count,
-)
+from osteobiome.study._parts import Blocked, Part, Wait, plan_jobs, reference_for, run_jobs
 from osteobiome.study._prediction import run_prediction
 from osteobiome.study._readme import results_readme
 from osteobiome.study._summary import cohort_summary
 from osteobiome.study._survival import survival_step, write_survival
+from osteobiome.study._workers import start_workers, worker_count
 from osteobiome.study.config import StudyConfig
 from osteobiome.study.validate import StudyPlan, validate_study
 
@@ -132,13 +124,17 @@ def run_study(
                     results.prediction = run_prediction(plan, worker_count(workers), progress)
                 results.settings["prediction"] = results.prediction.settings
                 log.add(f"prediction done in {timings['prediction']:.2f} s")
-            with _timed(timings, "write tables"):
-                _write_tables(results, tmp)
+            def write_tables() -> None:
+                with _timed(timings, "write tables"):
+                    _write_tables(results, tmp)
+
             report = None
-            if cfg.report:
+            if cfg.report:  # the tables are written while the workers draw the last figures
                 results.warnings = _messages(caught)
-                _render(results, tmp, progress, log, timings, worker_count(workers))
+                _render(results, tmp, progress, log, timings, worker_count(workers), meanwhile=write_tables)
                 report = Path(out).resolve() / "report.html"
+            else:
+                write_tables()
             timings["total"] = time.perf_counter() - start
             results.warnings = _messages(caught)
             log.add_warnings(results.warnings)
@@ -148,13 +144,6 @@ def run_study(
     for message in results.warnings:
         warnings.warn(message, stacklevel=2)
     return StudyRun(Path(out).resolve(), report, results, time.perf_counter() - start)
-
-
-def start_workers(workers: int | None) -> None:
-    """With more than one worker, start the server the run's worker processes fork from now (it imports the
-    modules they need in the background), so that a caller can do other work meanwhile; no effect otherwise."""
-    if worker_count(workers) > 1:
-        start_forkserver(WORKER_PRELOAD)
 
 
 def _analyse(
@@ -178,23 +167,61 @@ def _analyse(
         advance()
 
     ordination: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
+    across: dict[str, Any] = {}
 
-    def joint_ordination() -> None:  # in this process while the workers run the jobs
+    def meanwhile(wait: Wait) -> None:  # in this process while the workers run the jobs
         with _timed(timings, "joint ordination"):
             ordination.update(_ordination(plan))
+        across.update(_across_cohorts(plan, wait({"associations", "pathways"}), blocked, progress, log, timings))
 
-    parts = run_jobs(cfg, jobs, workers, finished, blocked, meanwhile=joint_ordination)
-    caught.extend(_Warning(w) for p in parts for w in p.warnings)
+    before = len(caught)  # the jobs' warnings go before this process's own of the same time, in the jobs' order
+    parts = run_jobs(cfg, jobs, workers, finished, blocked, meanwhile=meanwhile)
+    caught[before:before] = [_Warning(w) for p in parts for w in p.warnings]
     cohorts = _cohort_results(plan, parts)
+    with _timed(timings, "report inputs"):
+        extras = _report_inputs(plan, parts, cohorts, across["meta"]) | {"ordination": ordination}
+    return StudyResults(
+        title=cfg.study,
+        phenotypes=list(cfg.phenotypes),
+        covariates=list(cfg.covariates),
+        cohorts=cohorts,
+        meta=across["meta"],
+        pathway_meta=across["pathway_meta"],
+        mechanisms=across["mechanisms"],
+        interaction_meta=across["interaction_meta"],
+        mediation=across["mediation"],
+        settings=_settings(plan, parts, across["mechanisms"]),
+        fdr_cohort=cfg.fdr.cohort,
+        fdr_meta=cfg.fdr.meta,
+        versions=versions(),
+        timings=timings,
+        survival=across["survival"],
+        pooled=_pooled(plan, timings, log),
+        fdr_scope=cfg.fdr.scope,
+        **extras,
+    )
+
+
+def _across_cohorts(
+    plan: StudyPlan,
+    parts: list[Part],
+    blocked: Blocked,
+    progress: Callable,
+    log: _RunLog,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Meta-analyses, mechanisms, mediation and survival: what needs only the association and pathway ``parts``
+    of every cohort (study-scope q-values are set on their tables here)."""
+    cfg = plan.config
+    associations = {p.cohort: p.value[0] for p in parts if p.kind == "associations"}
+    associations = {cp.name: associations[cp.name] for cp in plan.cohorts}  # in the study's cohort order
     if cfg.fdr.scope == "study":
-        for c in cohorts:
-            c.associations["qval"] = adjust(c.associations["pval"].to_numpy(float))
+        for table in associations.values():
+            table["qval"] = adjust(table["pval"].to_numpy(float))
     with _timed(timings, "meta-analysis"):
-        associations = {c.name: c.associations for c in cohorts}
-        pathway_tables = {
-            c.name: c.pathway_associations for c in cohorts if c.pathway_associations is not None
-        }
-        moderators = _moderators(cfg) if len(cohorts) > 1 else None  # read once for the three meta-analyses
+        pathway_tables = {p.cohort: p.value[0] for p in parts if p.kind == "pathways"}
+        pathway_tables = {cp.name: pathway_tables[cp.name] for cp in plan.cohorts if cp.name in pathway_tables}
+        moderators = _moderators(cfg) if len(associations) > 1 else None  # read once for the three meta-analyses
         meta = _meta_analysis(associations, cfg, progress, scheduler=blocked.scheduler, moderators=moderators)
         if meta is not None and cfg.fdr.scope == "study":
             meta["qval.fdr"] = adjust(meta["pval"].to_numpy(float))
@@ -224,28 +251,14 @@ def _analyse(
     with _timed(timings, "survival"):
         spec = cfg.meta_analysis
         survival = survival_step(plan, spec.method, spec.test, cfg.fdr.meta, cfg.fdr.cohort)
-    with _timed(timings, "report inputs"):
-        extras = _report_inputs(plan, parts, cohorts, meta) | {"ordination": ordination}
-    return StudyResults(
-        title=cfg.study,
-        phenotypes=list(cfg.phenotypes),
-        covariates=list(cfg.covariates),
-        cohorts=cohorts,
-        meta=meta,
-        pathway_meta=pathway_meta,
-        mechanisms=mechanisms,
-        interaction_meta=interaction_meta,
-        mediation=mediation,
-        settings=_settings(plan, parts, mechanisms),
-        fdr_cohort=cfg.fdr.cohort,
-        fdr_meta=cfg.fdr.meta,
-        versions=versions(),
-        timings=timings,
-        survival=survival,
-        pooled=_pooled(plan, timings, log),
-        fdr_scope=cfg.fdr.scope,
-        **extras,
-    )
+    return {
+        "meta": meta,
+        "pathway_meta": pathway_meta,
+        "interaction_meta": interaction_meta,
+        "mechanisms": mechanisms,
+        "mediation": mediation,
+        "survival": survival,
+    }
 
 
 def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: ANN202
@@ -317,15 +330,21 @@ def _transformed(parts: list[Part]) -> dict[str, pd.DataFrame]:
 
 
 def _render(
-    results: StudyResults, out: Path, progress: Callable, log: _RunLog, timings: dict[str, float], workers: int = 1
+    results: StudyResults,
+    out: Path,
+    progress: Callable,
+    log: _RunLog,
+    timings: dict[str, float],
+    workers: int = 1,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
-    """The HTML report and its figures, drawn by ``workers`` processes (imported here: the report imports this
-    package, and matplotlib)."""
+    """The HTML report and its figures, drawn by ``workers`` processes, with ``meanwhile()`` done as they draw
+    (see :func:`~osteobiome.report.document.render`; imported here: the report imports matplotlib)."""
     from osteobiome.report import render
 
     task = progress("report", 1)
     with _timed(timings, "report"):
-        render(results, out, workers)
+        render(results, out, workers, meanwhile)
     task()
     log.add(f"report written in {timings['report']:.2f} s")
 

@@ -26,9 +26,9 @@ from osteobiome.errors import InputError, preview, suggest
 from osteobiome.io.cohort import Cohort
 from osteobiome.stats.design import build_design
 from osteobiome.stats.multitest import adjust_grouped
-from osteobiome.stats.preprocess import preprocessed_table
+from osteobiome.stats.preprocess import preprocessed_table, standardize_columns
 from osteobiome.survival.cox import fit_cox
-from osteobiome.survival.exposures import community_exposures, standardize_columns
+from osteobiome.survival.exposures import community_exposures
 from osteobiome.survival.logistic import fit_logistic
 from osteobiome.survival.zph import cox_zph
 

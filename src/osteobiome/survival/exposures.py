@@ -2,29 +2,20 @@
 
 Feature exposures run :mod:`osteobiome.stats.preprocess` with the preset's options (filter on raw values,
 normalize over the kept features, transform) and are then standardized on the samples the model uses,
-``(x − mean) / sd`` with the n − 1 sd (R's ``scale()``), so a coefficient is per SD of the exposure.
+``(x − mean) / sd`` with the n − 1 sd (R's ``scale()``; :func:`osteobiome.stats.preprocess.standardize_columns`),
+so a coefficient is per SD of the exposure.
 Community exposures are the alpha indices of :func:`osteobiome.diversity.alpha_diversity` and the first ``k``
 principal coordinates of the robust Aitchison distance (PCA of the robust CLR), standardized the same way.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from osteobiome.diversity import alpha_diversity, beta_diversity, pcoa
 
 #: Alpha indices used as community exposures (no tree needed; chao1 needs counts and is left out).
 ALPHA_EXPOSURES = ("observed", "shannon", "simpson", "pielou")
-
-
-def standardize_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(z, constant)``: columns scaled to mean 0 and sd 1 (ddof 1), and a mask of constant columns (left NaN)."""
-    sd = values.std(axis=0, ddof=1)
-    constant = ~(sd > 1e-12 * np.maximum(np.abs(values).max(axis=0), 1e-300))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (values - values.mean(axis=0)) / np.where(constant, np.nan, sd)
-    return z, constant
 
 
 def community_exposures(table: pd.DataFrame, n_pcs: int = 3) -> pd.DataFrame:
