@@ -7,7 +7,7 @@ that its arguments are recorded (cached in ``out_dir/calls.pkl``). Then each fig
 revision ``baseline``, loaded from ``git show``), interleaved (current, baseline, …) so a change of load hits
 both alike. Prints the machine and its load, each figure's median CPU seconds (and range) for both, their ratio,
 and the totals. With ``--dump`` the last PNGs of each side are kept in ``out_dir/current`` and
-``out_dir/baseline`` for a visual and pixel-wise comparison.
+``out_dir/baseline`` for a visual comparison, and how their pixels differ is printed.
 
 Usage: ``python benchmarks/bench_figures.py [--repeats 3] [--baseline REV] [--out DIR] [--dump]``.
 """
@@ -124,7 +124,29 @@ def main(repeats: int, revision: str, out: Path, dump: bool) -> None:
         for side in sides:
             shutil.copytree(scratch / side, out / side, dirs_exist_ok=True)
         print(f"figures kept in {out}/current and {out}/baseline")
+        for call in calls:
+            print(pixel_difference(out / "current" / f"{call[0]}.png", out / "baseline" / f"{call[0]}.png"))
     shutil.rmtree(scratch)
+
+
+def pixel_difference(current: Path, baseline: Path) -> str:
+    """How two PNGs differ: identical bytes, else their sizes or the share of pixels that differ and by how much
+    at most (0–1 per channel)."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    if current.read_bytes() == baseline.read_bytes():
+        return f"{current.stem}: identical files"
+    a, b = mpimg.imread(current), mpimg.imread(baseline)
+    if a.shape != b.shape:
+        return f"{current.stem}: {a.shape[1]}×{a.shape[0]} px, baseline {b.shape[1]}×{b.shape[0]} px"
+    differ = np.abs(a - b).max(axis=2)
+    if not differ.any():
+        return f"{current.stem}: identical pixels"
+    return (
+        f"{current.stem}: {100 * np.mean(differ > 0):.2f}% of pixels differ (max {differ.max():.3f}; "
+        f"{100 * np.mean(differ > 0.25):.2f}% by more than 0.25)"
+    )
 
 
 if __name__ == "__main__":

@@ -104,9 +104,8 @@ def test_titles_clear_of_tick_labels_axis_labels_and_offsets(case, tmp_path):
             *ax.get_xticklabels(), *ax.get_yticklabels(), ax.xaxis.label, ax.yaxis.label,
             ax.xaxis.get_offset_text(), ax.yaxis.get_offset_text(),
         ]
-        for title in (ax.title, ax._left_title, ax._right_title):  # noqa: SLF001 (the three title slots)
-            if not title.get_text():
-                continue
+        titles = {ax.get_title(loc) for loc in ("left", "center", "right")} - {""}
+        for title in [t for t in ax.get_children() if isinstance(t, Text) and t.get_text() in titles]:
             box = title.get_window_extent(renderer)
             assert ax.xaxis.get_ticks_position() != "top"
             for other in others:

@@ -31,7 +31,7 @@ POOLED_COLOUR = "#222222"
 Z95 = 1.959964  # normal quantile of the 95% confidence intervals drawn (coef ± Z95 · se)
 MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
 MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
-PNG_COMPRESSION = 3  # zlib level of the PNGs: a third less CPU than the default 6 for files ~7% larger
+PNG_COMPRESSION = 3  # zlib level of the PNGs: a third less CPU than the default 6, files ~6% larger
 SVG_RASTER_DPI = 100  # resolution of the rasterized scatter layers inside SVGs
 RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
@@ -84,7 +84,8 @@ def save(fig: Figure, folder: Path, name: str) -> str:
     # which this rc would turn into a new constrained layout that the next savefig would run again.
     with plt.rc_context({**STYLE, "figure.constrained_layout.use": False}):
         fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=SVG_RASTER_DPI, bbox_inches=bbox)
-        fig.savefig(folder / f"{name}.png", dpi=png_dpi, bbox_inches=bbox, pil_kwargs={"compress_level": PNG_COMPRESSION})
+        png = {"compress_level": PNG_COMPRESSION}
+        fig.savefig(folder / f"{name}.png", dpi=png_dpi, bbox_inches=bbox, pil_kwargs=png)
     svg = buffer.getvalue()
     (folder / f"{name}.svg").write_bytes(svg)
     plt.close(fig)
@@ -120,10 +121,10 @@ LEGEND_CORNERS = {1: "NE", 2: "NW", 3: "SW", 4: "SE", 7: "E", 6: "W", 8: "S", 9:
 
 
 def _pin(fig: Figure, renderer: object) -> None:
-    """Fix what matplotlib would otherwise work out again at each draw from the extents of every tick label, as
-    the layout just placed it: each axis label's position (in axes coordinates, so it scales with the figure)
-    and the corner of each legend placed by ``loc="best"`` (which searches nine corners for the one covering
-    the fewest data)."""
+    """Fix, as the layout just placed them, what matplotlib would otherwise work out again at each draw: each
+    axis label's position (found from the extents of the axis' tick labels; kept in axes coordinates, so it
+    scales with the figure) and the corner of each legend placed by ``loc="best"`` (found by trying nine
+    corners for the one covering the fewest data)."""
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             at = axis.label.get_transform().transform(axis.label.get_position())
@@ -132,7 +133,8 @@ def _pin(fig: Figure, renderer: object) -> None:
         if legend is None or legend.get_bbox_to_anchor() is not ax.bbox:
             continue
         box = legend.get_window_extent(renderer)
-        inside = ax.bbox.padded(-legend.borderaxespad * renderer.points_to_pixels(legend.prop.get_size_in_points()))
+        pad = legend.borderaxespad * renderer.points_to_pixels(legend.prop.get_size_in_points())
+        inside = ax.bbox.padded(-pad)
         for code, corner in LEGEND_CORNERS.items():
             if np.allclose(box.anchored(corner, container=inside).p0, box.p0, atol=1e-6):
                 legend.set_loc(code)
@@ -658,7 +660,8 @@ def added_variable(frames: Mapping[str, pd.DataFrame], ylabel: str, ncols: int =
                 grid = np.array([np.quantile(x, 0.01), np.quantile(x, 0.99)])
                 ax.plot(grid, slope * grid, color=colour_of(i), linewidth=2, label=f"{name}: {slope:+.2f}")
             ax.axhline(0, color="#999999", linewidth=0.6, linestyle="--")
-            _title(ax, f"{_short(feature, 28)}\n{_short(phenotype, 30)}", loc="left", fontstyle="italic", numeric_y=True)
+            title = f"{_short(feature, 28)}\n{_short(phenotype, 30)}"
+            _title(ax, title, loc="left", fontstyle="italic", numeric_y=True)
             ax.set_xlabel(f"{_short(phenotype, 24)} (SD, adjusted)")
             ax.set_ylabel(ylabel)
             ax.legend(fontsize=7, markerscale=2)
