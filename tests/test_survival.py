@@ -187,6 +187,28 @@ def test_cli_writes_results_and_errors_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
+def test_cli_sets_the_ph_time_scale_variance_filter_and_correction_as_python_does(tmp_path, data):
+    from osteobiome.cli import main
+
+    features, metadata = data
+    main([
+        "survival", str(GOLDEN / "features.tsv"), str(GOLDEN / "metadata.tsv"), "--event", "fracture", "--time", "years",
+        "--covariates", "age0", "--ph-transform", "identity", "--correction", "bonferroni", "--min-variance", "20",
+        "--out", str(tmp_path / "out"),
+    ])
+    table = pd.read_csv(tmp_path / "out" / "survival_results.tsv", sep="\t")
+    expected = osteobiome.survival(
+        features, metadata, event="fracture", time="years", covariates=["age0"], ph_transform="identity",
+        correction="bonferroni", min_variance=20,
+    )
+    default = osteobiome.survival(features, metadata, event="fracture", time="years", covariates=["age0"])
+    assert len(expected) < len(default)  # the variance filter removed features
+    assert not np.allclose(expected["ph.pval"].to_numpy()[:3], default["ph.pval"].to_numpy()[:3])
+    pd.testing.assert_frame_equal(
+        table.fillna({"note": ""}), expected.reset_index(drop=True), check_dtype=False, rtol=1e-12
+    )
+
+
 def test_community_exposures_are_the_standardized_diversity_indices(data):
     from osteobiome.diversity import alpha_diversity
 

@@ -37,6 +37,9 @@ def survival(
     transform: str | None = typer.Option(None, "--transform", help="LOG, LOGIT, AST or NONE."),
     min_prevalence: float | None = typer.Option(None, "--min-prevalence", help="Fraction of samples above --min-abundance."),
     min_abundance: float | None = typer.Option(None, "--min-abundance", help="Abundance a sample must exceed to count."),
+    min_variance: float | None = typer.Option(None, "--min-variance", help="Keep features whose variance is above this."),
+    correction: str | None = typer.Option(None, "--correction", help="Multiple testing: BH, BY, bonferroni, holm or hochberg."),
+    ph_transform: str = typer.Option("km", "--ph-transform", help="Time scale of the proportional-hazards test: km (as cox.zph), identity or log."),
     community_pcs: int = typer.Option(3, "--community-pcs", min=0, help="Robust Aitchison principal coordinates tested as exposures."),
     max_significance: float = typer.Option(MAX_SIGNIFICANCE, "--max-significance", help="q-value cut for significant_results.tsv."),
     overwrite: bool = overwrite_option(),
@@ -58,10 +61,13 @@ def survival(
         preset=preset,
         outcome_type=outcome_type,
         community_pcs=community_pcs,
+        ph_transform=ph_transform,
         normalization=normalization,
         transform=transform,
         min_prevalence=min_prevalence,
         min_abundance=min_abundance,
+        min_variance=min_variance,
+        correction=correction,
     )
     significant = result.significant(max_significance)
     with atomic_output_dir(out, overwrite=overwrite, inputs=inputs) as staging:
