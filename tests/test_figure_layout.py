@@ -146,3 +146,27 @@ def test_axis_labels_and_best_legends_stay_where_the_layout_put_them(tmp_path):
     ax.set_ylim(y0 - 1e-4, y1 + 1e-4)
     assert np.allclose(legend.get_window_extent(renderer).bounds, placed.bounds)
     assert np.allclose(ax.yaxis.label.get_window_extent(renderer).bounds, label.bounds)
+
+
+@pytest.mark.parametrize("gap", [1.4, 2.0, 2.6])
+def test_volcano_labels_never_overlap_even_when_drawn_towards_each_other(gap, tmp_path):
+    """Labels of positive coefficients extend left, negative ones right: two hits either side of zero at the same
+    height, further apart than a label's height or a third of the axis, still write over each other unless the
+    labels' own boxes are compared."""
+    rng = np.random.default_rng(0)
+    hits = [("Flavonifractor", gap / 2, 1e-5), ("Barnesiella", -gap / 2, 1.1e-5), ("Blautia", 0.1, 1e-7)]
+    rows = [
+        {"feature": f, "metadata": "tibia_Tb_vBMD", "coef": c, "stderr": 0.1, "pval": p} for f, c, p in hits
+    ] + [
+        {"feature": f"other{i}", "metadata": "tibia_Tb_vBMD", "coef": c, "stderr": 0.1, "pval": 0.5}
+        for i, c in enumerate(np.r_[-2.0, 2.0, rng.uniform(-2, 2, 40)])
+    ]
+    table = pd.DataFrame(rows).assign(qval=lambda t: (t["pval"] * 10).clip(upper=1))
+    fig = figures.volcano({"MrOS": table}, {"MrOS": 0.1}, label_top=5)
+    figures.save(fig, tmp_path, "volcano")  # lays the figure out as the report does
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts]
+    assert len(boxes) >= 2
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (a, b)

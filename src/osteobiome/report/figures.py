@@ -401,18 +401,28 @@ def volcano(
 
 
 def _label_points(ax: plt.Axes, rows: pd.DataFrame, exposure: str, limit: int) -> None:
-    """Label up to ``limit`` points (strongest first), skipping any that would sit on an earlier label."""
-    x_span = np.ptp(ax.get_xlim()) or 1.0
-    y_span = np.ptp(ax.get_ylim()) or 1.0
-    placed: list[tuple[float, float]] = []
+    """Label up to ``limit`` points (strongest first), skipping any whose label would overlap an earlier one.
+
+    Labels of positive coefficients extend to the left of their point, the others to the right; each label's box
+    is estimated in points from its length (8 pt text: ≈ 0.55 em per character, one line high), so labels drawn
+    towards each other from either side of zero are caught too."""
+    fig, frame = ax.get_figure(), ax.get_position()
+    width, height = frame.width * fig.get_figwidth() * 72, frame.height * fig.get_figheight() * 72  # points
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    placed: list[tuple[float, float, float, float]] = []
     for _, row in rows.iterrows():
-        x, y = float(row["coef"]) / x_span, float(row["_y"]) / y_span
-        if any(abs(x - px) < 0.3 and abs(y - py) < 0.12 for px, py in placed):
-            continue
-        placed.append((x, y))
+        text = f"{_short(row['feature'], 22)} · {_short(row[exposure], 16)}"
         right = row["coef"] > 0
+        x = (float(row["coef"]) - x0) / ((x1 - x0) or 1.0) * width
+        y = (float(row["_y"]) - y0) / ((y1 - y0) or 1.0) * height + 3
+        extent = 0.55 * 8 * len(text)
+        left = x - 4 - extent if right else x + 4
+        box = (left, left + extent, y, y + 10)
+        if any(box[0] < b[1] and b[0] < box[1] and box[2] < b[3] and b[2] < box[3] for b in placed):
+            continue
+        placed.append(box)
         ax.annotate(
-            f"{_short(row['feature'], 22)} · {_short(row[exposure], 16)}",
+            text,
             (row["coef"], row["_y"]),
             xytext=(-4 if right else 4, 3),
             textcoords="offset points",
