@@ -30,6 +30,17 @@ def test_no_heavy_imports(modules: list[str]) -> None:
     assert done.stdout.split() == [], f"import {', '.join(modules)} imports {done.stdout.strip()}"
 
 
+def test_simulating_the_demo_cohorts_imports_none_of_them(tmp_path) -> None:
+    """The demo simulates its cohorts in the command's process before the workers get jobs: on the critical path."""
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom osteobiome.study.demo import write_demo_inputs\n"
+        f"write_demo_inputs(Path({str(tmp_path)!r}), n=50)\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [], f"simulating the demo imports {done.stdout.strip()}"
+
+
 def test_worker_preload_is_what_the_test_imports() -> None:
     from osteobiome.study._workers import WORKER_PRELOAD
 

@@ -220,3 +220,19 @@ def test_fit_errors_and_relabel(tmp_path):
 def test_twins_template_reads_as_samples_by_features(shared):
     table = read_template(shared / "data" / "twins" / "Twins.csv")
     assert table.shape == (278, 130)
+
+
+@pytest.mark.parametrize(
+    ("loc", "scale", "low", "high"),
+    [(54.0, 11.5, 32, 89), (82.5, 4.8, 78, 98), (0.0, 1.0, -5, -1), (0.0, 1.0, 0.5, 6), (0.0, 1.0, 6, 9)],
+)
+def test_truncated_normal_draws_equal_scipys_from_the_same_generator(loc, scale, low, high):
+    from scipy.stats import truncnorm
+
+    from osteobiome.simulate.host import truncated_normal
+
+    ours = truncated_normal(np.random.default_rng(7), loc, scale, low, high, 20000)
+    a, b = (low - loc) / scale, (high - loc) / scale
+    theirs = truncnorm.rvs(a, b, loc=loc, scale=scale, size=20000, random_state=np.random.default_rng(7))
+    assert ours.min() >= low and ours.max() <= high
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10 * scale)
