@@ -14,7 +14,8 @@ for sex and BMI; ``unadjusted`` adds a run without covariates; ``small`` uses n 
 events). Per run the genera are tested by the Wald, likelihood-ratio and score tests of one ``fit_cox`` on the
 run's own exposures (the table's ``pval`` is the Wald test), BH over the genera per test; a hit is q <= 0.1.
 Printed: false hits per run and P(any false hit) with standard errors over the seeds, and P(p < a) of the null
-genus p-values with exact 95% intervals (also for genera present in < 50% of samples). ``power``: per seed the
+genus p-values with exact 95% intervals (also for genera present in < 50% of samples); the same for the 7
+community exposures of the table (its Wald p, BH within them), P(any) also per kind. ``power``: per seed the
 same cohort with 5 genera given a true log HR per SD (:data:`SIGNAL`) in follow-up time; recall, false hits,
 FDR and average precision (AUPRC) per test. Usage: ``python benchmarks/bench_survival.py speed``,
 ``… null [n_seeds] [first_seed] [unadjusted] [small]``, ``… power [n_seeds] [first_seed]``.
@@ -136,6 +137,12 @@ def _mean_se(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=1) / np.sqrt(len(values)):.3f}"
 
 
+def _any_se(hits: pd.Series) -> str:
+    """P(hits > 0) over the seeds ± its binomial standard error."""
+    share = (hits > 0).mean()
+    return f"{share:.3f} ± {np.sqrt(share * (1 - share) / len(hits)):.3f}"
+
+
 def _share_ci(hits: int, n: int) -> str:
     """``k/n`` as a share with its exact (Clopper–Pearson) 95% interval."""
     lo = beta.ppf(0.025, hits, n - hits + 1) if hits else 0.0
@@ -149,7 +156,7 @@ def null(n_seeds: int = 20, unadjusted: bool = False, first_seed: int = 0, small
           f"default preset, each test); load average {os.getloadavg()[0]:.1f}")
     cpu, wall = time.process_time(), time.perf_counter()
     runs = dict(RUNS, **({"follow-up, unadjusted": dict(time="years")} if unadjusted else {}))
-    rows, pvalues = [], []
+    rows, pvalues, community = [], [], []
     for seed in range(first_seed, first_seed + n_seeds):
         cohort = simulate_cohort("fhs", n=n, seed=seed)
         meta = _null_outcome(cohort.metadata, np.random.default_rng(1000 + seed), rate=rate)
@@ -158,17 +165,14 @@ def null(n_seeds: int = 20, unadjusted: bool = False, first_seed: int = 0, small
             res = analysis.results
             genera, tests = _all_tests(analysis)
             prevalence = res.set_index("feature").loc[genera, "N.not.0"].to_numpy() / res["N"].iloc[0]
-            community = int(((res["qval"] <= 0.1) & (res["kind"] == "community")).sum())
+            community.append(res.loc[res["kind"] == "community", ["feature", "pval", "qval"]].assign(seed=seed, run=label))
             for test, p in tests.items():
                 pvalues.append(pd.DataFrame({"run": label, "test": test, "pval": p, "prevalence": prevalence}))
                 rows.append({"seed": seed, "run": label, "test": test, "events": int(res["N.events"].iloc[0]),
-                             "hits": int((adjust(p, "BH") <= 0.1).sum()), "community_hits": community})
+                             "hits": int((adjust(p, "BH") <= 0.1).sum())})
     table = pd.DataFrame(rows)
     summary = table.groupby(["run", "test"], sort=False).agg(
-        seeds=("seed", "size"), events=("events", "mean"),
-        false_hits_per_run=("hits", _mean_se),
-        p_any=("hits", lambda h: f"{(h > 0).mean():.3f} ± {np.sqrt((h > 0).mean() * (1 - (h > 0).mean()) / len(h)):.3f}"),
-        community_hits_default=("community_hits", "mean"),
+        seeds=("seed", "size"), events=("events", "mean"), false_hits_per_run=("hits", _mean_se), p_any=("hits", _any_se),
     )
     print(summary.to_string())
     p = pd.concat(pvalues, ignore_index=True).dropna()
@@ -182,8 +186,29 @@ def null(n_seeds: int = 20, unadjusted: bool = False, first_seed: int = 0, small
     print(f"genera present in < 50% of samples ({sparse.groupby(['run', 'test']).size().iloc[0]} tests per row):")
     print(sparse.groupby(["run", "test"], sort=False)["pval"].agg(
         [(f"P(p < {a:g})", lambda v, a=a: _share_ci(int((v < a).sum()), len(v))) for a in (0.01, 0.001)]).to_string())
+    _community_null(pd.concat(community, ignore_index=True))
     print(f"CPU {time.process_time() - cpu:.0f} s, wall {time.perf_counter() - wall:.0f} s; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def _community_null(community: pd.DataFrame) -> None:
+    """False hits of the community exposures (the table's Wald p and q, BH within the community exposures) per
+    run: mean, P(any) overall and within each kind (alpha indices, Aitchison PCs), mean hits in runs with a hit;
+    and their null p-value tails per kind and per exposure."""
+    kind = community["feature"].str.split(":").str[0]
+    hit = community["qval"] <= 0.1
+    community = community.assign(kind=kind, hit=hit, alpha=hit & (kind == "alpha"), aitchison=hit & (kind == "aitchison"))
+    per_run = community.groupby(["run", "seed"], sort=False)[["hit", "alpha", "aitchison"]].sum().rename(columns={"hit": "hits"})
+    print(f"community exposures ({community['feature'].nunique()} per run, Wald, BH within them), hit = q <= 0.1:")
+    print(per_run.groupby("run", sort=False).agg(
+        seeds=("hits", "size"), false_hits_per_run=("hits", _mean_se), p_any=("hits", _any_se),
+        p_any_alpha=("alpha", _any_se), p_any_aitchison=("aitchison", _any_se),
+        hits_in_runs_with_any=("hits", lambda h: round(h[h > 0].mean(), 2))).to_string())
+    levels = (0.05, 0.01, 0.001)
+    tails = [(f"P(p < {a:g})", lambda v, a=a: _share_ci(int((v < a).sum()), len(v))) for a in levels]
+    print("community p-values under the null, exact 95% intervals:")
+    print(community.dropna(subset=["pval"]).groupby(["run", "kind"], sort=False)["pval"].agg([("tests", "size")] + tails).to_string())
+    print(community.dropna(subset=["pval"]).groupby(["run", "feature"])["pval"].agg([("tests", "size")] + tails).to_string())
 
 
 #: Implanted log hazard ratios per SD of the genus (power mode).
