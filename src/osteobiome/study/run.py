@@ -21,6 +21,12 @@ With ``formula:`` the models of step 2 are the study's formula (:mod:`osteobiome
 coefficients pooled into ``meta/interaction_results.tsv``); with ``strata:`` the stratified analyses and their
 heterogeneity tests run per cohort (:mod:`osteobiome.study._strata`; ``strata/<cohort>/``).
 
+The numbers order the analyses, not their timing: with ``workers`` > 1 the workers run every cohort's
+associations first, then pathways, PERMANOVA and diversity, while this process computes the joint ordination
+and, as soon as the associations and pathways are in, the meta-analyses, mechanisms, mediation and survival
+(steps 4–7; :func:`~osteobiome.study._parts.run_jobs`);
+the result tables are written while the workers draw the report's figures.
+
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
 
