@@ -224,7 +224,10 @@ def test_twins_template_reads_as_samples_by_features(shared):
 
 @pytest.mark.parametrize(
     ("loc", "scale", "low", "high"),
-    [(54.0, 11.5, 32, 89), (82.5, 4.8, 78, 98), (0.0, 1.0, -5, -1), (0.0, 1.0, 0.5, 6), (0.0, 1.0, 6, 9)],
+    [
+        (54.0, 11.5, 32, 89), (82.5, 4.8, 78, 98), (0.0, 1.0, -5, -1), (0.0, 1.0, 0.5, 6), (0.0, 1.0, 6, 9),
+        (54.0, 11.5, -np.inf, np.inf), (54.0, 11.5, 60, np.inf), (54.0, 11.5, -np.inf, 40),  # open either side
+    ],
 )
 def test_truncated_normal_draws_equal_scipys_from_the_same_generator(loc, scale, low, high):
     from scipy.stats import truncnorm
