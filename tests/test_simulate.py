@@ -239,3 +239,12 @@ def test_truncated_normal_draws_equal_scipys_from_the_same_generator(loc, scale,
     theirs = truncnorm.rvs(a, b, loc=loc, scale=scale, size=20000, random_state=np.random.default_rng(7))
     assert ours.min() >= low and ours.max() <= high
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10 * scale)
+
+
+@pytest.mark.parametrize(("scale", "low", "high"), [(8.0, 80.0, 60.0), (8.0, 70.0, 70.0), (0.0, 60.0, 80.0), (np.nan, 60.0, 80.0)])
+def test_truncated_normal_refuses_reversed_bounds_and_a_scale_that_is_not_positive(scale, low, high):
+    """Reversed bounds would otherwise be drawn between them (the mirrored branch), as if given the right way."""
+    from osteobiome.simulate.host import truncated_normal
+
+    with pytest.raises(ValueError, match="scale > 0 and low < high"):
+        truncated_normal(np.random.default_rng(1), 70.0, scale, low, high, 5)
