@@ -28,11 +28,18 @@ TWINS = HERE.parent.parent / "shared" / "data" / "twins" / "Twins.csv"
 RESULTS = HERE / "RESULTS.md"
 
 
+KEPT = "<!-- written by hand: kept when a script rewrites this section -->"
+"""Marker line in a generated section of RESULTS.md: what follows it (readings, decisions) survives a rerun."""
+
+
 def replace_section(text: str, heading: str, body: str) -> str:
-    """``text`` with the ``## heading`` section (up to the next ``## ``) replaced by ``body`` (or appended)."""
+    """``text`` with the ``## heading`` section (up to the next ``## ``) replaced by ``body`` (or appended); the
+    old section's lines from a :data:`KEPT` marker on are carried over after ``body``."""
     pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"## {heading}\n\n{body.strip()}\n\n"
-    return pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    found = pattern.search(text)
+    kept = found.group(0).partition(KEPT)[2].strip() if found and KEPT in found.group(0) else ""
+    section = f"## {heading}\n\n{body.strip()}\n\n" + (f"{KEPT}\n\n{kept}\n\n" if kept else "")
+    return pattern.sub(lambda _: section, text) if found else text.rstrip() + "\n\n" + section
 
 
 def _cell(summary: pd.DataFrame, method: str, metric: str, n: int, effect: float, q: float = 0.1) -> float:

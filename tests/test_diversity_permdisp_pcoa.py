@@ -101,3 +101,19 @@ def test_pcoa_axes_are_the_eigenvectors_of_gowers_matrix_up_to_sign():
     signs = np.sign((coords.to_numpy() * expected).sum(axis=0))
     np.testing.assert_allclose(coords.to_numpy() * signs, expected, atol=1e-10)
     np.testing.assert_allclose(proportion.to_numpy(), values[:12] / values[values > 0].sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("size", [3, 4, 40])
+def test_pcoa_of_equidistant_samples_gives_orthogonal_axes_of_one_eigenvalue(size):
+    """Every eigenvalue of a regular simplex is the same (1/2): a cluster in which the tridiagonal eigenvectors
+    come from inverse iteration. The axes stay orthogonal and together rebuild Gower's matrix exactly."""
+    from osteobiome.diversity.distances import gower_centred
+
+    ids = [f"s{i}" for i in range(size)]
+    D = 1.0 - np.eye(size)
+    coords, proportion = pcoa(pd.DataFrame(D, index=ids, columns=ids), n=size)
+    C = coords.to_numpy()
+    assert C.shape == (size, size - 1)  # n capped at the positive eigenvalues
+    np.testing.assert_allclose(C.T @ C, 0.5 * np.eye(size - 1), atol=1e-12)
+    np.testing.assert_allclose(C @ C.T, gower_centred(D), atol=1e-12)
+    np.testing.assert_allclose(proportion.to_numpy(), np.full(size - 1, 1 / (size - 1)), rtol=1e-12)

@@ -224,7 +224,10 @@ def test_twins_template_reads_as_samples_by_features(shared):
 
 @pytest.mark.parametrize(
     ("loc", "scale", "low", "high"),
-    [(54.0, 11.5, 32, 89), (82.5, 4.8, 78, 98), (0.0, 1.0, -5, -1), (0.0, 1.0, 0.5, 6), (0.0, 1.0, 6, 9)],
+    [
+        (54.0, 11.5, 32, 89), (82.5, 4.8, 78, 98), (0.0, 1.0, -5, -1), (0.0, 1.0, 0.5, 6), (0.0, 1.0, 6, 9),
+        (54.0, 11.5, -np.inf, np.inf), (54.0, 11.5, 60, np.inf), (54.0, 11.5, -np.inf, 40),  # open either side
+    ],
 )
 def test_truncated_normal_draws_equal_scipys_from_the_same_generator(loc, scale, low, high):
     from scipy.stats import truncnorm
@@ -236,3 +239,12 @@ def test_truncated_normal_draws_equal_scipys_from_the_same_generator(loc, scale,
     theirs = truncnorm.rvs(a, b, loc=loc, scale=scale, size=20000, random_state=np.random.default_rng(7))
     assert ours.min() >= low and ours.max() <= high
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10 * scale)
+
+
+@pytest.mark.parametrize(("scale", "low", "high"), [(8.0, 80.0, 60.0), (8.0, 70.0, 70.0), (0.0, 60.0, 80.0), (np.nan, 60.0, 80.0)])
+def test_truncated_normal_refuses_reversed_bounds_and_a_scale_that_is_not_positive(scale, low, high):
+    """Reversed bounds would otherwise be drawn between them (the mirrored branch), as if given the right way."""
+    from osteobiome.simulate.host import truncated_normal
+
+    with pytest.raises(ValueError, match="scale > 0 and low < high"):
+        truncated_normal(np.random.default_rng(1), 70.0, scale, low, high, 5)

@@ -341,3 +341,28 @@ def test_mechanism_settings_combine_cohorts_only_when_there_are_several():
     assert _mechanism_settings({"sets": sets})["combination"] is None
     both = _mechanism_settings({"sets": sets, "sets_by_cohort": sets.assign(cohort="A")})
     assert both["combination"].startswith("weighted Stouffer")
+
+
+def test_a_failed_job_of_another_kind_stops_the_run_while_meanwhile_waits(tmp_path):
+    """``wait({"associations"})`` collects every job that ends, so a diversity job that fails before the
+    associations are in raises there: the run stops without first doing the work ``meanwhile`` does next (the
+    meta-analyses), and the pool stops with it."""
+    from osteobiome.errors import InputError
+    from osteobiome.study._parts import plan_jobs, run_jobs
+    from osteobiome.study.validate import validate_study
+
+    path = write_study(tmp_path, n=(40, 30))
+    with pytest.warns(UserWarning, match="constant in cohort B"):
+        plan = validate_study(load_study(path))
+    associations = [job for job in plan_jobs(plan, 2) if job[1] == "associations"]
+    name, _, cohort, covariates, _ = associations[0]
+    failing = (name, "permanova", cohort, covariates, ("no_such_phenotype",))  # fails at once, first in line
+    after_wait = []
+
+    def meanwhile(wait):
+        wait({"associations"})
+        after_wait.append("meta-analysis")
+
+    with pytest.raises(InputError, match="no_such_phenotype"):
+        run_jobs(plan.config, [failing, *associations], 2, lambda part: None, meanwhile=meanwhile)
+    assert after_wait == []

@@ -221,3 +221,12 @@ def test_community_exposures_are_the_standardized_diversity_indices(data):
     fit = fit_cox(metadata["years"], metadata["fracture"], z[:, None], metadata[["age0"]].to_numpy())
     assert community.loc["alpha:shannon", "coef"] == pytest.approx(fit.coef[0, 0], rel=1e-10)
     assert community.loc["alpha:shannon", "N.events"] == metadata["fracture"].sum()
+
+
+def test_an_unknown_ph_transform_is_refused_before_any_fit(data, monkeypatch):
+    import osteobiome.survival.analysis as analysis
+
+    features, metadata = data
+    monkeypatch.setattr(analysis, "fit_cox", lambda *a, **k: pytest.fail("fitted before checking ph_transform"))
+    with pytest.raises(InputError, match=r"--ph-transform\) 'kaplan' is not known.*use one of km, identity, log"):
+        osteobiome.survival(features, metadata, event="fracture", time="years", ph_transform="kaplan")

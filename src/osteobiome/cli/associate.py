@@ -30,12 +30,6 @@ from osteobiome.cli._options import (
 from osteobiome.cli._output import overwrite_option
 from osteobiome.errors import InputError
 
-#: Options that are not fields of AssociationOptions (files, model terms, execution).
-FIXED_PARAMETERS = (
-    "features", "metadata", "fixed", "out", "random", "reference", "taxonomy", "rank", "preset", "block_size",
-    "scheduler", "workers", "overwrite", "formula", "group", "ordered", "contrast",
-)
-
 
 def register(app: typer.Typer) -> None:
     app.command("associate")(associate)

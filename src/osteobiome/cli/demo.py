@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._output import overwrite_option
-from osteobiome.study._workers import start_workers
+from osteobiome.study import start_workers
 
 
 def register(app: typer.Typer) -> None:

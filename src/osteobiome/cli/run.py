@@ -9,7 +9,7 @@ import typer
 
 from osteobiome.cli._options import block_size_option, scheduler_option
 from osteobiome.cli._output import overwrite_option
-from osteobiome.study._workers import start_workers
+from osteobiome.study import start_workers
 
 if TYPE_CHECKING:
     from osteobiome.study.run import StudyRun

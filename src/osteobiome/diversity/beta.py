@@ -1,4 +1,5 @@
-"""Beta diversity: sample × sample distance matrices (scikit-bio DistanceMatrix), each computed once.
+"""Beta diversity: sample × sample distance matrices (a scikit-bio DistanceMatrix by :func:`beta_diversity`, a
+square DataFrame by :func:`beta_distances`), each computed once.
 
 - ``braycurtis``: ``Σ|x_i - y_i| / Σ(x_i + y_i)`` on relative abundances (rows closed to 1 first, as
   ``vegdist(decostand(x, "total"))``; ``closure=False`` uses the values as given);

@@ -1,4 +1,8 @@
-"""Principal coordinates (PCoA) of a distance matrix: eigendecomposition of Gower's centred matrix."""
+"""Principal coordinates (PCoA) of a distance matrix: eigendecomposition of Gower's centred matrix.
+
+One Householder reduction to tridiagonal form (LAPACK ``dsytrd``) serves both the whole spectrum (for the
+proportions' denominator) and the top ``n`` eigenvectors (of the tridiagonal matrix, mapped back by the reflectors),
+instead of two dense eigendecompositions."""
 
 from __future__ import annotations
 

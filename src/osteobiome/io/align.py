@@ -37,6 +37,7 @@ def match_samples(
 
 
 def _check_unique(ids: pd.Index, side: str, prefix: str = "") -> None:
+    """InputError naming the duplicated ids if ``ids`` (of the table called ``side``) has any."""
     if ids.has_duplicates:
         dup = ids[ids.duplicated()].unique()
         raise InputError(f"{prefix}the {side} has duplicate sample ids {preview(dup)}; give each sample one row.")

@@ -47,11 +47,11 @@ def brent_zeroin(
     at_lower, at_upper = fa == 0, (fb == 0) & (fa != 0)
     root[at_lower] = a[at_lower]
     converged |= at_lower | at_upper
-    rows = np.flatnonzero(~converged)
+    running = np.flatnonzero(~converged)
     for _ in range(maxiter + 1):
-        if rows.size == 0:
+        if running.size == 0:
             break
-        ra, rb, rc, rfa, rfb, rfc = a[rows], b[rows], c[rows], fa[rows], fb[rows], fc[rows]
+        ra, rb, rc, rfa, rfb, rfc = a[running], b[running], c[running], fa[running], fb[running], fc[running]
         prev_step = rb - ra
         swap = np.abs(rfc) < np.abs(rfb)
         ra = np.where(swap, rb, ra)
@@ -63,8 +63,8 @@ def brent_zeroin(
         tol_act = 2 * EPS * np.abs(rb) + tol / 2
         new_step = (rc - rb) / 2
         done = (np.abs(new_step) <= tol_act) | (rfb == 0)
-        root[rows[done]] = rb[done]
-        converged[rows[done]] = True
+        root[running[done]] = rb[done]
+        converged[running[done]] = True
         interpolate = ~done & (np.abs(prev_step) >= tol_act) & (np.abs(rfa) > np.abs(rfb))
         with np.errstate(divide="ignore", invalid="ignore"):
             cb = rc - rb
@@ -85,16 +85,15 @@ def brent_zeroin(
             new_step = np.where(accept, p / q, new_step)
         new_step = np.where(np.abs(new_step) < tol_act, np.where(new_step > 0, tol_act, -tol_act), new_step)
         keep = ~done
-        rows, ra, rb, rc, rfa, rfb, rfc, new_step = (
-            x[keep] for x in (rows, ra, rb, rc, rfa, rfb, rfc, new_step)
+        running, ra, rb, rc, rfa, rfb, rfc, new_step = (
+            x[keep] for x in (running, ra, rb, rc, rfa, rfb, rfc, new_step)
         )
         ra, rfa = rb, rfb
         rb = rb + new_step
-        rfb = f(rb, rows)
+        rfb = f(rb, running)
         same_side = ((rfb > 0) & (rfc > 0)) | ((rfb < 0) & (rfc < 0))
         rc = np.where(same_side, ra, rc)
         rfc = np.where(same_side, rfa, rfc)
-        a[rows], b[rows], c[rows], fa[rows], fb[rows], fc[rows] = ra, rb, rc, rfa, rfb, rfc
-    root[rows] = b[rows]
+        a[running], b[running], c[running], fa[running], fb[running], fc[running] = ra, rb, rc, rfa, rfb, rfc
+    root[running] = b[running]
     return root, converged
-

@@ -400,33 +400,43 @@ def volcano(
     return fig
 
 
+POINT_LABEL_SIZE = 8.0
+"""Font size (points) of the volcano's point labels."""
+POINT_LABEL_OFFSET = (4.0, 3.0)
+"""Points from a labelled point to its label's near end (horizontally, away from zero) and baseline (up)."""
+CHARACTER_WIDTH = 0.55
+"""Mean width of a label character, in em (font size): the estimate of a label's length before drawing."""
+
+
 def _label_points(ax: plt.Axes, rows: pd.DataFrame, exposure: str, limit: int) -> None:
     """Label up to ``limit`` points (strongest first), skipping any whose label would overlap an earlier one.
 
     Labels of positive coefficients extend to the left of their point, the others to the right; each label's box
-    is estimated in points from its length (8 pt text: ≈ 0.55 em per character, one line high), so labels drawn
-    towards each other from either side of zero are caught too."""
+    is estimated in points from its length (:data:`CHARACTER_WIDTH` em per character, one line of
+    1.25 · :data:`POINT_LABEL_SIZE` high), so labels drawn towards each other from either side of zero are caught
+    too."""
     fig, frame = ax.get_figure(), ax.get_position()
     width, height = frame.width * fig.get_figwidth() * 72, frame.height * fig.get_figheight() * 72  # points
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    dx, dy = POINT_LABEL_OFFSET
     placed: list[tuple[float, float, float, float]] = []
     for _, row in rows.iterrows():
         text = f"{_short(row['feature'], 22)} · {_short(row[exposure], 16)}"
         right = row["coef"] > 0
         x = (float(row["coef"]) - x0) / ((x1 - x0) or 1.0) * width
-        y = (float(row["_y"]) - y0) / ((y1 - y0) or 1.0) * height + 3
-        extent = 0.55 * 8 * len(text)
-        left = x - 4 - extent if right else x + 4
-        box = (left, left + extent, y, y + 10)
+        y = (float(row["_y"]) - y0) / ((y1 - y0) or 1.0) * height + dy
+        extent = CHARACTER_WIDTH * POINT_LABEL_SIZE * len(text)
+        left = x - dx - extent if right else x + dx
+        box = (left, left + extent, y, y + 1.25 * POINT_LABEL_SIZE)
         if any(box[0] < b[1] and b[0] < box[1] and box[2] < b[3] and b[2] < box[3] for b in placed):
             continue
         placed.append(box)
         ax.annotate(
             text,
             (row["coef"], row["_y"]),
-            xytext=(-4 if right else 4, 3),
+            xytext=(-dx if right else dx, dy),
             textcoords="offset points",
-            fontsize=8,
+            fontsize=POINT_LABEL_SIZE,
             color="#333333",
             ha="right" if right else "left",
         )

@@ -94,7 +94,10 @@ def truncated_normal(
     ``x = loc + scale · Φ⁻¹(Φ(a) + u (Φ(b) − Φ(a)))`` with ``a, b`` the standardized bounds. A truncation above
     the mean is drawn as the mirror image of one below it (with ``1 − u``), so that Φ keeps its precision.
     The same draws as ``scipy.stats.truncnorm.rvs`` from the same generator, to ≈ 1e-12 relative (without
-    importing scipy.stats, which costs 0.4 s)."""
+    importing scipy.stats, which costs 0.4 s). ``scale`` must be positive and ``low < high`` (ValueError, as
+    scipy.stats' domain check; reversed bounds would otherwise give draws between them)."""
+    if not (scale > 0 and low < high):
+        raise ValueError(f"truncated_normal: needs scale > 0 and low < high, got scale={scale}, [{low}, {high}]")
     a, b = (low - loc) / scale, (high - loc) / scale
     mirrored = a > 0
     if mirrored:

@@ -1,7 +1,7 @@
 """A whole study from one YAML file: validation, per-cohort analyses, meta-analysis, results folder, report.
 
-The names below load on first use (PEP 562), so that importing a light submodule (``study._workers``) does not
-import the analyses."""
+The names below load on first use (PEP 562), so that a light one (:func:`start_workers`, which commands call before
+their own imports) does not import the analyses."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ _NAMES = {
     "StudyRun": "osteobiome.study.run",
     "load_study": "osteobiome.study.config",
     "run_study": "osteobiome.study.run",
+    "start_workers": "osteobiome.study._workers",
     "study_from_dict": "osteobiome.study.config",
     "validate_study": "osteobiome.study.validate",
 }

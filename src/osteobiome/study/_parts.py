@@ -96,7 +96,9 @@ def run_jobs(
 
     ``meanwhile(wait)``: work of this process done while the workers run the jobs (with one BLAS thread, as
     theirs), or after the jobs with one worker; what it needs of the jobs it gets from ``wait(kinds)``, which
-    returns once those jobs have finished (the others run on). The parts are returned in the jobs' order."""
+    returns once those jobs have finished (the others run on). While it waits, every job that ends is collected
+    (``finished`` is called), so that a failed job of any kind stops the run there, not after ``meanwhile``.
+    The parts are returned in the jobs' order."""
     if workers == 1:
         parts: list[Part] = []
         for job in jobs:
@@ -109,20 +111,26 @@ def run_jobs(
     with process_pool(min(workers, len(jobs)), preload=WORKER_PRELOAD) as pool:
         pending = {pool.submit(run_part, cfg, *job, blocked=blocked): i for i, job in enumerate(jobs)}
 
-        def collect(futures: list[Future]) -> None:
-            for future in as_completed(futures):
+        def collect(until: set[Future]) -> None:
+            """Collect the jobs as they end (in any order; a failed one raises) until those of ``until`` have."""
+            if not until:
+                return
+            for future in as_completed(list(pending)):
                 part = future.result()
                 done[pending.pop(future)] = part
                 finished(part)
+                until.discard(future)
+                if not until:
+                    return
 
         def wait(kinds: set[str]) -> list[Part]:
-            collect([f for f, i in pending.items() if jobs[i][1] in kinds])
+            collect({f for f, i in pending.items() if jobs[i][1] in kinds})
             return [done[i] for i in sorted(done) if jobs[i][1] in kinds]
 
         if meanwhile is not None:
             with one_blas_thread():
                 meanwhile(wait)
-        collect(list(pending))
+        collect(set(pending))
     return [done[i] for i in sorted(done)]
 
 

@@ -21,6 +21,12 @@ With ``formula:`` the models of step 2 are the study's formula (:mod:`osteobiome
 coefficients pooled into ``meta/interaction_results.tsv``); with ``strata:`` the stratified analyses and their
 heterogeneity tests run per cohort (:mod:`osteobiome.study._strata`; ``strata/<cohort>/``).
 
+The numbers order the analyses, not their timing: with ``workers`` > 1 the workers run every cohort's
+associations first, then pathways, PERMANOVA and diversity, while this process computes the joint ordination
+and, as soon as the associations and pathways are in, the meta-analyses, mechanisms, mediation and survival
+(steps 4–7; :func:`~osteobiome.study._parts.run_jobs`);
+the result tables are written while the workers draw the report's figures.
+
 Everything is written into a temporary folder beside ``out`` that replaces it only when complete.
 """
 
@@ -124,17 +130,15 @@ def run_study(
                     results.prediction = run_prediction(plan, worker_count(workers), progress)
                 results.settings["prediction"] = results.prediction.settings
                 log.add(f"prediction done in {timings['prediction']:.2f} s")
-            def write_tables() -> None:
-                with _timed(timings, "write tables"):
-                    _write_tables(results, tmp)
-
             report = None
             if cfg.report:  # the tables are written while the workers draw the last figures
                 results.warnings = _messages(caught)
-                _render(results, tmp, progress, log, timings, worker_count(workers), meanwhile=write_tables)
+                tables = ("write tables", lambda: _write_tables(results, tmp))
+                _render(results, tmp, progress, log, timings, worker_count(workers), meanwhile=tables)
                 report = Path(out).resolve() / "report.html"
             else:
-                write_tables()
+                with _timed(timings, "write tables"):
+                    _write_tables(results, tmp)
             timings["total"] = time.perf_counter() - start
             results.warnings = _messages(caught)
             log.add_warnings(results.warnings)
@@ -336,15 +340,23 @@ def _render(
     log: _RunLog,
     timings: dict[str, float],
     workers: int = 1,
-    meanwhile: Callable[[], None] | None = None,
+    meanwhile: tuple[str, Callable[[], None]] | None = None,
 ) -> None:
-    """The HTML report and its figures, drawn by ``workers`` processes, with ``meanwhile()`` done as they draw
-    (see :func:`~osteobiome.report.document.render`; imported here: the report imports matplotlib)."""
+    """The HTML report and its figures, drawn by ``workers`` processes; ``meanwhile = (stage, work)``: ``work()``
+    is done as they draw (see :func:`~osteobiome.report.document.render`) and timed as its own stage, not the
+    report's, so that the stages add up to the total (imported here: the report imports matplotlib)."""
     from osteobiome.report import render
+
+    def aside() -> None:
+        stage, work = meanwhile
+        with _timed(timings, stage):
+            work()
 
     task = progress("report", 1)
     with _timed(timings, "report"):
-        render(results, out, workers, meanwhile)
+        render(results, out, workers, aside if meanwhile is not None else None)
+    if meanwhile is not None:
+        timings["report"] -= timings[meanwhile[0]]
     task()
     log.add(f"report written in {timings['report']:.2f} s")
 

@@ -30,7 +30,7 @@ from osteobiome.stats.preprocess import preprocessed_table, standardize_columns
 from osteobiome.survival.cox import fit_cox
 from osteobiome.survival.exposures import community_exposures
 from osteobiome.survival.logistic import fit_logistic
-from osteobiome.survival.zph import cox_zph
+from osteobiome.survival.zph import TRANSFORMS, cox_zph
 
 OUTCOME_TYPES = ("survival", "binary")
 #: Options of the association presets that apply to exposures and q-values (the rest are models of features).
@@ -188,6 +188,11 @@ def run_survival(
     unknown = [name for name in options if name not in OPTIONS]
     if unknown:
         raise InputError(f"option {unknown[0]!r} does not apply to outcome models{suggest(unknown[0], OPTIONS)}; options: {', '.join(OPTIONS)}.")
+    if ph_transform not in TRANSFORMS:  # checked before any fit (cox_zph, which would refuse it, runs last)
+        raise InputError(
+            f"ph_transform (--ph-transform) {ph_transform!r} is not known{suggest(ph_transform, TRANSFORMS)}; "
+            f"use one of {', '.join(TRANSFORMS)}."
+        )
     opts = AssociationOptions.resolve(preset, options)
     table, metadata = aligned_table(features, metadata)
     outcome = outcome_frame(metadata, event, time, entry, outcome_type)
