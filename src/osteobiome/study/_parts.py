@@ -1,8 +1,9 @@
 """The per-cohort work of a study, as independent jobs that run in this process or in worker processes.
 
 A job is one cohort's associations (every phenotype), pathway associations, diversity (alpha indices, their
-associations, PCoA) or PERMANOVAs for a chunk of phenotypes. With several workers the PERMANOVAs, the slowest
-part, are split into one chunk per worker, so that a single large cohort uses every worker too.
+associations, PCoA) or PERMANOVAs for a chunk of phenotypes, or the joint ordination of every cohort's samples.
+With several workers the PERMANOVAs, the slowest part, are split into one chunk per worker, so that a single
+large cohort uses every worker too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from osteobiome.diversity.adjusted import permanova_each
 from osteobiome.errors import InputError
 from osteobiome.io.cohort import Cohort
 from osteobiome.study._formula import cohort_formula, formula_terms, kept_rows
+from osteobiome.study._report_inputs import joint_ordination
 from osteobiome.study._strata import stratified
 from osteobiome.study._workers import WORKER_PRELOAD
 from osteobiome.study.config import StudyConfig
@@ -59,7 +61,11 @@ class Part:
         return f"{self.cohort} {self.kind}" + (f" ({n} phenotype{'s' if n > 1 else ''})" if n else "")
 
 
-Job = tuple[str, str, Cohort, list[str], tuple[str, ...]]  # cohort name, kind, data, covariates, phenotypes
+Job = tuple[str, str, Cohort | tuple[Cohort, ...], list[str], tuple[str, ...]]
+"""cohort name, kind, data, covariates, phenotypes (the joint ordination: :data:`JOINT`, every cohort's data)"""
+
+JOINT = "joint"
+"""The cohort name of the one job across cohorts (the joint ordination: its timing is ``joint ordination``)."""
 
 
 def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
@@ -71,6 +77,8 @@ def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
     chunks = chunked(list(cfg.phenotypes), workers)
     jobs: list[Job] = [(cp.name, "associations", cp.cohort, cp.covariates, ()) for cp in plan.cohorts]
     jobs += [(cp.name, "pathways", cp.pathways, cp.covariates, ()) for cp in plan.cohorts if cp.pathways is not None]
+    if cfg.diversity is not None and len(plan.cohorts) > 1:  # the longest job: early, beside the associations
+        jobs.append((JOINT, "ordination", tuple(cp.cohort for cp in plan.cohorts), [], ()))
     for cp in plan.cohorts:
         if cfg.diversity is not None:
             jobs.extend((cp.name, "permanova", cp.cohort, cp.covariates, chunk) for chunk in chunks)
@@ -145,12 +153,13 @@ def run_part(
     cfg: StudyConfig,
     name: str,
     kind: str,
-    cohort: Cohort,
+    cohort: Cohort | tuple[Cohort, ...],
     covariates: list[str],
     phenotypes: tuple[str, ...],
     blocked: Blocked = Blocked(),
 ) -> Part:
-    """One job, with the user warnings it raised (prefixed with cohort and kind); input errors name both too."""
+    """One job, with the user warnings it raised (prefixed with cohort and kind); input errors name both too.
+    ``cohort``: the cohort's data, or every cohort's for the joint ordination (``name`` :data:`JOINT`)."""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -161,10 +170,12 @@ def run_part(
                 value = _permanovas(cohort, cfg, covariates, phenotypes)
             elif kind == "strata":
                 value = stratified(cohort, cfg, covariates, name)
+            elif kind == "ordination":
+                value = _joint_ordinations(cohort, cfg)
             else:
                 value = _associations(cohort, cfg, covariates, blocked)
         except InputError as exc:
-            raise InputError(f"cohort {name}, {kind}: {exc}") from None
+            raise InputError(f"{'joint' if name == JOINT else f'cohort {name},'} {kind}: {exc}") from None
     messages = [
         str(w.message) if name in str(w.message) else f"{name} {kind}: {w.message}"
         for w in caught
@@ -229,6 +240,17 @@ def _diversity(cohort: Cohort, cfg: StudyConfig, covariates: list[str]) -> dict[
     )
     pcoa = {metric: diversity.pcoa(diversity.beta_distances(table, metric)) for metric in spec.beta}
     return {"alpha": alpha, "alpha_associations": alpha_assoc, "pcoa": pcoa}
+
+
+def _joint_ordinations(cohorts: tuple[Cohort, ...], cfg: StudyConfig) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
+    """Per distance of the study, the PCoA of every cohort's samples together, coloured by the first phenotype
+    (:func:`~osteobiome.study._report_inputs.joint_ordination`)."""
+    out = {}
+    for metric in cfg.diversity.beta:
+        joint = joint_ordination(list(cohorts), metric, cfg.phenotypes[0])
+        if joint is not None:
+            out[metric] = joint
+    return out
 
 
 def _permanovas(

@@ -22,8 +22,8 @@ coefficients pooled into ``meta/interaction_results.tsv``); with ``strata:`` the
 heterogeneity tests run per cohort (:mod:`osteobiome.study._strata`; ``strata/<cohort>/``).
 
 The numbers order the analyses, not their timing: with ``workers`` > 1 the workers run every cohort's
-associations first, then pathways, PERMANOVA and diversity, while this process computes the joint ordination
-and, as soon as the associations and pathways are in, the meta-analyses, mechanisms, mediation and survival
+associations first, then pathways, the joint ordination of all cohorts, PERMANOVA and diversity, while this
+process computes, as soon as the associations and pathways are in, the meta-analyses, mechanisms, mediation and survival
 (steps 4–7; :func:`~osteobiome.study._parts.run_jobs`);
 the result tables are written while the workers draw the report's figures.
 
@@ -170,12 +170,9 @@ def _analyse(
         log.add(f"{part.label} done in {part.seconds:.2f} s")
         advance()
 
-    ordination: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
     across: dict[str, Any] = {}
 
-    def meanwhile(wait: Wait) -> None:  # in this process while the workers run the jobs
-        with _timed(timings, "joint ordination"):
-            ordination.update(_ordination(plan))
+    def meanwhile(wait: Wait) -> None:  # in this process while the workers run the other jobs
         across.update(_across_cohorts(plan, wait({"associations", "pathways"}), blocked, progress, log, timings))
 
     before = len(caught)  # the jobs' warnings go before this process's own of the same time, in the jobs' order
@@ -183,6 +180,7 @@ def _analyse(
     caught[before:before] = [_Warning(w) for p in parts for w in p.warnings]
     cohorts = _cohort_results(plan, parts)
     with _timed(timings, "report inputs"):
+        ordination = next((p.value for p in parts if p.kind == "ordination"), {})
         extras = _report_inputs(plan, parts, cohorts, across["meta"]) | {"ordination": ordination}
     return StudyResults(
         title=cfg.study,
@@ -275,16 +273,6 @@ def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: 
         pooled = pooled_analysis(plan)
     log.add(f"pooled analysis (batch correction) done in {timings['pooled analysis']:.2f} s")
     return pooled
-
-
-def _ordination(plan: StudyPlan) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
-    """The joint ordination of every cohort's samples per distance (none with one cohort or no diversity)."""
-    cfg, out = plan.config, {}
-    for metric in cfg.diversity.beta if cfg.diversity is not None else ():
-        joint = inputs.joint_ordination([cp.cohort for cp in plan.cohorts], metric, cfg.phenotypes[0])
-        if joint is not None:
-            out[metric] = joint
-    return out
 
 
 def _report_inputs(
