@@ -87,7 +87,7 @@ def mediation_section(results: StudyResults, figdir: Path) -> list[dict[str, obj
         figure = None
         if len(pairs):
             title = f"{name}: top genus → mediator → {outcome} pairs"
-            figure = figures.save(path_diagram(pairs, outcome, title), figdir, f"mediation_{i}")
+            figure = figures.draw(figdir, f"mediation_{i}", path_diagram, pairs, outcome, title)
         note = (
             f"{int((table['qval'] < results.fdr_cohort).sum())} pair(s) at q < {results.fdr_cohort:g}; the top "
             f"{len(pairs)} shown."

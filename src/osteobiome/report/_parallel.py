@@ -1,16 +1,17 @@
-"""The report's figures drawn in worker processes: while the report is written, :func:`figures.save
-<osteobiome.report.figures.save>` hands each figure (pickled) to a process pool and returns a placeholder; once the
-HTML is rendered, :meth:`FigurePool.resolve` puts each figure's data URI in place of its placeholder (waiting for
-the figures still being drawn). Laying out and rasterizing the figures is most of the report's time; the figures
-and their files are the same as when drawn in this process."""
+"""The report's figures drawn in worker processes: while the report is written, :func:`figures.draw
+<osteobiome.report.figures.draw>` hands each figure's function and arguments (pickled) to a process pool, which
+builds and saves it, and returns a placeholder; once the HTML is rendered, :meth:`FigurePool.resolve` puts each
+figure's data URI in place of its placeholder (waiting for the figures still being drawn). Building, laying out
+and rasterizing the figures is most of the report's time; the figures and their files are the same as when drawn
+in this process."""
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from osteobiome.compute.executors import process_pool
 from osteobiome.report import figures
@@ -23,11 +24,13 @@ class FigurePool:
         self.pool = pool
         self.pending: dict[str, Future] = {}
 
-    def submit(self, fig: figures.Figure, folder: Path, name: str) -> str:
-        """Hand ``fig`` to a worker (which writes ``folder/name.svg|png``); return its placeholder."""
+    def submit(
+        self, folder: Path, name: str, make: Callable[..., figures.Figure], args: tuple, kwargs: dict[str, Any]
+    ) -> str:
+        """Hand the figure ``make(*args, **kwargs)`` to a worker, which builds it and writes
+        ``folder/name.svg|png``; return its placeholder."""
         token = f"osteobiome-figure-{len(self.pending)}-pending"
-        self.pending[token] = self.pool.submit(_save_pickled, pickle.dumps(fig), folder, name)
-        figures.plt.close(fig)
+        self.pending[token] = self.pool.submit(_draw, folder, name, make, args, kwargs)
         return token
 
     def resolve(self, text: str) -> str:
@@ -37,13 +40,13 @@ class FigurePool:
         return text
 
 
-def _save_pickled(blob: bytes, folder: Path, name: str) -> str:
-    return figures.save(pickle.loads(blob), folder, name)
+def _draw(folder: Path, name: str, make: Callable[..., figures.Figure], args: tuple, kwargs: dict[str, Any]) -> str:
+    return figures.save(make(*args, **kwargs), folder, name)
 
 
 @contextmanager
 def figures_in_workers(workers: int) -> Iterator[FigurePool | None]:
-    """With ``workers`` > 1, a :class:`FigurePool` that :func:`~osteobiome.report.figures.save` uses until the
+    """With ``workers`` > 1, a :class:`FigurePool` that :func:`~osteobiome.report.figures.draw` uses until the
     block ends; else ``None`` (figures are saved in this process)."""
     if workers < 2:
         yield None

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from osteobiome.report.figures import STYLE, colour_of, save
+from osteobiome.report.figures import STYLE, colour_of, draw
 from osteobiome.report.tables import html_table
 
 if TYPE_CHECKING:
@@ -159,12 +159,12 @@ def prediction_figures(result: PredictionResult, folder: Path) -> dict[str, str 
     binary = result.task == "binary"
     out: dict[str, str | None] = dict.fromkeys(("roc", "calibration", "decision", "importance"))
     if binary:
-        out["roc"] = save(roc_curves(result.predictions, result.performance), folder, "prediction_roc")
+        out["roc"] = draw(folder, "prediction_roc", roc_curves, result.predictions, result.performance)
         if len(result.decision):
-            out["decision"] = save(decision_curve(result.decision), folder, "prediction_decision_curve")
-    out["calibration"] = save(calibration_plot(result.predictions, binary), folder, "prediction_calibration")
+            out["decision"] = draw(folder, "prediction_decision_curve", decision_curve, result.decision)
+    out["calibration"] = draw(folder, "prediction_calibration", calibration_plot, result.predictions, binary)
     if len(result.importance):
-        out["importance"] = save(top_features(result.importance), folder, "prediction_top_features")
+        out["importance"] = draw(folder, "prediction_top_features", top_features, result.importance)
     return out
 
 

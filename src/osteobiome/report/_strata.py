@@ -56,7 +56,7 @@ def strata_section(results: StudyResults, figdir: Path) -> list[dict[str, Any]]:
             data.to_csv(
                 figdir / f"strata_{_slug(cohort.name)}.tsv", sep="\t", index=False, float_format="%.10g"
             )
-            figure = figures.save(stratum_forest(data), figdir, f"strata_{_slug(cohort.name)}")
+            figure = figures.draw(figdir, f"strata_{_slug(cohort.name)}", stratum_forest, data)
         het = cohort.heterogeneity
         table: HtmlTable | None = None
         if het is not None and len(het):

@@ -107,9 +107,9 @@ def survival_context(results: StudyResults, figdir: Path) -> dict[str, Any] | No
                                "pooled": s.meta is not None, "model": model}
     if genera:
         features = {name: t[t["kind"] == "feature"] for name, t in s.cohorts.items()}
-        context["forest"] = figures.save(survival_forest(features, s.meta, genera, ratio), figdir, "survival_forest")
+        context["forest"] = figures.draw(figdir, "survival_forest", survival_forest, features, s.meta, genera, ratio)
     if len(s.curves):
-        context["km"] = figures.save(km_tertiles(s.curves, s.top, s.time or "time"), figdir, "survival_km_top_genus")
+        context["km"] = figures.draw(figdir, "survival_km_top_genus", km_tertiles, s.curves, s.top, s.time or "time")
     view = ranked.head(50).assign(**{ratio: lambda t: np.exp(t["coef"])})
     keep = ["feature", ratio, "coef", "stderr", "pval", "qval", "k", "I2"]
     context["table"] = html_table(view[[k for k in keep if k in view]], "survival-table")

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from osteobiome.meta.bias import MIN_COHORTS, egger_test
-from osteobiome.report.figures import GREY, POOLED_COLOUR, RASTER_ABOVE, STYLE, colour_of, save
+from osteobiome.report.figures import GREY, POOLED_COLOUR, RASTER_ABOVE, STYLE, colour_of, draw
 from osteobiome.report.tables import format_number
 
 #: Funnel plots drawn at most (the pooled hits with the smallest p-values among those with k >= 10).
@@ -177,11 +177,11 @@ def consortium_figures(results, figdir: Path) -> dict[str, object]:  # noqa: ANN
     out: dict[str, object] = dict.fromkeys(("heterogeneity", "funnel", "funnel_note", "batch", "batch_note"))
     meta = results.meta
     if meta is not None and len(meta) and int(meta["k"].max()) >= 3:
-        out["heterogeneity"] = save(heterogeneity(meta), figdir, "heterogeneity")
+        out["heterogeneity"] = draw(figdir, "heterogeneity", heterogeneity, meta)
         method = (results.settings.get("meta") or {}).get("method", "REML")
         rows = funnel_rows(meta, {c.name: c.associations for c in results.cohorts}, method)
         if rows:
-            out["funnel"] = save(funnel(rows), figdir, "funnel")
+            out["funnel"] = draw(figdir, "funnel", funnel, rows)
             out["funnel_note"] = (
                 f"Funnel plots of the {len(rows)} pooled association(s) with the smallest p-values among those seen "
                 f"in at least {MIN_COHORTS} cohorts; Egger's regression test (metafor regtest: meta-regression on "
@@ -189,12 +189,16 @@ def consortium_figures(results, figdir: Path) -> dict[str, object]:  # noqa: ANN
             )
     pooled = getattr(results, "pooled", None)
     if pooled is not None:
-        out["batch"] = save(
-            batch_pcoa(
-                pooled.coords, pooled.proportion, pooled.metadata, pooled.batch, pooled.phenotype, pooled.r2
-            ),
+        out["batch"] = draw(
             figdir,
             "batch_pcoa",
+            batch_pcoa,
+            pooled.coords,
+            pooled.proportion,
+            pooled.metadata,
+            pooled.batch,
+            pooled.phenotype,
+            pooled.r2,
         )
         before, after = (100 * float(pooled.r2.loc[t, "R2"]) for t in ("before", "after"))
         out["batch_note"] = (

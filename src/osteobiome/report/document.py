@@ -152,26 +152,28 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
     out: dict[str, object] = dict.fromkeys(FIGURES)
     panels = _association_panels({c.name: c.associations for c in results.cohorts}, results.meta)
     if _any_rows(panels):
-        out["heatmap"] = figures.save(
-            figures.heatmap(panels, results.phenotypes, thresholds, top=TOP_HEATMAP), figdir, "heatmap"
+        out["heatmap"] = figures.draw(
+            figdir, "heatmap", figures.heatmap, panels, results.phenotypes, thresholds, top=TOP_HEATMAP
         )
-        out["volcano"] = figures.save(
-            figures.volcano(panels, thresholds, xlabel=coefficient_unit(results.settings)), figdir, "volcano"
+        out["volcano"] = figures.draw(
+            figdir, "volcano", figures.volcano, panels, thresholds, xlabel=coefficient_unit(results.settings)
         )
     residuals = {
         c.name: c.added_variable for c in results.cohorts if c.added_variable is not None and len(c.added_variable)
     }
     if residuals:
         unit = coefficient_unit(results.settings).split(" per ")[0]
-        out["added_variable"] = figures.save(
-            figures.added_variable(residuals, f"abundance ({unit.replace('change in ', '')}), adjusted"),
+        out["added_variable"] = figures.draw(
             figdir,
             "top_associations",
+            figures.added_variable,
+            residuals,
+            f"abundance ({unit.replace('change in ', '')}), adjusted",
         )
     hits = _forest_hits(results.meta, results.fdr_meta)
     if hits:
         cohort_tables = {c.name: c.associations for c in results.cohorts}
-        out["forest"] = figures.save(figures.forest(results.meta, cohort_tables, hits), figdir, "forest")
+        out["forest"] = figures.draw(figdir, "forest", figures.forest, results.meta, cohort_tables, hits)
         significant = int(
             (results.meta.set_index(["feature", "exposure"]).loc[hits, "qval.fdr"] < results.fdr_meta).sum()
         )
@@ -183,8 +185,8 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         )
     alpha = {c.name: c.alpha_associations for c in results.cohorts if c.alpha_associations is not None}
     if alpha:
-        out["alpha"] = figures.save(
-            figures.alpha_effects(alpha, results.phenotypes, results.fdr_cohort), figdir, "alpha_diversity"
+        out["alpha"] = figures.draw(
+            figdir, "alpha_diversity", figures.alpha_effects, alpha, results.phenotypes, results.fdr_cohort
         )
     points = {
         c.name: c.alpha.join(c.metadata, how="inner")
@@ -196,30 +198,30 @@ def _figures(results: StudyResults, figdir: Path) -> dict[str, object]:
         indices = list(dict.fromkeys(i for t in alpha.values() for i in t["feature"]))
         points = {k: v for k, v in points.items() if phenotype in v}
         if points:
-            out["alpha_scatter"] = figures.save(
-                figures.alpha_scatter(points, indices, phenotype), figdir, "alpha_scatter"
+            out["alpha_scatter"] = figures.draw(
+                figdir, "alpha_scatter", figures.alpha_scatter, points, indices, phenotype
             )
     out["pcoa"] = _pcoa_figures(results, figdir)
     out["pcoa_joint"] = {
-        metric: figures.save(
-            figures.pcoa_joint(coords, explained, results.phenotypes[0], metric), figdir, f"pcoa_joint_{metric}"
+        metric: figures.draw(
+            figdir, f"pcoa_joint_{metric}", figures.pcoa_joint, coords, explained, results.phenotypes[0], metric
         )
         for metric, (coords, explained) in results.ordination.items()
     }
     if results.power is not None and len(results.power):
-        out["power"] = figures.save(figures.power_curves(results.power), figdir, "power")
+        out["power"] = figures.draw(figdir, "power", figures.power_curves, results.power)
     pathway_panels = _association_panels(
         {c.name: c.pathway_associations for c in results.cohorts if c.pathway_associations is not None},
         results.pathway_meta,
     )
     if _any_rows(pathway_panels):
-        out["pathway_heatmap"] = figures.save(
-            figures.heatmap(pathway_panels, results.phenotypes, thresholds, top=30), figdir, "pathway_heatmap"
+        out["pathway_heatmap"] = figures.draw(
+            figdir, "pathway_heatmap", figures.heatmap, pathway_panels, results.phenotypes, thresholds, top=30
         )
     sets = results.mechanisms.get("sets")
     if sets is not None and len(sets):
-        out["sets"] = figures.save(
-            figures.set_dotplot(sets, sets_threshold(results), results.phenotypes), figdir, "mechanism_sets"
+        out["sets"] = figures.draw(
+            figdir, "mechanism_sets", figures.set_dotplot, sets, sets_threshold(results), results.phenotypes
         )
     return out
 
@@ -294,9 +296,7 @@ def _pcoa_figures(results: StudyResults, figdir: Path) -> dict[str, str]:
                         f"p = {format_number(float(row['pval'].iloc[0]))}"
                     )
         if panels:
-            out[metric] = figures.save(
-                figures.pcoa_panels(panels, phenotype, metric, notes), figdir, f"pcoa_{metric}"
-            )
+            out[metric] = figures.draw(figdir, f"pcoa_{metric}", figures.pcoa_panels, panels, phenotype, metric, notes)
     return out
 
 
