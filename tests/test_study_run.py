@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import re
 import warnings
@@ -226,6 +227,28 @@ def test_jobs_come_back_in_plan_order_and_meanwhile_waits_only_for_what_it_asks(
     assert seen == [("A", "associations", True), ("B", "associations", True)]
     assert [(p.cohort, p.kind, p.phenotypes) for p in parts] == [(j[0], j[1], j[4]) for j in jobs]
     assert len(ended) == len(jobs)
+
+
+def test_permanova_chunks_share_the_workers_between_cohorts(tmp_path):
+    """One chunk per worker per cohort: two cohorts on two workers need no split (each chunk recomputes the
+    distances), one cohort on two workers is split in two; the joint ordination is a job with several cohorts."""
+    from osteobiome.study._parts import plan_jobs
+    from osteobiome.study.validate import validate_study
+
+    path = write_study(tmp_path, n=(40, 30))
+    with pytest.warns(UserWarning, match="constant in cohort B"):
+        plan = validate_study(load_study(path))
+
+    def permanovas(p, workers):
+        return [(name, phenotypes) for name, kind, _, _, phenotypes in plan_jobs(p, workers) if kind == "permanova"]
+
+    phenotypes = tuple(plan.config.phenotypes)
+    assert permanovas(plan, 2) == [("A", phenotypes), ("B", phenotypes)]
+    assert len(permanovas(plan, 4)) == 4
+    assert [kind for _, kind, *_ in plan_jobs(plan, 2)].count("ordination") == 1
+    single = dataclasses.replace(plan, cohorts=plan.cohorts[:1])
+    assert [p for _, p in permanovas(single, 2)] == [phenotypes[: len(phenotypes) // 2], phenotypes[len(phenotypes) // 2 :]]
+    assert "ordination" not in [kind for _, kind, *_ in plan_jobs(single, 2)]
 
 
 def test_single_cohort_table_at_rank_without_taxonomy(tmp_path):

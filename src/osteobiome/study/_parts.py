@@ -69,12 +69,15 @@ JOINT = "joint"
 
 
 def plan_jobs(plan: StudyPlan, workers: int) -> list[Job]:
-    """The jobs of a study: per cohort associations, pathways, diversity and PERMANOVA chunks (one per worker).
+    """The jobs of a study: per cohort associations, pathways, diversity and PERMANOVA chunks, and the joint
+    ordination.
 
     The associations of every cohort come first (what the meta-analysis waits for, see :func:`run_jobs`), then
-    the pathways, then each cohort's PERMANOVA chunks, diversity and strata."""
+    the pathways and the joint ordination, then each cohort's PERMANOVA chunks, diversity and strata. A cohort's
+    PERMANOVAs are split into ``workers // cohorts`` chunks (at least one): enough for the workers to share them,
+    and no more, since every chunk recomputes the distances and the covariates' permuted products."""
     cfg = plan.config
-    chunks = chunked(list(cfg.phenotypes), workers)
+    chunks = chunked(list(cfg.phenotypes), max(1, workers // len(plan.cohorts)))
     jobs: list[Job] = [(cp.name, "associations", cp.cohort, cp.covariates, ()) for cp in plan.cohorts]
     jobs += [(cp.name, "pathways", cp.pathways, cp.covariates, ()) for cp in plan.cohorts if cp.pathways is not None]
     if cfg.diversity is not None and len(plan.cohorts) > 1:  # the longest job: early, beside the associations
