@@ -111,7 +111,7 @@ def test_run_json_records_config_versions_seeds_checksums_timings(finished):
     assert record["settings"]["covariates_by_cohort"] == {"A": ["age", "sex", "bmi"], "B": ["age", "bmi"]}
     assert any("constant in cohort B" in w for w in record["warnings"])
     log = (folder / "out/run.log").read_text()
-    assert "validated" in log and "A associations done" in log and "B permanova (1 phenotype) done" in log
+    assert "validated" in log and "A associations done" in log and "B permanova (2 phenotypes) done" in log and "joint ordination done" in log
     assert "report written" in log and "warning:" in log
 
 
