@@ -370,7 +370,6 @@ def test_a_failed_job_of_another_kind_stops_the_run_while_meanwhile_waits(tmp_pa
     """``wait({"associations"})`` collects every job that ends, so a diversity job that fails before the
     associations are in raises there: the run stops without first doing the work ``meanwhile`` does next (the
     meta-analyses), and the pool stops with it."""
-    from osteobiome.errors import InputError
     from osteobiome.study._parts import plan_jobs, run_jobs
     from osteobiome.study.validate import validate_study
 
@@ -378,14 +377,15 @@ def test_a_failed_job_of_another_kind_stops_the_run_while_meanwhile_waits(tmp_pa
     with pytest.warns(UserWarning, match="constant in cohort B"):
         plan = validate_study(load_study(path))
     associations = [job for job in plan_jobs(plan, 2) if job[1] == "associations"]
-    name, _, cohort, covariates, _ = associations[0]
-    failing = (name, "permanova", cohort, covariates, ("no_such_phenotype",))  # fails at once, first in line
+    name, _, _, covariates, _ = associations[0]
+    # no data: fails at its first line, before any import or computation, so always before the associations end
+    failing = (name, "diversity", None, covariates, ())
     after_wait = []
 
     def meanwhile(wait):
         wait({"associations"})
         after_wait.append("meta-analysis")
 
-    with pytest.raises(InputError, match="no_such_phenotype"):
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'table'"):
         run_jobs(plan.config, [failing, *associations], 2, lambda part: None, meanwhile=meanwhile)
     assert after_wait == []
