@@ -38,7 +38,7 @@ RASTER_ABOVE = (
     1000  # scatter plots with more points are embedded as an image inside the SVG (keeps files small)
 )
 DEFERRED: list = []
-"""The active figure pool of :mod:`osteobiome.report._parallel` (at most one), which :func:`save` hands figures to."""
+"""The active figure pool of :mod:`osteobiome.report._parallel` (at most one), which :func:`draw` hands figures to."""
 UP, DOWN, GREY = "#c0392b", "#2166ac", "#b8bec6"
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -80,8 +80,7 @@ def draw(folder: Path, name: str, make: Callable[..., Figure], *args: Any, **kwa
 def save(fig: Figure, folder: Path, name: str) -> str:
     """Write ``folder/name.svg`` and ``.png`` (150 dpi, at most MAX_PNG_PIXELS on the longest side); return the
     SVG as a ``data:`` URI; close the figure. Dense scatter layers inside the SVG are rasterized at
-    SVG_RASTER_DPI, which keeps the self-contained report small (text and axes stay vector).
-"""
+    SVG_RASTER_DPI, which keeps the self-contained report small (text and axes stay vector)."""
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     png_dpi = min(150, MAX_PNG_PIXELS / max(fig.get_size_inches()))
