@@ -20,7 +20,7 @@ def demo(
     ),
     seed: int = typer.Option(2026, "--seed", help="Seed of the simulated cohorts."),
     n: int | None = typer.Option(None, "--n", min=10, help="Samples per cohort (default: FHS 1,227 and MrOS 831)."),
-    workers: int = typer.Option(2, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="Processes for the per-cohort analyses and the report's figures."),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress display and no summary; only the report path."
     ),

@@ -25,7 +25,7 @@ def run(
         ..., "--out", "-o", help="Results folder (replaced only when the run completes)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-j", min=1, help="Processes for the per-cohort analyses."
+        None, "--workers", "-j", min=1, help="Processes for the per-cohort analyses and the report's figures."
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress display and no summary; only the report path."
