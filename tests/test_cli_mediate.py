@@ -63,3 +63,15 @@ def test_rank_without_any_taxonomy_is_exit_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot collapse to 'genus' without a taxonomy" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_malformed_reference_is_exit_2_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([
+            "mediate", str(GOLDEN / "counts.tsv"), str(GOLDEN / "metadata.tsv"), "--mediators", str(GOLDEN / "mediators.tsv"),
+            "--outcome", "bmd", "--covariates", "site", "--reference", "site", "--out", str(tmp_path / "x"),
+        ])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--reference 'site': write it as variable=level" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x").exists()

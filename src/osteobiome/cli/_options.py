@@ -38,6 +38,18 @@ def reference_option() -> Any:
     return typer.Option([], "--reference", help="Reference level: variable=level (repeatable).")
 
 
+def parse_reference(values: list[str]) -> dict[str, str]:
+    """``--reference`` values (``variable=level``, repeatable or ``;``-separated) as ``{variable: level}``."""
+    reference = {}
+    for item in values:
+        for part in item.split(";"):
+            name, sep, level = part.partition("=")
+            if not sep or not name or not level:
+                raise InputError(f"--reference {part!r}: write it as variable=level, e.g. --reference sex=F.")
+            reference[name.strip()] = level.strip()
+    return reference
+
+
 def taxonomy_option() -> Any:
     """The shared ``--taxonomy`` typer option, the lineages that ``--rank`` collapses by."""
     import typer

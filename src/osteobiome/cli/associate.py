@@ -22,6 +22,7 @@ from osteobiome.cli._lists import names
 from osteobiome.cli._options import (
     block_size_option,
     metadata_argument,
+    parse_reference,
     rank_option,
     reference_option,
     scheduler_option,
@@ -38,17 +39,6 @@ def register(app: typer.Typer) -> None:
 def option_flag(name: str) -> str:
     """The command-line flag of an :class:`AssociationOptions` field (``min_prevalence`` → ``--min-prevalence``)."""
     return "--preset" if name == "preset_name" else "--" + name.replace("_", "-")
-
-
-def _parse_reference(values: list[str]) -> dict[str, str]:
-    reference = {}
-    for item in values:
-        for part in item.split(";"):
-            name, sep, level = part.partition("=")
-            if not sep or not name or not level:
-                raise InputError(f"--reference {part!r}: write it as variable=level, e.g. --reference sex=F.")
-            reference[name.strip()] = level.strip()
-    return reference
 
 
 def _write(out: Path, result, overwrite: bool = False, inputs: tuple = ()) -> None:  # noqa: ANN001
@@ -108,7 +98,7 @@ def associate(**kwargs: Any) -> None:
         meta,
         fixed,
         random,
-        _parse_reference(kwargs["reference"]),
+        parse_reference(kwargs["reference"]),
         kwargs["preset"],
         kwargs["workers"],
         block_size=kwargs["block_size"],

@@ -7,9 +7,14 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
-from osteobiome.cli._options import metadata_argument, rank_option, reference_option, taxonomy_option
+from osteobiome.cli._options import (
+    metadata_argument,
+    parse_reference,
+    rank_option,
+    reference_option,
+    taxonomy_option,
+)
 from osteobiome.cli._output import overwrite_option
-from osteobiome.cli.associate import _parse_reference
 from osteobiome.io import load_cohort, read_metadata
 from osteobiome.io.mediators import read_mediators
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
@@ -59,7 +64,7 @@ def mediate(
         table,
         outcome,
         names(covariates),
-        _parse_reference(reference),
+        parse_reference(reference),
         preset,
         test,
         ci,

@@ -7,9 +7,14 @@ from pathlib import Path
 import typer
 
 from osteobiome.cli._lists import names
-from osteobiome.cli._options import metadata_argument, rank_option, reference_option, taxonomy_option
+from osteobiome.cli._options import (
+    metadata_argument,
+    parse_reference,
+    rank_option,
+    reference_option,
+    taxonomy_option,
+)
 from osteobiome.cli._output import overwrite_option
-from osteobiome.cli.associate import _parse_reference
 from osteobiome.io import load_cohort
 from osteobiome.io.outputs import atomic_output_dir, check_output_dir
 from osteobiome.io.tsv import write_tsv
@@ -56,7 +61,7 @@ def survival(
         event=event,
         time=time,
         covariates=names(covariates),
-        reference=_parse_reference(reference),
+        reference=parse_reference(reference),
         entry=entry,
         preset=preset,
         outcome_type=outcome_type,
