@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from osteobiome.meta.bias import MIN_COHORTS, egger_test
-from osteobiome.report.figures import GREY, POOLED_COLOUR, RASTER_ABOVE, STYLE, colour_of, draw
+from osteobiome.report.figures import GREY, POOLED_COLOUR, RASTER_ABOVE, STYLE, Z95, colour_of, draw
 from osteobiome.report.tables import format_number
 
 #: Funnel plots drawn at most (the pooled hits with the smallest p-values among those with k >= 10).
@@ -135,9 +135,9 @@ def funnel(rows: Mapping[str, tuple[np.ndarray, np.ndarray, float, dict[str, flo
         for ax, (title, (yi, sei, coef, egger)) in zip(axes[0], rows.items(), strict=True):
             top = float(np.nanmax(sei)) * 1.08
             se = np.linspace(0, top, 50)
-            ax.fill_betweenx(se, coef - 1.96 * se, coef + 1.96 * se, color="#eef1f4", zorder=0)
-            ax.plot(coef - 1.96 * se, se, color=GREY, linewidth=0.8)
-            ax.plot(coef + 1.96 * se, se, color=GREY, linewidth=0.8)
+            ax.fill_betweenx(se, coef - Z95 * se, coef + Z95 * se, color="#eef1f4", zorder=0)
+            ax.plot(coef - Z95 * se, se, color=GREY, linewidth=0.8)
+            ax.plot(coef + Z95 * se, se, color=GREY, linewidth=0.8)
             ax.axvline(coef, color=POOLED_COLOUR, linewidth=1.0)
             ax.scatter(yi, sei, s=22, color=colour_of(0), edgecolor="white", linewidth=0.5, zorder=3)
             ax.set_ylim(top, 0)

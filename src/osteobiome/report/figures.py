@@ -26,10 +26,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from osteobiome.report.tables import format_number  # noqa: E402
+from osteobiome.stats.distributions import normal_ppf  # noqa: E402
 
 COHORT_COLOURS = ("#1f6fb2", "#d1495b", "#2a9d8f", "#e9a23b", "#7b5ea7", "#6c757d")
 POOLED_COLOUR = "#222222"
-Z95 = 1.959964  # normal quantile of the 95% confidence intervals drawn (coef ± Z95 · se)
+Z95 = float(normal_ppf(0.975))  # normal quantile of the 95% confidence intervals drawn (coef ± Z95 · se)
 MAX_LOG_Q = 10.0  # heatmap colours saturate at q = 1e-10 (stronger cells share the end colour)
 MAX_PNG_PIXELS = 2400  # longest side of a saved PNG (150 dpi unless the figure is larger)
 PNG_COMPRESSION = 3  # zlib level of the PNGs: a third less CPU than the default 6, files ~6% larger
