@@ -68,9 +68,9 @@ def _integer(values: np.ndarray) -> bool:
 
 
 def _column_slices(m: int, n: int, cells: int = 32768) -> list[slice]:
-    """Consecutive column ranges of about ``cells`` values each (n rows)."""
+    """Consecutive column ranges ``0 … m`` of about ``cells`` values each (n rows)."""
     step = max(1, cells // max(n, 1))
-    return [slice(a, a + step) for a in range(0, m, step)]
+    return [slice(a, min(a + step, m)) for a in range(0, m, step)]
 
 
 def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = False) -> ColumnStats:
@@ -181,10 +181,8 @@ class Source:
         if len(kept) == self.matrix.shape[1]:
             return self.matrix
         columns = self.matrix.T  # features × samples, rows contiguous
-        step = max(1, 32768 // max(columns.shape[1], 1))
-        for a in range(0, len(kept), step):
-            piece = kept[a : a + step]
-            columns[a : a + len(piece)] = columns[piece]
+        for piece in _column_slices(len(kept), columns.shape[1]):
+            columns[piece] = columns[kept[piece]]
         return columns[: len(kept)].T
 
     def stats(self, min_abundance: float, block_size: int, check_integer: bool = False) -> ColumnStats:
