@@ -207,6 +207,15 @@ class Source:
         every = np.arange(len(self.features))
         return sum(sample_sums(self.columns(cols), "TSS") for cols in chunks(every, block_size))
 
+    def private_blocks(self, kept: np.ndarray, block_size: int) -> bool:
+        """Whether the dense in-memory blocks of :meth:`blocks` are this run's own, which the fit may overwrite:
+        a private matrix, or column subsets (copies) of the caller's."""
+        return (
+            self.in_memory
+            and not sp.issparse(self.matrix)
+            and (self.private or block_size < len(kept) or len(kept) < len(self.features))
+        )
+
     def blocks(self, kept: np.ndarray, block_size: int, consume: bool = False) -> Iterator[StoreBlock | Matrix]:
         """Task inputs: store blocks are read inside the task; in-memory blocks are column slices. ``consume``:
         the source is not read again, so a private dense matrix may give its one block in place
