@@ -169,3 +169,17 @@ def test_aligned_metadata_is_a_new_frame_when_the_ids_already_match():
     assert used.all() and aligned is not metadata
     aligned["age"] = 0.0
     assert metadata["age"].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("n", [3, 5000])  # many columns per piece, and one column per piece
+def test_private_source_gives_its_kept_columns_in_place(n):
+    from osteobiome.association._source import Source
+
+    rng = np.random.default_rng(4)
+    matrix = np.asfortranarray(rng.random((n, 23)))
+    kept = np.array([0, 2, 3, 7, 8, 9, 15, 16, 22])
+    expected = matrix[:, kept].copy()
+    source = Source(pd.Index([str(i) for i in range(n)]), pd.Index([f"f{j}" for j in range(23)]), matrix=matrix, private=True)
+    (block,) = list(source.blocks(kept, block_size=23, consume=True))
+    assert np.shares_memory(block, matrix)
+    np.testing.assert_array_equal(block, expected)
