@@ -169,3 +169,8 @@ def test_aligned_metadata_is_a_new_frame_when_the_ids_already_match():
     assert used.all() and aligned is not metadata
     aligned["age"] = 0.0
     assert metadata["age"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_the_fast_path_keeps_the_no_common_id_error_for_two_empty_tables():
+    with pytest.raises(InputError, match="no sample id is in both"):
+        align_samples(pd.Index([]), pd.DataFrame(index=pd.Index([], dtype=str)))
