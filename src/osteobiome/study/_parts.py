@@ -2,8 +2,8 @@
 
 A job is one cohort's associations (every phenotype), pathway associations, diversity (alpha indices, their
 associations, PCoA) or PERMANOVAs for a chunk of phenotypes, or the joint ordination of every cohort's samples.
-With several workers the PERMANOVAs, the slowest part, are split into one chunk per worker, so that a single
-large cohort uses every worker too.
+With more workers than cohorts the PERMANOVAs, the slowest part, are split into chunks (see :func:`plan_jobs`),
+so that a single large cohort uses every worker too.
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ def run_part(
             else:
                 value = _associations(cohort, cfg, covariates, blocked)
         except InputError as exc:
-            raise InputError(f"{'joint' if name == JOINT else f'cohort {name},'} {kind}: {exc}") from None
+            where = "joint" if name == JOINT else f"cohort {name},"
+            raise InputError(f"{where} {kind}: {exc}") from None
     messages = [
         str(w.message) if name in str(w.message) else f"{name} {kind}: {w.message}"
         for w in caught

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -170,38 +170,45 @@ def _analyse(
         log.add(f"{part.label} done in {part.seconds:.2f} s")
         advance()
 
-    across: dict[str, Any] = {}
+    across: list[_AcrossCohorts] = []  # filled by meanwhile
 
     def meanwhile(wait: Wait) -> None:  # in this process while the workers run the other jobs
-        across.update(_across_cohorts(plan, wait({"associations", "pathways"}), blocked, progress, log, timings))
+        across.append(_across_cohorts(plan, wait({"associations", "pathways"}), blocked, progress, log, timings))
 
     before = len(caught)  # the jobs' warnings go before this process's own of the same time, in the jobs' order
     parts = run_jobs(cfg, jobs, workers, finished, blocked, meanwhile=meanwhile)
     caught[before:before] = [_Warning(w) for p in parts for w in p.warnings]
     cohorts = _cohort_results(plan, parts)
+    combined = across[0]
     with _timed(timings, "report inputs"):
         ordination = next((p.value for p in parts if p.kind == "ordination"), {})
-        extras = _report_inputs(plan, parts, cohorts, across["meta"]) | {"ordination": ordination}
+        extras = _report_inputs(plan, parts, cohorts, combined.meta) | {"ordination": ordination}
     return StudyResults(
         title=cfg.study,
         phenotypes=list(cfg.phenotypes),
         covariates=list(cfg.covariates),
         cohorts=cohorts,
-        meta=across["meta"],
-        pathway_meta=across["pathway_meta"],
-        mechanisms=across["mechanisms"],
-        interaction_meta=across["interaction_meta"],
-        mediation=across["mediation"],
-        settings=_settings(plan, parts, across["mechanisms"]),
+        settings=_settings(plan, parts, combined.mechanisms),
         fdr_cohort=cfg.fdr.cohort,
         fdr_meta=cfg.fdr.meta,
         versions=versions(),
         timings=timings,
-        survival=across["survival"],
         pooled=_pooled(plan, timings, log),
         fdr_scope=cfg.fdr.scope,
+        **combined._asdict(),
         **extras,
     )
+
+
+class _AcrossCohorts(NamedTuple):
+    """What :func:`_across_cohorts` computes (the :class:`StudyResults` fields of the same names)."""
+
+    meta: pd.DataFrame | None
+    pathway_meta: pd.DataFrame | None
+    interaction_meta: pd.DataFrame | None
+    mechanisms: dict[str, pd.DataFrame]
+    mediation: dict[str, pd.DataFrame]
+    survival: Any
 
 
 def _across_cohorts(
@@ -211,7 +218,7 @@ def _across_cohorts(
     progress: Callable,
     log: _RunLog,
     timings: dict[str, float],
-) -> dict[str, Any]:
+) -> _AcrossCohorts:
     """Meta-analyses, mechanisms, mediation and survival: what needs only the association and pathway ``parts``
     of every cohort (study-scope q-values are set on their tables here)."""
     cfg = plan.config
@@ -253,14 +260,7 @@ def _across_cohorts(
     with _timed(timings, "survival"):
         spec = cfg.meta_analysis
         survival = survival_step(plan, spec.method, spec.test, cfg.fdr.meta, cfg.fdr.cohort)
-    return {
-        "meta": meta,
-        "pathway_meta": pathway_meta,
-        "interaction_meta": interaction_meta,
-        "mechanisms": mechanisms,
-        "mediation": mediation,
-        "survival": survival,
-    }
+    return _AcrossCohorts(meta, pathway_meta, interaction_meta, mechanisms, mediation, survival)
 
 
 def _pooled(plan: StudyPlan, timings: dict[str, float], log: _RunLog):  # noqa: ANN202
@@ -335,16 +335,19 @@ def _render(
     report's, so that the stages add up to the total (imported here: the report imports matplotlib)."""
     from osteobiome.report import render
 
+    aside_seconds: dict[str, float] = {}
+
     def aside() -> None:
         stage, work = meanwhile
-        with _timed(timings, stage):
+        with _timed(aside_seconds, stage):
             work()
 
     task = progress("report", 1)
     with _timed(timings, "report"):
         render(results, out, workers, aside if meanwhile is not None else None)
-    if meanwhile is not None:
-        timings["report"] -= timings[meanwhile[0]]
+    for stage, seconds in aside_seconds.items():
+        timings[stage] = timings.get(stage, 0.0) + seconds
+        timings["report"] -= seconds
     task()
     log.add(f"report written in {timings['report']:.2f} s")
 
@@ -651,4 +654,4 @@ class _RunLog:
         path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
 
 
-__all__ = ["StudyRun", "run_study", "start_workers"]
+__all__ = ["StudyRun", "run_study"]
