@@ -179,7 +179,7 @@ def test_run_json_and_methods_record_the_options_that_ran(tmp_path):
     assert "1 − (1 − min p)²" in methods and "Cauchy" not in methods
 
 
-def test_random_effects_refuse_hc3_when_the_options_are_checked_not_inside_a_block(tmp_path):
+def test_random_effects_refuse_hc3_when_the_options_are_checked_not_inside_a_block():
     """The options validator (used by `osteobiome validate` and study validation) refuses a linear mixed
     model with HC3 variance, naming the flag to change, before any fit."""
     options = AssociationOptions.resolve("maaslin2", {"variance": "HC3"})

@@ -174,3 +174,17 @@ def test_aligned_metadata_is_a_new_frame_when_the_ids_already_match():
 def test_the_fast_path_keeps_the_no_common_id_error_for_two_empty_tables():
     with pytest.raises(InputError, match="no sample id is in both"):
         align_samples(pd.Index([]), pd.DataFrame(index=pd.Index([], dtype=str)))
+
+
+@pytest.mark.parametrize("n", [3, 5000])  # many columns per piece, and one column per piece
+def test_private_source_gives_its_kept_columns_in_place(n):
+    from osteobiome.association._source import Source
+
+    rng = np.random.default_rng(4)
+    matrix = np.asfortranarray(rng.random((n, 23)))
+    kept = np.array([0, 2, 3, 7, 8, 9, 15, 16, 22])
+    expected = matrix[:, kept].copy()
+    source = Source(pd.Index([str(i) for i in range(n)]), pd.Index([f"f{j}" for j in range(23)]), matrix=matrix, private=True)
+    (block,) = list(source.blocks(kept, block_size=23, consume=True))
+    assert np.shares_memory(block, matrix)
+    np.testing.assert_array_equal(block, expected)

@@ -68,9 +68,9 @@ def _integer(values: np.ndarray) -> bool:
 
 
 def _column_slices(m: int, n: int, cells: int = 32768) -> list[slice]:
-    """Consecutive column ranges of about ``cells`` values each (n rows)."""
+    """Consecutive column ranges ``0 … m`` of about ``cells`` values each (n rows)."""
     step = max(1, cells // max(n, 1))
-    return [slice(a, a + step) for a in range(0, m, step)]
+    return [slice(a, min(a + step, m)) for a in range(0, m, step)]
 
 
 def column_stats(X: Matrix, min_abundance: float = 0.0, check_integer: bool = False) -> ColumnStats:
@@ -181,10 +181,8 @@ class Source:
         if len(kept) == self.matrix.shape[1]:
             return self.matrix
         columns = self.matrix.T  # features × samples, rows contiguous
-        step = max(1, 32768 // max(columns.shape[1], 1))
-        for a in range(0, len(kept), step):
-            piece = kept[a : a + step]
-            columns[a : a + len(piece)] = columns[piece]
+        for piece in _column_slices(len(kept), columns.shape[1]):
+            columns[piece] = columns[kept[piece]]
         return columns[: len(kept)].T
 
     def stats(self, min_abundance: float, block_size: int, check_integer: bool = False) -> ColumnStats:
@@ -208,6 +206,15 @@ class Source:
         """Reads per sample over every feature."""
         every = np.arange(len(self.features))
         return sum(sample_sums(self.columns(cols), "TSS") for cols in chunks(every, block_size))
+
+    def private_blocks(self, kept: np.ndarray, block_size: int) -> bool:
+        """Whether the dense in-memory blocks of :meth:`blocks` are this run's own, which the fit may overwrite:
+        a private matrix, or column subsets (copies) of the caller's."""
+        return (
+            self.in_memory
+            and not sp.issparse(self.matrix)
+            and (self.private or block_size < len(kept) or len(kept) < len(self.features))
+        )
 
     def blocks(self, kept: np.ndarray, block_size: int, consume: bool = False) -> Iterator[StoreBlock | Matrix]:
         """Task inputs: store blocks are read inside the task; in-memory blocks are column slices. ``consume``:

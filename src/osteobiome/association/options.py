@@ -52,7 +52,7 @@ _HELP = {
     "fdr_scope": "all (one correction over every coefficient, MaAsLin2) or per-variable.",
     "max_significance": "q-value cut for significant_results.tsv (default 0.1, as osteobiome run; MaAsLin2 uses 0.25).",
     "model": "lm (one linear model per feature), twopart (prevalence + abundance where present); lmm is what runs with --random.",
-    "variance": "classical or HC3 (robust) standard errors.",
+    "variance": "classical or HC3 (robust) standard errors; with --random, classical only.",
     "compositional": "none, median (test against the median coefficient) or linda (LinDA's mode).",
     "compositional_prevalence": "Two-part: median-centre the prevalence part too.",
     "depth_covariate": "Two-part, count tables: log read depth in the prevalence part (prevalence) or both parts.",

@@ -290,8 +290,7 @@ def run_association(
         groups=tuple(design.groups[name] for name in random),
         workers=workers,
         keep=keep_tables and whole and scheduler is None,
-        private=source.in_memory and not sp.issparse(source.matrix)
-        and (source.private or n_blocks > 1 or kept.size < len(source.features)),
+        private=source.private_blocks(kept, size),
     )
     outputs = run_blocks(fit_block, source.blocks(kept, size, consume=True), job, scheduler)
     fit = finish([o.fit for o in outputs], opts.variance, opts.compositional, opts.compositional_prevalence, opts.joint)

@@ -49,13 +49,12 @@ class Design:
 @dataclass(frozen=True)
 class Variable:
     """One model variable as arrays over every metadata row: ``values`` (numeric: float, z-scored when asked;
-    categorical: the column's values), ``missing`` (bool), ``levels`` (categorical: the present levels in R's
-    order; empty for numeric) and the original ``column``."""
+    categorical: the column's values), ``levels`` (categorical: the present levels in R's order; empty for
+    numeric) and the original ``column``."""
 
     name: str
     column: pd.Series
     values: np.ndarray
-    missing: np.ndarray
     categorical: bool
     levels: list[object]
 
@@ -175,7 +174,7 @@ def model_variables(
         raise InputError(f"no sample has values for all of {preview([*names, *random], 8)}; check missing values.")
     variables = {
         name: Variable(
-            name, columns[name], values[name], missing[name], categorical[name],
+            name, columns[name], values[name], categorical[name],
             _levels(columns[name], uniques[name]) if categorical[name] else [],
         )
         for name in names

@@ -119,8 +119,6 @@ def warn_rare(results: pd.DataFrame, n_coefficients: int) -> None:
     if not few.any():
         return
     rare = results.loc[few, ["feature", "N.present"]].drop_duplicates("feature")
-    if rare.empty:
-        return
     named = [f"{f} ({int(k)} sample{'s' if k != 1 else ''})" for f, k in rare.itertuples(index=False)]
     warnings.warn(
         f"{len(rare)} feature(s) are present in too few samples for the abundance part (it needs more than "
