@@ -103,6 +103,18 @@ def test_errors_are_one_line() -> None:
         adjust_batch(table, metadata.assign(center=metadata["batch"]), "batch", ["center"])
     with pytest.raises(InputError, match="missing values"):
         adjust_batch(table, metadata.assign(phenotype=np.nan), "batch", ["phenotype"])
+    with pytest.raises(InputError, match="no row for sample"):
+        adjust_batch(table, metadata.iloc[1:], "batch")
+    with pytest.raises(InputError, match="duplicate sample ids"):
+        adjust_batch(table, pd.concat([metadata, metadata.iloc[:1]]), "batch")
+
+
+def test_sample_ids_are_compared_as_strings() -> None:
+    table, metadata = _batched(n=40, m=10)
+    table, metadata = table.set_axis(range(40), axis=0), metadata.set_axis([str(i) for i in range(40)], axis=0)
+    adjusted = adjust_batch(table, metadata, "batch")
+    expected = adjust_batch(table.set_axis(metadata.index, axis=0), metadata, "batch")
+    np.testing.assert_array_equal(adjusted.table.to_numpy(), expected.table.to_numpy())
 
 
 def test_cli_writes_table_parameters_and_diagnostics(tmp_path: Path, capsys) -> None:

@@ -110,3 +110,11 @@ def test_aliased_test_and_errors(data):
         permanova_each(dm, meta, ["age"], ["bone"], permutations=-1)
     no_perm = permanova_each(dm, meta, ["age"], ["bone"], permutations=0)["bone"]
     assert no_perm.pval.isna().all() and np.isfinite(no_perm.F.iloc[1])
+
+
+def test_every_sample_of_the_distance_matrix_needs_one_metadata_row(data):
+    dm, meta = data
+    with pytest.raises(InputError, match=r"permanova: samples 's3' of the distance matrix have no metadata row"):
+        permanova_each(dm, meta.drop(index="s3"), ["age"], ["bone"], permutations=9)
+    with pytest.raises(InputError, match="duplicate sample ids 's4'"):
+        permanova_each(dm, pd.concat([meta, meta.loc[["s4"]]]), ["age"], ["bone"], permutations=9)

@@ -171,6 +171,11 @@ def test_aligned_metadata_is_a_new_frame_when_the_ids_already_match():
     assert metadata["age"].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_the_fast_path_keeps_the_no_common_id_error_for_two_empty_tables():
+    with pytest.raises(InputError, match="no sample id is in both"):
+        align_samples(pd.Index([]), pd.DataFrame(index=pd.Index([], dtype=str)))
+
+
 @pytest.mark.parametrize("n", [3, 5000])  # many columns per piece, and one column per piece
 def test_private_source_gives_its_kept_columns_in_place(n):
     from osteobiome.association._source import Source

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from osteobiome.errors import InputError, preview
+from osteobiome.errors import InputError
+from osteobiome.io.align import rows_for
 from osteobiome.meta.regression import design_matrix
 
 #: Convergence of the shrinkage iterations (largest relative change) and their maximum (MMUPHin's defaults).
@@ -69,12 +70,9 @@ def _check(table: pd.DataFrame, metadata: pd.DataFrame, batch: str, covariates: 
             raise InputError(
                 f"metadata: column {name!r} not found; name the batch and covariate columns of the metadata."
             )
-    missing = table.index.difference(metadata.index)
-    if len(missing):
-        raise InputError(
-            f"metadata: no row for sample(s) {preview(missing)}; give metadata for every sample."
-        )
-    meta = metadata.loc[table.index, [batch, *covariates]]
+    meta = rows_for(
+        table.index, metadata, lambda absent: f"metadata: no row for sample(s) {absent}; give metadata for every sample."
+    )[[batch, *covariates]]
     empty = meta.columns[meta.isna().any()].tolist()
     if empty:
         raise InputError(

@@ -207,15 +207,13 @@ def process_pool(
     return _Pool(workers, _start_worker, (os.getpid(), initializer, initargs))
 
 
-def start_forkserver(preload: Sequence[str] = ()) -> Any:
+def start_forkserver(preload: Sequence[str] = ()) -> None:
     """Start the server that :func:`process_pool` workers fork from (unless it runs already), importing
-    ``osteobiome`` and ``preload``; return the forkserver context. It returns at once: the server imports in the
+    ``osteobiome`` and ``preload``. It returns at once: the server imports in the
     background, so a caller that will need workers soon can start it early and work meanwhile (the first worker
     waits for the imports; the modules of the first call are the ones preloaded)."""
-    context = get_context("forkserver")
-    context.set_forkserver_preload(["osteobiome", *preload])
+    get_context("forkserver").set_forkserver_preload(["osteobiome", *preload])
     _start_forkserver()
-    return context
 
 
 def _start_forkserver() -> None:

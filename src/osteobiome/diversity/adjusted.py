@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from osteobiome.diversity.distances import aligned_rows, distance_array, gower_centred
+from osteobiome.diversity.distances import distance_array, gower_centred, metadata_rows
 from osteobiome.diversity.permanova import COLUMNS
 from osteobiome.diversity.permutations import check_strata, permutation_batches, permutation_pvalue
 from osteobiome.diversity.terms import orthonormal_basis, require_terms, term_blocks
@@ -63,10 +63,7 @@ def permanova_each(
     extra = [strata] if strata else []
     if strata:
         require_terms(metadata, extra, "strata")
-    rows = metadata.copy()
-    rows.index = rows.index.astype(str)
-    aligned_rows(ids, rows, [], "permanova")  # every sample of the distance matrix has a metadata row
-    rows = rows.loc[ids]
+    rows = metadata_rows(ids, metadata, "permanova")
     complete = {t: rows[[*covariates, t, *extra]].notna().all(axis=1).to_numpy() for t in tests}
     groups: dict[bytes, list[str]] = {}
     for t in tests:

@@ -38,12 +38,7 @@ def aligned_rows(
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Metadata rows for ``ids`` and a mask of the ids kept: ids missing from ``metadata`` are an error; ids with a
     missing value in ``columns`` are dropped with a warning (as R's ``na.omit`` would drop them)."""
-    rows = rows_for(
-        ids,
-        metadata,
-        lambda absent: f"{what}: samples {absent} of the distance matrix have no metadata row; "
-        "add them to the metadata or drop them from the table.",
-    )[list(columns)]
+    rows = metadata_rows(ids, metadata, what)[list(columns)]
     keep = rows.notna().all(axis=1).to_numpy()
     if not keep.all():
         warnings.warn(
@@ -52,6 +47,17 @@ def aligned_rows(
             stacklevel=3,
         )
     return keep, rows.loc[keep]
+
+
+def metadata_rows(ids: pd.Index, metadata: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The metadata rows of the distance matrix's ``ids``, in their order and indexed by the ids as strings; an id
+    without a row is an error."""
+    return rows_for(
+        ids,
+        metadata,
+        lambda absent: f"{what}: samples {absent} of the distance matrix have no metadata row; "
+        "add them to the metadata or drop them from the table.",
+    )
 
 
 def gower_centred(D: np.ndarray) -> np.ndarray:

@@ -73,7 +73,7 @@ def align_samples(
     """:func:`match_samples`, warning of the samples on one side only, and the rows of ``table`` for the matched
     samples in the feature table's order."""
     ids, index = text_ids(pd.Index(samples)), text_ids(table.index)
-    if ids.equals(index) and not ids.has_duplicates:  # the same ids in the same order: nothing to match
+    if len(ids) and ids.equals(index) and not ids.has_duplicates:  # the same ids in the same order: nothing to match
         return np.ones(len(ids), dtype=bool), table.set_axis(index, axis=0)  # a new frame, as .loc gives
     used, table = match_samples(samples, table, what, hint)
     samples = pd.Index(samples).astype(str)
