@@ -68,3 +68,28 @@ def test_validate_describes_and_checks_the_survival_section(tmp_path):
     for sub in ("a", "b"):
         _add_fractures(tmp_path / sub, 3)
     assert "survival: fracture ~ each feature" in validate_study(load_study(path)).describe()
+
+
+def test_the_study_file_association_filters_apply_to_survival_too(tmp_path):
+    """The Methods text says survival uses the associations' preprocessing: the study file's overrides included."""
+    from osteobiome.study._survival import survival_step
+    from osteobiome.study.validate import validate_study
+    from osteobiome.survival import run_survival
+
+    path = write_study(tmp_path, n=(150, 120), survival={"event": "fracture", "time": "years"}, diversity=False)
+    for sub, seed in (("a", 1), ("b", 2)):
+        _add_fractures(tmp_path / sub, seed)
+    cfg = load_study(path)
+    cfg = cfg.model_copy(update={"association": cfg.association.model_copy(update={"min_prevalence": 0.5})})
+    with pytest.warns(UserWarning):
+        plan = validate_study(cfg)
+    results = survival_step(plan)
+    for cp in plan.cohorts:
+        table = results.cohorts[cp.name]
+        expected = run_survival(
+            cp.cohort, None, event="fracture", time="years", covariates=cp.covariates, preset=cfg.association.preset,
+            min_prevalence=0.5,
+        ).results
+        default = run_survival(cp.cohort, None, event="fracture", time="years", covariates=cp.covariates).results
+        assert len(expected) < len(default)
+        assert list(table["feature"]) == list(expected["feature"])

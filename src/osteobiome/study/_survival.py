@@ -16,6 +16,7 @@ from osteobiome.io.tsv import write_tsv
 from osteobiome.meta import meta_analyze
 from osteobiome.study._parts import reference_for
 from osteobiome.survival import kaplan_meier, run_survival
+from osteobiome.survival.analysis import OPTIONS as SURVIVAL_OPTIONS
 from osteobiome.survival.analysis import SurvivalAnalysis
 
 TERTILES = ("lowest third", "middle third", "highest third")
@@ -69,6 +70,8 @@ def survival_step(plan, method: str = "REML", test: str = "z", fdr_meta: float =
     spec = cfg.survival
     if spec is None:
         return None
+    # the associations' preprocessing, as the Methods text says: the study file's filters, normalization and transform
+    preprocessing = {k: v for k, v in cfg.association.options().items() if k in SURVIVAL_OPTIONS}
     analyses = {}
     for cp in plan.cohorts:
         covariates = spec.covariates if spec.covariates is not None else cp.covariates
@@ -77,7 +80,7 @@ def survival_step(plan, method: str = "REML", test: str = "z", fdr_meta: float =
             analyses[cp.name] = run_survival(
                 cp.cohort, None, event=spec.event, time=spec.time, covariates=covariates, reference=reference_for(cfg, covariates),
                 entry=spec.entry, preset=cfg.association.preset, outcome_type=spec.outcome_type,
-                community_pcs=spec.community_pcs,
+                community_pcs=spec.community_pcs, **preprocessing,
             )
     tables = {name: a.results for name, a in analyses.items()}
     meta = None
