@@ -103,7 +103,7 @@ def run_study(
 ) -> StudyRun:
     """Run the study described by ``cfg`` into the folder ``out``; see the module docstring for the steps.
 
-    ``workers``: processes for the per-cohort analyses (default 1; with more, call this from a script guarded
+    ``workers``: processes for the cohort jobs and the report's figures (default 1; with more, call this from a script guarded
     by ``if __name__ == "__main__":``, as for any multiprocessing code); ``quiet``: no progress display;
     ``keep``: entries of an existing ``out`` folder carried into the new one (the demo keeps ``inputs``);
     ``block_size`` / ``scheduler``: associations in blocks of features (any preset; see
